@@ -1,0 +1,1 @@
+//! FINESS (helper writes this)

@@ -1,0 +1,16 @@
+//! From official files to the model: fetch, parse, validate, reproject once, write
+//! `geodata/*.fgb`, and read them back.
+//!
+//! ```text
+//! sources.toml ─ fetch ─▶ geodata/sources/<id>/<file> ─ build ─▶ geodata/builds/<id>/*.fgb
+//!                                                                  ▲ geodata/current (symlink)
+//! ```
+
+mod error;
+pub mod finess;
+mod report;
+mod sources;
+
+pub use error::ImportError;
+pub use report::{BuildReport, MAX_LISTED_SKIPS, SkippedRow, SourceReport};
+pub use sources::{Columns, Format, Manifest, PerimeterSpec, Registry, Role, SourceSpec};

@@ -1,0 +1,85 @@
+//! The build report: for every source, rows read, kept and skipped (by reason, with
+//! line numbers), so that nothing is dropped silently.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+/// At most this many skipped rows are listed one by one per source; counts stay exact.
+pub const MAX_LISTED_SKIPS: usize = 2_000;
+
+/// A row that was not kept, and why.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SkippedRow {
+    /// 1-based line (or feature number for GeoJSON) in the source file.
+    pub line: u64,
+    /// Stable reason key (`bad_coordinates`, `missing_geolocation`…).
+    pub reason: String,
+    /// What exactly was wrong, for a human.
+    pub detail: String,
+}
+
+/// What one source contributed to the build.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct SourceReport {
+    pub id: String,
+    pub title: String,
+    pub vintage: String,
+    pub licence: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub caveat: Option<String>,
+    /// `built`, or `absent` for an optional source that was not fetched.
+    pub status: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub file: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub sha256: Option<String>,
+    /// Data rows read (header lines excluded).
+    pub rows_read: u64,
+    /// Rows that made it into the build.
+    pub kept: u64,
+    /// Skipped rows by reason.
+    pub skipped: BTreeMap<String, u64>,
+    /// Rows dropped because a preferred source covers the same kind and département.
+    pub superseded: u64,
+    /// Facilities kept, by kind.
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub kept_by_kind: BTreeMap<String, u64>,
+    /// Skipped rows one by one (the first [`MAX_LISTED_SKIPS`]).
+    pub skipped_rows: Vec<SkippedRow>,
+    /// Anything else worth knowing (fallbacks used, values corrected).
+    pub notes: Vec<String>,
+}
+
+impl SourceReport {
+    pub fn skip(&mut self, line: u64, reason: &str, detail: impl Into<String>) {
+        *self.skipped.entry(reason.to_owned()).or_default() += 1;
+        if self.skipped_rows.len() < MAX_LISTED_SKIPS {
+            self.skipped_rows.push(SkippedRow {
+                line,
+                reason: reason.to_owned(),
+                detail: detail.into(),
+            });
+        }
+    }
+
+    pub fn skipped_total(&self) -> u64 {
+        self.skipped.values().sum()
+    }
+
+    pub fn note(&mut self, note: impl Into<String>) {
+        self.notes.push(note.into());
+    }
+}
+
+/// The whole `build-report.json`.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct BuildReport {
+    /// careaccess version that built the data.
+    pub builder: String,
+    /// Build id (UTC timestamp), also the folder name under `geodata/builds/`.
+    pub build_id: String,
+    pub sources: Vec<SourceReport>,
+    /// Features written per output file.
+    pub outputs: BTreeMap<String, u64>,
+}

