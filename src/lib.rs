@@ -12,7 +12,9 @@
 //! - [`crs`]: Lambert-93 and overseas UTM zones ↔ WGS84, the only projection code.
 //! - [`model`]: communes, facilities, territories; no I/O.
 //! - [`import`]: `sources.toml`, fetch, build of `geodata/*.fgb`, and loading them back.
+//! - [`api`]: the HTTP service.
 
+pub mod api;
 pub mod crs;
 pub mod import;
 pub mod model;

@@ -6,8 +6,15 @@
 //!                                                                  ▲ geodata/current (symlink)
 //! ```
 
+pub mod build;
+pub mod communes;
 mod error;
+pub mod fetch;
+pub mod fgb;
 pub mod finess;
+pub mod indicators;
+pub mod locate;
+pub mod points;
 mod report;
 mod sources;
 

@@ -50,8 +50,6 @@ pub enum Format {
     CommuneContours,
     /// FINESS « extraction du fichier des établissements » géolocalisé (etalab-cs1100507).
     FinessEtalab,
-    /// Eurostat/GISCO healthcare services CSV.
-    GiscoHealthcare,
     /// Any CSV of points: `lon`/`lat` columns or an INSEE commune column (see [`Columns`]).
     PointsCsv,
     /// GeoJSON FeatureCollection of points.
@@ -166,8 +164,8 @@ pub struct Columns {
     pub commune_deleguee: Option<String>,
     pub capacity: Option<String>,
     pub address: Option<String>,
-    pub postcode: Option<String>,
-    pub city: Option<String>,
+    /// Address built from columns: `"{house_number} {street}, {postcode} {city}"`.
+    pub address_template: Option<String>,
     pub phone: Option<String>,
     pub category_label: Option<String>,
 }
@@ -232,7 +230,10 @@ impl Manifest {
                 if s.kind.is_none() {
                     return bad("a points source needs `kind`".into());
                 }
-                if (c.lon.is_none() || c.lat.is_none()) && c.commune.is_none() {
+                if s.format == Format::PointsCsv
+                    && (c.lon.is_none() || c.lat.is_none())
+                    && c.commune.is_none()
+                {
                     return bad("columns need `lon` and `lat`, or `commune`".into());
                 }
             }

@@ -74,7 +74,9 @@ impl Kind {
 
 /// A kind identifier that is neither built in nor a valid custom slug.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("kind {0:?} is not a valid identifier (lowercase letters, digits and '_', e.g. msp, ehpad, consultation_avancee)")]
+#[error(
+    "kind {0:?} is not a valid identifier (lowercase letters, digits and '_', e.g. msp, ehpad, consultation_avancee)"
+)]
 pub struct KindError(pub String);
 
 impl FromStr for Kind {

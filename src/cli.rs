@@ -1,0 +1,225 @@
+//! Command line: clap definitions and the commands' glue. `anyhow` lives here only.
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use anyhow::Context;
+use clap::{Args, Parser, Subcommand};
+
+use careaccess::import::{self, Manifest, fetch};
+
+/// careaccess — where care is, and how far it is, for every commune of France.
+#[derive(Debug, Parser)]
+#[command(version, about, propagate_version = true)]
+pub struct Cli {
+    /// Data folder: sources.toml, fetched sources, built layers.
+    #[arg(
+        long,
+        global = true,
+        env = "CAREACCESS_DATA",
+        default_value = "geodata"
+    )]
+    pub data_dir: PathBuf,
+    /// More log output (-v info, -vv debug).
+    #[arg(short, long, global = true, action = clap::ArgAction::Count)]
+    pub verbose: u8,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Fetch, build and inspect the data (sources.toml → geodata/*.fgb).
+    #[command(subcommand)]
+    Data(DataCommand),
+    /// Serve the map and the OGC API – Features (fetches and builds missing data first).
+    Serve(ServeArgs),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum DataCommand {
+    /// Copy every source from a mirror, or download it from its official URL.
+    Fetch(FetchArgs),
+    /// Parse the fetched sources and write geodata/*.fgb and build-report.json.
+    Build,
+    /// Show what is fetched and what the current build holds.
+    Status,
+}
+
+#[derive(Debug, Args)]
+pub struct MirrorArg {
+    /// Local mirror of the official files (e.g. ../shared/data).
+    #[arg(long, env = "CAREACCESS_MIRROR")]
+    pub mirror: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct FetchArgs {
+    #[command(flatten)]
+    pub mirror: MirrorArg,
+    /// Fetch only these sources (ids from sources.toml).
+    #[arg(long, value_delimiter = ',')]
+    pub only: Option<Vec<String>>,
+}
+
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    /// Address to listen on.
+    #[arg(long, env = "CAREACCESS_BIND", default_value = "127.0.0.1:8080")]
+    pub bind: std::net::SocketAddr,
+    #[command(flatten)]
+    pub mirror: MirrorArg,
+}
+
+pub fn init_logging(verbose: u8) {
+    let default = match verbose {
+        0 => "careaccess=info,tower_http=warn",
+        1 => "careaccess=debug,tower_http=info",
+        _ => "debug",
+    };
+    let filter = tracing_subscriber::EnvFilter::try_from_env("CAREACCESS_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+        .init();
+}
+
+pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
+    let data_dir = cli.data_dir;
+    match cli.command {
+        Command::Data(DataCommand::Fetch(args)) => {
+            let manifest = read_manifest(&data_dir)?;
+            run_fetch(
+                &manifest,
+                &data_dir,
+                args.mirror.mirror.as_deref(),
+                args.only.as_deref(),
+            )?;
+        }
+        Command::Data(DataCommand::Build) => {
+            let manifest = read_manifest(&data_dir)?;
+            run_build(&manifest, &data_dir)?;
+        }
+        Command::Data(DataCommand::Status) => status(&data_dir)?,
+        Command::Serve(args) => {
+            ensure_data(&data_dir, args.mirror.mirror.as_deref())?;
+            let runtime = tokio::runtime::Runtime::new().context("starting the async runtime")?;
+            runtime.block_on(careaccess::api::serve(&data_dir, args.bind))?;
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn read_manifest(data_dir: &Path) -> anyhow::Result<Manifest> {
+    let path = data_dir.join("sources.toml");
+    Manifest::read(&path).with_context(|| {
+        format!(
+            "reading the data manifest (is --data-dir {} right?)",
+            data_dir.display()
+        )
+    })
+}
+
+fn run_fetch(
+    manifest: &Manifest,
+    data_dir: &Path,
+    mirror: Option<&Path>,
+    only: Option<&[String]>,
+) -> anyhow::Result<()> {
+    let opts = fetch::FetchOptions {
+        data_dir,
+        mirror,
+        only,
+    };
+    let done = fetch::fetch(manifest, &opts)?;
+    for (id, f) in &done.fetched {
+        eprintln!(
+            "  {id:<20} {:<16} {} ({} bytes)",
+            f.origin.as_str(),
+            f.file,
+            f.bytes
+        );
+    }
+    for (id, why) in &done.absent {
+        eprintln!("  {id:<20} absent           {why}");
+    }
+    Ok(())
+}
+
+fn run_build(manifest: &Manifest, data_dir: &Path) -> anyhow::Result<()> {
+    let built = import::build::build(manifest, data_dir)?;
+    for s in &built.report.sources {
+        eprintln!(
+            "  {:<20} {:<7} read {:>7}  kept {:>7}  skipped {:>6}  superseded {:>5}",
+            s.id,
+            s.status,
+            s.rows_read,
+            s.kept,
+            s.skipped_total(),
+            s.superseded
+        );
+    }
+    for (name, n) in &built.report.outputs {
+        eprintln!("  {name:<24} {n:>7} features");
+    }
+    eprintln!(
+        "built {} (report: {}/build-report.json)",
+        built.dir.display(),
+        data_dir.display()
+    );
+    Ok(())
+}
+
+/// Fetches and builds what is missing, so that `serve` works on a fresh clone.
+fn ensure_data(data_dir: &Path, mirror: Option<&Path>) -> anyhow::Result<()> {
+    if data_dir
+        .join(import::build::CURRENT)
+        .join("communes.fgb")
+        .exists()
+    {
+        return Ok(());
+    }
+    tracing::info!(
+        "no built data in {}: fetching and building it",
+        data_dir.display()
+    );
+    let manifest = read_manifest(data_dir)?;
+    run_fetch(&manifest, data_dir, mirror, None)?;
+    run_build(&manifest, data_dir)
+}
+
+fn status(data_dir: &Path) -> anyhow::Result<()> {
+    let fetched = fetch::FetchManifest::read(data_dir)?;
+    println!(
+        "fetched sources ({}):",
+        fetch::FetchManifest::file_path(data_dir).display()
+    );
+    for (id, f) in &fetched.fetched {
+        println!(
+            "  {id:<20} {} {} {}",
+            f.origin.as_str(),
+            f.fetched_at,
+            f.file
+        );
+    }
+    for (id, why) in &fetched.absent {
+        println!("  {id:<20} absent: {why}");
+    }
+    let report_path = data_dir
+        .join(import::build::CURRENT)
+        .join("build-report.json");
+    match std::fs::read(&report_path) {
+        Ok(bytes) => {
+            let report: import::BuildReport = serde_json::from_slice(&bytes)
+                .with_context(|| format!("reading {}", report_path.display()))?;
+            println!("current build {} ({}):", report.build_id, report.builder);
+            for (name, n) in &report.outputs {
+                println!("  {name:<24} {n:>7} features");
+            }
+        }
+        Err(_) => println!("no build yet: run `careaccess data build`"),
+    }
+    Ok(())
+}

@@ -1,0 +1,481 @@
+//! Point sources: any CSV of points (`lon`/`lat` columns or an INSEE commune column,
+//! name, optional capacity…) and GeoJSON FeatureCollections of points. Column names come
+//! from `sources.toml` (`[source.columns]`), so a new list of consultation sites or MSP
+//! is a few lines there.
+
+use std::io::Read;
+
+use geo::Point;
+
+use crate::model::{Facility, FinessNumber, InseeCode, Kind, PositionQuality};
+
+use super::locate::Locator;
+use super::{ImportError, SourceReport, SourceSpec};
+
+/// One row, whatever the file format: a way to get a field by column name.
+trait Row {
+    fn get(&self, column: &str) -> Option<String>;
+    /// Point geometry of a GeoJSON feature.
+    fn geometry(&self) -> Option<Result<Point<f64>, String>> {
+        None
+    }
+}
+
+struct CsvRow<'a> {
+    headers: &'a [String],
+    values: Vec<String>,
+}
+
+impl Row for CsvRow<'_> {
+    fn get(&self, column: &str) -> Option<String> {
+        let i = self.headers.iter().position(|h| h == column)?;
+        self.values
+            .get(i)
+            .map(|v| v.trim().to_owned())
+            .filter(|v| !v.is_empty())
+    }
+}
+
+struct FeatureRow {
+    feature: geojson::Feature,
+}
+
+impl Row for FeatureRow {
+    fn get(&self, column: &str) -> Option<String> {
+        let v = self.feature.property(column)?;
+        let s = match v {
+            serde_json::Value::String(s) => s.trim().to_owned(),
+            serde_json::Value::Null => return None,
+            other => other.to_string(),
+        };
+        Some(s).filter(|s| !s.is_empty())
+    }
+
+    fn geometry(&self) -> Option<Result<Point<f64>, String>> {
+        let g = self.feature.geometry.as_ref()?;
+        Some(match geo::Geometry::<f64>::try_from(g.value.clone()) {
+            Ok(geo::Geometry::Point(p)) => Ok(p),
+            Ok(_) => Err("geometry is not a Point".into()),
+            Err(e) => Err(format!("bad geometry: {e}")),
+        })
+    }
+}
+
+/// Decodes a CSV field: UTF-8, else Windows-1252 (older official files).
+pub(crate) fn decode_field(bytes: &[u8]) -> String {
+    match std::str::from_utf8(bytes) {
+        Ok(s) => s.to_owned(),
+        Err(_) => encoding_rs::WINDOWS_1252.decode(bytes).0.into_owned(),
+    }
+}
+
+/// Reads a CSV of points.
+pub fn read_points_csv(
+    reader: impl Read,
+    spec: &SourceSpec,
+    locator: &Locator,
+    report: &mut SourceReport,
+) -> Result<Vec<Facility>, ImportError> {
+    let mut rdr = csv::ReaderBuilder::new()
+        .delimiter(spec.delimiter())
+        .flexible(true)
+        .from_reader(reader);
+    let headers: Vec<String> = rdr
+        .byte_headers()
+        .map_err(|e| ImportError::source(&spec.id, format!("CSV header: {e}")))?
+        .iter()
+        .map(|h| {
+            decode_field(h)
+                .trim_start_matches('\u{feff}')
+                .trim()
+                .to_owned()
+        })
+        .collect();
+    check_columns(spec, &headers)?;
+    let mut out = Vec::new();
+    let mut record = csv::ByteRecord::new();
+    loop {
+        let line = rdr.position().line() + 1;
+        match rdr.read_byte_record(&mut record) {
+            Ok(false) => break,
+            Ok(true) => {}
+            Err(e) => {
+                report.rows_read += 1;
+                report.skip(line, "malformed_row", e.to_string());
+                continue;
+            }
+        }
+        let line = record.position().map_or(line, |p| p.line());
+        report.rows_read += 1;
+        if record.len() != headers.len() {
+            report.skip(
+                line,
+                "malformed_row",
+                format!("{} fields, the header has {}", record.len(), headers.len()),
+            );
+            continue;
+        }
+        let row = CsvRow {
+            headers: &headers,
+            values: record.iter().map(decode_field).collect(),
+        };
+        if let Some(f) = row_to_facility(&row, line, spec, locator, report) {
+            out.push(f);
+        }
+    }
+    Ok(out)
+}
+
+/// Reads a GeoJSON FeatureCollection of points.
+pub fn read_points_geojson(
+    reader: impl Read,
+    spec: &SourceSpec,
+    locator: &Locator,
+    report: &mut SourceReport,
+) -> Result<Vec<Facility>, ImportError> {
+    let fc: geojson::FeatureCollection = serde_json::from_reader(std::io::BufReader::new(reader))
+        .map_err(|e| {
+        ImportError::source(&spec.id, format!("not a GeoJSON FeatureCollection: {e}"))
+    })?;
+    let mut out = Vec::new();
+    for (i, feature) in fc.features.into_iter().enumerate() {
+        report.rows_read += 1;
+        let row = FeatureRow { feature };
+        if let Some(f) = row_to_facility(&row, i as u64 + 1, spec, locator, report) {
+            out.push(f);
+        }
+    }
+    Ok(out)
+}
+
+fn check_columns(spec: &SourceSpec, headers: &[String]) -> Result<(), ImportError> {
+    let c = &spec.columns;
+    let named = [
+        &c.id,
+        &c.finess,
+        &c.name,
+        &c.lon,
+        &c.lat,
+        &c.commune,
+        &c.commune_deleguee,
+        &c.capacity,
+        &c.address,
+        &c.phone,
+        &c.category_label,
+    ];
+    let templated = [&c.name_template, &c.address_template]
+        .into_iter()
+        .flatten()
+        .flat_map(|t| template_columns(t));
+    for col in named.into_iter().flatten().cloned().chain(templated) {
+        if !headers.contains(&col) {
+            return Err(ImportError::source(
+                &spec.id,
+                format!(
+                    "column {col:?} named in sources.toml is not in the file header ({})",
+                    headers.join(", ")
+                ),
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// Column names used in a `{column}` template.
+fn template_columns(t: &str) -> Vec<String> {
+    t.split('{')
+        .skip(1)
+        .filter_map(|part| part.split_once('}').map(|(c, _)| c.to_owned()))
+        .collect()
+}
+
+/// Fills a `{column}` template; empty fields vanish with the separators they leave dangling.
+fn fill_template(t: &str, row: &dyn Row) -> String {
+    let mut out = String::new();
+    let mut rest = t;
+    while let Some(start) = rest.find('{') {
+        out.push_str(&rest[..start]);
+        let after = &rest[start + 1..];
+        let Some(end) = after.find('}') else {
+            out.push_str(&rest[start..]);
+            rest = "";
+            break;
+        };
+        out.push_str(&row.get(&after[..end]).unwrap_or_default());
+        rest = &after[end + 1..];
+    }
+    out.push_str(rest);
+    let words: Vec<&str> = out.split_whitespace().collect();
+    words
+        .join(" ")
+        .replace(" ,", ",")
+        .trim_matches(|c: char| c == ',' || c.is_whitespace())
+        .replace(",,", ",")
+}
+
+/// Keeps the text of an HTML snippet's first element (`<h3>Name</h3><ul>…` → `Name`).
+fn strip_html(s: &str) -> String {
+    if !s.contains('<') {
+        return s.to_owned();
+    }
+    let mut text = String::new();
+    let mut in_tag = false;
+    for c in s.chars() {
+        match c {
+            '<' => {
+                if !text.trim().is_empty() {
+                    break;
+                }
+                in_tag = true;
+            }
+            '>' => in_tag = false,
+            c if !in_tag => text.push(c),
+            _ => {}
+        }
+    }
+    text.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
+/// Number of decimals written in a coordinate (`-1.84` → 2).
+fn decimals(s: &str) -> usize {
+    s.split_once('.').map_or(0, |(_, d)| d.trim_end().len())
+}
+
+fn parse_coordinate(s: &str) -> Option<f64> {
+    s.trim()
+        .replace(',', ".")
+        .parse::<f64>()
+        .ok()
+        .filter(|v| v.is_finite())
+}
+
+fn row_to_facility(
+    row: &dyn Row,
+    line: u64,
+    spec: &SourceSpec,
+    locator: &Locator,
+    report: &mut SourceReport,
+) -> Option<Facility> {
+    let c = &spec.columns;
+    let col = |name: &Option<String>| name.as_deref().and_then(|n| row.get(n));
+
+    let finess = match col(&c.finess).map(|s| FinessNumber::parse(&s)) {
+        Some(Ok(f)) => Some(f),
+        Some(Err(e)) => {
+            report.skip(line, "bad_finess_number", e.to_string());
+            return None;
+        }
+        None => None,
+    };
+    let name = c
+        .name_template
+        .as_deref()
+        .map(|t| fill_template(t, row))
+        .or_else(|| col(&c.name).map(|n| strip_html(&n)))
+        .filter(|n| !n.is_empty());
+    let Some(name) = name else {
+        report.skip(line, "missing_name", "no name in this row");
+        return None;
+    };
+    let commune = match col(&c.commune).map(|s| InseeCode::parse(&s)) {
+        Some(Ok(code)) => match locator.parent_of(&code) {
+            _ if locator.is_commune(&code) => Some(code),
+            Some(parent) => {
+                report.note(format!(
+                    "line {line}: commune {code} is now part of {parent}"
+                ));
+                Some(parent.clone())
+            }
+            None => {
+                report.skip(
+                    line,
+                    "unknown_commune",
+                    format!("{code} is not a commune of the COG"),
+                );
+                return None;
+            }
+        },
+        Some(Err(e)) => {
+            report.skip(line, "bad_commune_code", e.to_string());
+            return None;
+        }
+        None => None,
+    };
+    let deleguee = match col(&c.commune_deleguee).map(|s| InseeCode::parse(&s)) {
+        Some(Ok(code)) => Some(code),
+        Some(Err(e)) => {
+            report.skip(line, "bad_commune_code", format!("commune déléguée: {e}"));
+            return None;
+        }
+        None => None,
+    };
+
+    // Position: the source's point, else the mairie of the commune (déléguée) named.
+    let raw_point = match row.geometry() {
+        Some(Ok(p)) => Some((p, false)),
+        Some(Err(e)) => {
+            report.skip(line, "bad_coordinates", e);
+            return None;
+        }
+        None => match (col(&c.lon), col(&c.lat)) {
+            (Some(lon), Some(lat)) => match (parse_coordinate(&lon), parse_coordinate(&lat)) {
+                (Some(x), Some(y)) => {
+                    Some((Point::new(x, y), decimals(&lon).min(decimals(&lat)) <= 2))
+                }
+                _ => {
+                    report.skip(
+                        line,
+                        "bad_coordinates",
+                        format!("lon {lon:?}, lat {lat:?} are not numbers"),
+                    );
+                    return None;
+                }
+            },
+            (None, None) => None,
+            (lon, lat) => {
+                report.skip(
+                    line,
+                    "bad_coordinates",
+                    format!("only one of lon ({lon:?}) and lat ({lat:?}) is given"),
+                );
+                return None;
+            }
+        },
+    };
+    let (position, quality, commune) = match raw_point {
+        Some((p, rounded)) => {
+            if !(-180.0..=180.0).contains(&p.x()) || !(-90.0..=90.0).contains(&p.y()) {
+                report.skip(
+                    line,
+                    "bad_coordinates",
+                    format!("({}, {}) is not a lon/lat in degrees", p.x(), p.y()),
+                );
+                return None;
+            }
+            let Some(found) = locator.locate(p) else {
+                report.skip(
+                    line,
+                    "outside_france",
+                    format!("({}, {}) is more than 5 km from every commune of metropolitan France and the DROM", p.x(), p.y()),
+                );
+                return None;
+            };
+            let quality = if rounded {
+                PositionQuality::Rounded
+            } else {
+                PositionQuality::Address
+            };
+            (p, quality, Some(commune.unwrap_or(found.commune)))
+        }
+        None => {
+            let own = deleguee.as_ref().and_then(|d| locator.former_point(d));
+            let Some(code) = commune.clone() else {
+                report.skip(
+                    line,
+                    "no_position",
+                    "neither coordinates nor a commune code",
+                );
+                return None;
+            };
+            let Some(p) = own.or_else(|| locator.ref_point(&code).map(|(p, _)| p)) else {
+                report.skip(
+                    line,
+                    "no_position",
+                    format!("commune {code} has no known location"),
+                );
+                return None;
+            };
+            (p, PositionQuality::CommuneChefLieu, Some(code))
+        }
+    };
+    let capacity = match col(&c.capacity) {
+        Some(s) => match parse_coordinate(&s).filter(|v| *v >= 0.0) {
+            Some(v) => Some(v),
+            None => {
+                report.note(format!(
+                    "line {line}: capacity {s:?} is not a number ≥ 0, left empty"
+                ));
+                None
+            }
+        },
+        None => None,
+    };
+    let id = finess
+        .as_ref()
+        .map(|f| f.to_string())
+        .or_else(|| col(&c.id).map(|i| format!("{}:{i}", spec.id)))
+        .unwrap_or_else(|| format!("{}:{line}", spec.id));
+    let address = c
+        .address_template
+        .as_deref()
+        .map(|t| fill_template(t, row))
+        .or_else(|| col(&c.address))
+        .filter(|a| !a.is_empty());
+    Some(Facility {
+        id,
+        finess,
+        kind: spec.kind.clone().unwrap_or(Kind::Other),
+        category: None,
+        category_label: col(&c.category_label),
+        name,
+        address,
+        commune,
+        capacity,
+        phone: col(&c.phone),
+        position,
+        position_quality: quality,
+        source: spec.id.clone(),
+        partial_list: spec.partial_list,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    struct MapRow(Vec<(&'static str, &'static str)>);
+    impl Row for MapRow {
+        fn get(&self, column: &str) -> Option<String> {
+            self.0
+                .iter()
+                .find(|(k, _)| *k == column)
+                .map(|(_, v)| v.to_string())
+                .filter(|v| !v.is_empty())
+        }
+    }
+
+    #[test]
+    fn templates() {
+        let row = MapRow(vec![
+            ("n", "12"),
+            ("street", "RUE X"),
+            ("pc", ""),
+            ("city", "THOUARS"),
+        ]);
+        assert_eq!(
+            fill_template("{n} {street}, {pc} {city}", &row),
+            "12 RUE X, THOUARS"
+        );
+        assert_eq!(fill_template("MSP de {city}", &row), "MSP de THOUARS");
+        assert_eq!(template_columns("{a} x {b}"), vec!["a", "b"]);
+    }
+
+    #[test]
+    fn html_names() {
+        assert_eq!(
+            strip_html("<h3>EHPAD L'AMBARROISE</h3><ul><li>Prix</li></ul>"),
+            "EHPAD L'AMBARROISE"
+        );
+        assert_eq!(strip_html("Plain"), "Plain");
+    }
+
+    #[test]
+    fn decimals_and_coordinates() {
+        assert_eq!(decimals("-1.84"), 2);
+        assert_eq!(decimals("47.2138099936"), 10);
+        assert_eq!(parse_coordinate("46,5"), Some(46.5));
+        assert_eq!(parse_coordinate("NaN"), None);
+        assert_eq!(parse_coordinate("inf"), None);
+        assert_eq!(decode_field(&[0x43, 0xc9]), "CÉ");
+    }
+}
