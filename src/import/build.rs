@@ -217,7 +217,8 @@ fn build_into(
     let mut r = new_report(contours_spec);
     let path = source_file(contours_spec, data_dir, fetched, &mut r)?
         .ok_or_else(|| ImportError::Missing(contours_spec.id.clone()))?;
-    let contours = communes::read_contours(&path, &mut r)?;
+    let mut contours = communes::read_contours(&path, &mut r)?;
+    contours.fill_from_former(&cog, &mut r);
     reports.push(r);
     let locator = Locator::new(&cog, &contours);
 
@@ -461,11 +462,16 @@ fn communes_layer(
     }
     let mut features = Vec::with_capacity(cog.communes.len());
     for c in &cog.communes {
-        let geometry = contours
+        // No polygon: an empty one (GDAL reads `MULTIPOLYGON EMPTY`; an empty
+        // multipolygon would be an unreadable feature).
+        let geometry: geo::Geometry<f64> = match contours
             .communes
             .get(&c.code)
             .and_then(|k| k.geometry.clone())
-            .unwrap_or_else(|| MultiPolygon(vec![]));
+        {
+            Some(g) => g.into(),
+            None => geo::Polygon::new(geo::LineString(vec![]), vec![]).into(),
+        };
         let rp = locator.ref_point(&c.code);
         let dep = cog.departements.get(&c.departement);
         let mut cells = vec![
@@ -499,7 +505,7 @@ fn communes_layer(
                 });
             }
         }
-        features.push((geometry.into(), cells));
+        features.push((geometry, cells));
     }
     Layer {
         name: "communes".into(),
@@ -650,7 +656,13 @@ fn territory_layers(
             Cell::Int(p as i64),
             Cell::Int(members.len() as i64),
         ];
-        (geo::Geometry::MultiPolygon(geom(members)), cells)
+        let g = geom(members);
+        let g: geo::Geometry<f64> = if g.0.is_empty() {
+            geo::Polygon::new(geo::LineString(vec![]), vec![]).into()
+        } else {
+            g.into()
+        };
+        (g, cells)
     };
     let layer = |name: &str, title: &str, features| Layer {
         name: name.to_owned(),

