@@ -113,7 +113,8 @@ pub fn write_layer(path: &Path, layer: &Layer) -> Result<u64, ImportError> {
         message,
     };
     let options = FgbWriterOptions {
-        write_index: true,
+        // GDAL rejects an index over zero features.
+        write_index: !layer.features.is_empty(),
         detect_type: false,
         promote_to_multi: true,
         crs: FgbCrs {

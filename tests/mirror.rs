@@ -1,0 +1,164 @@
+//! The real data: fetch from the mirror named by `CAREACCESS_MIRROR` (CI sets it to
+//! `../shared/data`), build, and check what a planner would check. Skipped when the
+//! variable is unset (a fresh clone without the mirror); fails loudly when it is set
+//! but wrong.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::sync::OnceLock;
+
+use careaccess::import::fgb::{self, Cell, Feature};
+use careaccess::import::{BuildReport, Manifest, build, fetch};
+
+struct Built {
+    _tmp: tempfile::TempDir,
+    data_dir: PathBuf,
+    report: BuildReport,
+}
+
+fn mirror() -> Option<PathBuf> {
+    let m = std::env::var_os("CAREACCESS_MIRROR")?;
+    let m = PathBuf::from(m);
+    assert!(
+        m.join("INDEX.md").is_file(),
+        "CAREACCESS_MIRROR={} is set but is not the shared data mirror (no INDEX.md)",
+        m.display()
+    );
+    Some(m)
+}
+
+/// Fetches and builds once for every test of this file.
+fn built() -> Option<&'static Built> {
+    static BUILT: OnceLock<Option<Built>> = OnceLock::new();
+    BUILT
+        .get_or_init(|| {
+            let mirror = mirror()?;
+            let tmp = tempfile::tempdir().unwrap();
+            let data_dir = tmp.path().to_owned();
+            let repo = Path::new(env!("CARGO_MANIFEST_DIR"));
+            std::fs::copy(repo.join("geodata/sources.toml"), data_dir.join("sources.toml")).unwrap();
+            let manifest = Manifest::read(&data_dir.join("sources.toml")).unwrap();
+            let opts = fetch::FetchOptions {
+                data_dir: &data_dir,
+                mirror: Some(&mirror),
+                only: None,
+            };
+            fetch::fetch(&manifest, &opts).unwrap();
+            let report = build::build(&manifest, &data_dir).unwrap().report;
+            Some(Built {
+                _tmp: tmp,
+                data_dir,
+                report,
+            })
+        })
+        .as_ref()
+}
+
+fn layer(b: &Built, name: &str) -> Vec<Feature> {
+    fgb::read_layer(&b.data_dir.join(format!("{name}.fgb"))).unwrap()
+}
+
+fn text<'a>(f: &'a Feature, key: &str) -> Option<&'a str> {
+    f.properties.get(key).and_then(Cell::as_str)
+}
+
+#[test]
+fn communes_are_the_cog_2026() {
+    let Some(b) = built() else { return };
+    let communes = layer(b, "communes");
+    assert!((34_775..=34_975).contains(&communes.len()), "{} communes", communes.len());
+    for key in ["code", "nom", "departement", "region", "departement_nom", "region_nom"] {
+        let missing = communes.iter().filter(|f| text(f, key).is_none()).count();
+        assert_eq!(missing, 0, "{missing} communes without {key}");
+    }
+    let without_epci = communes.iter().filter(|f| text(f, "epci").is_none()).count();
+    assert!(without_epci < 10, "{without_epci} communes without EPCI");
+    let thouars = communes.iter().find(|f| text(f, "code") == Some("79329")).unwrap();
+    assert_eq!(text(thouars, "nom"), Some("Thouars"));
+    assert_eq!(thouars.properties["population"], Cell::Int(13_891));
+    assert_eq!(text(thouars, "cls"), Some("thouarsais"));
+    assert_eq!(text(thouars, "ref_point"), Some("mairie"));
+    assert_eq!(text(thouars, "zonage_mg"), Some("1_ZIP"));
+    // Population 2023 = COG population for every commune of the 9 départements.
+    assert_eq!(thouars.properties["pop_75plus"], Cell::Real(2_098.0));
+}
+
+#[test]
+fn facility_counts_match_the_report() {
+    let Some(b) = built() else { return };
+    let mut expected: BTreeMap<String, u64> = BTreeMap::new();
+    for s in &b.report.sources {
+        assert_eq!(
+            s.rows_read,
+            s.kept + s.skipped_total() + s.superseded,
+            "source {}: read = kept + skipped + superseded",
+            s.id
+        );
+        for (kind, n) in &s.kept_by_kind {
+            *expected.entry(kind.clone()).or_default() += n;
+        }
+    }
+    for (kind, n) in &expected {
+        assert_eq!(layer(b, kind).len() as u64, *n, "{kind}.fgb");
+        assert_eq!(b.report.outputs[&format!("{kind}.fgb")], *n);
+    }
+    let source = |id: &str| b.report.sources.iter().find(|s| s.id == id).unwrap();
+    assert_eq!(source("ehpad_finess_7dep").kept, 721);
+    assert_eq!(source("msp_web_lists").kept, 43);
+    assert_eq!(source("hospitals_gisco").rows_read, 5_368);
+    // CNSA points are not used where the FINESS-based list covers the département.
+    assert!(source("ehpad_cnsa_prix").superseded >= 600);
+}
+
+#[test]
+fn known_facilities() {
+    let Some(b) = built() else { return };
+    let ehpad = layer(b, "ehpad");
+    let oiron = ehpad.iter().find(|f| text(f, "id") == Some("790000376")).unwrap();
+    assert_eq!(text(oiron, "commune"), Some("79196"));
+    assert_eq!(oiron.properties["capacite"], Cell::Real(148.0));
+    let hospitals = layer(b, "hospital");
+    let bourg = hospitals.iter().find(|f| text(f, "finess") == Some("010000024")).unwrap();
+    assert_eq!(text(bourg, "commune"), Some("01451"));
+    let msp = layer(b, "msp");
+    assert!(msp.iter().all(|f| f.properties["liste_partielle"] == Cell::Bool(true)));
+    let mauze = msp.iter().find(|f| text(f, "nom") == Some("MSP de Mauzé-Thouarsais")).unwrap();
+    assert_eq!(text(mauze, "commune"), Some("79329"));
+}
+
+#[test]
+fn territories() {
+    let Some(b) = built() else { return };
+    let cls = layer(b, "cls");
+    let thouarsais = cls.iter().find(|f| text(f, "code") == Some("thouarsais")).unwrap();
+    assert_eq!(thouarsais.properties["communes"], Cell::Int(24));
+    assert_eq!(thouarsais.properties["population"], Cell::Int(35_235));
+    assert_eq!(layer(b, "departements").len(), 101);
+    assert_eq!(layer(b, "regions").len(), 18);
+    assert!(layer(b, "epci").len() > 1_200);
+}
+
+#[test]
+fn gdal_reads_the_layers() {
+    let Some(b) = built() else { return };
+    let has_gdal = std::process::Command::new("ogrinfo").arg("--version").output().is_ok();
+    if !has_gdal {
+        assert!(
+            std::env::var_os("CAREACCESS_REQUIRE_GDAL").is_none(),
+            "CAREACCESS_REQUIRE_GDAL is set but ogrinfo is not installed"
+        );
+        return;
+    }
+    for (name, n) in &b.report.outputs {
+        let layer_name = name.trim_end_matches(".fgb");
+        let out = std::process::Command::new("ogrinfo")
+            .args(["-ro", "-so"])
+            .arg(b.data_dir.join(name))
+            .arg(layer_name)
+            .output()
+            .unwrap();
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        assert!(out.status.success(), "ogrinfo {name}: {}", String::from_utf8_lossy(&out.stderr));
+        assert!(stdout.contains(&format!("Feature Count: {n}")), "ogrinfo {name}:\n{stdout}");
+    }
+}
