@@ -10,11 +10,15 @@
 //! ```
 //!
 //! - [`crs`]: Lambert-93 and overseas UTM zones ↔ WGS84, the only projection code.
+//! - [`geodesy`]: WGS84 geodesic distances (exact nearest through ECEF R-trees).
 //! - [`model`]: communes, facilities, territories; no I/O.
 //! - [`import`]: `sources.toml`, fetch, build of `geodata/*.fgb`, and loading them back.
+//! - [`index`]: R-trees answering nearest / within in geodesic metres.
 //! - [`api`]: the HTTP service.
 
 pub mod api;
 pub mod crs;
+pub mod geodesy;
 pub mod import;
+pub mod index;
 pub mod model;

@@ -13,6 +13,7 @@ pub mod fetch;
 pub mod fgb;
 pub mod finess;
 pub mod indicators;
+pub mod load;
 pub mod locate;
 pub mod points;
 mod report;

@@ -4,11 +4,13 @@
 //! every distance in the model is in metres and says so in its name.
 
 mod commune;
+mod dataset;
 mod facility;
 mod ids;
 mod territory;
 
 pub use commune::{Commune, RefPointSource};
+pub use dataset::{Dataset, Indicators};
 pub use facility::{Facility, Kind, PositionQuality};
 pub use ids::{FinessNumber, IdError, InseeCode};
 pub use territory::{Territory, TerritoryType};
