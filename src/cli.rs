@@ -6,7 +6,9 @@ use std::process::ExitCode;
 use anyhow::Context;
 use clap::{Args, Parser, Subcommand};
 
+use careaccess::analysis::DistanceModel;
 use careaccess::import::{self, Manifest, fetch};
+use careaccess::model::Kind;
 
 /// careaccess — where care is, and how far it is, for every commune of France.
 #[derive(Debug, Parser)]
@@ -34,6 +36,62 @@ pub enum Command {
     Data(DataCommand),
     /// Serve the map and the OGC API – Features (fetches and builds missing data first).
     Serve(ServeArgs),
+    /// Nearest structures of a kind: one row per commune, or the k nearest from a point.
+    Nearest(NearestArgs),
+    /// Population within distance/time thresholds of a kind, per territory.
+    Coverage(CoverageArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct ModelArgs {
+    /// Distance model: straight (geodesic metres), road_estimate (road km and car minutes
+    /// estimated from the straight distance) or matrix (travel-time table, --matrix).
+    #[arg(long, default_value = "straight")]
+    pub model: DistanceModel,
+    /// Commune-to-commune travel times, CSV `from,to,minutes` (for --model matrix).
+    #[arg(long)]
+    pub matrix: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct NearestArgs {
+    /// Kind of structure: msp, ehpad, ehpa, clic, centre_sante, hospital, autre, or a user kind.
+    #[arg(long)]
+    pub kind: Kind,
+    #[command(flatten)]
+    pub model: ModelArgs,
+    /// From this point (WGS84 longitude) instead of every commune.
+    #[arg(long, requires = "lat", allow_negative_numbers = true)]
+    pub lon: Option<f64>,
+    /// From this point (WGS84 latitude).
+    #[arg(long, requires = "lon", allow_negative_numbers = true)]
+    pub lat: Option<f64>,
+    /// How many structures from a point.
+    #[arg(long, default_value_t = 5)]
+    pub k: usize,
+    /// Write the CSV here instead of standard output.
+    #[arg(long)]
+    pub out: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct CoverageArgs {
+    /// Territory: cls:<id>, epci:<siren>, dep:<code>, reg:<code>, commune:<code>, communes:<code,code…>.
+    #[arg(long)]
+    pub territory: String,
+    #[arg(long)]
+    pub kind: Kind,
+    #[command(flatten)]
+    pub model: ModelArgs,
+    /// Communes beyond this straight distance are listed as underserved (default 10 km).
+    #[arg(long, conflicts_with = "within_min")]
+    pub within_km: Option<f64>,
+    /// Communes beyond this car time are listed as underserved.
+    #[arg(long)]
+    pub within_min: Option<f64>,
+    /// Print JSON instead of a table.
+    #[arg(long)]
+    pub json: bool,
 }
 
 #[derive(Debug, Subcommand)]
@@ -103,6 +161,8 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             run_build(&manifest, &data_dir)?;
         }
         Command::Data(DataCommand::Status) => status(&data_dir)?,
+        Command::Nearest(args) => crate::commands::nearest(&data_dir, &args)?,
+        Command::Coverage(args) => crate::commands::coverage(&data_dir, &args)?,
         Command::Serve(args) => {
             ensure_data(&data_dir, args.mirror.mirror.as_deref())?;
             let runtime = tokio::runtime::Runtime::new().context("starting the async runtime")?;

@@ -14,8 +14,10 @@
 //! - [`model`]: communes, facilities, territories; no I/O.
 //! - [`import`]: `sources.toml`, fetch, build of `geodata/*.fgb`, and loading them back.
 //! - [`index`]: R-trees answering nearest / within in geodesic metres.
+//! - [`analysis`]: nearest, coverage, accessibility, scenarios — pure and deterministic.
 //! - [`api`]: the HTTP service.
 
+pub mod analysis;
 pub mod api;
 pub mod crs;
 pub mod geodesy;

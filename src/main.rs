@@ -4,6 +4,7 @@
 //! the library (`careaccess::import`, `careaccess::api`…).
 
 mod cli;
+mod commands;
 
 use std::process::ExitCode;
 

@@ -11,6 +11,6 @@ mod territory;
 
 pub use commune::{Commune, RefPointSource};
 pub use dataset::{Dataset, Indicators};
-pub use facility::{Facility, Kind, PositionQuality};
+pub use facility::{Facility, Kind, KindError, PositionQuality};
 pub use ids::{FinessNumber, IdError, InseeCode};
-pub use territory::{Territory, TerritoryType};
+pub use territory::{Territory, TerritoryType, TerritoryTypeError};

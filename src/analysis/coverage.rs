@@ -1,0 +1,191 @@
+//! Coverage of a territory: who lives within a threshold of the nearest structure.
+
+use serde::Serialize;
+
+use crate::model::{Kind, Territory, TerritoryType};
+
+use super::distance::DistanceModel;
+use super::engine::Engine;
+use super::nearest::CommuneNearest;
+
+/// Default distance thresholds, km.
+pub const DEFAULT_KM: [f64; 4] = [5.0, 10.0, 20.0, 30.0];
+/// Default time thresholds, minutes.
+pub const DEFAULT_MIN: [f64; 3] = [10.0, 20.0, 30.0];
+
+/// A threshold: straight km or car minutes.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+#[serde(tag = "unit", content = "value", rename_all = "snake_case")]
+pub enum Threshold {
+    Km(f64),
+    Minutes(f64),
+}
+
+impl Threshold {
+    fn reached(self, distance_m: f64, car_min: f64) -> bool {
+        match self {
+            Threshold::Km(km) => distance_m <= km * 1_000.0,
+            Threshold::Minutes(m) => car_min <= m,
+        }
+    }
+
+    pub fn label(self) -> String {
+        match self {
+            Threshold::Km(v) => format!("{v} km"),
+            Threshold::Minutes(v) => format!("{v} min"),
+        }
+    }
+}
+
+/// Population within one threshold.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Band {
+    pub threshold: Threshold,
+    pub population_within: u64,
+    /// Share of the territory's population, 0–1.
+    pub share_within: f64,
+    pub population_beyond: u64,
+}
+
+/// A commune beyond the threshold.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Underserved {
+    pub code: String,
+    pub nom: String,
+    pub population: u32,
+    pub distance_m: Option<f64>,
+    pub road_km: Option<f64>,
+    pub car_min: Option<f64>,
+    pub nearest_id: Option<String>,
+    pub nearest_name: Option<String>,
+}
+
+/// Coverage summary of a territory for one kind.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Coverage {
+    pub territory_type: TerritoryType,
+    pub territory_code: String,
+    pub territory_name: String,
+    pub kind: Kind,
+    pub model: DistanceModel,
+    pub communes: usize,
+    pub population: u64,
+    pub bands: Vec<Band>,
+    /// Population-weighted mean distance to the nearest, metres.
+    pub mean_distance_m: Option<f64>,
+    pub max_distance_m: Option<f64>,
+    /// Population-weighted mean car minutes.
+    pub mean_car_min: Option<f64>,
+    pub underserved_threshold: Threshold,
+    /// Communes beyond `underserved_threshold` (or with no structure at all), most
+    /// populated first.
+    pub underserved: Vec<Underserved>,
+    /// Population of communes without a reference point or without any structure of
+    /// this kind anywhere.
+    pub population_unknown: u64,
+}
+
+impl Engine {
+    /// Coverage of `territory` from the per-commune nearest results of one kind.
+    pub fn coverage(
+        &self,
+        territory: &Territory,
+        kind: &Kind,
+        model: DistanceModel,
+        nearest: &[CommuneNearest],
+        thresholds: &[Threshold],
+        underserved_threshold: Threshold,
+    ) -> Coverage {
+        let members: Vec<usize> = territory
+            .communes
+            .iter()
+            .filter_map(|c| self.data.commune_index(c))
+            .collect();
+        let population: u64 = members
+            .iter()
+            .map(|&i| u64::from(self.data.communes[i].population))
+            .sum();
+        let mut bands: Vec<Band> = thresholds
+            .iter()
+            .map(|&t| Band {
+                threshold: t,
+                population_within: 0,
+                share_within: 0.0,
+                population_beyond: 0,
+            })
+            .collect();
+        let (mut wd, mut wt, mut w, mut max_d) = (0.0, 0.0, 0.0, None::<f64>);
+        let mut unknown = 0u64;
+        let mut underserved = Vec::new();
+        for &i in &members {
+            let c = &self.data.communes[i];
+            let pop = u64::from(c.population);
+            let n = nearest[i];
+            let facility = n.facility.map(|f| &self.data.facilities[f]);
+            match n.trip {
+                Some(t) => {
+                    for b in &mut bands {
+                        if b.threshold.reached(t.distance_m, t.car_min) {
+                            b.population_within += pop;
+                        } else {
+                            b.population_beyond += pop;
+                        }
+                    }
+                    wd += pop as f64 * t.distance_m;
+                    wt += pop as f64 * t.car_min;
+                    w += pop as f64;
+                    max_d = Some(max_d.map_or(t.distance_m, |m: f64| m.max(t.distance_m)));
+                }
+                None => {
+                    unknown += pop;
+                    for b in &mut bands {
+                        b.population_beyond += pop;
+                    }
+                }
+            }
+            let beyond = n
+                .trip
+                .is_none_or(|t| !underserved_threshold.reached(t.distance_m, t.car_min));
+            if beyond {
+                underserved.push(Underserved {
+                    code: c.code.to_string(),
+                    nom: c.name.clone(),
+                    population: c.population,
+                    distance_m: n.trip.map(|t| t.distance_m),
+                    road_km: n.trip.map(|t| t.road_km),
+                    car_min: n.trip.map(|t| t.car_min),
+                    nearest_id: facility.map(|f| f.id.clone()),
+                    nearest_name: facility.map(|f| f.name.clone()),
+                });
+            }
+        }
+        for b in &mut bands {
+            b.share_within = if population > 0 {
+                b.population_within as f64 / population as f64
+            } else {
+                0.0
+            };
+        }
+        underserved.sort_by(|a, b| {
+            b.population
+                .cmp(&a.population)
+                .then_with(|| a.code.cmp(&b.code))
+        });
+        Coverage {
+            territory_type: territory.kind,
+            territory_code: territory.code.clone(),
+            territory_name: territory.name.clone(),
+            kind: kind.clone(),
+            model,
+            communes: members.len(),
+            population,
+            bands,
+            mean_distance_m: (w > 0.0).then(|| wd / w),
+            max_distance_m: max_d,
+            mean_car_min: (w > 0.0).then(|| wt / w),
+            underserved_threshold,
+            underserved,
+            population_unknown: unknown,
+        }
+    }
+}

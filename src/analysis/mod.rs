@@ -1,0 +1,19 @@
+//! Analyses: pure, synchronous, deterministic computations over a loaded data set.
+//! No I/O and no async here; the CLI and the HTTP API call these.
+//!
+//! - [`engine`]: the data set with its R-trees, built once.
+//! - [`distance`]: distance models (`straight`, `road_estimate`, `matrix`).
+//! - [`travel`]: straight distance → road km and car minutes, fitted on real pairs.
+//! - [`nearest`]: nearest structures from every commune or any point.
+//! - [`territory`]: `cls:thouarsais`, `epci:…`, `dep:79` → a territory.
+//! - [`coverage`]: population within thresholds per territory, underserved communes.
+
+pub mod coverage;
+pub mod distance;
+pub mod engine;
+pub mod nearest;
+pub mod territory;
+pub mod travel;
+
+pub use distance::{DistanceModel, TravelMatrix, Trip};
+pub use engine::Engine;

@@ -1,0 +1,253 @@
+//! Analysis commands of the CLI: load the data set, run an analysis, print or write it.
+
+use std::io::Write;
+use std::path::Path;
+
+use anyhow::{Context, bail};
+
+use careaccess::analysis::coverage::{DEFAULT_KM, DEFAULT_MIN, Threshold};
+use careaccess::analysis::{DistanceModel, Engine, TravelMatrix, territory};
+use careaccess::geodesy::GeoPoint;
+use careaccess::import::load::{LoadOptions, load};
+use careaccess::model::InseeCode;
+
+use crate::cli::{CoverageArgs, ModelArgs, NearestArgs};
+
+pub fn engine(data_dir: &Path) -> anyhow::Result<Engine> {
+    let data = load(data_dir, LoadOptions::default()).with_context(|| {
+        format!(
+            "loading the built data of {} (run `careaccess data build`?)",
+            data_dir.display()
+        )
+    })?;
+    Ok(Engine::new(data))
+}
+
+/// Reads a travel-time table `from,to,minutes`; bad rows are counted and reported.
+pub fn read_matrix(path: &Path) -> anyhow::Result<TravelMatrix> {
+    let mut rdr = csv::ReaderBuilder::new()
+        .flexible(true)
+        .from_path(path)
+        .with_context(|| format!("opening {}", path.display()))?;
+    let mut m = TravelMatrix::default();
+    let mut skipped = Vec::new();
+    for (i, rec) in rdr.records().enumerate() {
+        let line = i + 2;
+        let parsed = rec.ok().and_then(|r| {
+            let from = InseeCode::parse(r.get(0)?).ok()?;
+            let to = InseeCode::parse(r.get(1)?).ok()?;
+            let min: f64 = r
+                .get(2)?
+                .trim()
+                .parse()
+                .ok()
+                .filter(|v: &f64| v.is_finite() && *v >= 0.0)?;
+            Some((from, to, min))
+        });
+        match parsed {
+            Some((f, t, v)) => m.insert(f, t, v),
+            None => skipped.push(line),
+        }
+    }
+    if !skipped.is_empty() {
+        eprintln!(
+            "warning: {}: {} rows skipped (not `from,to,minutes` with INSEE codes and minutes ≥ 0): lines {:?}",
+            path.display(),
+            skipped.len(),
+            &skipped[..skipped.len().min(20)]
+        );
+    }
+    if m.is_empty() {
+        bail!("{}: no usable row", path.display());
+    }
+    Ok(m)
+}
+
+fn matrix_for(args: &ModelArgs) -> anyhow::Result<Option<TravelMatrix>> {
+    match (args.model, &args.matrix) {
+        (DistanceModel::Matrix, Some(p)) => Ok(Some(read_matrix(p)?)),
+        (DistanceModel::Matrix, None) => {
+            bail!("--model matrix needs --matrix FILE (CSV from,to,minutes)")
+        }
+        (_, Some(_)) => bail!("--matrix is only used with --model matrix"),
+        _ => Ok(None),
+    }
+}
+
+fn output(out: Option<&Path>) -> anyhow::Result<Box<dyn Write>> {
+    Ok(match out {
+        Some(p) => Box::new(std::io::BufWriter::new(
+            std::fs::File::create(p).with_context(|| format!("creating {}", p.display()))?,
+        )),
+        None => Box::new(std::io::BufWriter::new(std::io::stdout().lock())),
+    })
+}
+
+fn num(v: f64, decimals: usize) -> String {
+    format!("{v:.decimals$}")
+}
+
+pub fn nearest(data_dir: &Path, args: &NearestArgs) -> anyhow::Result<()> {
+    let engine = engine(data_dir)?;
+    let matrix = matrix_for(&args.model)?;
+    let model = args.model.model;
+    if !engine.kinds.contains_key(&args.kind) {
+        let kinds: Vec<String> = engine.kinds.keys().map(|k| k.to_string()).collect();
+        bail!(
+            "no structure of kind {} in the data (kinds: {})",
+            args.kind,
+            kinds.join(", ")
+        );
+    }
+    let mut w = output(args.out.as_deref())?;
+    let mut csv = csv::Writer::from_writer(Vec::new());
+    let partial = engine
+        .data
+        .facilities_of(&args.kind)
+        .any(|f| f.partial_list);
+    writeln!(
+        w,
+        "# careaccess nearest kind={} model={} build={}{}",
+        args.kind,
+        model,
+        engine.data.build_id,
+        if partial {
+            " caveat=liste_partielle (some structures of this kind come from lists known to be incomplete)"
+        } else {
+            ""
+        }
+    )?;
+    if let (Some(lon), Some(lat)) = (args.lon, args.lat) {
+        if !(-180.0..=180.0).contains(&lon) || !(-90.0..=90.0).contains(&lat) {
+            bail!("--lon {lon} --lat {lat} is not a WGS84 longitude/latitude");
+        }
+        csv.write_record([
+            "rank",
+            "id",
+            "nom",
+            "kind",
+            "commune",
+            "distance_m",
+            "road_km",
+            "car_min",
+        ])?;
+        let p = GeoPoint::new(lon, lat);
+        for (rank, r) in engine
+            .nearest_from(&p, &args.kind, args.k, model, matrix.as_ref(), None)
+            .iter()
+            .enumerate()
+        {
+            let f = &engine.data.facilities[r.facility];
+            csv.write_record([
+                (rank + 1).to_string(),
+                f.id.clone(),
+                f.name.clone(),
+                f.kind.to_string(),
+                f.commune
+                    .as_ref()
+                    .map(|c| c.to_string())
+                    .unwrap_or_default(),
+                num(r.trip.distance_m, 0),
+                num(r.trip.road_km, 2),
+                num(r.trip.car_min, 1),
+            ])?;
+        }
+    } else {
+        csv.write_record([
+            "code",
+            "nom",
+            "population",
+            "kind",
+            "nearest_id",
+            "nearest_name",
+            "distance_m",
+            "road_km",
+            "car_min",
+        ])?;
+        for n in engine.nearest_per_commune(&args.kind, model, matrix.as_ref()) {
+            let c = &engine.data.communes[n.commune];
+            let f = n.facility.map(|i| &engine.data.facilities[i]);
+            csv.write_record([
+                c.code.to_string(),
+                c.name.clone(),
+                c.population.to_string(),
+                args.kind.to_string(),
+                f.map(|f| f.id.clone()).unwrap_or_default(),
+                f.map(|f| f.name.clone()).unwrap_or_default(),
+                n.trip.map(|t| num(t.distance_m, 0)).unwrap_or_default(),
+                n.trip.map(|t| num(t.road_km, 2)).unwrap_or_default(),
+                n.trip.map(|t| num(t.car_min, 1)).unwrap_or_default(),
+            ])?;
+        }
+    }
+    w.write_all(&csv.into_inner()?)?;
+    w.flush()?;
+    Ok(())
+}
+
+pub fn coverage(data_dir: &Path, args: &CoverageArgs) -> anyhow::Result<()> {
+    let engine = engine(data_dir)?;
+    let matrix = matrix_for(&args.model)?;
+    let model = args.model.model;
+    let territory = territory::resolve(&engine.data, &args.territory)?;
+    let nearest = engine.nearest_per_commune(&args.kind, model, matrix.as_ref());
+    let mut thresholds: Vec<Threshold> = DEFAULT_KM.iter().map(|&k| Threshold::Km(k)).collect();
+    thresholds.extend(DEFAULT_MIN.iter().map(|&m| Threshold::Minutes(m)));
+    let under = match (args.within_km, args.within_min) {
+        (_, Some(m)) if m.is_finite() && m >= 0.0 => Threshold::Minutes(m),
+        (Some(k), None) if k.is_finite() && k >= 0.0 => Threshold::Km(k),
+        (None, None) => Threshold::Km(10.0),
+        _ => bail!("--within-km / --within-min must be a number ≥ 0"),
+    };
+    if !thresholds.contains(&under) {
+        thresholds.push(under);
+    }
+    let cov = engine.coverage(&territory, &args.kind, model, &nearest, &thresholds, under);
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(&cov)?);
+        return Ok(());
+    }
+    println!(
+        "{} ({} {}) — {} — model {} — {} communes, {} inhabitants",
+        cov.territory_name,
+        cov.territory_type,
+        cov.territory_code,
+        cov.kind,
+        cov.model,
+        cov.communes,
+        cov.population
+    );
+    for b in &cov.bands {
+        println!(
+            "  within {:>7}: {:>9} inhabitants ({:>5.1} %)",
+            b.threshold.label(),
+            b.population_within,
+            100.0 * b.share_within
+        );
+    }
+    if let Some(d) = cov.mean_distance_m {
+        println!(
+            "  population-weighted mean distance {:.1} km, max {:.1} km",
+            d / 1000.0,
+            cov.max_distance_m.unwrap_or(0.0) / 1000.0
+        );
+    }
+    println!(
+        "  communes beyond {} ({}):",
+        cov.underserved_threshold.label(),
+        cov.underserved.len()
+    );
+    for u in &cov.underserved {
+        println!(
+            "    {} {:<30} {:>7} hab.  {:>6} km  {:>5} min  {}",
+            u.code,
+            u.nom,
+            u.population,
+            u.distance_m
+                .map_or("–".into(), |d| format!("{:.1}", d / 1000.0)),
+            u.car_min.map_or("–".into(), |m| format!("{m:.0}")),
+            u.nearest_name.as_deref().unwrap_or("(aucune structure)")
+        );
+    }
+    Ok(())
+}
