@@ -6,12 +6,19 @@
 //! - [`travel`]: straight distance → road km and car minutes, fitted on real pairs.
 //! - [`nearest`]: nearest structures from every commune or any point.
 //! - [`territory`]: `cls:thouarsais`, `epci:…`, `dep:79` → a territory.
+//! - [`scenario`]: add/remove/resize structures, deltas for the affected communes only.
+//! - [`siting`]: greedy maximal-coverage choice of k new sites.
 //! - [`coverage`]: population within thresholds per territory, underserved communes.
+//! - [`accessibility`]: 2SFCA potential accessibility (DREES APL style), explain, territory
+//!   aggregates and zonage review.
 
+pub mod accessibility;
 pub mod coverage;
 pub mod distance;
 pub mod engine;
 pub mod nearest;
+pub mod scenario;
+pub mod siting;
 pub mod territory;
 pub mod travel;
 

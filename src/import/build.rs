@@ -40,8 +40,11 @@ pub struct Built {
 /// Builds the data set from the fetched sources and makes it current.
 pub fn build(manifest: &Manifest, data_dir: &Path) -> Result<Built, ImportError> {
     let fetched = FetchManifest::read(data_dir)?;
+    // Unique even for two builds of one process within a second.
+    static SEQ: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+    let seq = SEQ.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     let build_id = rfc3339_utc(std::time::SystemTime::now()).replace([':', '-'], "")
-        + &format!("-{}", std::process::id());
+        + &format!("-{seq}-{}", std::process::id());
     let builds = data_dir.join(BUILDS_DIR);
     std::fs::create_dir_all(&builds).map_err(|e| ImportError::io(&builds, e))?;
     let staging = builds.join(format!(".staging-{build_id}"));
@@ -55,9 +58,13 @@ pub fn build(manifest: &Manifest, data_dir: &Path) -> Result<Built, ImportError>
         }
     };
     let dir = builds.join(&build_id);
-    std::fs::rename(&staging, &dir).map_err(|e| ImportError::io(&dir, e))?;
+    if let Err(e) = std::fs::rename(&staging, &dir) {
+        let _ = std::fs::remove_dir_all(&staging);
+        return Err(ImportError::io(&dir, e));
+    }
     publish(data_dir, &build_id, &report)?;
     prune(&builds, &build_id);
+    remove_stale_links(data_dir);
     Ok(Built { dir, report })
 }
 
@@ -106,6 +113,18 @@ fn symlink(_target: &Path, link: &Path) -> Result<(), ImportError> {
         path: link.to_owned(),
         message: "atomic data switch needs symlinks (Unix)".into(),
     })
+}
+
+/// Removes `.current.<id>` links left by a build killed between creating its link and
+/// renaming it onto `current`.
+fn remove_stale_links(data_dir: &Path) {
+    let Ok(entries) = std::fs::read_dir(data_dir) else { return };
+    for e in entries.flatten() {
+        let name = e.file_name().to_string_lossy().into_owned();
+        if name.starts_with(&format!(".{CURRENT}.")) {
+            let _ = std::fs::remove_file(e.path());
+        }
+    }
 }
 
 /// Removes staging folders of killed builds and all but the newest old builds.
@@ -205,11 +224,21 @@ fn build_into(
     build_id: &str,
 ) -> Result<BuildReport, ImportError> {
     let mut reports = Vec::new();
+    // One step per source and per output layer; hidden when stderr is not a terminal.
+    let progress = indicatif::ProgressBar::new(manifest.sources.len() as u64 + 16).with_style(
+        indicatif::ProgressStyle::with_template("{spinner} [{elapsed}] {bar:30} {pos}/{len} {msg}")
+            .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+    );
+    let step = |msg: &str| {
+        progress.set_message(msg.to_owned());
+        progress.inc(1);
+    };
 
     let cog_spec = single_source(manifest, Role::Communes)?;
     let mut r = new_report(cog_spec);
     let path = source_file(cog_spec, data_dir, fetched, &mut r)?
         .ok_or_else(|| ImportError::Missing(cog_spec.id.clone()))?;
+    step("communes (COG)");
     let cog = communes::read_cog_tarball(&path, &mut r)?;
     reports.push(r);
 
@@ -217,6 +246,7 @@ fn build_into(
     let mut r = new_report(contours_spec);
     let path = source_file(contours_spec, data_dir, fetched, &mut r)?
         .ok_or_else(|| ImportError::Missing(contours_spec.id.clone()))?;
+    step("contours");
     let mut contours = communes::read_contours(&path, &mut r)?;
     contours.fill_from_former(&cog, &mut r);
     reports.push(r);
@@ -230,9 +260,16 @@ fn build_into(
         .filter(|s| s.role == Role::Facilities)
     {
         let mut r = new_report(spec);
+        step(&spec.id);
         if let Some(path) = source_file(spec, data_dir, fetched, &mut r)? {
             let facilities = match spec.format {
-                Format::FinessEtalab => finess::parse(open(&path)?, spec, &mut r)?.facilities,
+                Format::FinessEtalab => {
+                    let parsed = finess::parse(open(&path)?, spec, &mut r)?;
+                    if let Some(date) = &parsed.extraction_date {
+                        r.vintage = format!("extraction du {date}");
+                    }
+                    check_communes(parsed.facilities, &locator, &mut r)
+                }
                 Format::PointsCsv => points::read_points_csv(open(&path)?, spec, &locator, &mut r)?,
                 Format::GeojsonPoints => {
                     points::read_points_geojson(open(&path)?, spec, &locator, &mut r)?
@@ -258,6 +295,7 @@ fn build_into(
         .filter(|s| s.role == Role::CommuneIndicators)
     {
         let mut r = new_report(spec);
+        step(&spec.id);
         if let Some(path) = source_file(spec, data_dir, fetched, &mut r)? {
             let t = indicators::read_commune_csv(open(&path)?, spec, &locator, &mut r)?;
             tables.push((spec.id.clone(), t));
@@ -268,6 +306,7 @@ fn build_into(
 
     let mut outputs = BTreeMap::new();
     let perimeters = perimeters(manifest, &cog)?;
+    step("communes.fgb");
     let layer = communes_layer(&cog, &contours, &locator, &tables, &perimeters);
     outputs.insert(
         "communes.fgb".to_owned(),
@@ -281,10 +320,12 @@ fn build_into(
     }
     for (kind, list) in &kinds {
         let name = format!("{}.fgb", kind.as_str());
+        step(&name);
         let layer = facility_layer(kind, list);
         outputs.insert(name.clone(), fgb::write_layer(&out.join(&name), &layer)?);
     }
 
+    step("territories (union of commune polygons)");
     for (name, layer) in territory_layers(&cog, &contours, &perimeters) {
         outputs.insert(name.clone(), fgb::write_layer(&out.join(&name), &layer)?);
     }
@@ -306,7 +347,56 @@ fn build_into(
         message: e.to_string(),
     })?;
     fgb::write_file(&out.join("dataset.json"), &json)?;
+    progress.finish_and_clear();
     Ok(report)
+}
+
+/// Checks facilities that carry their own commune code (FINESS) against the COG and the
+/// contours: a commune déléguée becomes its commune actuelle, a code unknown to the COG
+/// gives way to the commune under the point, and a point outside every commune is
+/// skipped as `outside_france`.
+fn check_communes(list: Vec<Facility>, locator: &Locator, r: &mut SourceReport) -> Vec<Facility> {
+    let mut out = Vec::with_capacity(list.len());
+    let (mut moved, mut replaced) = (0u64, 0u64);
+    for mut f in list {
+        let Some(found) = locator.locate(f.position) else {
+            r.skip(
+                f.source_line,
+                "outside_france",
+                format!(
+                    "{} ({}, {}) is more than 5 km from every commune of metropolitan France and the DROM",
+                    f.id,
+                    f.position.x(),
+                    f.position.y()
+                ),
+            );
+            continue;
+        };
+        match f.commune.clone() {
+            Some(c) if locator.is_commune(&c) => {}
+            Some(c) => match locator.parent_of(&c) {
+                Some(parent) => {
+                    f.commune = Some(parent.clone());
+                    moved += 1;
+                }
+                None => {
+                    f.commune = Some(found.commune);
+                    replaced += 1;
+                }
+            },
+            None => f.commune = Some(found.commune),
+        }
+        out.push(f);
+    }
+    if moved > 0 {
+        r.note(format!("{moved} structures in a commune déléguée or associée were given its commune actuelle"));
+    }
+    if replaced > 0 {
+        r.note(format!(
+            "{replaced} structures had a commune code unknown to the COG and were given the commune under their point"
+        ));
+    }
+    out
 }
 
 /// Applies `yields_to`, drops cross-source FINESS duplicates, and sets each report's
@@ -354,7 +444,7 @@ fn resolve_precedence(
                 let key = (f.kind.clone(), n.to_string());
                 if let Some(first) = seen_finess.get(&key) {
                     r.skip(
-                        0,
+                        f.source_line,
                         "duplicate_finess",
                         format!("{n} ({}) is already given by source {first}", f.name),
                     );
@@ -535,6 +625,8 @@ fn facility_layer(kind: &Kind, list: &[&Facility]) -> Layer {
         Column::new("source", ColType::Text).described("Identifiant de la source (sources.toml)"),
         Column::new("liste_partielle", ColType::Bool)
             .described("Liste connue pour être incomplète"),
+        Column::new("ligne_source", ColType::Int)
+            .described("Ligne de la structure dans le fichier source"),
     ];
     let features = list
         .iter()
@@ -554,6 +646,7 @@ fn facility_layer(kind: &Kind, list: &[&Facility]) -> Layer {
                 Cell::text(f.position_quality.as_str()),
                 Cell::text(&f.source),
                 Cell::Bool(f.partial_list),
+                Cell::Int(f.source_line as i64),
             ];
             (geo::Geometry::Point(f.position), cells)
         })

@@ -538,6 +538,7 @@ fn facility(
         position_quality: PositionQuality::Address,
         source: spec.id.clone(),
         partial_list: spec.partial_list,
+        source_line: record.line,
         finess: Some(finess),
     }
 }

@@ -71,7 +71,7 @@ pub fn load_build(dir: &Path, opts: LoadOptions) -> Result<Dataset, ImportError>
     let build_id = meta["build_id"].as_str().unwrap_or_default().to_owned();
 
     let mut features = fgb::read_layer(&dir.join("communes.fgb"))?;
-    features.sort_by(|a, b| text(a, "code").cmp(&text(b, "code")));
+    features.sort_by_key(|a| text(a, "code"));
     let mut communes = Vec::with_capacity(features.len());
     let mut numeric: BTreeMap<String, Vec<Option<f64>>> = BTreeMap::new();
     let mut texts: BTreeMap<String, Vec<Option<String>>> = BTreeMap::new();
@@ -239,5 +239,6 @@ fn facility(f: &Feature, kind: &Kind) -> Result<Facility, String> {
         position_quality,
         source: text(f, "source").unwrap_or_default(),
         partial_list: matches!(f.properties.get("liste_partielle"), Some(Cell::Bool(true))),
+        source_line: real(f, "ligne_source").map_or(0, |v| v as u64),
     })
 }

@@ -426,6 +426,7 @@ fn row_to_facility(
         position_quality: quality,
         source: spec.id.clone(),
         partial_list: spec.partial_list,
+        source_line: line,
     })
 }
 

@@ -43,7 +43,7 @@ pub struct SourceReport {
     /// Rows dropped because a preferred source covers the same kind and département.
     pub superseded: u64,
     /// Facilities kept, by kind.
-    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub kept_by_kind: BTreeMap<String, u64>,
     /// Skipped rows one by one (the first [`MAX_LISTED_SKIPS`]).
     pub skipped_rows: Vec<SkippedRow>,

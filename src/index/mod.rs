@@ -52,6 +52,11 @@ impl PointIndex {
 
     /// The nearest point in geodesic distance (ties: the lower index).
     pub fn nearest(&self, q: &GeoPoint) -> Option<Hit> {
+        self.nearest_where(q, |_| true)
+    }
+
+    /// The nearest point among those `keep` accepts (e.g. all but removed sites).
+    pub fn nearest_where(&self, q: &GeoPoint, keep: impl Fn(usize) -> bool) -> Option<Hit> {
         let mut best: Option<Hit> = None;
         for (e, d2) in self.tree.nearest_neighbor_iter_with_distance_2(&q.ecef) {
             let chord = d2.sqrt();
@@ -61,6 +66,9 @@ impl PointIndex {
                 break;
             }
             let index = e.data as usize;
+            if !keep(index) {
+                continue;
+            }
             let d = geodesic_from_chord(q, &self.points[index], chord);
             if best.is_none_or(|b| d < b.distance_m || (d == b.distance_m && index < b.index)) {
                 best = Some(Hit {

@@ -167,4 +167,6 @@ pub struct Facility {
     pub source: String,
     /// True for lists known to be incomplete (e.g. MSP gathered from web pages).
     pub partial_list: bool,
+    /// Line (or feature number) of the row in the source file, for tracing a value back.
+    pub source_line: u64,
 }

@@ -1,0 +1,44 @@
+//! Analysis benchmarks on the national data (`cargo bench`).
+//!
+//! Needs a built data set: `careaccess data build` (data dir from `CAREACCESS_DATA`,
+//! default `geodata/`). Peer figures on the same inputs: `benches/peer_nearest.py`.
+//!
+//! Targets (2-core machine): nearest for all ~35,000 communes ≤ 20 ms per kind.
+
+use std::hint::black_box;
+use std::path::PathBuf;
+
+use careaccess::analysis::{DistanceModel, Engine};
+use careaccess::import::load::{LoadOptions, load};
+use criterion::{Criterion, criterion_group, criterion_main};
+
+fn engine() -> Option<Engine> {
+    let dir = std::env::var_os("CAREACCESS_DATA")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("geodata"));
+    match load(&dir, LoadOptions::default()) {
+        Ok(d) => Some(Engine::new(d)),
+        Err(e) => {
+            eprintln!("analysis benches skipped: no built data in {} ({e})", dir.display());
+            None
+        }
+    }
+}
+
+fn nearest(c: &mut Criterion) {
+    let Some(engine) = engine() else { return };
+    let mut group = c.benchmark_group("nearest_all_communes");
+    for (kind, k) in &engine.kinds {
+        if k.facilities.is_empty() {
+            continue;
+        }
+        let name = format!("{kind} ({} sites, {} communes)", k.facilities.len(), engine.data.communes.len());
+        group.bench_function(name, |b| {
+            b.iter(|| black_box(engine.nearest_per_commune(kind, DistanceModel::Straight, None)))
+        });
+    }
+    group.finish();
+}
+
+criterion_group!(benches, nearest);
+criterion_main!(benches);

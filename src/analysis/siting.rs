@@ -1,0 +1,199 @@
+//! Siting: where would k new structures cover the most people? Greedy maximal coverage
+//! (each pick takes the candidate that brings the most not-yet-covered population
+//! within the threshold), candidates being the chefs-lieux of the territory's communes.
+//!
+//! Greedy maximal coverage is within 1 − 1/e of the optimum and, more usefully here,
+//! gives a ranked list where each pick's marginal gain is explicit.
+
+use serde::Serialize;
+
+use crate::model::{Kind, Territory};
+
+use super::coverage::Threshold;
+use super::distance::DistanceModel;
+use super::engine::Engine;
+use super::nearest::CommuneNearest;
+
+/// One suggested site.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Pick {
+    pub rank: usize,
+    /// The commune whose chef-lieu is the candidate point.
+    pub code: String,
+    pub nom: String,
+    pub lon: f64,
+    pub lat: f64,
+    /// Population newly within the threshold thanks to this pick.
+    pub marginal_population: u64,
+    /// Communes newly covered.
+    pub communes_covered: usize,
+    /// Share of the territory's population within the threshold after this pick, 0–1.
+    pub share_within_after: f64,
+}
+
+/// Ranked suggestions for a territory.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Siting {
+    pub territory_code: String,
+    pub territory_name: String,
+    pub kind: Kind,
+    pub model: DistanceModel,
+    pub threshold: Threshold,
+    pub population: u64,
+    pub share_within_before: f64,
+    pub picks: Vec<Pick>,
+}
+
+/// Upper bound on k (a request-size bound for the API).
+pub const MAX_PICKS: usize = 50;
+
+impl Engine {
+    /// Greedy choice of up to `k` new sites of `kind` in `territory`. Stops early when no
+    /// candidate brings anyone new within the threshold.
+    pub fn siting(
+        &self,
+        territory: &Territory,
+        kind: &Kind,
+        k: usize,
+        threshold: Threshold,
+        model: DistanceModel,
+        baseline: &[CommuneNearest],
+    ) -> Siting {
+        let members: Vec<usize> = territory.communes.iter().filter_map(|c| self.data.commune_index(c)).collect();
+        let population: u64 = members.iter().map(|&i| u64::from(self.data.communes[i].population)).sum();
+        let radius_m = match threshold {
+            Threshold::Km(km) => km * 1_000.0,
+            Threshold::Minutes(m) => self.road.straight_m_within_minutes(m),
+        };
+        let reaches = |d: f64| match threshold {
+            Threshold::Km(km) => d <= km * 1_000.0,
+            Threshold::Minutes(m) => self.road.car_minutes(d) <= m,
+        };
+        let in_territory: std::collections::HashSet<usize> = members.iter().copied().collect();
+        let mut covered: Vec<bool> = vec![false; self.data.communes.len()];
+        for &c in &members {
+            covered[c] = baseline[c].trip.is_some_and(|t| reaches(t.distance_m));
+        }
+        let covered_pop = |covered: &[bool]| -> u64 {
+            members.iter().filter(|&&c| covered[c]).map(|&c| u64::from(self.data.communes[c].population)).sum()
+        };
+        let before = covered_pop(&covered);
+        // Candidate c covers the territory's communes within the threshold of its point.
+        let candidates: Vec<(usize, Vec<usize>)> = members
+            .iter()
+            .filter_map(|&c| {
+                let p = self.commune_points[c]?;
+                let mut reach: Vec<usize> = self
+                    .commune_index
+                    .within(&p, radius_m)
+                    .filter(|h| reaches(h.distance_m))
+                    .map(|h| self.commune_ids[h.index])
+                    .filter(|m| in_territory.contains(m))
+                    .collect();
+                reach.sort_unstable();
+                Some((c, reach))
+            })
+            .collect();
+        let mut picks = Vec::new();
+        for rank in 1..=k.min(MAX_PICKS) {
+            let gain = |reach: &[usize]| -> u64 {
+                reach.iter().filter(|&&m| !covered[m]).map(|&m| u64::from(self.data.communes[m].population)).sum()
+            };
+            // Most population; ties: the lower INSEE code (candidates are in code order).
+            let best = candidates
+                .iter()
+                .map(|(c, reach)| (gain(reach), *c, reach))
+                .fold(None::<(u64, usize, &Vec<usize>)>, |b, x| match b {
+                    Some(b) if b.0 >= x.0 => Some(b),
+                    _ => Some(x),
+                });
+            let Some((g, c, reach)) = best.filter(|b| b.0 > 0) else { break };
+            let newly = reach.iter().filter(|&&m| !covered[m]).count();
+            for &m in reach {
+                covered[m] = true;
+            }
+            let commune = &self.data.communes[c];
+            let p = self.commune_points[c].map_or((0.0, 0.0), |p| (p.lon, p.lat));
+            picks.push(Pick {
+                rank,
+                code: commune.code.to_string(),
+                nom: commune.name.clone(),
+                lon: p.0,
+                lat: p.1,
+                marginal_population: g,
+                communes_covered: newly,
+                share_within_after: share(covered_pop(&covered), population),
+            });
+        }
+        Siting {
+            territory_code: territory.code.clone(),
+            territory_name: territory.name.clone(),
+            kind: kind.clone(),
+            model,
+            threshold,
+            population,
+            share_within_before: share(before, population),
+            picks,
+        }
+    }
+}
+
+fn share(part: u64, whole: u64) -> f64 {
+    if whole == 0 { 0.0 } else { part as f64 / whole as f64 }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::{Commune, Dataset, InseeCode, TerritoryType};
+    use geo::Point;
+
+    /// Communes along a meridian, 1 km apart in latitude (≈111 km per degree).
+    fn line(pops: &[u32]) -> Engine {
+        let communes = pops
+            .iter()
+            .enumerate()
+            .map(|(i, &population)| Commune {
+                code: InseeCode::parse(&format!("79{:03}", i + 1)).unwrap(),
+                name: format!("C{}", i + 1),
+                population,
+                departement: "79".into(),
+                region: "75".into(),
+                epci: None,
+                ref_point: Some(Point::new(0.0, 46.0 + i as f64 * 0.009)),
+                ref_point_source: None,
+                geometry: None,
+            })
+            .collect();
+        Engine::new(Dataset { communes, ..Dataset::default() })
+    }
+
+    fn all(e: &Engine) -> Territory {
+        Territory {
+            kind: TerritoryType::Departement,
+            code: "79".into(),
+            name: "79".into(),
+            communes: e.data.communes.iter().map(|c| c.code.clone()).collect(),
+        }
+    }
+
+    #[test]
+    fn greedy_picks_the_most_population_first_and_stops_when_nothing_is_left() {
+        // Two clusters 10 km apart; 1.5 km threshold covers a commune and its neighbours.
+        let mut pops = vec![10; 12];
+        pops[1] = 500; // cluster A around commune 2
+        pops[10] = 900; // cluster B around commune 11
+        let e = line(&pops);
+        let base = e.nearest_per_commune(&Kind::Msp, DistanceModel::Straight, None);
+        let s = e.siting(&all(&e), &Kind::Msp, 20, Threshold::Km(1.5), DistanceModel::Straight, &base);
+        assert_eq!(s.share_within_before, 0.0);
+        // 79010, 79011 and 79012 each reach 920 people: ties go to the lower code.
+        assert_eq!(s.picks[0].code, "79010");
+        assert_eq!(s.picks[0].marginal_population, 10 + 900 + 10);
+        assert_eq!(s.picks[1].code, "79002");
+        let gained: u64 = s.picks.iter().map(|p| p.marginal_population).sum();
+        assert_eq!(gained, pops.iter().map(|&p| u64::from(p)).sum::<u64>());
+        assert!((s.picks.last().unwrap().share_within_after - 1.0).abs() < 1e-12);
+        assert!(s.picks.len() < 12, "stops once everyone is covered");
+    }
+}
