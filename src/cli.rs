@@ -40,6 +40,60 @@ pub enum Command {
     Nearest(NearestArgs),
     /// Population within distance/time thresholds of a kind, per territory.
     Coverage(CoverageArgs),
+    /// What opening, closing or resizing structures would change.
+    Scenario(ScenarioArgs),
+    /// Where k new structures would bring the most people within a threshold.
+    Siting(SitingArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct ThresholdArgs {
+    /// Threshold in straight km (default 10 km).
+    #[arg(long, conflicts_with = "within_min")]
+    pub within_km: Option<f64>,
+    /// Threshold in car minutes.
+    #[arg(long)]
+    pub within_min: Option<f64>,
+}
+
+#[derive(Debug, Args)]
+pub struct ScenarioArgs {
+    #[arg(long)]
+    pub kind: Kind,
+    /// Add a site: LON,LAT or LON,LAT,CAPACITY (repeatable).
+    #[arg(long, allow_negative_numbers = true)]
+    pub add: Vec<String>,
+    /// Close a structure by id (repeatable).
+    #[arg(long)]
+    pub remove: Vec<String>,
+    /// Change a capacity: ID=CAPACITY (repeatable).
+    #[arg(long)]
+    pub resize: Vec<String>,
+    #[command(flatten)]
+    pub threshold: ThresholdArgs,
+    #[command(flatten)]
+    pub model: ModelArgs,
+    /// Print JSON instead of a summary.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct SitingArgs {
+    /// Territory: cls:<id>, epci:<siren>, dep:<code>, reg:<code>, communes:<code,code…>.
+    #[arg(long)]
+    pub territory: String,
+    #[arg(long)]
+    pub kind: Kind,
+    /// How many sites to suggest.
+    #[arg(long, default_value_t = 3)]
+    pub k: usize,
+    #[command(flatten)]
+    pub threshold: ThresholdArgs,
+    #[command(flatten)]
+    pub model: ModelArgs,
+    #[arg(long)]
+    pub json: bool,
 }
 
 #[derive(Debug, Args)]
@@ -83,12 +137,9 @@ pub struct CoverageArgs {
     pub kind: Kind,
     #[command(flatten)]
     pub model: ModelArgs,
-    /// Communes beyond this straight distance are listed as underserved (default 10 km).
-    #[arg(long, conflicts_with = "within_min")]
-    pub within_km: Option<f64>,
-    /// Communes beyond this car time are listed as underserved.
-    #[arg(long)]
-    pub within_min: Option<f64>,
+    /// Communes beyond this threshold are listed as underserved.
+    #[command(flatten)]
+    pub threshold: ThresholdArgs,
     /// Print JSON instead of a table.
     #[arg(long)]
     pub json: bool,
@@ -163,6 +214,8 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Data(DataCommand::Status) => status(&data_dir)?,
         Command::Nearest(args) => crate::commands::nearest(&data_dir, &args)?,
         Command::Coverage(args) => crate::commands::coverage(&data_dir, &args)?,
+        Command::Scenario(args) => crate::commands::scenario(&data_dir, &args)?,
+        Command::Siting(args) => crate::commands::siting(&data_dir, &args)?,
         Command::Serve(args) => {
             ensure_data(&data_dir, args.mirror.mirror.as_deref())?;
             let runtime = tokio::runtime::Runtime::new().context("starting the async runtime")?;

@@ -11,7 +11,8 @@ use careaccess::geodesy::GeoPoint;
 use careaccess::import::load::{LoadOptions, load};
 use careaccess::model::InseeCode;
 
-use crate::cli::{CoverageArgs, ModelArgs, NearestArgs};
+use crate::cli::{CoverageArgs, ModelArgs, NearestArgs, ScenarioArgs, SitingArgs, ThresholdArgs};
+use careaccess::analysis::scenario::Change;
 
 pub fn engine(data_dir: &Path) -> anyhow::Result<Engine> {
     let data = load(data_dir, LoadOptions::default()).with_context(|| {
@@ -193,12 +194,7 @@ pub fn coverage(data_dir: &Path, args: &CoverageArgs) -> anyhow::Result<()> {
     let nearest = engine.nearest_per_commune(&args.kind, model, matrix.as_ref());
     let mut thresholds: Vec<Threshold> = DEFAULT_KM.iter().map(|&k| Threshold::Km(k)).collect();
     thresholds.extend(DEFAULT_MIN.iter().map(|&m| Threshold::Minutes(m)));
-    let under = match (args.within_km, args.within_min) {
-        (_, Some(m)) if m.is_finite() && m >= 0.0 => Threshold::Minutes(m),
-        (Some(k), None) if k.is_finite() && k >= 0.0 => Threshold::Km(k),
-        (None, None) => Threshold::Km(10.0),
-        _ => bail!("--within-km / --within-min must be a number ≥ 0"),
-    };
+    let under = threshold(&args.threshold)?;
     if !thresholds.contains(&under) {
         thresholds.push(under);
     }
@@ -248,6 +244,107 @@ pub fn coverage(data_dir: &Path, args: &CoverageArgs) -> anyhow::Result<()> {
             u.car_min.map_or("–".into(), |m| format!("{m:.0}")),
             u.nearest_name.as_deref().unwrap_or("(aucune structure)")
         );
+    }
+    Ok(())
+}
+
+fn threshold(args: &ThresholdArgs) -> anyhow::Result<Threshold> {
+    match (args.within_km, args.within_min) {
+        (_, Some(m)) if m.is_finite() && m >= 0.0 => Ok(Threshold::Minutes(m)),
+        (Some(k), None) if k.is_finite() && k >= 0.0 => Ok(Threshold::Km(k)),
+        (None, None) => Ok(Threshold::Km(10.0)),
+        _ => bail!("--within-km / --within-min must be a number ≥ 0"),
+    }
+}
+
+fn parse_changes(args: &ScenarioArgs) -> anyhow::Result<Vec<Change>> {
+    let mut changes = Vec::new();
+    for a in &args.add {
+        let parts: Vec<&str> = a.split(',').map(str::trim).collect();
+        let num = |s: &str| s.parse::<f64>().with_context(|| format!("--add {a:?}: {s:?} is not a number"));
+        let (lon, lat, capacity) = match parts.as_slice() {
+            [lon, lat] => (num(lon)?, num(lat)?, None),
+            [lon, lat, cap] => (num(lon)?, num(lat)?, Some(num(cap)?)),
+            _ => bail!("--add {a:?} must be LON,LAT or LON,LAT,CAPACITY"),
+        };
+        changes.push(Change::Add { lon, lat, name: None, capacity });
+    }
+    changes.extend(args.remove.iter().map(|id| Change::Remove { id: id.clone() }));
+    for r in &args.resize {
+        let (id, cap) = r.split_once('=').with_context(|| format!("--resize {r:?} must be ID=CAPACITY"))?;
+        let capacity = cap.trim().parse::<f64>().with_context(|| format!("--resize {r:?}: {cap:?} is not a number"))?;
+        changes.push(Change::Resize { id: id.trim().to_owned(), capacity });
+    }
+    if changes.is_empty() {
+        bail!("a scenario needs at least one --add, --remove or --resize");
+    }
+    Ok(changes)
+}
+
+pub fn scenario(data_dir: &Path, args: &ScenarioArgs) -> anyhow::Result<()> {
+    let changes = parse_changes(args)?;
+    let threshold = threshold(&args.threshold)?;
+    let engine = engine(data_dir)?;
+    let matrix = matrix_for(&args.model)?;
+    let model = args.model.model;
+    let baseline = engine.nearest_per_commune(&args.kind, model, matrix.as_ref());
+    let r = engine.scenario(&args.kind, &changes, model, threshold, &baseline)?;
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(&r)?);
+        return Ok(());
+    }
+    println!(
+        "scenario on {} — model {} — threshold {}: {} inhabitants newly within, {} no longer within; {} communes change nearest structure",
+        r.kind,
+        r.model,
+        r.threshold.label(),
+        r.population_newly_within,
+        r.population_no_longer_within,
+        r.nearest_changed.len()
+    );
+    for t in &r.territories {
+        println!(
+            "  {} {:<12} {:<40} +{} / -{} inhabitants, {} communes",
+            t.territory_type, t.code, t.name, t.population_newly_within, t.population_no_longer_within, t.communes_nearest_changed
+        );
+    }
+    for c in r.nearest_changed.iter().take(30) {
+        let show = |s: &Option<careaccess::analysis::scenario::NearestSite>| {
+            s.as_ref().map_or("(aucune)".to_owned(), |s| format!("{} à {:.1} km", s.name, s.trip.distance_m / 1000.0))
+        };
+        println!("    {} {:<30} {:>7} hab.  {} → {}", c.code, c.nom, c.population, show(&c.before), show(&c.after));
+    }
+    Ok(())
+}
+
+pub fn siting(data_dir: &Path, args: &SitingArgs) -> anyhow::Result<()> {
+    let threshold = threshold(&args.threshold)?;
+    let engine = engine(data_dir)?;
+    let matrix = matrix_for(&args.model)?;
+    let model = args.model.model;
+    let territory = territory::resolve(&engine.data, &args.territory)?;
+    let baseline = engine.nearest_per_commune(&args.kind, model, matrix.as_ref());
+    let s = engine.siting(&territory, &args.kind, args.k, threshold, model, &baseline);
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(&s)?);
+        return Ok(());
+    }
+    println!(
+        "{} — {} within {} — {} inhabitants, {:.1} % within today",
+        s.territory_name,
+        s.kind,
+        s.threshold.label(),
+        s.population,
+        100.0 * s.share_within_before
+    );
+    for p in &s.picks {
+        println!(
+            "  {}. {} {:<30} ({:.5}, {:.5})  +{} inhabitants ({} communes) → {:.1} %",
+            p.rank, p.code, p.nom, p.lon, p.lat, p.marginal_population, p.communes_covered, 100.0 * p.share_within_after
+        );
+    }
+    if s.picks.is_empty() {
+        println!("  no site would bring anyone new within the threshold");
     }
     Ok(())
 }

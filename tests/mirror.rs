@@ -36,7 +36,11 @@ fn built() -> Option<&'static Built> {
             let tmp = tempfile::tempdir().unwrap();
             let data_dir = tmp.path().to_owned();
             let repo = Path::new(env!("CARGO_MANIFEST_DIR"));
-            std::fs::copy(repo.join("geodata/sources.toml"), data_dir.join("sources.toml")).unwrap();
+            std::fs::copy(
+                repo.join("geodata/sources.toml"),
+                data_dir.join("sources.toml"),
+            )
+            .unwrap();
             let manifest = Manifest::read(&data_dir.join("sources.toml")).unwrap();
             let opts = fetch::FetchOptions {
                 data_dir: &data_dir,
@@ -66,14 +70,31 @@ fn text<'a>(f: &'a Feature, key: &str) -> Option<&'a str> {
 fn communes_are_the_cog_2026() {
     let Some(b) = built() else { return };
     let communes = layer(b, "communes");
-    assert!((34_775..=34_975).contains(&communes.len()), "{} communes", communes.len());
-    for key in ["code", "nom", "departement", "region", "departement_nom", "region_nom"] {
+    assert!(
+        (34_775..=34_975).contains(&communes.len()),
+        "{} communes",
+        communes.len()
+    );
+    for key in [
+        "code",
+        "nom",
+        "departement",
+        "region",
+        "departement_nom",
+        "region_nom",
+    ] {
         let missing = communes.iter().filter(|f| text(f, key).is_none()).count();
         assert_eq!(missing, 0, "{missing} communes without {key}");
     }
-    let without_epci = communes.iter().filter(|f| text(f, "epci").is_none()).count();
+    let without_epci = communes
+        .iter()
+        .filter(|f| text(f, "epci").is_none())
+        .count();
     assert!(without_epci < 10, "{without_epci} communes without EPCI");
-    let thouars = communes.iter().find(|f| text(f, "code") == Some("79329")).unwrap();
+    let thouars = communes
+        .iter()
+        .find(|f| text(f, "code") == Some("79329"))
+        .unwrap();
     assert_eq!(text(thouars, "nom"), Some("Thouars"));
     assert_eq!(thouars.properties["population"], Cell::Int(13_891));
     assert_eq!(text(thouars, "cls"), Some("thouarsais"));
@@ -114,15 +135,27 @@ fn facility_counts_match_the_report() {
 fn known_facilities() {
     let Some(b) = built() else { return };
     let ehpad = layer(b, "ehpad");
-    let oiron = ehpad.iter().find(|f| text(f, "id") == Some("790000376")).unwrap();
+    let oiron = ehpad
+        .iter()
+        .find(|f| text(f, "id") == Some("790000376"))
+        .unwrap();
     assert_eq!(text(oiron, "commune"), Some("79196"));
     assert_eq!(oiron.properties["capacite"], Cell::Real(148.0));
     let hospitals = layer(b, "hospital");
-    let bourg = hospitals.iter().find(|f| text(f, "finess") == Some("010000024")).unwrap();
+    let bourg = hospitals
+        .iter()
+        .find(|f| text(f, "finess") == Some("010000024"))
+        .unwrap();
     assert_eq!(text(bourg, "commune"), Some("01451"));
     let msp = layer(b, "msp");
-    assert!(msp.iter().all(|f| f.properties["liste_partielle"] == Cell::Bool(true)));
-    let mauze = msp.iter().find(|f| text(f, "nom") == Some("MSP de Mauzé-Thouarsais")).unwrap();
+    assert!(
+        msp.iter()
+            .all(|f| f.properties["liste_partielle"] == Cell::Bool(true))
+    );
+    let mauze = msp
+        .iter()
+        .find(|f| text(f, "nom") == Some("MSP de Mauzé-Thouarsais"))
+        .unwrap();
     assert_eq!(text(mauze, "commune"), Some("79329"));
 }
 
@@ -130,7 +163,10 @@ fn known_facilities() {
 fn territories() {
     let Some(b) = built() else { return };
     let cls = layer(b, "cls");
-    let thouarsais = cls.iter().find(|f| text(f, "code") == Some("thouarsais")).unwrap();
+    let thouarsais = cls
+        .iter()
+        .find(|f| text(f, "code") == Some("thouarsais"))
+        .unwrap();
     assert_eq!(thouarsais.properties["communes"], Cell::Int(24));
     assert_eq!(thouarsais.properties["population"], Cell::Int(35_235));
     assert_eq!(layer(b, "departements").len(), 101);
@@ -141,7 +177,10 @@ fn territories() {
 #[test]
 fn gdal_reads_the_layers() {
     let Some(b) = built() else { return };
-    let has_gdal = std::process::Command::new("ogrinfo").arg("--version").output().is_ok();
+    let has_gdal = std::process::Command::new("ogrinfo")
+        .arg("--version")
+        .output()
+        .is_ok();
     if !has_gdal {
         assert!(
             std::env::var_os("CAREACCESS_REQUIRE_GDAL").is_none(),
@@ -158,7 +197,14 @@ fn gdal_reads_the_layers() {
             .output()
             .unwrap();
         let stdout = String::from_utf8_lossy(&out.stdout);
-        assert!(out.status.success(), "ogrinfo {name}: {}", String::from_utf8_lossy(&out.stderr));
-        assert!(stdout.contains(&format!("Feature Count: {n}")), "ogrinfo {name}:\n{stdout}");
+        assert!(
+            out.status.success(),
+            "ogrinfo {name}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert!(
+            stdout.contains(&format!("Feature Count: {n}")),
+            "ogrinfo {name}:\n{stdout}"
+        );
     }
 }

@@ -1,2 +1,5 @@
+//! One integration test binary (faster to link than one per file).
+#![allow(clippy::unwrap_used)] // tests fail loudly on purpose
 
+mod import_fixtures;
 mod mirror;

@@ -23,10 +23,11 @@ use std::collections::BTreeMap;
 use std::fmt;
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
+use std::sync::OnceLock;
 
 use serde::{Deserialize, Serialize};
 
-use crate::geodesy::GeoPoint;
+use crate::geodesy::{GeoPoint, WGS84_A, WGS84_F, geodesic_from_chord};
 use crate::model::{InseeCode, Kind, Territory, TerritoryType};
 
 use super::distance::{DistanceModel, TravelMatrix};
@@ -585,11 +586,16 @@ pub struct Accessibility {
     pairs: Vec<Pair>,
     #[serde(skip)]
     site_offsets: Vec<usize>,
-    /// Pair indices grouped by commune (then site order).
+    /// Pairs by commune, built on the first [`Engine::explain`].
     #[serde(skip)]
-    commune_offsets: Vec<usize>,
-    #[serde(skip)]
-    commune_pairs: Vec<u32>,
+    by_commune: OnceLock<ByCommune>,
+}
+
+/// Pair indices grouped by commune, in site order within a commune.
+#[derive(Debug, Clone)]
+struct ByCommune {
+    offsets: Vec<usize>,
+    pairs: Vec<u32>,
 }
 
 pub const FORMULA: &str = "R_j = result_scale × S_j / Σ_k w(d_kj)·P_k ; A_i = Σ_j w(d_ij)·R_j (sommes limitées à la zone de chalandise : dernier palier)";
@@ -608,13 +614,32 @@ impl Accessibility {
         }
     }
 
-    /// The pairs reaching one commune, by site index.
+    /// The pairs reaching one commune, by site index (the order of the sum `A_i`).
     pub fn pairs_of_commune(&self, commune: usize) -> impl Iterator<Item = &Pair> + '_ {
-        let range = match (self.commune_offsets.get(commune), self.commune_offsets.get(commune + 1)) {
+        let index = self.by_commune.get_or_init(|| {
+            // A stable counting sort: site order within a commune.
+            let n = self.values.len();
+            let mut offsets = vec![0usize; n + 1];
+            for p in &self.pairs {
+                offsets[p.commune as usize + 1] += 1;
+            }
+            for c in 0..n {
+                offsets[c + 1] += offsets[c];
+            }
+            let mut fill = offsets.clone();
+            let mut pairs = vec![0u32; self.pairs.len()];
+            for (k, p) in self.pairs.iter().enumerate() {
+                let c = p.commune as usize;
+                pairs[fill[c]] = k as u32;
+                fill[c] += 1;
+            }
+            ByCommune { offsets, pairs }
+        });
+        let range = match (index.offsets.get(commune), index.offsets.get(commune + 1)) {
             (Some(&a), Some(&b)) => a..b,
             _ => 0..0,
         };
-        self.commune_pairs[range].iter().map(|&k| &self.pairs[k as usize])
+        index.pairs[range].iter().map(|&k| &self.pairs[k as usize])
     }
 
     /// `A_i` of a commune.
@@ -630,15 +655,6 @@ impl Accessibility {
     /// `w·R_j` of a pair (0 when the site has no ratio).
     fn contribution(&self, pair: &Pair) -> f64 {
         self.weight(pair) * self.sites[pair.site as usize].ratio.unwrap_or(0.0)
-    }
-
-    /// `Σ_j w·R_j` over the pairs of a commune, in site order.
-    fn commune_sum(&self, commune: usize) -> f64 {
-        let mut a = 0.0;
-        for p in self.pairs_of_commune(commune) {
-            a += self.contribution(p);
-        }
-        a
     }
 }
 
@@ -809,7 +825,6 @@ impl Engine {
         model: DistanceModel,
         matrix: Option<&TravelMatrix>,
     ) -> Result<Accessibility, AccessError> {
-        let __t = std::time::Instant::now();
         profile.validate()?;
         let measure = measure_for(profile, model, matrix)?;
         let source = match (&profile.supply, supply) {
@@ -839,7 +854,6 @@ impl Engine {
         let communes = &self.data.communes;
         let weights: Vec<f64> = profile.steps.iter().map(|s| s.weight).collect();
 
-        eprintln!("T0 {:?}", __t.elapsed());
         let found: Vec<(Vec<Pair>, f64)> = par_map(inputs.len(), |j| {
             let site = &inputs[j];
             let mut v: Vec<Pair> = self
@@ -882,7 +896,6 @@ impl Engine {
             (v, demand_sum)
         });
 
-        eprintln!("T1 {:?}", __t.elapsed());
         let total: usize = found.iter().map(|f| f.0.len()).sum();
         if total > u32::MAX as usize || inputs.len() > u32::MAX as usize {
             return Err(AccessError::TooManyPairs(total));
@@ -927,7 +940,6 @@ impl Engine {
         }
         drop(found);
 
-        eprintln!("T2 {:?}", __t.elapsed());
         // Pairs by commune (a stable counting sort: site order within a commune).
         let mut commune_offsets = vec![0usize; communes.len() + 1];
         for p in &pairs {
@@ -944,7 +956,6 @@ impl Engine {
             fill[c] += 1;
         }
 
-        eprintln!("T3 {:?}", __t.elapsed());
         let mut acc = Accessibility {
             profile: profile.clone(),
             supply: source,
@@ -986,7 +997,6 @@ impl Engine {
                 }
             }
         }
-        eprintln!("T4 {:?}", __t.elapsed());
         acc.values = values;
         Ok(acc)
     }
@@ -2112,11 +2122,5 @@ demand = "population"
             pairs = acc.counts.pairs;
         }
         println!("national-size 2SFCA: {pairs} pairs, best of 5: {:.1} ms", best * 1e3);
-        let pts: Vec<GeoPoint> = e.data.facilities.iter().map(|f| GeoPoint::from_point(f.position)).collect();
-        for _ in 0..3 {
-            let t = std::time::Instant::now();
-            let n: usize = pts.iter().map(|p| e.commune_index.within(p, 20_000.0).count()).sum();
-            println!("sequential within only: {n} hits {:.1} ms", t.elapsed().as_secs_f64() * 1e3);
-        }
     }
 }

@@ -150,7 +150,13 @@ fn prune(builds: &Path, keep: &str) {
             let _ = std::fs::remove_dir_all(builds.join(n));
         }
     }
-    let finished: Vec<&String> = old.iter().filter(|n| !n.starts_with('.')).collect();
+    // Oldest first, by modification time (names sort badly within one second).
+    let mut finished: Vec<&String> = old.iter().filter(|n| !n.starts_with('.')).collect();
+    finished.sort_by_key(|n| {
+        std::fs::metadata(builds.join(n))
+            .and_then(|m| m.modified())
+            .unwrap_or(std::time::UNIX_EPOCH)
+    });
     let excess = finished.len().saturating_sub(KEEP_OLD_BUILDS);
     for n in finished.into_iter().take(excess) {
         let _ = std::fs::remove_dir_all(builds.join(n));
@@ -330,6 +336,9 @@ fn build_into(
         outputs.insert(name.clone(), fgb::write_layer(&out.join(&name), &layer)?);
     }
 
+    for r in &mut reports {
+        r.skipped_rows.sort_by_key(|s| s.line);
+    }
     let report = BuildReport {
         builder: format!("careaccess {}", env!("CARGO_PKG_VERSION")),
         build_id: build_id.to_owned(),
@@ -364,7 +373,7 @@ fn check_communes(list: Vec<Facility>, locator: &Locator, r: &mut SourceReport) 
                 f.source_line,
                 "outside_france",
                 format!(
-                    "{} ({}, {}) is more than 5 km from every commune of metropolitan France and the DROM",
+                    "{} ({}, {}) is more than 5 km from every commune polygon of the data (metropolitan France and the DROM)",
                     f.id,
                     f.position.x(),
                     f.position.y()

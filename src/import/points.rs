@@ -356,7 +356,7 @@ fn row_to_facility(
                 report.skip(
                     line,
                     "outside_france",
-                    format!("({}, {}) is more than 5 km from every commune of metropolitan France and the DROM", p.x(), p.y()),
+                    format!("({}, {}) is more than 5 km from every commune polygon of the data (metropolitan France and the DROM)", p.x(), p.y()),
                 );
                 return None;
             };
