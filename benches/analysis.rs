@@ -3,13 +3,17 @@
 //! Needs a built data set: `careaccess data build` (data dir from `CAREACCESS_DATA`,
 //! default `geodata/`). Peer figures on the same inputs: `benches/peer_nearest.py`.
 //!
-//! Targets (2-core machine): nearest for all ~35,000 communes ≤ 20 ms per kind.
+//! Targets (2-core machine): nearest for all ~35,000 communes ≤ 20 ms per kind; national
+//! 2SFCA over the EHPAD with a 20 km catchment ≤ 40 ms; one scenario ≤ 10 ms.
 
 use std::hint::black_box;
 use std::path::PathBuf;
 
+use careaccess::analysis::coverage::Threshold;
+use careaccess::analysis::scenario::Change;
 use careaccess::analysis::{DistanceModel, Engine};
 use careaccess::import::load::{LoadOptions, load};
+use careaccess::model::Kind;
 use criterion::{Criterion, criterion_group, criterion_main};
 
 fn engine() -> Option<Engine> {
@@ -19,7 +23,10 @@ fn engine() -> Option<Engine> {
     match load(&dir, LoadOptions::default()) {
         Ok(d) => Some(Engine::new(d)),
         Err(e) => {
-            eprintln!("analysis benches skipped: no built data in {} ({e})", dir.display());
+            eprintln!(
+                "analysis benches skipped: no built data in {} ({e})",
+                dir.display()
+            );
             None
         }
     }
@@ -32,7 +39,11 @@ fn nearest(c: &mut Criterion) {
         if k.facilities.is_empty() {
             continue;
         }
-        let name = format!("{kind} ({} sites, {} communes)", k.facilities.len(), engine.data.communes.len());
+        let name = format!(
+            "{kind} ({} sites, {} communes)",
+            k.facilities.len(),
+            engine.data.communes.len()
+        );
         group.bench_function(name, |b| {
             b.iter(|| black_box(engine.nearest_per_commune(kind, DistanceModel::Straight, None)))
         });
@@ -40,5 +51,36 @@ fn nearest(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, nearest);
+/// One site added near Thouars (Deux-Sèvres), deltas for a 10 km threshold, against
+/// the precomputed baseline (as the service does).
+fn scenario(c: &mut Criterion) {
+    let Some(engine) = engine() else { return };
+    let mut group = c.benchmark_group("scenario_one_site_added");
+    for kind in [Kind::Ehpad, Kind::Msp, Kind::Hospital] {
+        if !engine.kinds.contains_key(&kind) {
+            continue;
+        }
+        let baseline = engine.nearest_per_commune(&kind, DistanceModel::Straight, None);
+        let add = [Change::Add {
+            lon: -0.05,
+            lat: 46.85,
+            name: None,
+            capacity: Some(60.0),
+        }];
+        group.bench_function(kind.as_str(), |b| {
+            b.iter(|| {
+                black_box(engine.scenario(
+                    &kind,
+                    &add,
+                    DistanceModel::Straight,
+                    Threshold::Km(10.0),
+                    &baseline,
+                ))
+            })
+        });
+    }
+    group.finish();
+}
+
+criterion_group!(benches, nearest, scenario);
 criterion_main!(benches);

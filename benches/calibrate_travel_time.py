@@ -23,20 +23,24 @@ What it does (deterministic: no random numbers, same output on every run):
    by its percentage error, robust to the few pairs where a router snapped a point
    to a far road), computed by iteratively reweighted least squares. Candidates
    are compared by 5-fold cross-validation inside the training set (folds by
-   (k // 5) % 5), so the test set plays no part in the choice.
-5. Refits the chosen candidates on the whole training set, rounds the constants
-   to the precision written in src/analysis/travel.rs, and reports the errors of
+   (k // 5) % 5), so the test set plays no part in the choice; see compare().
+5. Refits the shipped model on the whole training set, rounds the constants to
+   the precision written in src/analysis/travel.rs, and reports the errors of
    those rounded constants on the held-out set, overall and per straight-line
-   distance band; then prints reference values for the Rust unit tests.
+   distance band (0-5, 5-10, 10-20, 20-40, 40+ km); then prints reference values
+   for the Rust unit tests.
 
-The model (both parts are "banded": piecewise linear, continuous, increasing):
+The shipped model (both parts "banded": piecewise linear, continuous, increasing):
 
-    road_km(d)  = sum over straight-line bands of (km of d in the band) x detour_band
-    minutes(d)  = terminal_min + sum over road-km bands of (km of road in band) x 60 / speed_band
-                  with road = road_km(d)
+    road_km(d) = sum over straight-line bands of (km of d in the band) x detour_band
+    minutes(d) = terminal_min
+                 + sum over road-km bands of (km of road in the band) x 60 / speed_band,
+                 with road = road_km(d)
 
-Relative errors on minutes use max(observed, 1 min) as denominator (Metric gives
-whole minutes, one pair is 0 min).
+Minutes are fitted to Metric off-peak minutes (what the DREES APL uses); the same
+form fitted to OSRM minutes is printed for reference only. Relative errors use
+max(observed, 1) as denominator (1 km or 1 min: Metric gives whole minutes and
+one pair is 0 min).
 """
 
 from __future__ import annotations
@@ -58,7 +62,7 @@ KEY = ["X1", "Y1", "X2", "Y2"]
 
 # Breakpoints of the banded candidates (fixed round numbers, not fitted).
 ROAD_BREAKS_KM = (10.0, 30.0)  # straight-line km
-SPEED_BREAKS_KM = (15.0, 40.0)  # road km
+SPEED_BREAKS_KM = (10.0, 30.0, 60.0)  # road km
 
 # Precision of the constants written in Rust (decimals).
 DETOUR_DECIMALS = 4
@@ -108,24 +112,41 @@ def load(dir_: Path) -> pd.DataFrame:
 # ----------------------------------------------------------------------------- fitting
 
 
-def l1_relative(X: np.ndarray, y: np.ndarray, iterations: int = 200) -> np.ndarray:
-    """argmin_p sum |X p - y| / max(y, 1) by iteratively reweighted least squares."""
-    base = 1.0 / np.maximum(y, 1.0)
+def l1_relative(
+    X: np.ndarray, y: np.ndarray, scale: np.ndarray | None = None, iterations: int = 500
+) -> np.ndarray:
+    """argmin_p sum |X p - y| / scale (scale defaults to max(y, 1)), by IRLS.
+
+    Stops when the loss improves by less than 1e-10 (relative) from one step to the
+    next, which with these data happens well before `iterations`.
+    """
+    base = 1.0 / (np.maximum(y, 1.0) if scale is None else scale)
     w = base.copy()
-    p = np.zeros(X.shape[1])
+    p, loss = np.zeros(X.shape[1]), np.inf
     for _ in range(iterations):
         sw = np.sqrt(w)
         new = np.linalg.lstsq(X * sw[:, None], y * sw, rcond=None)[0]
-        if np.allclose(new, p, rtol=1e-12, atol=1e-12):
-            p = new
+        res = X @ new - y
+        new_loss = float(np.sum(base * np.abs(res)))
+        if new_loss >= loss * (1.0 - 1e-10):
+            if new_loss < loss:
+                p = new
             break
-        p = new
-        w = base / np.maximum(np.abs(X @ p - y), 1e-6)
+        p, loss = new, new_loss
+        w = base / np.maximum(np.abs(res), 1e-6)
     return p
 
 
-def rel_loss(pred: np.ndarray, y: np.ndarray) -> float:
-    return float(np.sum(np.abs(pred - y) / np.maximum(y, 1.0)))
+def with_terminal(X: np.ndarray, y: np.ndarray) -> tuple[float, np.ndarray]:
+    """Fit y = t0 + X p with t0 >= 0: if the free fit gives t0 < 0, refit with t0 = 0."""
+    p = l1_relative(np.column_stack([np.ones(len(y)), X]), y)
+    if p[0] >= 0.0:
+        return float(p[0]), p[1:]
+    return 0.0, l1_relative(X, y)
+
+
+def rel_errors(pred: np.ndarray, obs: np.ndarray) -> np.ndarray:
+    return (pred - obs) / np.maximum(obs, 1.0)
 
 
 def band_lengths(x: np.ndarray, breaks: tuple[float, ...]) -> np.ndarray:
@@ -140,6 +161,9 @@ def banded(x: np.ndarray, breaks: tuple[float, ...], rates: np.ndarray) -> np.nd
     return band_lengths(x, breaks) @ np.asarray(rates)
 
 
+C_GRID = np.exp(np.linspace(np.log(1.0), np.log(1000.0), 60))  # km, for the saturating fits
+
+
 @dataclass
 class Fitted:
     name: str
@@ -148,25 +172,25 @@ class Fitted:
     describe: str
 
 
-# Road candidates: x = straight km, y = OSRM road km. All go through 0 and have
+# Road candidates: x = straight km, y = OSRM road km. All go through 0 and keep
 # road >= straight (detour >= 1).
 
 
 def fit_road_constant(d: np.ndarray, y: np.ndarray) -> Fitted:
-    k = max(1.0, l1_relative(d[:, None], y)[0])
+    k = max(1.0, float(l1_relative(d[:, None], y)[0]))
     return Fitted("constant detour", {"k": k}, lambda x: k * x, f"road = {k:.4f} x d")
 
 
 def fit_road_saturating(d: np.ndarray, y: np.ndarray) -> Fitted:
     """road = a d + b (1 - exp(-d/c)), a >= 1, b >= 0; c on a log grid."""
     best = None
-    for c in np.exp(np.linspace(np.log(1.0), np.log(1000.0), 120)):
+    for c in C_GRID:
         e = 1.0 - np.exp(-d / c)
         a, b = l1_relative(np.column_stack([d, e]), y)
-        if a < 1.0:
-            a, b = 1.0, l1_relative(e[:, None], y - d)[0]
+        if a < 1.0:  # detour must stay >= 1 however long the trip: fix a = 1
+            a, b = 1.0, l1_relative(e[:, None], y - d, scale=np.maximum(y, 1.0))[0]
         b = max(b, 0.0)
-        loss = rel_loss(a * d + b * e, y)
+        loss = float(np.sum(np.abs(rel_errors(a * d + b * e, y))))
         if best is None or loss < best[0]:
             best = (loss, a, b, c)
     _, a, b, c = best
@@ -174,43 +198,42 @@ def fit_road_saturating(d: np.ndarray, y: np.ndarray) -> Fitted:
         "saturating detour",
         {"a": a, "b": b, "c": c},
         lambda x: a * x + b * (1.0 - np.exp(-x / c)),
-        f"road = {a:.4f} d + {b:.3f} (1 - exp(-d / {c:.1f}))",
+        f"road = {a:.4f} d + {b:.2f} (1 - exp(-d / {c:.1f}))"
+        f"  (detour {a + b / c:.3f} at 0 km -> {a:.3f} far away)",
     )
 
 
 def fit_road_banded(d: np.ndarray, y: np.ndarray, breaks=ROAD_BREAKS_KM) -> Fitted:
-    k = l1_relative(band_lengths(d, breaks), y)
-    k = np.maximum(k, 1.0)
+    k = np.maximum(l1_relative(band_lengths(d, breaks), y), 1.0)
     return Fitted(
         "banded detour",
         {"breaks": breaks, "detour": k},
         lambda x: banded(x, breaks, k),
-        f"detour per band {breaks} km: {np.round(k, 4)}",
+        f"detour per straight-line band {breaks} km: {np.round(k, 4).tolist()}",
     )
 
 
-# Minutes candidates: x = estimated road km, y = minutes. Intercept = terminal time.
+# Minutes candidates: x = estimated road km, y = minutes; t0 = terminal time >= 0.
 
 
 def fit_min_constant(r: np.ndarray, y: np.ndarray) -> Fitted:
-    t0, m = l1_relative(np.column_stack([np.ones_like(r), r]), y)
-    t0 = max(t0, 0.0)
+    t0, (m,) = with_terminal(r[:, None], y)
     return Fitted(
         "terminal + one speed",
         {"t0": t0, "v": 60.0 / m},
         lambda x: t0 + m * x,
-        f"min = {t0:.2f} + road / {60 / m:.1f} km/h",
+        f"min = {t0:.2f} + road at {60 / m:.1f} km/h",
     )
 
 
 def fit_min_saturating(r: np.ndarray, y: np.ndarray) -> Fitted:
     """min = t0 + a r + b (1 - exp(-r/c)): speed rises from 60/(a+b/c) to 60/a."""
     best = None
-    for c in np.exp(np.linspace(np.log(1.0), np.log(1000.0), 120)):
+    for c in C_GRID:
         e = 1.0 - np.exp(-r / c)
-        t0, a, b = l1_relative(np.column_stack([np.ones_like(r), r, e]), y)
-        t0, a, b = max(t0, 0.0), max(a, 1e-6), max(b, 0.0)
-        loss = rel_loss(t0 + a * r + b * e, y)
+        t0, (a, b) = with_terminal(np.column_stack([r, e]), y)
+        a, b = max(a, 1e-6), max(b, 0.0)
+        loss = float(np.sum(np.abs(rel_errors(t0 + a * r + b * e, y))))
         if best is None or loss < best[0]:
             best = (loss, t0, a, b, c)
     _, t0, a, b, c = best
@@ -224,19 +247,23 @@ def fit_min_saturating(r: np.ndarray, y: np.ndarray) -> Fitted:
 
 
 def fit_min_banded(r: np.ndarray, y: np.ndarray, breaks=SPEED_BREAKS_KM) -> Fitted:
-    X = np.column_stack([np.ones_like(r), band_lengths(r, breaks)])
-    p = l1_relative(X, y)
-    t0, m = max(p[0], 0.0), p[1:]
+    t0, m = with_terminal(band_lengths(r, breaks), y)
     return Fitted(
         "terminal + banded speeds",
         {"t0": t0, "breaks": breaks, "v": 60.0 / m},
         lambda x: t0 + banded(x, breaks, m),
-        f"min = {t0:.2f} + road at {np.round(60 / m, 1)} km/h in road bands {breaks} km",
+        f"min = {t0:.2f} + road at {np.round(60 / m, 1).tolist()} km/h"
+        f" in road-km bands {breaks}",
     )
 
 
 ROAD_CANDIDATES = [fit_road_constant, fit_road_saturating, fit_road_banded]
 MIN_CANDIDATES = [fit_min_constant, fit_min_saturating, fit_min_banded]
+# What src/analysis/travel.rs implements; see compare() for the rule.
+SHIPPED_ROAD, SHIPPED_MIN = fit_road_banded, fit_min_banded
+# Two candidates whose CV errors differ by less than this (0.05 percentage point of
+# relative error, i.e. 50 m per 100 km) are a practical tie.
+PRACTICAL_TIE = 0.0005
 
 
 # ----------------------------------------------------------------------------- errors
@@ -244,7 +271,7 @@ MIN_CANDIDATES = [fit_min_constant, fit_min_saturating, fit_min_banded]
 
 def error_stats(pred: np.ndarray, obs: np.ndarray) -> dict:
     e = pred - obs
-    rel = e / np.maximum(obs, 1.0)
+    rel = rel_errors(pred, obs)
     return {
         "n": len(obs),
         "medAE": float(np.median(np.abs(e))),
@@ -258,30 +285,101 @@ def error_stats(pred: np.ndarray, obs: np.ndarray) -> dict:
 
 def fmt_stats(s: dict) -> str:
     return (
-        f"n={s['n']:4d}  medAE {s['medAE']:6.2f}  MAE {s['MAE']:6.2f}  RMSE {s['RMSE']:6.2f}"
-        f"  medRE {100 * s['medRE']:5.1f}%  p90RE {100 * s['p90RE']:5.1f}%"
+        f"n={s['n']:4d}  medAE {s['medAE']:5.2f}  MAE {s['MAE']:5.2f}  RMSE {s['RMSE']:5.2f}"
+        f"  medRE {100 * s['medRE']:4.1f}%  p90RE {100 * s['p90RE']:5.1f}%"
         f"  median signed RE {100 * s['bias']:+5.1f}%"
     )
 
 
-def report(title: str, unit: str, d: np.ndarray, pred: np.ndarray, obs: np.ndarray):
-    print(f"  {title} [{unit}]")
-    print(f"    all        {fmt_stats(error_stats(pred, obs))}")
+def band_label(lo: float, hi: float) -> str:
+    return f"{lo:g}-{hi:g} km" if np.isfinite(hi) else f"{lo:g}+ km"
+
+
+def report(title: str, d: np.ndarray, pred: np.ndarray, obs: np.ndarray) -> None:
+    print(f"  {title}")
+    print(f"    {'all':9s} {fmt_stats(error_stats(pred, obs))}")
     for lo, hi in zip(BANDS_KM[:-1], BANDS_KM[1:]):
         m = (d >= lo) & (d < hi)
-        label = f"{lo:g}-{hi:g} km" if np.isfinite(hi) else f"{lo:g}+ km"
-        print(f"    {label:10s} {fmt_stats(error_stats(pred[m], obs[m]))}")
+        print(f"    {band_label(lo, hi):9s} {fmt_stats(error_stats(pred[m], obs[m]))}")
 
 
-def cross_validate(train: pd.DataFrame, fit_one: Callable) -> float:
-    """Mean absolute relative error over the 5 folds' held-out pairs."""
-    losses, n = 0.0, 0
+def band_counts(df: pd.DataFrame) -> str:
+    counts = np.histogram(df["straight_km"], BANDS_KM)[0]
+    return ", ".join(
+        f"{band_label(lo, hi)}: {n}" for lo, hi, n in zip(BANDS_KM[:-1], BANDS_KM[1:], counts)
+    )
+
+
+# ----------------------------------------------------------------------------- model choice
+
+
+def col(df: pd.DataFrame, c: str) -> np.ndarray:
+    return df[c].to_numpy(dtype=float)
+
+
+def predictor(road_fit, min_fit, target: str | None):
+    """Fit on a frame, return straight km -> road km (target None) or -> minutes."""
+
+    def fit(df: pd.DataFrame) -> Callable[[np.ndarray], np.ndarray]:
+        road = road_fit(col(df, "straight_km"), col(df, "Dist_km"))
+        if target is None:
+            return road.predict
+        mins = min_fit(road.predict(col(df, "straight_km")), col(df, target))
+        return lambda x: mins.predict(road.predict(x))
+
+    return fit
+
+
+def out_of_fold(train: pd.DataFrame, fit, target: str) -> np.ndarray:
+    """Predictions for every training pair from the model fitted on the other 4 folds."""
+    pred = np.zeros(len(train))
     for f in range(5):
-        inner, outer = train[train["fold"] != f], train[train["fold"] == f]
-        pred, obs = fit_one(inner, outer)
-        losses += rel_loss(pred, obs)
-        n += len(obs)
-    return losses / n
+        inner = (train["fold"] != f).to_numpy()
+        pred[~inner] = fit(train[inner])(col(train[~inner], "straight_km"))
+    return pred
+
+
+def compare(title, train, test, candidates, make, target, shipped, binding=True) -> None:
+    """5-fold CV inside the training set; the held-out set is shown, not used to choose.
+
+    Rule: the lowest CV mean |relative error| wins, but a candidate within
+    PRACTICAL_TIE of it is preferred when it is the shipped (banded) form, because
+    banded constants read as a table and keep the last band's rate beyond the data
+    (160 km) instead of drifting with an exponential fitted to the data's range.
+    """
+    print(f"\n== {title}")
+    print("  5-fold CV mean |rel err| (diff to CV best +- paired s.e.) | held-out mean |rel err|")
+    obs, obs_te = col(train, target), col(test, target)
+    cv = {}
+    for cand in candidates:
+        fit = make(cand)
+        cv[cand] = np.abs(rel_errors(out_of_fold(train, fit, target), obs))
+    best = min(candidates, key=lambda c: cv[c].mean())
+    for cand in candidates:
+        diff = cv[cand] - cv[best]
+        se = diff.std(ddof=1) / np.sqrt(len(diff))
+        full = make(cand)(train)
+        held = np.abs(rel_errors(full(col(test, "straight_km")), obs_te)).mean()
+        described = describe(cand, train, target)
+        print(
+            f"  {cand.__name__:20s} {100 * cv[cand].mean():6.2f}%"
+            f" ({100 * diff.mean():+.3f} +- {100 * se:.3f} pp) | {100 * held:6.2f}%   {described}"
+        )
+    gap = cv[shipped].mean() - cv[best].mean()
+    verdict = "best" if shipped is best else (
+        "practical tie with the best" if gap < PRACTICAL_TIE else "WORSE than the best: revisit"
+    )
+    if binding:
+        print(f"  shipped: {shipped.__name__} ({verdict}; CV gap {100 * gap:.3f} pp)")
+    else:
+        print(f"  reference only, not shipped: {shipped.__name__} CV gap {100 * gap:.3f} pp")
+
+
+def describe(cand, train, target) -> str:
+    if cand in ROAD_CANDIDATES:
+        return cand(col(train, "straight_km"), col(train, "Dist_km")).describe
+    road = SHIPPED_ROAD(col(train, "straight_km"), col(train, "Dist_km"))
+    return cand(road.predict(col(train, "straight_km")), col(train, target)).describe
 
 
 # ----------------------------------------------------------------------------- main
@@ -290,108 +388,94 @@ def cross_validate(train: pd.DataFrame, fit_one: Callable) -> float:
 def main() -> None:
     pairs = load(data_dir())
     train, test = pairs[~pairs["test"]], pairs[pairs["test"]]
+    print(f"  split: held-out = pair number % 5 == 0: train {len(train)}, test {len(test)}")
+    print(f"  training pairs per straight-line band: {band_counts(train)}")
+    print(f"  held-out pairs per straight-line band: {band_counts(test)}")
+    d = col(pairs, "straight_km")
     print(
-        f"  split: held-out = pair number % 5 == 0: train {len(train)}, test {len(test)}"
+        f"  straight-line km: min {d.min():.2f}, median {np.median(d):.2f}, max {d.max():.2f};"
+        f" OSRM road km / straight km: median {np.median(col(pairs, 'Dist_km') / d):.3f}"
     )
-    print("  training pairs per straight-line band:", band_counts(train))
-    print("  held-out pairs per straight-line band:", band_counts(test))
-    col = lambda df, c: df[c].to_numpy(dtype=float)  # noqa: E731
 
-    # --- 1. road km: choose by 5-fold CV on the training set
-    print("\n== road km = f(straight km), target OSRM road km; 5-fold CV on training set")
-    cv_road = {}
-    for cand in ROAD_CANDIDATES:
-
-        def one(inner, outer, cand=cand):
-            m = cand(col(inner, "straight_km"), col(inner, "Dist_km"))
-            return m.predict(col(outer, "straight_km")), col(outer, "Dist_km")
-
-        cv_road[cand] = cross_validate(train, one)
-        full = cand(col(train, "straight_km"), col(train, "Dist_km"))
-        print(f"  {full.name:26s} CV mean |rel err| {100 * cv_road[cand]:.2f}%   {full.describe}")
-    road_cand = min(ROAD_CANDIDATES, key=lambda c: cv_road[c])
-
-    # --- 2. minutes = g(estimated road km): CV, the road model refitted in each fold
+    compare(
+        "road km = f(straight km), target OSRM road km",
+        train, test, ROAD_CANDIDATES,
+        lambda c: predictor(c, None, None), "Dist_km", SHIPPED_ROAD,
+    )
     for target, label in [("HC", "Metric off-peak minutes"), ("Dist_min", "OSRM minutes")]:
-        print(f"\n== minutes = g(estimated road km), target {label}; 5-fold CV on training set")
-        cv_min = {}
-        for cand in MIN_CANDIDATES:
+        compare(
+            f"minutes = g(estimated road km), target {label} (road model: {SHIPPED_ROAD.__name__})",
+            train, test, MIN_CANDIDATES,
+            lambda c: predictor(SHIPPED_ROAD, c, target), target, SHIPPED_MIN,
+            binding=target == "HC",
+        )
 
-            def one(inner, outer, cand=cand):
-                road = road_cand(col(inner, "straight_km"), col(inner, "Dist_km"))
-                m = cand(road.predict(col(inner, "straight_km")), col(inner, target))
-                return m.predict(road.predict(col(outer, "straight_km"))), col(outer, target)
-
-            cv_min[cand] = cross_validate(train, one)
-            road = road_cand(col(train, "straight_km"), col(train, "Dist_km"))
-            full = cand(road.predict(col(train, "straight_km")), col(train, target))
-            print(f"  {full.name:26s} CV mean |rel err| {100 * cv_min[cand]:.2f}%   {full.describe}")
-        if target == "HC":
-            min_cand = min(MIN_CANDIDATES, key=lambda c: cv_min[c])
-
-    # --- 3. the shipped model: banded road + banded speeds (see the doc of travel.rs
-    # for why), fitted on the training set, constants rounded as written in Rust.
+    # The shipped constants: fitted on the training set, rounded as written in Rust;
+    # the minutes are fitted on the road km that the rounded detours give.
     d_tr = col(train, "straight_km")
-    road = fit_road_banded(d_tr, col(train, "Dist_km"))
-    detour = np.round(road.params["detour"], DETOUR_DECIMALS)
+    detour = np.round(SHIPPED_ROAD(d_tr, col(train, "Dist_km")).params["detour"], DETOUR_DECIMALS)
     r_tr = banded(d_tr, ROAD_BREAKS_KM, detour)
-    speeds = {}
+    consts = {}
     for target in ["HC", "Dist_min"]:
-        m = fit_min_banded(r_tr, col(train, target))
-        speeds[target] = (
+        m = SHIPPED_MIN(r_tr, col(train, target))
+        consts[target] = (
             round(float(m.params["t0"]), TERMINAL_DECIMALS),
             np.round(m.params["v"], SPEED_DECIMALS),
         )
 
-    def road_km(d):
-        return banded(np.maximum(d, 0.0), ROAD_BREAKS_KM, detour)
+    def road_km(d: np.ndarray) -> np.ndarray:
+        return banded(d, ROAD_BREAKS_KM, detour)
 
-    def minutes(d, target="HC"):
-        t0, v = speeds[target]
+    def minutes(d: np.ndarray, target: str = "HC") -> np.ndarray:
+        t0, v = consts[target]
         return t0 + banded(road_km(d), SPEED_BREAKS_KM, 60.0 / v)
 
-    print("\n== CV winners:", road_cand.__name__, "+", min_cand.__name__)
-    print("== shipped constants (fitted on the training set, rounded)")
-    print(f"  road breaks (straight km) {ROAD_BREAKS_KM}, detour per band {detour.tolist()}")
-    for target in ["HC", "Dist_min"]:
-        t0, v = speeds[target]
+    print("\n== shipped constants (fitted on the training set, rounded)")
+    print(f"  straight-line breaks {ROAD_BREAKS_KM} km, detour per band {detour.tolist()}")
+    for target, label in [("HC", "Metric"), ("Dist_min", "OSRM (reference only)")]:
+        t0, v = consts[target]
         print(
-            f"  {target:8s}: terminal {t0} min, road breaks (road km) {SPEED_BREAKS_KM},"
-            f" speeds {v.tolist()} km/h"
+            f"  {label}: terminal {t0} min, road-km breaks {SPEED_BREAKS_KM},"
+            f" speed per band {v.tolist()} km/h"
         )
-    check_monotone(detour, speeds["HC"][1])
+    check_assumptions(detour, consts["HC"][1], consts["HC"][0])
 
     d_te = col(test, "straight_km")
-    print(f"\n== held-out errors ({len(test)} pairs; bands by straight-line km)")
-    report("road km vs OSRM road km", "km", d_te, road_km(d_te), col(test, "Dist_km"))
-    report("minutes (Metric-fitted) vs Metric off-peak", "min", d_te, minutes(d_te), col(test, "HC"))
-    report("minutes (Metric-fitted) vs OSRM", "min", d_te, minutes(d_te), col(test, "Dist_min"))
+    print(f"\n== held-out errors of the shipped constants ({len(test)} pairs; bands by straight-line km)")
+    report("road km vs OSRM road km [km]", d_te, road_km(d_te), col(test, "Dist_km"))
+    report("minutes vs Metric off-peak [min]", d_te, minutes(d_te), col(test, "HC"))
+    report("minutes vs OSRM [min]", d_te, minutes(d_te), col(test, "Dist_min"))
     report(
-        "minutes (OSRM-fitted) vs OSRM",
-        "min",
-        d_te,
-        minutes(d_te, "Dist_min"),
-        col(test, "Dist_min"),
+        "for reference, minutes with the OSRM-fitted speeds vs OSRM [min]",
+        d_te, minutes(d_te, "Dist_min"), col(test, "Dist_min"),
     )
-    report("for scale: OSRM minutes vs Metric off-peak", "min", d_te, col(test, "Dist_min"), col(test, "HC"))
+    report(
+        "for scale, OSRM minutes vs Metric off-peak [min] (router vs router)",
+        d_te, col(test, "Dist_min"), col(test, "HC"),
+    )
 
-    print("\n== reference values for src/analysis/travel.rs tests (straight metres -> road km, Metric minutes)")
+    print("\n== 5-fold out-of-fold errors on the training set, shipped model form"
+          " (more short pairs than the held-out set)")
+    report(
+        "road km vs OSRM road km [km]", d_tr,
+        out_of_fold(train, predictor(SHIPPED_ROAD, None, None), "Dist_km"), col(train, "Dist_km"),
+    )
+    report(
+        "minutes vs Metric off-peak [min]", d_tr,
+        out_of_fold(train, predictor(SHIPPED_ROAD, SHIPPED_MIN, "HC"), "HC"), col(train, "HC"),
+    )
+
+    print("\n== reference values for the tests in src/analysis/travel.rs")
+    print("  (straight metres, road km, Metric minutes)")
     for metres in [0.0, 500.0, 3_000.0, 10_000.0, 25_000.0, 50_000.0, 100_000.0, 300_000.0]:
         km = np.array([metres / 1000.0])
-        print(f"  ({metres!r}, {road_km(km)[0]!r}, {minutes(km)[0]!r}),")
+        print(f"  ({metres!r}, {float(road_km(km)[0])!r}, {float(minutes(km)[0])!r}),")
 
 
-def band_counts(df: pd.DataFrame) -> str:
-    counts = np.histogram(df["straight_km"], BANDS_KM)[0]
-    return ", ".join(
-        f"{lo:g}-{hi:g}: {n}" if np.isfinite(hi) else f"{lo:g}+: {n}"
-        for lo, hi, n in zip(BANDS_KM[:-1], BANDS_KM[1:], counts)
-    )
-
-
-def check_monotone(detour: np.ndarray, speeds: np.ndarray) -> None:
-    ok = (detour >= 1.0).all() and (np.diff(speeds) >= 0).all() and (speeds > 0).all()
-    print(f"  detour >= 1 in every band and speeds rising with distance: {ok}")
+def check_assumptions(detour: np.ndarray, speeds: np.ndarray, t0: float) -> None:
+    ok = bool((detour >= 1.0).all() and (speeds > 0).all() and (np.diff(speeds) >= 0).all())
+    ok = ok and t0 >= 0.0
+    print(f"  detour >= 1 in every band, speeds > 0 and rising with distance, terminal >= 0: {ok}")
     if not ok:
         sys.exit("fitted constants break the model's assumptions: revisit the breakpoints")
 

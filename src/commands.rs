@@ -261,19 +261,39 @@ fn parse_changes(args: &ScenarioArgs) -> anyhow::Result<Vec<Change>> {
     let mut changes = Vec::new();
     for a in &args.add {
         let parts: Vec<&str> = a.split(',').map(str::trim).collect();
-        let num = |s: &str| s.parse::<f64>().with_context(|| format!("--add {a:?}: {s:?} is not a number"));
+        let num = |s: &str| {
+            s.parse::<f64>()
+                .with_context(|| format!("--add {a:?}: {s:?} is not a number"))
+        };
         let (lon, lat, capacity) = match parts.as_slice() {
             [lon, lat] => (num(lon)?, num(lat)?, None),
             [lon, lat, cap] => (num(lon)?, num(lat)?, Some(num(cap)?)),
             _ => bail!("--add {a:?} must be LON,LAT or LON,LAT,CAPACITY"),
         };
-        changes.push(Change::Add { lon, lat, name: None, capacity });
+        changes.push(Change::Add {
+            lon,
+            lat,
+            name: None,
+            capacity,
+        });
     }
-    changes.extend(args.remove.iter().map(|id| Change::Remove { id: id.clone() }));
+    changes.extend(
+        args.remove
+            .iter()
+            .map(|id| Change::Remove { id: id.clone() }),
+    );
     for r in &args.resize {
-        let (id, cap) = r.split_once('=').with_context(|| format!("--resize {r:?} must be ID=CAPACITY"))?;
-        let capacity = cap.trim().parse::<f64>().with_context(|| format!("--resize {r:?}: {cap:?} is not a number"))?;
-        changes.push(Change::Resize { id: id.trim().to_owned(), capacity });
+        let (id, cap) = r
+            .split_once('=')
+            .with_context(|| format!("--resize {r:?} must be ID=CAPACITY"))?;
+        let capacity = cap
+            .trim()
+            .parse::<f64>()
+            .with_context(|| format!("--resize {r:?}: {cap:?} is not a number"))?;
+        changes.push(Change::Resize {
+            id: id.trim().to_owned(),
+            capacity,
+        });
     }
     if changes.is_empty() {
         bail!("a scenario needs at least one --add, --remove or --resize");
@@ -305,14 +325,28 @@ pub fn scenario(data_dir: &Path, args: &ScenarioArgs) -> anyhow::Result<()> {
     for t in &r.territories {
         println!(
             "  {} {:<12} {:<40} +{} / -{} inhabitants, {} communes",
-            t.territory_type, t.code, t.name, t.population_newly_within, t.population_no_longer_within, t.communes_nearest_changed
+            t.territory_type,
+            t.code,
+            t.name,
+            t.population_newly_within,
+            t.population_no_longer_within,
+            t.communes_nearest_changed
         );
     }
     for c in r.nearest_changed.iter().take(30) {
         let show = |s: &Option<careaccess::analysis::scenario::NearestSite>| {
-            s.as_ref().map_or("(aucune)".to_owned(), |s| format!("{} à {:.1} km", s.name, s.trip.distance_m / 1000.0))
+            s.as_ref().map_or("(aucune)".to_owned(), |s| {
+                format!("{} à {:.1} km", s.name, s.trip.distance_m / 1000.0)
+            })
         };
-        println!("    {} {:<30} {:>7} hab.  {} → {}", c.code, c.nom, c.population, show(&c.before), show(&c.after));
+        println!(
+            "    {} {:<30} {:>7} hab.  {} → {}",
+            c.code,
+            c.nom,
+            c.population,
+            show(&c.before),
+            show(&c.after)
+        );
     }
     Ok(())
 }
@@ -340,7 +374,14 @@ pub fn siting(data_dir: &Path, args: &SitingArgs) -> anyhow::Result<()> {
     for p in &s.picks {
         println!(
             "  {}. {} {:<30} ({:.5}, {:.5})  +{} inhabitants ({} communes) → {:.1} %",
-            p.rank, p.code, p.nom, p.lon, p.lat, p.marginal_population, p.communes_covered, 100.0 * p.share_within_after
+            p.rank,
+            p.code,
+            p.nom,
+            p.lon,
+            p.lat,
+            p.marginal_population,
+            p.communes_covered,
+            100.0 * p.share_within_after
         );
     }
     if s.picks.is_empty() {

@@ -59,8 +59,15 @@ impl Engine {
         model: DistanceModel,
         baseline: &[CommuneNearest],
     ) -> Siting {
-        let members: Vec<usize> = territory.communes.iter().filter_map(|c| self.data.commune_index(c)).collect();
-        let population: u64 = members.iter().map(|&i| u64::from(self.data.communes[i].population)).sum();
+        let members: Vec<usize> = territory
+            .communes
+            .iter()
+            .filter_map(|c| self.data.commune_index(c))
+            .collect();
+        let population: u64 = members
+            .iter()
+            .map(|&i| u64::from(self.data.communes[i].population))
+            .sum();
         let radius_m = match threshold {
             Threshold::Km(km) => km * 1_000.0,
             Threshold::Minutes(m) => self.road.straight_m_within_minutes(m),
@@ -75,7 +82,11 @@ impl Engine {
             covered[c] = baseline[c].trip.is_some_and(|t| reaches(t.distance_m));
         }
         let covered_pop = |covered: &[bool]| -> u64 {
-            members.iter().filter(|&&c| covered[c]).map(|&c| u64::from(self.data.communes[c].population)).sum()
+            members
+                .iter()
+                .filter(|&&c| covered[c])
+                .map(|&c| u64::from(self.data.communes[c].population))
+                .sum()
         };
         let before = covered_pop(&covered);
         // Candidate c covers the territory's communes within the threshold of its point.
@@ -97,7 +108,11 @@ impl Engine {
         let mut picks = Vec::new();
         for rank in 1..=k.min(MAX_PICKS) {
             let gain = |reach: &[usize]| -> u64 {
-                reach.iter().filter(|&&m| !covered[m]).map(|&m| u64::from(self.data.communes[m].population)).sum()
+                reach
+                    .iter()
+                    .filter(|&&m| !covered[m])
+                    .map(|&m| u64::from(self.data.communes[m].population))
+                    .sum()
             };
             // Most population; ties: the lower INSEE code (candidates are in code order).
             let best = candidates
@@ -107,7 +122,9 @@ impl Engine {
                     Some(b) if b.0 >= x.0 => Some(b),
                     _ => Some(x),
                 });
-            let Some((g, c, reach)) = best.filter(|b| b.0 > 0) else { break };
+            let Some((g, c, reach)) = best.filter(|b| b.0 > 0) else {
+                break;
+            };
             let newly = reach.iter().filter(|&&m| !covered[m]).count();
             for &m in reach {
                 covered[m] = true;
@@ -139,7 +156,11 @@ impl Engine {
 }
 
 fn share(part: u64, whole: u64) -> f64 {
-    if whole == 0 { 0.0 } else { part as f64 / whole as f64 }
+    if whole == 0 {
+        0.0
+    } else {
+        part as f64 / whole as f64
+    }
 }
 
 #[cfg(test)]
@@ -165,7 +186,10 @@ mod tests {
                 geometry: None,
             })
             .collect();
-        Engine::new(Dataset { communes, ..Dataset::default() })
+        Engine::new(Dataset {
+            communes,
+            ..Dataset::default()
+        })
     }
 
     fn all(e: &Engine) -> Territory {
@@ -185,7 +209,14 @@ mod tests {
         pops[10] = 900; // cluster B around commune 11
         let e = line(&pops);
         let base = e.nearest_per_commune(&Kind::Msp, DistanceModel::Straight, None);
-        let s = e.siting(&all(&e), &Kind::Msp, 20, Threshold::Km(1.5), DistanceModel::Straight, &base);
+        let s = e.siting(
+            &all(&e),
+            &Kind::Msp,
+            20,
+            Threshold::Km(1.5),
+            DistanceModel::Straight,
+            &base,
+        );
         assert_eq!(s.share_within_before, 0.0);
         // 79010, 79011 and 79012 each reach 920 people: ties go to the lower code.
         assert_eq!(s.picks[0].code, "79010");

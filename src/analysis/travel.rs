@@ -378,7 +378,10 @@ mod inverse_tests {
         let r = RoadEstimate::GIRONDE_2021;
         for m in [1.0, 5.0, 10.0, 15.0, 20.0, 30.0, 60.0] {
             let d = r.straight_m_within_minutes(m);
-            assert!(r.car_minutes(d - 0.01) <= m && r.car_minutes(d + 0.01) > m, "{m} min → {d} m");
+            assert!(
+                r.car_minutes(d - 0.01) <= m && r.car_minutes(d + 0.01) > m,
+                "{m} min → {d} m"
+            );
         }
         assert_eq!(r.straight_m_within_minutes(0.1), 0.0);
         assert!(r.straight_m_within_minutes(f64::NAN).is_nan());

@@ -118,7 +118,9 @@ fn symlink(_target: &Path, link: &Path) -> Result<(), ImportError> {
 /// Removes `.current.<id>` links left by a build killed between creating its link and
 /// renaming it onto `current`.
 fn remove_stale_links(data_dir: &Path) {
-    let Ok(entries) = std::fs::read_dir(data_dir) else { return };
+    let Ok(entries) = std::fs::read_dir(data_dir) else {
+        return;
+    };
     for e in entries.flatten() {
         let name = e.file_name().to_string_lossy().into_owned();
         if name.starts_with(&format!(".{CURRENT}.")) {
@@ -255,6 +257,7 @@ fn build_into(
     step("contours");
     let mut contours = communes::read_contours(&path, &mut r)?;
     contours.fill_from_former(&cog, &mut r);
+    contours.check_mairies(&mut r);
     reports.push(r);
     let locator = Locator::new(&cog, &contours);
 
@@ -398,7 +401,9 @@ fn check_communes(list: Vec<Facility>, locator: &Locator, r: &mut SourceReport) 
         out.push(f);
     }
     if moved > 0 {
-        r.note(format!("{moved} structures in a commune déléguée or associée were given its commune actuelle"));
+        r.note(format!(
+            "{moved} structures in a commune déléguée or associée were given its commune actuelle"
+        ));
     }
     if replaced > 0 {
         r.note(format!(

@@ -242,6 +242,10 @@ fn build_cog(
     cog
 }
 
+/// How far outside its commune polygon a mairie location may be (simplified contours
+/// can cut a few hundred metres off a commune).
+pub const MAIRIE_TOLERANCE_M: f64 = 1_000.0;
+
 /// A polygon and mairie location of a commune (or commune déléguée).
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Contour {
@@ -259,6 +263,46 @@ pub struct Contours {
 }
 
 impl Contours {
+    /// Drops mairie locations that fall outside their commune (more than
+    /// [`MAIRIE_TOLERANCE_M`] from its polygon — e.g. a longitude written as the
+    /// latitude): the reference point then falls back to an interior point.
+    pub fn check_mairies(&mut self, report: &mut SourceReport) {
+        use geo::{ClosestPoint, Contains, Distance, Haversine};
+        let mut dropped = Vec::new();
+        for (code, c) in self.communes.iter_mut().chain(self.former.iter_mut()) {
+            let (Some(m), Some(g)) = (c.mairie, c.geometry.as_ref()) else {
+                continue;
+            };
+            if g.contains(&m) {
+                continue;
+            }
+            let off = match g.closest_point(&m) {
+                geo::Closest::Intersection(_) => 0.0,
+                geo::Closest::SinglePoint(q) => Haversine.distance(m, q),
+                geo::Closest::Indeterminate => f64::INFINITY,
+            };
+            if off > MAIRIE_TOLERANCE_M {
+                dropped.push((
+                    off,
+                    format!("{code} ({:.5}, {:.5}) {:.0} km", m.x(), m.y(), off / 1000.0),
+                ));
+                c.mairie = None;
+            }
+        }
+        if !dropped.is_empty() {
+            dropped.sort_by(|a, b| b.0.total_cmp(&a.0).then_with(|| a.1.cmp(&b.1)));
+            let far = dropped.iter().filter(|(d, _)| *d > 10_000.0).count();
+            let worst: Vec<&str> = dropped.iter().take(40).map(|(_, s)| s.as_str()).collect();
+            report.note(format!(
+                "{} mairie locations lie more than {} m outside their commune polygon ({far} of them more \
+                 than 10 km) and were replaced by an interior point; the farthest: {}",
+                dropped.len(),
+                MAIRIE_TOLERANCE_M,
+                worst.join("; ")
+            ));
+        }
+    }
+
     /// Communes without a polygon of their own (communes nouvelles newer than the
     /// contours file) get the union of the polygons of their former communes.
     pub fn fill_from_former(&mut self, cog: &Cog, report: &mut SourceReport) {
