@@ -24,38 +24,40 @@ pub fn engine(data_dir: &Path) -> anyhow::Result<Engine> {
     Ok(Engine::new(data))
 }
 
-/// Reads a travel-time table `from,to,minutes`; bad rows are counted and reported.
-pub fn read_matrix(path: &Path) -> anyhow::Result<TravelMatrix> {
-    let mut rdr = csv::ReaderBuilder::new()
-        .flexible(true)
-        .from_path(path)
-        .with_context(|| format!("opening {}", path.display()))?;
-    let mut m = TravelMatrix::default();
-    let mut skipped = Vec::new();
-    for (i, rec) in rdr.records().enumerate() {
-        let line = i + 2;
-        let parsed = rec.ok().and_then(|r| {
-            let from = InseeCode::parse(r.get(0)?).ok()?;
-            let to = InseeCode::parse(r.get(1)?).ok()?;
-            let min: f64 = r
-                .get(2)?
-                .trim()
-                .parse()
-                .ok()
-                .filter(|v: &f64| v.is_finite() && *v >= 0.0)?;
-            Some((from, to, min))
-        });
-        match parsed {
-            Some((f, t, v)) => m.insert(f, t, v),
-            None => skipped.push(line),
-        }
-    }
-    if !skipped.is_empty() {
+/// Reads a travel-time table `from,to,minutes` given on the command line; rows with
+/// unknown communes or bad minutes are counted and reported.
+pub fn read_matrix(path: &Path, engine: &Engine) -> anyhow::Result<TravelMatrix> {
+    let file = std::fs::File::open(path).with_context(|| format!("opening {}", path.display()))?;
+    let mut report = careaccess::import::SourceReport {
+        id: path.display().to_string(),
+        ..Default::default()
+    };
+    let known = |c: &InseeCode| {
+        engine
+            .data
+            .commune_index(c)
+            .map(|_| c.clone())
+            .ok_or_else(|| format!("{c} is not a commune of the data set"))
+    };
+    let m = careaccess::import::indicators::read_matrix_csv(
+        std::io::BufReader::new(file),
+        b',',
+        known,
+        &mut report,
+    )?;
+    if report.skipped_total() > 0 {
+        let lines: Vec<String> = report
+            .skipped_rows
+            .iter()
+            .take(20)
+            .map(|s| format!("line {}: {}", s.line, s.detail))
+            .collect();
         eprintln!(
-            "warning: {}: {} rows skipped (not `from,to,minutes` with INSEE codes and minutes ≥ 0): lines {:?}",
+            "warning: {}: {} rows skipped ({:?}): {}",
             path.display(),
-            skipped.len(),
-            &skipped[..skipped.len().min(20)]
+            report.skipped_total(),
+            report.skipped,
+            lines.join("; ")
         );
     }
     if m.is_empty() {
@@ -64,12 +66,18 @@ pub fn read_matrix(path: &Path) -> anyhow::Result<TravelMatrix> {
     Ok(m)
 }
 
-fn matrix_for(args: &ModelArgs) -> anyhow::Result<Option<TravelMatrix>> {
+/// The travel-time table for `--model matrix`: `--matrix FILE`, else the one built from
+/// `sources.toml` (role `travel_matrix`).
+fn matrix_for(args: &ModelArgs, engine: &Engine) -> anyhow::Result<Option<TravelMatrix>> {
     match (args.model, &args.matrix) {
-        (DistanceModel::Matrix, Some(p)) => Ok(Some(read_matrix(p)?)),
-        (DistanceModel::Matrix, None) => {
-            bail!("--model matrix needs --matrix FILE (CSV from,to,minutes)")
-        }
+        (DistanceModel::Matrix, Some(p)) => Ok(Some(read_matrix(p, engine)?)),
+        (DistanceModel::Matrix, None) => match &engine.data.travel_matrix {
+            Some(m) => Ok(Some(m.clone())),
+            None => bail!(
+                "--model matrix needs a travel-time table: declare one in sources.toml \
+                 (role = \"travel_matrix\", format = \"matrix_csv\") or pass --matrix FILE (CSV from,to,minutes)"
+            ),
+        },
         (_, Some(_)) => bail!("--matrix is only used with --model matrix"),
         _ => Ok(None),
     }
@@ -90,7 +98,7 @@ fn num(v: f64, decimals: usize) -> String {
 
 pub fn nearest(data_dir: &Path, args: &NearestArgs) -> anyhow::Result<()> {
     let engine = engine(data_dir)?;
-    let matrix = matrix_for(&args.model)?;
+    let matrix = matrix_for(&args.model, &engine)?;
     let model = args.model.model;
     if !engine.kinds.contains_key(&args.kind) {
         let kinds: Vec<String> = engine.kinds.keys().map(|k| k.to_string()).collect();
@@ -188,7 +196,7 @@ pub fn nearest(data_dir: &Path, args: &NearestArgs) -> anyhow::Result<()> {
 
 pub fn coverage(data_dir: &Path, args: &CoverageArgs) -> anyhow::Result<()> {
     let engine = engine(data_dir)?;
-    let matrix = matrix_for(&args.model)?;
+    let matrix = matrix_for(&args.model, &engine)?;
     let model = args.model.model;
     let territory = territory::resolve(&engine.data, &args.territory)?;
     let nearest = engine.nearest_per_commune(&args.kind, model, matrix.as_ref());
@@ -305,7 +313,7 @@ pub fn scenario(data_dir: &Path, args: &ScenarioArgs) -> anyhow::Result<()> {
     let changes = parse_changes(args)?;
     let threshold = threshold(&args.threshold)?;
     let engine = engine(data_dir)?;
-    let matrix = matrix_for(&args.model)?;
+    let matrix = matrix_for(&args.model, &engine)?;
     let model = args.model.model;
     let baseline = engine.nearest_per_commune(&args.kind, model, matrix.as_ref());
     let r = engine.scenario(&args.kind, &changes, model, threshold, &baseline)?;
@@ -354,7 +362,7 @@ pub fn scenario(data_dir: &Path, args: &ScenarioArgs) -> anyhow::Result<()> {
 pub fn siting(data_dir: &Path, args: &SitingArgs) -> anyhow::Result<()> {
     let threshold = threshold(&args.threshold)?;
     let engine = engine(data_dir)?;
-    let matrix = matrix_for(&args.model)?;
+    let matrix = matrix_for(&args.model, &engine)?;
     let model = args.model.model;
     let territory = territory::resolve(&engine.data, &args.territory)?;
     let baseline = engine.nearest_per_commune(&args.kind, model, matrix.as_ref());

@@ -208,3 +208,37 @@ fn gdal_reads_the_layers() {
         );
     }
 }
+
+#[test]
+fn nearest_equals_brute_force_on_real_communes() {
+    use careaccess::analysis::{DistanceModel, Engine};
+    use careaccess::import::load::{LoadOptions, load};
+    use careaccess::model::Kind;
+    use geo::{Distance, Geodesic};
+
+    let Some(b) = built() else { return };
+    let engine = Engine::new(load(&b.data_dir, LoadOptions::default()).unwrap());
+    for kind in [Kind::Ehpad, Kind::Hospital, Kind::Msp] {
+        let nearest = engine.nearest_per_commune(&kind, DistanceModel::Straight, None);
+        let sites: Vec<_> = engine.data.facilities_of(&kind).collect();
+        // Every 20th commune: ~1,750 communes × all sites, with Karney's geodesic.
+        for n in nearest.iter().step_by(20) {
+            let Some(p) = engine.commune_points[n.commune] else {
+                continue;
+            };
+            let (best, d) = sites
+                .iter()
+                .map(|f| (f, Geodesic.distance(p.point(), f.position)))
+                .min_by(|a, b| a.1.total_cmp(&b.1))
+                .unwrap();
+            let got = n.trip.unwrap();
+            assert!(
+                (got.distance_m - d).abs() < 0.05,
+                "{kind} from {}: {} m vs brute force {d} m ({})",
+                engine.data.communes[n.commune].code,
+                got.distance_m,
+                best.id
+            );
+        }
+    }
+}

@@ -1,12 +1,11 @@
 //! Distance models. Every result names the model it was computed with.
 
-use std::collections::HashMap;
 use std::fmt;
 use std::str::FromStr;
 
 use serde::Serialize;
 
-use crate::model::InseeCode;
+pub use crate::model::TravelMatrix;
 
 use super::travel::RoadEstimate;
 
@@ -73,34 +72,5 @@ impl Trip {
             road_km: road.road_km(distance_m),
             car_min: road.car_minutes(distance_m),
         }
-    }
-}
-
-/// Commune-to-commune car minutes (CSV `from,to,minutes`, e.g. INSEE Metric or an OSRM
-/// table export).
-#[derive(Debug, Clone, Default, PartialEq)]
-pub struct TravelMatrix {
-    minutes: HashMap<(InseeCode, InseeCode), f64>,
-}
-
-impl TravelMatrix {
-    pub fn insert(&mut self, from: InseeCode, to: InseeCode, minutes: f64) {
-        self.minutes.insert((from, to), minutes);
-    }
-
-    /// Minutes from `from` to `to`; a commune to itself is 0 unless the table says more.
-    pub fn minutes(&self, from: &InseeCode, to: &InseeCode) -> Option<f64> {
-        self.minutes
-            .get(&(from.clone(), to.clone()))
-            .copied()
-            .or_else(|| (from == to).then_some(0.0))
-    }
-
-    pub fn len(&self) -> usize {
-        self.minutes.len()
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.minutes.is_empty()
     }
 }

@@ -27,6 +27,8 @@ use super::{
 pub const BUILDS_DIR: &str = "builds";
 /// Symlink to the build in force, under the data dir.
 pub const CURRENT: &str = "current";
+/// The normalised travel-time table in a build folder.
+pub const TRAVEL_MATRIX_FILE: &str = "travel_matrix.csv";
 /// Builds kept besides the current one (for a quick roll-back by hand).
 const KEEP_OLD_BUILDS: usize = 1;
 
@@ -312,6 +314,40 @@ fn build_into(
         reports.push(r);
     }
     check_field_names(&tables)?;
+
+    // Travel-time table (at most one), written normalised into the build.
+    let mut matrices = manifest
+        .sources
+        .iter()
+        .filter(|s| s.role == Role::TravelMatrix);
+    if let Some(spec) = matrices.next() {
+        if let Some(other) = matrices.next() {
+            return Err(ImportError::Manifest(format!(
+                "sources {:?} and {:?} are both travel-time tables; declare one",
+                spec.id, other.id
+            )));
+        }
+        let mut r = new_report(spec);
+        step(&spec.id);
+        if let Some(path) = source_file(spec, data_dir, fetched, &mut r)? {
+            let resolve = |code: &InseeCode| {
+                if locator.is_commune(code) {
+                    return Ok(code.clone());
+                }
+                locator
+                    .parent_of(code)
+                    .cloned()
+                    .ok_or_else(|| format!("{code} is not a commune of the COG in force"))
+            };
+            let m = indicators::read_matrix_csv(open(&path)?, spec.delimiter(), resolve, &mut r)?;
+            let mut csv = String::from("from,to,minutes\n");
+            for (from, to, min) in m.entries() {
+                csv.push_str(&format!("{from},{to},{min}\n"));
+            }
+            fgb::write_file(&out.join(TRAVEL_MATRIX_FILE), csv.as_bytes())?;
+        }
+        reports.push(r);
+    }
 
     let mut outputs = BTreeMap::new();
     let perimeters = perimeters(manifest, &cog)?;

@@ -11,6 +11,87 @@ use super::locate::Locator;
 use super::points::decode_field;
 use super::{ImportError, SourceReport, SourceSpec};
 
+/// Reads a travel-time table `from,to,minutes` (header required; other columns are
+/// ignored). `commune` maps a code to the commune actuelle it stands for (or explains
+/// why it is none); rows it rejects are skipped as `unknown_commune`.
+pub fn read_matrix_csv(
+    reader: impl Read,
+    delimiter: u8,
+    commune: impl Fn(&InseeCode) -> Result<InseeCode, String>,
+    report: &mut SourceReport,
+) -> Result<crate::model::TravelMatrix, ImportError> {
+    let source_id = report.id.clone();
+    let mut rdr = csv::ReaderBuilder::new()
+        .delimiter(delimiter)
+        .flexible(true)
+        .from_reader(reader);
+    let headers: Vec<String> = rdr
+        .byte_headers()
+        .map_err(|e| ImportError::source(&source_id, format!("CSV header: {e}")))?
+        .iter()
+        .map(|h| {
+            decode_field(h)
+                .trim_start_matches('\u{feff}')
+                .trim()
+                .to_owned()
+        })
+        .collect();
+    let col = |name: &str| {
+        headers.iter().position(|h| h == name).ok_or_else(|| {
+            ImportError::source(
+                &source_id,
+                format!(
+                    "travel-time table needs a {name:?} column (header: {})",
+                    headers.join(", ")
+                ),
+            )
+        })
+    };
+    let (from_c, to_c, min_c) = (col("from")?, col("to")?, col("minutes")?);
+    let commune = |raw: &str| {
+        InseeCode::parse(raw)
+            .map_err(|e| e.to_string())
+            .and_then(|c| commune(&c))
+    };
+    let mut m = crate::model::TravelMatrix::default();
+    let mut record = csv::ByteRecord::new();
+    loop {
+        let line = rdr.position().line() + 1;
+        match rdr.read_byte_record(&mut record) {
+            Ok(false) => break,
+            Ok(true) => {}
+            Err(e) => {
+                report.rows_read += 1;
+                report.skip(line, "malformed_row", e.to_string());
+                continue;
+            }
+        }
+        let line = record.position().map_or(line, |p| p.line());
+        report.rows_read += 1;
+        let field = |i: usize| record.get(i).map(decode_field).unwrap_or_default();
+        let (from, to) = match (commune(field(from_c).trim()), commune(field(to_c).trim())) {
+            (Ok(f), Ok(t)) => (f, t),
+            (Err(e), _) | (_, Err(e)) => {
+                report.skip(line, "unknown_commune", e);
+                continue;
+            }
+        };
+        let raw = field(min_c);
+        match raw.trim().parse::<f64>() {
+            Ok(v) if v.is_finite() && v >= 0.0 => {
+                m.insert(from, to, v);
+                report.kept += 1;
+            }
+            _ => report.skip(
+                line,
+                "bad_minutes",
+                format!("{raw:?} is not a number of minutes ≥ 0"),
+            ),
+        }
+    }
+    Ok(m)
+}
+
 /// A value of an indicator column.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Value {
@@ -136,4 +217,52 @@ pub fn read_commune_csv(
         report.kept += 1;
     }
     Ok(table)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn travel_matrix_rows_are_checked_and_counted() {
+        let csv = "from,to,minutes\n79329,79196,12.5\n79329,79171,9\n79329,99999,3\n79329,79196,abc\n79196,79329,-1\n79196,79329\n";
+        let mut r = SourceReport {
+            id: "m".into(),
+            ..SourceReport::default()
+        };
+        let known = |c: &InseeCode| match c.as_str() {
+            "79329" | "79196" => Ok(c.clone()),
+            "79171" => Ok(InseeCode::parse("79329").unwrap()),
+            _ => Err(format!("{c} is not a commune")),
+        };
+        let m = read_matrix_csv(csv.as_bytes(), b',', known, &mut r).unwrap();
+        let c = |s: &str| InseeCode::parse(s).unwrap();
+        assert_eq!(m.minutes(&c("79329"), &c("79196")), Some(12.5));
+        assert_eq!(
+            m.minutes(&c("79329"), &c("79329")),
+            Some(9.0),
+            "commune déléguée → its commune"
+        );
+        assert_eq!(
+            m.minutes(&c("79196"), &c("79196")),
+            Some(0.0),
+            "a commune to itself"
+        );
+        assert_eq!(r.rows_read, 6);
+        assert_eq!(r.kept, 2);
+        let reasons: Vec<(u64, &str)> = r
+            .skipped_rows
+            .iter()
+            .map(|s| (s.line, s.reason.as_str()))
+            .collect();
+        assert_eq!(
+            reasons,
+            [
+                (4, "unknown_commune"),
+                (5, "bad_minutes"),
+                (6, "bad_minutes"),
+                (7, "bad_minutes")
+            ]
+        );
+    }
 }

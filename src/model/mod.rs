@@ -8,9 +8,11 @@ mod dataset;
 mod facility;
 mod ids;
 mod territory;
+mod travel_matrix;
 
 pub use commune::{Commune, RefPointSource};
 pub use dataset::{Dataset, Indicators};
 pub use facility::{Facility, Kind, KindError, PositionQuality};
 pub use ids::{FinessNumber, IdError, InseeCode};
 pub use territory::{Territory, TerritoryType, TerritoryTypeError};
+pub use travel_matrix::TravelMatrix;
