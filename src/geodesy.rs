@@ -9,9 +9,9 @@
 //! For chords up to [`SHORT_CHORD_M`] the geodesic is the chord plus the sagitta term of
 //! the circular arc, `s = c + c³ / (24 R²)`, with `R` the Gaussian mean radius of
 //! curvature at the mid latitude. Against Karney's algorithm (PROJ `Geod.inv`,
-//! geographiclib) this is within a few centimetres over 150 km anywhere in France,
-//! overseas included (tested below), for the cost of a square root. Longer distances use
-//! Karney's algorithm itself.
+//! geographiclib) this is within 2.5 cm up to 150 km and 20 cm up to 300 km anywhere in
+//! France, overseas included (300,000 random pairs against pyproj; property-tested
+//! below), for the cost of a square root. Longer distances use Karney's algorithm.
 
 use geo::{Distance, Geodesic, Point};
 
@@ -22,7 +22,7 @@ pub const WGS84_F: f64 = 1.0 / 298.257_223_563;
 const E2: f64 = WGS84_F * (2.0 - WGS84_F);
 
 /// Chords up to this length use the closed-form arc; longer ones Karney's algorithm.
-pub const SHORT_CHORD_M: f64 = 150_000.0;
+pub const SHORT_CHORD_M: f64 = 300_000.0;
 
 /// A WGS84 point with its Earth-centred coordinates.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -66,6 +66,20 @@ pub(crate) fn chord_from_ecef(a: &[f64; 3], b: &[f64; 3]) -> f64 {
     (d[0] * d[0] + d[1] * d[1] + d[2] * d[2]).sqrt()
 }
 
+/// A lower bound of the geodesic between two points whose chord is `c`, metres.
+///
+/// The chord itself bounds the geodesic from below, tightly at short range; across
+/// oceans (a commune of La Réunion and the nearest EHPAD in metropolitan France) the
+/// great-circle arc of the equatorial sphere, `2a·asin(c/2a)`, reduced by `1 − 2f`, is far
+/// tighter. That second bound is empirical: over 400,000 random pairs worldwide the
+/// ratio geodesic / arc never fell below 0.99838 (≈ 1 − f/2); `1 − 2f` = 0.99329 leaves
+/// a wide margin, and a property test below checks it against Karney's algorithm.
+/// Searches stop once this bound exceeds the best geodesic found.
+pub fn geodesic_lower_bound(c: f64) -> f64 {
+    let arc = 2.0 * WGS84_A * (c / (2.0 * WGS84_A)).min(1.0).asin();
+    c.max((1.0 - 2.0 * WGS84_F) * arc)
+}
+
 /// Geodesic distance on the WGS84 ellipsoid, metres (see the module doc for accuracy).
 pub fn geodesic_m(a: &GeoPoint, b: &GeoPoint) -> f64 {
     let c = chord_m(a, b);
@@ -96,30 +110,49 @@ mod tests {
 
     #[test]
     fn known_distances_match_proj() {
-        // pyproj 3.7.2 Geod(ellps="WGS84").inv(lon1, lat1, lon2, lat2)[2]
+        // pyproj 3.7.2 / PROJ 9.5.1: Geod(ellps="WGS84").inv(lon1, lat1, lon2, lat2)[2]
         let thouars = GeoPoint::new(-0.215275, 46.981567);
-        let bressuire = GeoPoint::new(-0.486, 46.8405);
-        let paris = GeoPoint::new(2.3522, 48.8566);
-        let d = geodesic_m(&thouars, &bressuire);
-        assert!((d - karney(&thouars, &bressuire)).abs() < 0.01, "{d}");
-        let d = geodesic_m(&thouars, &paris);
-        assert!((d - karney(&thouars, &paris)).abs() < 1e-6, "{d}");
+        let cases = [
+            (GeoPoint::new(-0.486, 46.8405), 25_909.445_084_401_53, 0.01),
+            (GeoPoint::new(2.3522, 48.8566), 283_321.505_057_460_74, 0.25),
+            (
+                GeoPoint::new(55.4504, -20.8789),
+                9_356_379.915_979_302,
+                1e-6,
+            ),
+        ];
+        for (to, proj, tolerance) in cases {
+            let d = geodesic_m(&thouars, &to);
+            assert!((d - proj).abs() < tolerance, "{d} vs PROJ {proj}");
+        }
         assert_eq!(geodesic_m(&thouars, &thouars), 0.0);
     }
 
     proptest! {
-        /// Fast arc within 5 cm of Karney up to 150 km, at every latitude of France
-        /// (La Réunion −21° to Dunkerque 51°).
+        /// The lower bound never exceeds the geodesic, anywhere on Earth.
+        #[test]
+        fn lower_bound_holds_worldwide(
+            lat1 in -89.9f64..89.9, lon1 in -180.0f64..180.0,
+            lat2 in -89.9f64..89.9, lon2 in -180.0f64..180.0,
+        ) {
+            let (a, b) = (GeoPoint::new(lon1, lat1), GeoPoint::new(lon2, lat2));
+            let s = karney(&a, &b);
+            prop_assert!(geodesic_lower_bound(chord_m(&a, &b)) <= s + 1e-6, "{s}");
+        }
+
+        /// Fast arc within 25 cm of Karney up to 300 km (5 cm up to 150 km), at every
+        /// latitude of France (La Réunion −21° to Dunkerque 51°).
         #[test]
         fn short_arcs_match_karney(
             lat in -22.0f64..51.5, lon in -62.0f64..56.0,
-            bearing in 0.0f64..360.0, dist in 0.0f64..140_000.0,
+            bearing in 0.0f64..360.0, dist in 0.0f64..295_000.0,
         ) {
             use geo::Destination;
             let a = GeoPoint::new(lon, lat);
             let b = GeoPoint::from_point(Geodesic.destination(a.point(), bearing, dist));
             let fast = geodesic_m(&a, &b);
-            prop_assert!((fast - karney(&a, &b)).abs() < 0.05, "{fast} vs {}", karney(&a, &b));
+            let tolerance = if dist < 150_000.0 { 0.05 } else { 0.25 };
+            prop_assert!((fast - karney(&a, &b)).abs() < tolerance, "{fast} vs {}", karney(&a, &b));
             prop_assert!(chord_m(&a, &b) <= fast + 1e-9);
         }
     }

@@ -14,10 +14,20 @@
 //! created. Profiles (steps, supply, demand, scales, unit label, caveat) live in
 //! `geodata/accessibility.toml` and are echoed with every result.
 //!
-//! Determinism: pairs are searched per site on the available cores, then sorted by
-//! commune; every sum runs in a fixed order (`Σ_k` by commune index, `Σ_j` by site
-//! index), so results are bit-identical from run to run, and [`Engine::explain`] adds
-//! the same terms in the same order as the computation (its sum equals `A_i` exactly).
+//! Pair search: for each site (on the available cores, [`super::nearest::par_map`]), the
+//! communes within the straight radius where the measure reaches the last step. The
+//! search answers exactly what `commune_index.within(site, radius)` answers (same
+//! chord-then-geodesic test, same distances to the bit: tested), through a grid of
+//! [`GRID_CELL_DEG`] cells sorted once per run, which is several times faster than
+//! thousands of R-tree queries; sites whose window would cross the antimeridian or
+//! near a pole use the R-tree itself. National EHPAD (6,394 sites, 20 km, 568,000
+//! pairs, population demand): 28 ms on 2 shared cores, pair search included.
+//!
+//! Determinism: every sum runs in a fixed order — `Σ_k` over a site's communes in the
+//! grid order (cell row, cell column, commune index: a function of the data alone),
+//! `Σ_j` by site index — so results are bit-identical from run to run, and
+//! [`Engine::explain`] adds the same terms in the same order as the computation (its sum
+//! equals `A_i` exactly).
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -289,7 +299,11 @@ fn parse_weight(v: &toml::Value) -> Result<f64, String> {
         toml::Value::Float(f) => Ok(*f),
         toml::Value::Integer(i) => Ok(*i as f64),
         toml::Value::String(s) => {
-            let num = |t: &str| t.trim().parse::<f64>().map_err(|_| format!("{s:?} is not a number or a fraction a/b"));
+            let num = |t: &str| {
+                t.trim()
+                    .parse::<f64>()
+                    .map_err(|_| format!("{s:?} is not a number or a fraction a/b"))
+            };
             match s.split_once('/') {
                 Some((a, b)) => {
                     let (a, b) = (num(a)?, num(b)?);
@@ -339,9 +353,15 @@ pub fn builtin_profiles() -> Result<BTreeMap<String, Profile>, AccessError> {
 }
 
 /// Looks a profile up by id, with an error listing the known ones.
-pub fn profile<'a>(profiles: &'a BTreeMap<String, Profile>, id: &str) -> Result<&'a Profile, AccessError> {
+pub fn profile<'a>(
+    profiles: &'a BTreeMap<String, Profile>,
+    id: &str,
+) -> Result<&'a Profile, AccessError> {
     profiles.get(id).ok_or_else(|| {
-        AccessError::UnknownProfile(id.to_owned(), profiles.keys().cloned().collect::<Vec<_>>().join(", "))
+        AccessError::UnknownProfile(
+            id.to_owned(),
+            profiles.keys().cloned().collect::<Vec<_>>().join(", "),
+        )
     })
 }
 
@@ -365,7 +385,12 @@ impl Profile {
         let unit = match r.unit.as_str() {
             "minutes" => StepUnit::Minutes,
             "km" => StepUnit::Km,
-            other => return Err(bad("unit", format!("{other:?}: expected \"minutes\" or \"km\""))),
+            other => {
+                return Err(bad(
+                    "unit",
+                    format!("{other:?}: expected \"minutes\" or \"km\""),
+                ));
+            }
         };
         let steps = r
             .steps
@@ -373,17 +398,27 @@ impl Profile {
             .enumerate()
             .map(|(i, s)| {
                 parse_weight(&s.weight)
-                    .map(|weight| Step { upto: s.upto, weight })
+                    .map(|weight| Step {
+                        upto: s.upto,
+                        weight,
+                    })
                     .map_err(|m| bad(&format!("steps[{i}].weight"), m))
             })
             .collect::<Result<Vec<_>, _>>()?;
         let supply = match (r.supply.kind, r.supply.per_site, r.supply.commune_indicator) {
             (Some(kind), Some(per_site), None) => SupplySource::Facilities {
-                kind: kind.parse::<Kind>().map_err(|e| bad("supply.kind", e.to_string()))?,
-                per_site: per_site.parse().map_err(|e: AccessError| bad("supply.per_site", e.to_string()))?,
+                kind: kind
+                    .parse::<Kind>()
+                    .map_err(|e| bad("supply.kind", e.to_string()))?,
+                per_site: per_site
+                    .parse()
+                    .map_err(|e: AccessError| bad("supply.per_site", e.to_string()))?,
             },
             (Some(_), None, None) => {
-                return Err(bad("supply.per_site", "missing: \"capacity\" or \"sites\"".to_owned()));
+                return Err(bad(
+                    "supply.per_site",
+                    "missing: \"capacity\" or \"sites\"".to_owned(),
+                ));
             }
             (None, None, Some(name)) if !name.trim().is_empty() => SupplySource::CommuneIndicator {
                 commune_indicator: name,
@@ -396,7 +431,10 @@ impl Profile {
                 ));
             }
         };
-        let demand = r.demand.parse().map_err(|e: AccessError| bad("demand", e.to_string()))?;
+        let demand = r
+            .demand
+            .parse()
+            .map_err(|e: AccessError| bad("demand", e.to_string()))?;
         let p = Profile {
             id: id.to_owned(),
             title: r.title,
@@ -428,10 +466,16 @@ impl Profile {
             return Err(bad("unit_label".into(), "empty".into()));
         }
         if self.steps.is_empty() {
-            return Err(bad("steps".into(), "empty: give at least one { upto, weight }".into()));
+            return Err(bad(
+                "steps".into(),
+                "empty: give at least one { upto, weight }".into(),
+            ));
         }
         if self.steps.len() > MAX_STEPS {
-            return Err(bad("steps".into(), format!("{} steps, at most {MAX_STEPS}", self.steps.len())));
+            return Err(bad(
+                "steps".into(),
+                format!("{} steps, at most {MAX_STEPS}", self.steps.len()),
+            ));
         }
         let mut previous = 0.0;
         for (i, s) in self.steps.iter().enumerate() {
@@ -439,18 +483,30 @@ impl Profile {
                 let message = if i == 0 {
                     format!("{} must be a number > 0", s.upto)
                 } else {
-                    format!("{} must be greater than the previous step's {previous} (strictly increasing)", s.upto)
+                    format!(
+                        "{} must be greater than the previous step's {previous} (strictly increasing)",
+                        s.upto
+                    )
                 };
                 return Err(bad(format!("steps[{i}].upto"), message));
             }
             if !(s.weight > 0.0 && s.weight <= 1.0) {
-                return Err(bad(format!("steps[{i}].weight"), format!("{} is not in (0, 1]", s.weight)));
+                return Err(bad(
+                    format!("steps[{i}].weight"),
+                    format!("{} is not in (0, 1]", s.weight),
+                ));
             }
             previous = s.upto;
         }
-        for (param, v) in [("supply_scale", self.supply_scale), ("result_scale", self.result_scale)] {
+        for (param, v) in [
+            ("supply_scale", self.supply_scale),
+            ("result_scale", self.result_scale),
+        ] {
             if !(v.is_finite() && v > 0.0) {
-                return Err(bad(param.into(), format!("{v} must be a finite number > 0")));
+                return Err(bad(
+                    param.into(),
+                    format!("{v} must be a finite number > 0"),
+                ));
             }
         }
         Ok(())
@@ -463,7 +519,10 @@ impl Profile {
 
     /// Index and weight of the step a cost falls in; `None` beyond the catchment.
     pub fn step_of(&self, cost: f64) -> Option<(usize, f64)> {
-        self.steps.iter().position(|s| cost <= s.upto).map(|i| (i, self.steps[i].weight))
+        self.steps
+            .iter()
+            .position(|s| cost <= s.upto)
+            .map(|i| (i, self.steps[i].weight))
     }
 }
 
@@ -476,7 +535,11 @@ enum Measure {
     MatrixMinutes,
 }
 
-fn measure_for(profile: &Profile, model: DistanceModel, matrix: Option<&TravelMatrix>) -> Result<Measure, AccessError> {
+fn measure_for(
+    profile: &Profile,
+    model: DistanceModel,
+    matrix: Option<&TravelMatrix>,
+) -> Result<Measure, AccessError> {
     let mismatch = |hint| AccessError::ModelUnit {
         profile: profile.id.clone(),
         unit: profile.unit,
@@ -486,10 +549,12 @@ fn measure_for(profile: &Profile, model: DistanceModel, matrix: Option<&TravelMa
     match (profile.unit, model) {
         (StepUnit::Km, DistanceModel::Straight) => Ok(Measure::StraightKm),
         (StepUnit::Km, DistanceModel::RoadEstimate) => Ok(Measure::RoadKm),
-        (StepUnit::Km, DistanceModel::Matrix) => Err(mismatch("a travel-time table gives minutes: use straight or road_estimate")),
-        (StepUnit::Minutes, DistanceModel::Straight) => {
-            Err(mismatch("a straight distance has no minutes: use road_estimate or matrix"))
-        }
+        (StepUnit::Km, DistanceModel::Matrix) => Err(mismatch(
+            "a travel-time table gives minutes: use straight or road_estimate",
+        )),
+        (StepUnit::Minutes, DistanceModel::Straight) => Err(mismatch(
+            "a straight distance has no minutes: use road_estimate or matrix",
+        )),
         (StepUnit::Minutes, DistanceModel::RoadEstimate) => Ok(Measure::EstimateMinutes),
         (StepUnit::Minutes, DistanceModel::Matrix) => match matrix {
             Some(_) => Ok(Measure::MatrixMinutes),
@@ -498,20 +563,21 @@ fn measure_for(profile: &Profile, model: DistanceModel, matrix: Option<&TravelMa
     }
 }
 
-/// A commune within the catchment of a site.
+/// A commune within the catchment of a site (the site is implied by where the pair is
+/// stored: see [`Accessibility::pairs_of_site`]).
 #[derive(Debug, Clone, Copy, PartialEq, Serialize)]
 pub struct Pair {
-    /// Index in [`Accessibility::sites`].
-    pub site: u32,
     /// Index in `Dataset::communes`.
     pub commune: u32,
-    /// Geodesic distance from the site to the commune reference point, metres.
-    pub distance_m: f64,
-    /// Car minutes: table minutes when `minutes_from_table`, else estimated.
-    pub car_min: f64,
     /// Index of the decay step in the profile.
     pub step: u8,
     pub minutes_from_table: bool,
+    /// Geodesic distance from the site to the commune reference point, metres.
+    pub distance_m: f64,
+    /// What the steps were applied to, in the profile's unit: straight km, estimated
+    /// road km, or car minutes (from the table when `minutes_from_table`, else
+    /// estimated).
+    pub cost: f64,
 }
 
 /// A supply site.
@@ -601,12 +667,15 @@ struct ByCommune {
 pub const FORMULA: &str = "R_j = result_scale × S_j / Σ_k w(d_kj)·P_k ; A_i = Σ_j w(d_ij)·R_j (sommes limitées à la zone de chalandise : dernier palier)";
 
 impl Accessibility {
-    /// Every commune–site pair within the catchments, grouped by site.
+    /// Every commune–site pair within the catchments, grouped by site (site order; see
+    /// [`Accessibility::pairs_of_site`] for the order within a site).
     pub fn pairs(&self) -> &[Pair] {
         &self.pairs
     }
 
-    /// The pairs of one site, by commune index.
+    /// The pairs of one site, in a fixed order: communes by cell of [`GRID_CELL_DEG`]
+    /// (south to north, then west to east), then by commune index. `Σ_k w·P_k` is added
+    /// in this order.
     pub fn pairs_of_site(&self, site: usize) -> &[Pair] {
         match (self.site_offsets.get(site), self.site_offsets.get(site + 1)) {
             (Some(&a), Some(&b)) => &self.pairs[a..b],
@@ -614,8 +683,9 @@ impl Accessibility {
         }
     }
 
-    /// The pairs reaching one commune, by site index (the order of the sum `A_i`).
-    pub fn pairs_of_commune(&self, commune: usize) -> impl Iterator<Item = &Pair> + '_ {
+    /// The pairs reaching one commune with their site index, in site order (the order in
+    /// which `A_i` is added).
+    pub fn pairs_of_commune(&self, commune: usize) -> impl Iterator<Item = (usize, &Pair)> + '_ {
         let index = self.by_commune.get_or_init(|| {
             // A stable counting sort: site order within a commune.
             let n = self.values.len();
@@ -639,7 +709,13 @@ impl Accessibility {
             (Some(&a), Some(&b)) => a..b,
             _ => 0..0,
         };
-        index.pairs[range].iter().map(|&k| &self.pairs[k as usize])
+        index.pairs[range].iter().map(|&k| {
+            let k = k as usize;
+            (
+                self.site_offsets.partition_point(|&o| o <= k) - 1,
+                &self.pairs[k],
+            )
+        })
     }
 
     /// `A_i` of a commune.
@@ -652,9 +728,9 @@ impl Accessibility {
         self.profile.steps[usize::from(pair.step)].weight
     }
 
-    /// `w·R_j` of a pair (0 when the site has no ratio).
-    fn contribution(&self, pair: &Pair) -> f64 {
-        self.weight(pair) * self.sites[pair.site as usize].ratio.unwrap_or(0.0)
+    /// `w·R_j` of a pair of site `site` (0 when the site has no ratio).
+    fn contribution(&self, site: usize, pair: &Pair) -> f64 {
+        self.weight(pair) * self.sites[site].ratio.unwrap_or(0.0)
     }
 }
 
@@ -686,6 +762,116 @@ fn invert_increasing(f: impl Fn(f64) -> f64, target: f64) -> f64 {
     hi
 }
 
+/// Cell size of the catchment search grid, degrees of latitude and longitude.
+pub const GRID_CELL_DEG: f64 = 0.05;
+
+/// Smallest radius of curvature of the WGS84 ellipsoid (meridional, at the equator):
+/// a geodesic of length `r` changes latitude by at most `r / M_MIN` radians.
+const M_MIN: f64 = WGS84_A * (1.0 - WGS84_F * (2.0 - WGS84_F));
+
+/// The communes taking part in one run, bucketed in latitude/longitude cells and sorted
+/// by cell, for the catchment search. It answers exactly what
+/// [`crate::index::PointIndex::within`] answers (chord, then geodesic from the chord,
+/// `<= radius`, with the same functions), only faster for thousands of searches: the
+/// points of a row of cells are contiguous, so a search is a few binary searches and
+/// linear scans. Windows that would cross the antimeridian or come near a pole are left
+/// to the R-tree.
+struct Grid {
+    cell_deg: f64,
+    keys: Vec<u64>,
+    points: Vec<GeoPoint>,
+    communes: Vec<u32>,
+    /// Position of each commune in the grid order (`u32::MAX`: not in the grid).
+    rank: Vec<u32>,
+}
+
+impl Grid {
+    fn key(row: i64, col: i64) -> u64 {
+        ((row + (1 << 31)) as u64) << 32 | (col + (1 << 31)) as u64
+    }
+
+    fn cell(&self, deg: f64) -> i64 {
+        (deg / self.cell_deg).floor() as i64
+    }
+
+    /// Longitude in [-180, 180).
+    fn lon(lon: f64) -> f64 {
+        (lon + 180.0).rem_euclid(360.0) - 180.0
+    }
+
+    /// Grid over the communes with a point and `take[c]`, cells of [`GRID_CELL_DEG`]. The
+    /// order of the points (cell row, cell column, commune index) depends on the data
+    /// only: a search visits them in that order.
+    fn new(points: &[Option<GeoPoint>], take: &[Option<f64>]) -> Grid {
+        let mut grid = Grid {
+            cell_deg: GRID_CELL_DEG,
+            keys: Vec::new(),
+            points: Vec::new(),
+            communes: Vec::new(),
+            rank: vec![u32::MAX; points.len()],
+        };
+        let mut items: Vec<(u64, u32)> = points
+            .iter()
+            .enumerate()
+            .filter_map(|(c, p)| {
+                let p = p.as_ref()?;
+                take[c]?;
+                Some((
+                    Grid::key(grid.cell(p.lat), grid.cell(Grid::lon(p.lon))),
+                    c as u32,
+                ))
+            })
+            .collect();
+        items.sort_unstable();
+        for (r, i) in items.iter().enumerate() {
+            grid.rank[i.1 as usize] = r as u32;
+        }
+        grid.keys = items.iter().map(|i| i.0).collect();
+        grid.communes = items.iter().map(|i| i.1).collect();
+        grid.points = items.iter().filter_map(|i| points[i.1 as usize]).collect();
+        grid
+    }
+
+    /// Calls `hit(commune, geodesic metres)` for every point within `r` of `q`; `false`
+    /// when the window is not handled (antimeridian, poles): use the R-tree.
+    fn within(&self, q: &GeoPoint, r: f64, mut hit: impl FnMut(u32, f64)) -> bool {
+        let dlat = (r / M_MIN).to_degrees() * (1.0 + 1e-9) + 1e-9;
+        let lat_max = q.lat.abs() + dlat;
+        if lat_max >= 89.0 {
+            return false;
+        }
+        // Along a parallel, the radius of curvature is N·cos φ ≥ a·cos φ.
+        let dlon = (r / (WGS84_A * lat_max.to_radians().cos())).to_degrees() * (1.0 + 1e-9) + 1e-9;
+        let lon = Grid::lon(q.lon);
+        if lon - dlon < -180.0 || lon + dlon >= 180.0 {
+            return false;
+        }
+        let (c0, c1) = (self.cell(lon - dlon), self.cell(lon + dlon));
+        let r2 = r * r;
+        for row in self.cell(q.lat - dlat)..=self.cell(q.lat + dlat) {
+            let (lo, hi) = (Grid::key(row, c0), Grid::key(row, c1));
+            let mut i = self.keys.partition_point(|&k| k < lo);
+            while i < self.keys.len() && self.keys[i] <= hi {
+                let p = &self.points[i];
+                let d = [
+                    q.ecef[0] - p.ecef[0],
+                    q.ecef[1] - p.ecef[1],
+                    q.ecef[2] - p.ecef[2],
+                ];
+                let d2 = d[0] * d[0] + d[1] * d[1] + d[2] * d[2];
+                if d2 <= r2 {
+                    let g = geodesic_from_chord(q, p, d2.sqrt());
+                    if g <= r {
+                        hit(self.communes[i], g);
+                    }
+                }
+                i += 1;
+            }
+        }
+        true
+    }
+}
+
 /// A site before the pair search.
 struct SiteIn<'a> {
     point: GeoPoint,
@@ -704,22 +890,32 @@ impl Engine {
             Measure::StraightKm => last * 1_000.0,
             Measure::RoadKm => invert_increasing(|d| road.road_km(d), last),
             Measure::EstimateMinutes => invert_increasing(|d| road.car_minutes(d), last),
-            Measure::MatrixMinutes => {
-                invert_increasing(|d| road.car_minutes(d), last).max(last / 60.0 * MATRIX_MAX_STRAIGHT_KMH * 1_000.0)
-            }
+            Measure::MatrixMinutes => invert_increasing(|d| road.car_minutes(d), last)
+                .max(last / 60.0 * MATRIX_MAX_STRAIGHT_KMH * 1_000.0),
         }
     }
 
     /// Valid demand values per commune (finite, ≥ 0).
-    fn demand_values(&self, profile: &Profile, demand: Demand) -> Result<Vec<Option<f64>>, AccessError> {
+    fn demand_values(
+        &self,
+        profile: &Profile,
+        demand: Demand,
+    ) -> Result<Vec<Option<f64>>, AccessError> {
         let valid = |v: f64| (v.is_finite() && v >= 0.0).then_some(v);
         match demand.indicator() {
-            None => Ok(self.data.communes.iter().map(|c| valid(f64::from(c.population))).collect()),
+            None => Ok(self
+                .data
+                .communes
+                .iter()
+                .map(|c| valid(f64::from(c.population)))
+                .collect()),
             Some(name) => {
-                let column = self.data.indicators.numeric.get(name).ok_or_else(|| AccessError::MissingIndicator {
-                    profile: profile.id.clone(),
-                    param: "demand",
-                    name: name.to_owned(),
+                let column = self.data.indicators.numeric.get(name).ok_or_else(|| {
+                    AccessError::MissingIndicator {
+                        profile: profile.id.clone(),
+                        param: "demand",
+                        name: name.to_owned(),
+                    }
                 })?;
                 Ok((0..self.data.communes.len())
                     .map(|i| column.get(i).copied().flatten().and_then(valid))
@@ -729,7 +925,11 @@ impl Engine {
     }
 
     /// The supply sites of a source, and the number of facilities left out.
-    fn supply_sites(&self, profile: &Profile, source: &SupplySource) -> Result<(Vec<SiteIn<'_>>, usize), AccessError> {
+    fn supply_sites(
+        &self,
+        profile: &Profile,
+        source: &SupplySource,
+    ) -> Result<(Vec<SiteIn<'_>>, usize), AccessError> {
         let mut sites = Vec::new();
         let mut left_out = 0;
         match source {
@@ -768,8 +968,12 @@ impl Engine {
                 }
             }
             SupplySource::CommuneIndicator { commune_indicator } => {
-                let column =
-                    self.data.indicators.numeric.get(commune_indicator).ok_or_else(|| AccessError::MissingIndicator {
+                let column = self
+                    .data
+                    .indicators
+                    .numeric
+                    .get(commune_indicator)
+                    .ok_or_else(|| AccessError::MissingIndicator {
                         profile: profile.id.clone(),
                         param: "supply.commune_indicator",
                         name: commune_indicator.clone(),
@@ -799,7 +1003,9 @@ impl Engine {
                 if sites.is_empty() {
                     return Err(AccessError::NoSites {
                         profile: profile.id.clone(),
-                        reason: format!("indicator {commune_indicator:?} is 0 or missing everywhere"),
+                        reason: format!(
+                            "indicator {commune_indicator:?} is 0 or missing everywhere"
+                        ),
                     });
                 }
             }
@@ -854,50 +1060,72 @@ impl Engine {
         let communes = &self.data.communes;
         let weights: Vec<f64> = profile.steps.iter().map(|s| s.weight).collect();
 
+        let grid = Grid::new(&self.commune_points, &active);
+
+        thread_local! {
+            static SCRATCH: std::cell::RefCell<Vec<Pair>> = const { std::cell::RefCell::new(Vec::new()) };
+        }
         let found: Vec<(Vec<Pair>, f64)> = par_map(inputs.len(), |j| {
             let site = &inputs[j];
-            let mut v: Vec<Pair> = self
-                .commune_index
-                .within(&site.point, radius)
-                .filter_map(|h| {
-                    let c = self.commune_ids[h.index];
-                    active[c]?;
-                    let d = h.distance_m;
-                    let mut car_min = road.car_minutes(d);
+            SCRATCH.with_borrow_mut(|v| {
+                v.clear();
+                let mut demand_sum = 0.0;
+                let mut add = |c: u32, d: f64| {
                     let mut from_table = false;
-                    if let (Measure::MatrixMinutes, Some(m), Some(to)) = (measure, matrix, site.code) {
-                        let from = &communes[c].code;
-                        if let Some(t) = m.minutes(from, to).or_else(|| m.minutes(to, from)) {
-                            car_min = t;
-                            from_table = true;
-                        }
-                    }
                     let cost = match measure {
                         Measure::StraightKm => d / 1_000.0,
                         Measure::RoadKm => road.road_km(d),
-                        Measure::EstimateMinutes | Measure::MatrixMinutes => car_min,
+                        Measure::EstimateMinutes => road.car_minutes(d),
+                        Measure::MatrixMinutes => {
+                            let from = &communes[c as usize].code;
+                            match (matrix, site.code) {
+                                (Some(m), Some(to)) => {
+                                    match m.minutes(from, to).or_else(|| m.minutes(to, from)) {
+                                        Some(t) => {
+                                            from_table = true;
+                                            t
+                                        }
+                                        None => road.car_minutes(d),
+                                    }
+                                }
+                                _ => road.car_minutes(d),
+                            }
+                        }
                     };
-                    let (step, _) = profile.step_of(cost)?;
-                    Some(Pair {
-                        site: j as u32,
-                        commune: c as u32,
-                        distance_m: d,
-                        car_min,
-                        step: step as u8,
-                        minutes_from_table: from_table,
-                    })
-                })
-                .collect();
-            v.sort_unstable_by_key(|p| p.commune);
-            let mut demand_sum = 0.0;
-            for p in &v {
-                demand_sum += weights[usize::from(p.step)] * active[p.commune as usize].unwrap_or(0.0);
-            }
-            (v, demand_sum)
+                    if let Some((step, w)) = profile.step_of(cost) {
+                        demand_sum += w * active[c as usize].unwrap_or(0.0);
+                        v.push(Pair {
+                            commune: c,
+                            step: step as u8,
+                            minutes_from_table: from_table,
+                            distance_m: d,
+                            cost,
+                        });
+                    }
+                };
+                if !grid.within(&site.point, radius, &mut add) {
+                    // Rare (antimeridian, poles): the R-tree, in the grid's order.
+                    let mut hits: Vec<(u32, u32, f64)> = self
+                        .commune_index
+                        .within(&site.point, radius)
+                        .filter_map(|h| {
+                            let c = self.commune_ids[h.index];
+                            active[c]?;
+                            Some((grid.rank[c], c as u32, h.distance_m))
+                        })
+                        .collect();
+                    hits.sort_unstable_by_key(|h| h.0);
+                    for (_, c, d) in hits {
+                        add(c, d);
+                    }
+                }
+                (v.as_slice().to_vec(), demand_sum)
+            })
         });
+        drop(grid);
 
         let total: usize = found.iter().map(|f| f.0.len()).sum();
-        if total > u32::MAX as usize || inputs.len() > u32::MAX as usize {
+        if total > u32::MAX as usize {
             return Err(AccessError::TooManyPairs(total));
         }
         let mut pairs = Vec::with_capacity(total);
@@ -920,7 +1148,10 @@ impl Engine {
                 counts.sites_without_demand += 1;
             }
             let (id, name) = match (site.facility, site.commune) {
-                (Some(f), _) => (self.data.facilities[f].id.clone(), self.data.facilities[f].name.clone()),
+                (Some(f), _) => (
+                    self.data.facilities[f].id.clone(),
+                    self.data.facilities[f].name.clone(),
+                ),
                 (None, Some(c)) => (communes[c].code.to_string(), communes[c].name.clone()),
                 (None, None) => (String::new(), String::new()),
             };
@@ -940,23 +1171,39 @@ impl Engine {
         }
         drop(found);
 
-        // Pairs by commune (a stable counting sort: site order within a commune).
-        let mut commune_offsets = vec![0usize; communes.len() + 1];
-        for p in &pairs {
-            commune_offsets[p.commune as usize + 1] += 1;
+        // A_i: the contributions added pair by pair in site order, which is the order in
+        // which `explain` lists and adds them (same operations, same result bits).
+        let mut sums = vec![0.0f64; communes.len()];
+        let mut reached = vec![false; communes.len()];
+        for (j, site) in sites.iter().enumerate() {
+            let r = site.ratio.unwrap_or(0.0);
+            for p in &pairs[site_offsets[j]..site_offsets[j + 1]] {
+                let c = p.commune as usize;
+                sums[c] += weights[usize::from(p.step)] * r;
+                reached[c] = true;
+            }
         }
+        let values: Vec<Option<f64>> = active
+            .iter()
+            .zip(&sums)
+            .map(|(d, &a)| d.map(|_| a))
+            .collect();
         for c in 0..communes.len() {
-            commune_offsets[c + 1] += commune_offsets[c];
-        }
-        let mut fill = commune_offsets.clone();
-        let mut commune_pairs = vec![0u32; pairs.len()];
-        for (k, p) in pairs.iter().enumerate() {
-            let c = p.commune as usize;
-            commune_pairs[fill[c]] = k as u32;
-            fill[c] += 1;
+            if demand_values[c].is_none() {
+                counts.communes_without_demand += 1;
+            }
+            if self.commune_points[c].is_none() {
+                counts.communes_without_point += 1;
+            }
+            if values[c].is_some() {
+                counts.communes_with_value += 1;
+                if !reached[c] {
+                    counts.communes_unreached += 1;
+                }
+            }
         }
 
-        let mut acc = Accessibility {
+        let acc = Accessibility {
             profile: profile.clone(),
             supply: source,
             demand,
@@ -965,39 +1212,22 @@ impl Engine {
                 Measure::StraightKm => "straight km",
                 Measure::RoadKm => "estimated road km",
                 Measure::EstimateMinutes => "estimated car minutes",
-                Measure::MatrixMinutes => "car minutes from the travel-time table, estimated where missing",
+                Measure::MatrixMinutes => {
+                    "car minutes from the travel-time table, estimated where missing"
+                }
             },
             search_radius_m: radius,
             unit_label: profile.unit_label.clone(),
             caveat: profile.caveat.clone(),
             formula: FORMULA,
             counts,
-            values: Vec::new(),
+            values,
             demand_values,
             sites,
             pairs,
             site_offsets,
-            commune_offsets,
-            commune_pairs,
+            by_commune: OnceLock::new(),
         };
-        let values: Vec<Option<f64>> = (0..communes.len())
-            .map(|c| active[c].map(|_| acc.commune_sum(c)))
-            .collect();
-        for c in 0..communes.len() {
-            if acc.demand_values[c].is_none() {
-                acc.counts.communes_without_demand += 1;
-            }
-            if self.commune_points[c].is_none() {
-                acc.counts.communes_without_point += 1;
-            }
-            if values[c].is_some() {
-                acc.counts.communes_with_value += 1;
-                if acc.commune_offsets[c] == acc.commune_offsets[c + 1] {
-                    acc.counts.communes_unreached += 1;
-                }
-            }
-        }
-        acc.values = values;
         Ok(acc)
     }
 }
@@ -1012,6 +1242,7 @@ pub struct Contribution {
     pub distance_m: f64,
     /// Estimated road km.
     pub road_km: f64,
+    /// Car minutes: the pair's cost for minute steps (table or estimate), else estimated.
     pub car_min: f64,
     pub minutes_from_table: bool,
     /// The measure the steps apply to, in the profile's unit.
@@ -1058,17 +1289,15 @@ impl Engine {
         let c = self.data.communes.get(commune);
         let mut contributions = Vec::new();
         let mut sum = 0.0;
-        for p in acc.pairs_of_commune(commune) {
-            let j = p.site as usize;
+        for (j, p) in acc.pairs_of_commune(commune) {
             let site = &acc.sites[j];
             let weight = acc.weight(p);
-            let contribution = acc.contribution(p);
+            let contribution = acc.contribution(j, p);
             sum += contribution;
             let road_km = self.road.road_km(p.distance_m);
-            let cost = match (acc.profile.unit, acc.model) {
-                (StepUnit::Km, DistanceModel::Straight) => p.distance_m / 1_000.0,
-                (StepUnit::Km, _) => road_km,
-                (StepUnit::Minutes, _) => p.car_min,
+            let car_min = match acc.profile.unit {
+                StepUnit::Minutes => p.cost,
+                StepUnit::Km => self.road.car_minutes(p.distance_m),
             };
             contributions.push(Contribution {
                 site: j,
@@ -1076,9 +1305,9 @@ impl Engine {
                 site_name: site.name.clone(),
                 distance_m: p.distance_m,
                 road_km,
-                car_min: p.car_min,
+                car_min,
                 minutes_from_table: p.minutes_from_table,
-                cost,
+                cost: p.cost,
                 weight,
                 supply: site.supply,
                 demand_in_catchment: site.demand_in_catchment,
@@ -1163,12 +1392,23 @@ impl Mean {
 impl Engine {
     /// Territory summary: weighted means (DREES: by standardised population) and the
     /// population living in communes at or below `threshold`.
-    pub fn aggregate(&self, acc: &Accessibility, territory: &Territory, threshold: f64) -> Aggregate {
-        let members: Vec<usize> = territory.communes.iter().filter_map(|c| self.data.commune_index(c)).collect();
+    pub fn aggregate(
+        &self,
+        acc: &Accessibility,
+        territory: &Territory,
+        threshold: f64,
+    ) -> Aggregate {
+        let members: Vec<usize> = territory
+            .communes
+            .iter()
+            .filter_map(|c| self.data.commune_index(c))
+            .collect();
         let standardised = self.data.indicators.numeric.get(STANDARDISED_INDICATOR);
-        let (mut by_std, mut by_pop, mut by_demand) = (Mean::default(), Mean::default(), Mean::default());
+        let (mut by_std, mut by_pop, mut by_demand) =
+            (Mean::default(), Mean::default(), Mean::default());
         let (mut population, mut unknown, mut below_pop) = (0u64, 0u64, 0u64);
-        let (mut with_value, mut below, mut fallback, mut fallback_pop) = (0usize, 0usize, 0usize, 0u64);
+        let (mut with_value, mut below, mut fallback, mut fallback_pop) =
+            (0usize, 0usize, 0usize, 0u64);
         let (mut min, mut max) = (None::<f64>, None::<f64>);
         for &i in &members {
             let pop = u64::from(self.data.communes[i].population);
@@ -1224,7 +1464,11 @@ impl Engine {
             threshold,
             communes_at_or_below: below,
             population_at_or_below: below_pop,
-            share_at_or_below: if population > 0 { below_pop as f64 / population as f64 } else { 0.0 },
+            share_at_or_below: if population > 0 {
+                below_pop as f64 / population as f64
+            } else {
+                0.0
+            },
         }
     }
 }
@@ -1321,7 +1565,11 @@ impl Engine {
     /// Classifies APL values (≤ 2.5 ZIP-eligible; ≤ 4 vivier; above, outside) and
     /// crosses them with the official zonage (`zonage_mg`) of a territory.
     pub fn zonage_review(&self, values: ZonageValues<'_>, territory: &Territory) -> ZonageReview {
-        let members: Vec<usize> = territory.communes.iter().filter_map(|c| self.data.commune_index(c)).collect();
+        let members: Vec<usize> = territory
+            .communes
+            .iter()
+            .filter_map(|c| self.data.commune_index(c))
+            .collect();
         let official = self.data.indicators.text.get(ZONAGE_INDICATOR);
         let value = |i: usize| match values {
             ZonageValues::Accessibility(acc) => acc.value(i),
@@ -1359,10 +1607,12 @@ impl Engine {
             cell.1 += pop;
         }
         if agreement.communes_compared > 0 {
-            agreement.share_communes = Some(agreement.communes_agree as f64 / agreement.communes_compared as f64);
+            agreement.share_communes =
+                Some(agreement.communes_agree as f64 / agreement.communes_compared as f64);
         }
         if agreement.population_compared > 0 {
-            agreement.share_population = Some(agreement.population_agree as f64 / agreement.population_compared as f64);
+            agreement.share_population =
+                Some(agreement.population_agree as f64 / agreement.population_compared as f64);
         }
         // Missing values last.
         let mut cells: Vec<ZonageCell> = cells
@@ -1387,7 +1637,10 @@ impl Engine {
                 format!("accessibility:{}", acc.profile.id)
             }
             ZonageValues::DreesApl65 => {
-                caveats.push("APL DREES 2021 (médecins de 65 ans et moins) : antérieure au zonage comparé".to_owned());
+                caveats.push(
+                    "APL DREES 2021 (médecins de 65 ans et moins) : antérieure au zonage comparé"
+                        .to_owned(),
+                );
                 DREES_APL_INDICATOR.to_owned()
             }
         };
@@ -1404,7 +1657,6 @@ impl Engine {
         }
     }
 }
-
 
 #[cfg(test)]
 mod tests {
@@ -1464,7 +1716,10 @@ mod tests {
             id: "test".to_owned(),
             title: "test".to_owned(),
             unit,
-            steps: steps.iter().map(|&(upto, weight)| Step { upto, weight }).collect(),
+            steps: steps
+                .iter()
+                .map(|&(upto, weight)| Step { upto, weight })
+                .collect(),
             supply: SupplySource::Facilities {
                 kind: Kind::Ehpad,
                 per_site,
@@ -1478,7 +1733,11 @@ mod tests {
     }
 
     fn rel(a: f64, b: f64) -> f64 {
-        if a == b { 0.0 } else { (a - b).abs() / a.abs().max(b.abs()) }
+        if a == b {
+            0.0
+        } else {
+            (a - b).abs() / a.abs().max(b.abs())
+        }
     }
 
     /// Three communes and two EHPAD on the meridian 0.3° W (1° of latitude ≈ 111.1 km
@@ -1512,8 +1771,15 @@ mod tests {
                 facility("S2", Kind::Ehpad, -0.3, 45.20, Some(30.0)),
             ],
         );
-        let p = profile(StepUnit::Km, &[(10.0, 1.0), (20.0, 0.5)], Supply::Capacity, Demand::Population);
-        let acc = e.accessibility(&p, None, None, DistanceModel::Straight, None).unwrap();
+        let p = profile(
+            StepUnit::Km,
+            &[(10.0, 1.0), (20.0, 0.5)],
+            Supply::Capacity,
+            Demand::Population,
+        );
+        let acc = e
+            .accessibility(&p, None, None, DistanceModel::Straight, None)
+            .unwrap();
         assert_eq!(acc.sites.len(), 2);
         assert_eq!(acc.sites[0].demand_in_catchment, 3000.0);
         assert_eq!(acc.sites[1].demand_in_catchment, 1500.0);
@@ -1521,11 +1787,17 @@ mod tests {
         assert!((acc.sites[1].ratio.unwrap() - 1.0 / 50.0).abs() < 1e-12);
         let want = [1.0 / 300.0, 4.0 / 300.0, 1.0 / 50.0];
         for (i, w) in want.iter().enumerate() {
-            assert!((acc.values[i].unwrap() - w).abs() < 1e-12, "commune {i}: {:?} vs {w}", acc.values[i]);
+            assert!(
+                (acc.values[i].unwrap() - w).abs() < 1e-12,
+                "commune {i}: {:?} vs {w}",
+                acc.values[i]
+            );
         }
         assert_eq!(acc.counts.pairs, 4);
         assert_eq!(acc.counts.communes_with_value, 3);
-        let total: f64 = (0..3).map(|i| acc.values[i].unwrap() * acc.demand_values[i].unwrap()).sum();
+        let total: f64 = (0..3)
+            .map(|i| acc.values[i].unwrap() * acc.demand_values[i].unwrap())
+            .sum();
         assert!((total - 40.0).abs() < 1e-12);
         // Explain B: S1 at weight 1, then S2 at weight 0.5.
         let x = e.explain(&acc, 1);
@@ -1534,13 +1806,19 @@ mod tests {
         assert_eq!(x.contributions[0].site_id, "S1");
         assert_eq!(x.contributions[0].weight, 1.0);
         assert_eq!(x.contributions[1].weight, 0.5);
-        assert!((x.contributions[1].distance_m - 11_120.0).abs() < 20.0, "{}", x.contributions[1].distance_m);
+        assert!(
+            (x.contributions[1].distance_m - 11_120.0).abs() < 20.0,
+            "{}",
+            x.contributions[1].distance_m
+        );
         assert_eq!(x.sum, acc.values[1].unwrap());
         assert_eq!(x.caveat.as_deref(), Some("données de test"));
     }
 
     fn read_fixture(name: &str) -> Vec<csv::StringRecord> {
-        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/access").join(name);
+        let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("tests/fixtures/access")
+            .join(name);
         csv::ReaderBuilder::new()
             .comment(Some(b'#'))
             .from_path(&path)
@@ -1560,23 +1838,47 @@ mod tests {
         assert_eq!(p.steps[1].weight, 2.0 / 3.0);
         let communes: Vec<Commune> = read_fixture("demand.csv")
             .iter()
-            .map(|r| commune(&r[0], r[1].parse().unwrap(), r[2].parse().unwrap(), r[3].parse::<f64>().unwrap() as u32))
+            .map(|r| {
+                commune(
+                    &r[0],
+                    r[1].parse().unwrap(),
+                    r[2].parse().unwrap(),
+                    r[3].parse::<f64>().unwrap() as u32,
+                )
+            })
             .collect();
         let facilities: Vec<Facility> = read_fixture("supply.csv")
             .iter()
-            .map(|r| facility(&r[0], Kind::Ehpad, r[1].parse().unwrap(), r[2].parse().unwrap(), Some(r[3].parse().unwrap())))
+            .map(|r| {
+                facility(
+                    &r[0],
+                    Kind::Ehpad,
+                    r[1].parse().unwrap(),
+                    r[2].parse().unwrap(),
+                    Some(r[3].parse().unwrap()),
+                )
+            })
             .collect();
         assert_eq!((communes.len(), facilities.len()), (31, 8));
         let e = engine(communes, facilities);
-        let acc = e.accessibility(&p, None, None, DistanceModel::Straight, None).unwrap();
+        let acc = e
+            .accessibility(&p, None, None, DistanceModel::Straight, None)
+            .unwrap();
         let expected = read_fixture("pysal_expected.csv");
         assert_eq!(expected.len(), 31);
         let mut worst = 0.0f64;
         for r in &expected {
-            let i = e.data.commune_index(&InseeCode::parse(&r[0]).unwrap()).unwrap();
+            let i = e
+                .data
+                .commune_index(&InseeCode::parse(&r[0]).unwrap())
+                .unwrap();
             let got = acc.values[i].unwrap();
             if r[1].is_empty() {
-                assert_eq!(got, 0.0, "{}: PySAL has no value (no site within reach)", &r[0]);
+                assert_eq!(
+                    got, 0.0,
+                    "{}: PySAL has no value (no site within reach)",
+                    &r[0]
+                );
             } else {
                 let want: f64 = r[1].parse().unwrap();
                 worst = worst.max(rel(got, want));
@@ -1589,17 +1891,30 @@ mod tests {
     #[test]
     fn builtin_profiles_parse() {
         let profiles = builtin_profiles().unwrap();
-        assert_eq!(profiles.keys().map(String::as_str).collect::<Vec<_>>(), ["clic", "ehpad", "hospital", "mg", "msp"]);
-        let from_file = read_profiles(Path::new(env!("CARGO_MANIFEST_DIR")).join(PROFILES_PATH)).unwrap();
+        assert_eq!(
+            profiles.keys().map(String::as_str).collect::<Vec<_>>(),
+            ["clic", "ehpad", "hospital", "mg", "msp"]
+        );
+        let from_file =
+            read_profiles(Path::new(env!("CARGO_MANIFEST_DIR")).join(PROFILES_PATH)).unwrap();
         assert_eq!(from_file, profiles);
         let mg = &profiles["mg"];
         assert_eq!(mg.unit, StepUnit::Minutes);
         assert_eq!(
             mg.steps,
             vec![
-                Step { upto: 10.0, weight: 1.0 },
-                Step { upto: 15.0, weight: 2.0 / 3.0 },
-                Step { upto: 20.0, weight: 1.0 / 3.0 }
+                Step {
+                    upto: 10.0,
+                    weight: 1.0
+                },
+                Step {
+                    upto: 15.0,
+                    weight: 2.0 / 3.0
+                },
+                Step {
+                    upto: 20.0,
+                    weight: 1.0 / 3.0
+                }
             ]
         );
         assert_eq!(mg.demand, Demand::Standardised);
@@ -1614,15 +1929,27 @@ mod tests {
             "offre approchée : établissements SIRENE de médecine générale 2019, pas des médecins en activité"
         ));
         let ehpad = &profiles["ehpad"];
-        assert_eq!((ehpad.unit, ehpad.catchment(), ehpad.result_scale), (StepUnit::Km, 20.0, 100_000.0));
+        assert_eq!(
+            (ehpad.unit, ehpad.catchment(), ehpad.result_scale),
+            (StepUnit::Km, 20.0, 100_000.0)
+        );
         assert_eq!(ehpad.demand, Demand::Pop75Plus);
-        assert!(matches!(super::profile(&profiles, "nope"), Err(AccessError::UnknownProfile(..))));
+        assert!(matches!(
+            super::profile(&profiles, "nope"),
+            Err(AccessError::UnknownProfile(..))
+        ));
         // The echo names every parameter.
         let json = serde_json::to_value(mg).unwrap();
-        assert_eq!(json["supply"]["commune_indicator"], "mg_etablissements_sirene");
+        assert_eq!(
+            json["supply"]["commune_indicator"],
+            "mg_etablissements_sirene"
+        );
         assert_eq!(json["demand"], "standardised");
         assert_eq!(json["unit"], "minutes");
-        assert_eq!(serde_json::to_value(ehpad).unwrap()["supply"]["per_site"], "capacity");
+        assert_eq!(
+            serde_json::to_value(ehpad).unwrap()["supply"]["per_site"],
+            "capacity"
+        );
     }
 
     const BASE: &str = r#"
@@ -1645,13 +1972,28 @@ demand = "population"
     fn profile_validation() {
         let p = Profile::from_toml("p", BASE).unwrap();
         assert_eq!(p.steps[1].weight, 0.5);
-        assert_eq!((p.supply_scale, p.result_scale, p.caveat.clone()), (1.0, 1.0, None));
-        let steps = |s: &str| BASE.replace(r#"steps = [{ upto = 5, weight = 1 }, { upto = 10.0, weight = "1/2" }]"#, s);
+        assert_eq!(
+            (p.supply_scale, p.result_scale, p.caveat.clone()),
+            (1.0, 1.0, None)
+        );
+        let steps = |s: &str| {
+            BASE.replace(
+                r#"steps = [{ upto = 5, weight = 1 }, { upto = 10.0, weight = "1/2" }]"#,
+                s,
+            )
+        };
         let e = parse_err(&steps("steps = []"));
         assert!(e.contains("`steps`") && e.contains("empty"), "{e}");
-        let e = parse_err(&steps("steps = [{ upto = 5, weight = 1 }, { upto = 5, weight = 0.5 }]"));
-        assert!(e.contains("steps[1].upto") && e.contains("strictly increasing"), "{e}");
-        let e = parse_err(&steps("steps = [{ upto = 10, weight = 1 }, { upto = 5, weight = 0.5 }]"));
+        let e = parse_err(&steps(
+            "steps = [{ upto = 5, weight = 1 }, { upto = 5, weight = 0.5 }]",
+        ));
+        assert!(
+            e.contains("steps[1].upto") && e.contains("strictly increasing"),
+            "{e}"
+        );
+        let e = parse_err(&steps(
+            "steps = [{ upto = 10, weight = 1 }, { upto = 5, weight = 0.5 }]",
+        ));
         assert!(e.contains("steps[1].upto"), "{e}");
         let e = parse_err(&steps("steps = [{ upto = 0, weight = 1 }]"));
         assert!(e.contains("steps[0].upto"), "{e}");
@@ -1660,7 +2002,10 @@ demand = "population"
         let e = parse_err(&steps("steps = [{ upto = 5, weight = 1.5 }]"));
         assert!(e.contains("steps[0].weight"), "{e}");
         let e = parse_err(&steps(r#"steps = [{ upto = 5, weight = "two thirds" }]"#));
-        assert!(e.contains("steps[0].weight") && e.contains("fraction"), "{e}");
+        assert!(
+            e.contains("steps[0].weight") && e.contains("fraction"),
+            "{e}"
+        );
         let e = parse_err(&steps(r#"steps = [{ upto = 5, weight = "1/0" }]"#));
         assert!(e.contains("steps[0].weight"), "{e}");
         let e = parse_err(&BASE.replace(r#"unit = "km""#, r#"unit = "miles""#));
@@ -1670,10 +2015,16 @@ demand = "population"
         let e = parse_err(&BASE.replace(r#"per_site = "sites""#, r#"per_site = "beds""#));
         assert!(e.contains("supply.per_site"), "{e}");
         let e = parse_err(&BASE.replace(r#", per_site = "sites""#, ""));
-        assert!(e.contains("supply.per_site") && e.contains("missing"), "{e}");
+        assert!(
+            e.contains("supply.per_site") && e.contains("missing"),
+            "{e}"
+        );
         let e = parse_err(&BASE.replace(r#"kind = "ehpad""#, r#"kind = "Bad Kind""#));
         assert!(e.contains("supply.kind"), "{e}");
-        let e = parse_err(&BASE.replace(r#"kind = "ehpad", per_site = "sites""#, r#"kind = "ehpad", per_site = "sites", commune_indicator = "x""#));
+        let e = parse_err(&BASE.replace(
+            r#"kind = "ehpad", per_site = "sites""#,
+            r#"kind = "ehpad", per_site = "sites", commune_indicator = "x""#,
+        ));
         assert!(e.contains("`supply`"), "{e}");
         let e = parse_err(&format!("{BASE}supply_scale = 0\n"));
         assert!(e.contains("supply_scale"), "{e}");
@@ -1683,10 +2034,14 @@ demand = "population"
         assert!(e.contains("decay"), "{e}");
         let e = parse_err(&BASE.replace("unit_label = \"u\"\n", ""));
         assert!(e.contains("unit_label"), "{e}");
-        let e = parse_profiles("[profile.a]\ntitle = 1\n").unwrap_err().to_string();
+        let e = parse_profiles("[profile.a]\ntitle = 1\n")
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("title"), "{e}");
         let dir = tempfile::tempdir().unwrap();
-        let e = read_profiles(dir.path().join("missing.toml")).unwrap_err().to_string();
+        let e = read_profiles(dir.path().join("missing.toml"))
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("missing.toml"), "{e}");
     }
 
@@ -1694,9 +2049,18 @@ demand = "population"
     fn cli_values() {
         assert_eq!("capacity".parse::<Supply>().unwrap(), Supply::Capacity);
         assert_eq!("sites".parse::<Supply>().unwrap(), Supply::Sites);
-        assert!("beds".parse::<Supply>().unwrap_err().to_string().contains("capacity or sites"));
+        assert!(
+            "beds"
+                .parse::<Supply>()
+                .unwrap_err()
+                .to_string()
+                .contains("capacity or sites")
+        );
         assert_eq!("population".parse::<Demand>().unwrap(), Demand::Population);
-        assert_eq!("standardised".parse::<Demand>().unwrap(), Demand::Standardised);
+        assert_eq!(
+            "standardised".parse::<Demand>().unwrap(),
+            Demand::Standardised
+        );
         assert_eq!("pop75".parse::<Demand>().unwrap(), Demand::Pop75Plus);
         assert_eq!("pop_75plus".parse::<Demand>().unwrap(), Demand::Pop75Plus);
         assert!("all".parse::<Demand>().is_err());
@@ -1719,11 +2083,21 @@ demand = "population"
 
     /// Communes over about 45 × 55 km, some without point or population; sites near
     /// communes (`near`) or anywhere, some without capacity.
-    fn random_case(seed: u64, n_communes: usize, n_sites: usize, near: bool) -> (Vec<Commune>, Vec<Facility>) {
+    fn random_case(
+        seed: u64,
+        n_communes: usize,
+        n_sites: usize,
+        near: bool,
+    ) -> (Vec<Commune>, Vec<Facility>) {
         let mut r = rng(seed);
         let communes: Vec<Commune> = (0..n_communes)
             .map(|i| {
-                let mut c = commune(&format!("79{:03}", i + 1), -0.6 + 0.6 * r(), 46.5 + 0.5 * r(), (r() * 5_000.0) as u32);
+                let mut c = commune(
+                    &format!("79{:03}", i + 1),
+                    -0.6 + 0.6 * r(),
+                    46.5 + 0.5 * r(),
+                    (r() * 5_000.0) as u32,
+                );
                 if !near && r() < 0.07 {
                     c.ref_point = None;
                 }
@@ -1733,12 +2107,18 @@ demand = "population"
         let facilities = (0..n_sites)
             .map(|j| {
                 let (lon, lat) = if near {
-                    let c = communes[(r() * n_communes as f64) as usize].ref_point.unwrap();
+                    let c = communes[(r() * n_communes as f64) as usize]
+                        .ref_point
+                        .unwrap();
                     (c.x() + 0.002 * (r() - 0.5), c.y() + 0.002 * (r() - 0.5))
                 } else {
                     (-0.6 + 0.6 * r(), 46.5 + 0.5 * r())
                 };
-                let cap = if !near && r() < 0.1 { None } else { Some((1.0 + 99.0 * r()).round()) };
+                let cap = if !near && r() < 0.1 {
+                    None
+                } else {
+                    Some((1.0 + 99.0 * r()).round())
+                };
                 facility(&format!("F{j:03}"), Kind::Ehpad, lon, lat, cap)
             })
             .collect();
@@ -1753,8 +2133,10 @@ demand = "population"
             .iter()
             .filter_map(|f| f.capacity.map(|c| (GeoPoint::from_point(f.position), c)))
             .collect();
-        let demand = |c: usize| e.commune_points[c].map(|_| f64::from(e.data.communes[c].population));
-        let w = |a: &GeoPoint, b: &GeoPoint| p.step_of(geodesic_m(a, b) / 1_000.0).map_or(0.0, |s| s.1);
+        let demand =
+            |c: usize| e.commune_points[c].map(|_| f64::from(e.data.communes[c].population));
+        let w =
+            |a: &GeoPoint, b: &GeoPoint| p.step_of(geodesic_m(a, b) / 1_000.0).map_or(0.0, |s| s.1);
         let ratios: Vec<f64> = sites
             .iter()
             .map(|(s, cap)| {
@@ -1768,7 +2150,13 @@ demand = "population"
             .map(|c| {
                 let pc = e.commune_points[c]?;
                 demand(c)?;
-                Some(sites.iter().zip(&ratios).map(|((s, _), r)| w(s, &pc) * r).sum())
+                Some(
+                    sites
+                        .iter()
+                        .zip(&ratios)
+                        .map(|((s, _), r)| w(s, &pc) * r)
+                        .sum(),
+                )
             })
             .collect()
     }
@@ -1778,8 +2166,15 @@ demand = "population"
         for seed in [1u64, 7, 2026] {
             let (communes, facilities) = random_case(seed, 250, 40, false);
             let e = engine(communes, facilities);
-            let p = profile(StepUnit::Km, &[(5.0, 1.0), (10.0, 2.0 / 3.0), (15.0, 1.0 / 3.0)], Supply::Capacity, Demand::Population);
-            let acc = e.accessibility(&p, None, None, DistanceModel::Straight, None).unwrap();
+            let p = profile(
+                StepUnit::Km,
+                &[(5.0, 1.0), (10.0, 2.0 / 3.0), (15.0, 1.0 / 3.0)],
+                Supply::Capacity,
+                Demand::Population,
+            );
+            let acc = e
+                .accessibility(&p, None, None, DistanceModel::Straight, None)
+                .unwrap();
             let bf = brute_force(&e, &p);
             for (c, (a, b)) in acc.values.iter().zip(&bf).enumerate() {
                 match (a, b) {
@@ -1788,23 +2183,92 @@ demand = "population"
                 }
             }
             assert!(acc.counts.sites_left_out > 0 && acc.counts.communes_without_point > 0);
-            let again = e.accessibility(&p, None, None, DistanceModel::Straight, None).unwrap();
+            let again = e
+                .accessibility(&p, None, None, DistanceModel::Straight, None)
+                .unwrap();
             assert_eq!(
-                acc.values.iter().map(|v| v.map(f64::to_bits)).collect::<Vec<_>>(),
-                again.values.iter().map(|v| v.map(f64::to_bits)).collect::<Vec<_>>()
+                acc.values
+                    .iter()
+                    .map(|v| v.map(f64::to_bits))
+                    .collect::<Vec<_>>(),
+                again
+                    .values
+                    .iter()
+                    .map(|v| v.map(f64::to_bits))
+                    .collect::<Vec<_>>()
             );
             assert_eq!(acc.pairs(), again.pairs());
         }
+    }
+
+    /// Sites whose window crosses the antimeridian go through the R-tree: same result.
+    #[test]
+    fn antimeridian_sites_equal_brute_force() {
+        let mut r = rng(17);
+        let communes: Vec<Commune> = (0..120)
+            .map(|i| {
+                let lon = 179.75 + 0.5 * r();
+                let lon = if lon >= 180.0 { lon - 360.0 } else { lon };
+                commune(
+                    &format!("98{i:03}"),
+                    lon,
+                    -14.3 + 0.3 * r(),
+                    100 + (r() * 900.0) as u32,
+                )
+            })
+            .collect();
+        let facilities: Vec<Facility> = (0..12)
+            .map(|j| {
+                let lon = 179.9 + 0.2 * r();
+                let lon = if lon >= 180.0 { lon - 360.0 } else { lon };
+                facility(
+                    &format!("W{j:02}"),
+                    Kind::Ehpad,
+                    lon,
+                    -14.3 + 0.3 * r(),
+                    Some(10.0 + j as f64),
+                )
+            })
+            .collect();
+        let e = engine(communes, facilities);
+        let p = profile(
+            StepUnit::Km,
+            &[(5.0, 1.0), (10.0, 0.5), (20.0, 0.25)],
+            Supply::Capacity,
+            Demand::Population,
+        );
+        let acc = e
+            .accessibility(&p, None, None, DistanceModel::Straight, None)
+            .unwrap();
+        let bf = brute_force(&e, &p);
+        assert!(acc.counts.pairs > 300, "{}", acc.counts.pairs);
+        for (c, (a, b)) in acc.values.iter().zip(&bf).enumerate() {
+            assert!(
+                rel(a.unwrap(), b.unwrap()) < 1e-12,
+                "commune {c}: {a:?} vs {b:?}"
+            );
+        }
+        assert_explain_sums_back(&e, &acc);
     }
 
     #[test]
     fn minutes_steps_search_the_inverted_radius() {
         let (communes, facilities) = random_case(11, 300, 30, false);
         let e = engine(communes, facilities);
-        let p = profile(StepUnit::Minutes, &[(10.0, 1.0), (15.0, 2.0 / 3.0), (20.0, 1.0 / 3.0)], Supply::Sites, Demand::Population);
-        let acc = e.accessibility(&p, None, None, DistanceModel::RoadEstimate, None).unwrap();
+        let p = profile(
+            StepUnit::Minutes,
+            &[(10.0, 1.0), (15.0, 2.0 / 3.0), (20.0, 1.0 / 3.0)],
+            Supply::Sites,
+            Demand::Population,
+        );
+        let acc = e
+            .accessibility(&p, None, None, DistanceModel::RoadEstimate, None)
+            .unwrap();
         let r = acc.search_radius_m;
-        assert!(e.road.car_minutes(r) > 20.0 && e.road.car_minutes(r - 0.01) <= 20.0, "radius {r}");
+        assert!(
+            e.road.car_minutes(r) > 20.0 && e.road.car_minutes(r - 0.01) <= 20.0,
+            "radius {r}"
+        );
         // Every pair whose estimated minutes are within 20, and only those.
         let mut want = 0;
         for f in &e.data.facilities {
@@ -1819,18 +2283,85 @@ demand = "population"
             }
         }
         assert_eq!(acc.counts.pairs, want);
-        assert_eq!(acc.counts.sites_left_out, 0, "sites: every facility counts 1");
+        assert_eq!(
+            acc.counts.sites_left_out, 0,
+            "sites: every facility counts 1"
+        );
         for p in acc.pairs() {
-            assert!(p.car_min <= 20.0);
-            let expected_step = [10.0, 15.0, 20.0].iter().position(|&u| p.car_min <= u).unwrap();
+            assert_eq!(p.cost, e.road.car_minutes(p.distance_m));
+            assert!(p.cost <= 20.0);
+            let expected_step = [10.0, 15.0, 20.0]
+                .iter()
+                .position(|&u| p.cost <= u)
+                .unwrap();
             assert_eq!(usize::from(p.step), expected_step);
         }
         // Road km steps invert road_km.
-        let pk = profile(StepUnit::Km, &[(12.0, 1.0)], Supply::Sites, Demand::Population);
-        let acc = e.accessibility(&pk, None, None, DistanceModel::RoadEstimate, None).unwrap();
+        let pk = profile(
+            StepUnit::Km,
+            &[(12.0, 1.0)],
+            Supply::Sites,
+            Demand::Population,
+        );
+        let acc = e
+            .accessibility(&pk, None, None, DistanceModel::RoadEstimate, None)
+            .unwrap();
         assert!((e.road.road_km(acc.search_radius_m) - 12.0).abs() < 1e-6);
-        assert!(acc.pairs().iter().all(|p| e.road.road_km(p.distance_m) <= 12.0));
+        assert!(
+            acc.pairs()
+                .iter()
+                .all(|p| e.road.road_km(p.distance_m) <= 12.0)
+        );
         assert_eq!(acc.measure, "estimated road km");
+    }
+
+    /// The grid answers exactly what the R-tree answers, overseas and near the
+    /// antimeridian included.
+    #[test]
+    fn grid_equals_rtree_within() {
+        let mut r = rng(5);
+        let mut pts: Vec<Option<GeoPoint>> = (0..3_000)
+            .map(|i| match i % 6 {
+                0 => Some(GeoPoint::new(55.2 + 0.6 * r(), -21.4 + 0.5 * r())),
+                1 => Some(GeoPoint::new(
+                    179.7 + 0.6 * r() - if r() < 0.5 { 360.0 } else { 0.0 },
+                    -14.0 + 0.5 * r(),
+                )),
+                2 => Some(GeoPoint::new(-61.8 + 0.7 * r(), 15.8 + 0.7 * r())),
+                _ => Some(GeoPoint::new(-5.0 + 13.0 * r(), 42.0 + 9.0 * r())),
+            })
+            .collect();
+        pts.push(None);
+        let take: Vec<Option<f64>> = (0..pts.len())
+            .map(|i| (i % 11 != 3).then_some(1.0))
+            .collect();
+        let ids: Vec<usize> = (0..pts.len()).filter(|&i| pts[i].is_some()).collect();
+        let index = crate::index::PointIndex::new(ids.iter().filter_map(|&i| pts[i]).collect());
+        let (mut fallbacks, mut checked) = (0, 0);
+        for radius in [1_000.0, 20_000.0, 43_333.0, 97_500.0] {
+            let grid = Grid::new(&pts, &take);
+            for k in 0..400 {
+                let q = pts[(k * 7) % 3_000].unwrap();
+                let q = GeoPoint::new(q.lon + 0.01 * (r() - 0.5), q.lat + 0.01 * (r() - 0.5));
+                let mut want: Vec<(u32, u64)> = index
+                    .within(&q, radius)
+                    .filter(|h| take[ids[h.index]].is_some())
+                    .map(|h| (ids[h.index] as u32, h.distance_m.to_bits()))
+                    .collect();
+                want.sort_unstable();
+                let mut got = Vec::new();
+                if grid.within(&q, radius, |c, d| got.push((c, d.to_bits()))) {
+                    got.sort_unstable();
+                    assert_eq!(got, want, "radius {radius} at {q:?}");
+                    checked += want.len();
+                } else {
+                    assert!(q.lon.abs() > 179.0, "{q:?}");
+                    fallbacks += 1;
+                }
+            }
+        }
+        assert!(fallbacks > 0 && fallbacks < 400, "{fallbacks}");
+        assert!(checked > 10_000, "{checked}");
     }
 
     #[test]
@@ -1845,24 +2376,61 @@ demand = "population"
     fn model_and_supply_choices() {
         let (communes, facilities) = random_case(3, 50, 10, false);
         let e = engine(communes, facilities);
-        let km = profile(StepUnit::Km, &[(20.0, 1.0)], Supply::Capacity, Demand::Population);
-        let min = profile(StepUnit::Minutes, &[(20.0, 1.0)], Supply::Capacity, Demand::Population);
-        let err = e.accessibility(&km, None, None, DistanceModel::Matrix, None).unwrap_err();
+        let km = profile(
+            StepUnit::Km,
+            &[(20.0, 1.0)],
+            Supply::Capacity,
+            Demand::Population,
+        );
+        let min = profile(
+            StepUnit::Minutes,
+            &[(20.0, 1.0)],
+            Supply::Capacity,
+            Demand::Population,
+        );
+        let err = e
+            .accessibility(&km, None, None, DistanceModel::Matrix, None)
+            .unwrap_err();
         assert!(matches!(err, AccessError::ModelUnit { .. }), "{err}");
-        let err = e.accessibility(&min, None, None, DistanceModel::Straight, None).unwrap_err();
+        let err = e
+            .accessibility(&min, None, None, DistanceModel::Straight, None)
+            .unwrap_err();
         assert!(err.to_string().contains("road_estimate or matrix"), "{err}");
-        let err = e.accessibility(&min, None, None, DistanceModel::Matrix, None).unwrap_err();
+        let err = e
+            .accessibility(&min, None, None, DistanceModel::Matrix, None)
+            .unwrap_err();
         assert!(matches!(err, AccessError::MatrixMissing), "{err}");
         // Supply override: sites instead of capacity.
-        let caps = e.accessibility(&km, None, None, DistanceModel::Straight, None).unwrap();
-        let sites = e.accessibility(&km, Some(Supply::Sites), None, DistanceModel::Straight, None).unwrap();
+        let caps = e
+            .accessibility(&km, None, None, DistanceModel::Straight, None)
+            .unwrap();
+        let sites = e
+            .accessibility(
+                &km,
+                Some(Supply::Sites),
+                None,
+                DistanceModel::Straight,
+                None,
+            )
+            .unwrap();
         assert!(caps.counts.sites_left_out > 0);
         assert_eq!(sites.counts.sites_left_out, 0);
         assert_eq!(sites.counts.sites, e.data.facilities.len());
         assert!(sites.sites.iter().all(|s| s.raw_supply == 1.0));
-        assert_eq!(serde_json::to_value(&sites.supply).unwrap()["per_site"], "sites");
+        assert_eq!(
+            serde_json::to_value(&sites.supply).unwrap()["per_site"],
+            "sites"
+        );
         // Demand from a missing indicator.
-        let err = e.accessibility(&km, None, Some(Demand::Pop75Plus), DistanceModel::Straight, None).unwrap_err();
+        let err = e
+            .accessibility(
+                &km,
+                None,
+                Some(Demand::Pop75Plus),
+                DistanceModel::Straight,
+                None,
+            )
+            .unwrap_err();
         assert!(err.to_string().contains("pop_75plus"), "{err}");
         // A kind without facilities.
         let mut msp = km.clone();
@@ -1870,12 +2438,20 @@ demand = "population"
             kind: Kind::Msp,
             per_site: Supply::Sites,
         };
-        let err = e.accessibility(&msp, None, None, DistanceModel::Straight, None).unwrap_err();
+        let err = e
+            .accessibility(&msp, None, None, DistanceModel::Straight, None)
+            .unwrap_err();
         assert!(matches!(err, AccessError::NoSites { .. }), "{err}");
         // A profile built in code is validated too.
         let mut bad = km.clone();
-        bad.steps.push(Step { upto: 10.0, weight: 0.5 });
-        assert!(e.accessibility(&bad, None, None, DistanceModel::Straight, None).is_err());
+        bad.steps.push(Step {
+            upto: 10.0,
+            weight: 0.5,
+        });
+        assert!(
+            e.accessibility(&bad, None, None, DistanceModel::Straight, None)
+                .is_err()
+        );
     }
 
     #[test]
@@ -1887,14 +2463,27 @@ demand = "population"
         let mut f = facility("F1", Kind::Ehpad, -0.3, 46.77, Some(10.0));
         f.commune = Some(b.code.clone());
         let e = engine(vec![a, b], vec![f]);
-        let p = profile(StepUnit::Minutes, &[(10.0, 1.0), (15.0, 0.5), (20.0, 0.25)], Supply::Capacity, Demand::Population);
-        let est = e.accessibility(&p, None, None, DistanceModel::RoadEstimate, None).unwrap();
+        let p = profile(
+            StepUnit::Minutes,
+            &[(10.0, 1.0), (15.0, 0.5), (20.0, 0.25)],
+            Supply::Capacity,
+            Demand::Population,
+        );
+        let est = e
+            .accessibility(&p, None, None, DistanceModel::RoadEstimate, None)
+            .unwrap();
         assert_eq!(est.counts.pairs, 1);
         assert_eq!(est.values, vec![Some(0.0), Some(10.0 / 3000.0)]);
         let mut m = TravelMatrix::default();
         // Only the reverse direction (site commune → resident commune) is in the table.
-        m.insert(InseeCode::parse("79002").unwrap(), InseeCode::parse("79001").unwrap(), 12.0);
-        let acc = e.accessibility(&p, None, None, DistanceModel::Matrix, Some(&m)).unwrap();
+        m.insert(
+            InseeCode::parse("79002").unwrap(),
+            InseeCode::parse("79001").unwrap(),
+            12.0,
+        );
+        let acc = e
+            .accessibility(&p, None, None, DistanceModel::Matrix, Some(&m))
+            .unwrap();
         assert!(acc.search_radius_m >= 20.0 / 60.0 * 130_000.0);
         assert_eq!(acc.counts.pairs, 2);
         // Σ w·P = 0.5 × 1000 + 1 × 3000 (the site's own commune: 0 min from the table).
@@ -1903,7 +2492,14 @@ demand = "population"
         assert_eq!(acc.values, vec![Some(0.5 * r), Some(r)]);
         let x = e.explain(&acc, 0);
         assert!(x.contributions[0].minutes_from_table);
-        assert_eq!((x.contributions[0].car_min, x.contributions[0].cost, x.contributions[0].weight), (12.0, 12.0, 0.5));
+        assert_eq!(
+            (
+                x.contributions[0].car_min,
+                x.contributions[0].cost,
+                x.contributions[0].weight
+            ),
+            (12.0, 12.0, 0.5)
+        );
         assert_eq!(acc.model, DistanceModel::Matrix);
     }
 
@@ -1922,13 +2518,26 @@ demand = "population"
             ],
             vec![],
         );
-        indicator(&mut e, "mg_etablissements_sirene", vec![Some(2.0), None, Some(0.0), None]);
-        indicator(&mut e, "pop_standardisee", vec![Some(900.0), Some(3100.0), None, Some(700.0)]);
+        indicator(
+            &mut e,
+            "mg_etablissements_sirene",
+            vec![Some(2.0), None, Some(0.0), None],
+        );
+        indicator(
+            &mut e,
+            "pop_standardisee",
+            vec![Some(900.0), Some(3100.0), None, Some(700.0)],
+        );
         let profiles = builtin_profiles().unwrap();
         let mg = &profiles["mg"];
-        let acc = e.accessibility(mg, None, None, DistanceModel::RoadEstimate, None).unwrap();
+        let acc = e
+            .accessibility(mg, None, None, DistanceModel::RoadEstimate, None)
+            .unwrap();
         assert_eq!(acc.sites.len(), 1);
-        assert_eq!((acc.sites[0].id.as_str(), acc.sites[0].commune), ("79001", Some(0)));
+        assert_eq!(
+            (acc.sites[0].id.as_str(), acc.sites[0].commune),
+            ("79001", Some(0))
+        );
         assert_eq!(acc.sites[0].supply, 2.0 * 5400.0);
         assert_eq!(acc.demand, Demand::Standardised);
         // 79003 has no standardised population: no value; 79004 is unreached: 0.
@@ -1939,19 +2548,41 @@ demand = "population"
         assert_eq!(acc.caveat, mg.caveat);
         let x = e.explain(&acc, 1);
         assert_eq!(x.sum, acc.values[1].unwrap());
-        assert_eq!(x.contributions[0].demand_in_catchment, acc.sites[0].demand_in_catchment);
+        assert_eq!(
+            x.contributions[0].demand_in_catchment,
+            acc.sites[0].demand_in_catchment
+        );
         let json = serde_json::to_value(&acc).unwrap();
-        assert!(json["profile"]["caveat"].as_str().unwrap().contains("SIRENE"));
+        assert!(
+            json["profile"]["caveat"]
+                .as_str()
+                .unwrap()
+                .contains("SIRENE")
+        );
         assert!(json["caveat"].as_str().unwrap().contains("SIRENE"));
         assert!(json.get("pairs").is_none());
-        let err = e.accessibility(mg, Some(Supply::Sites), None, DistanceModel::RoadEstimate, None).unwrap_err();
-        assert!(matches!(err, AccessError::SupplyNotApplicable { .. }), "{err}");
+        let err = e
+            .accessibility(
+                mg,
+                Some(Supply::Sites),
+                None,
+                DistanceModel::RoadEstimate,
+                None,
+            )
+            .unwrap_err();
+        assert!(
+            matches!(err, AccessError::SupplyNotApplicable { .. }),
+            "{err}"
+        );
 
         let t = Territory {
             kind: TerritoryType::Epci,
             code: "200000001".to_owned(),
             name: "Test".to_owned(),
-            communes: ["79001", "79002", "79003", "79004"].iter().map(|c| InseeCode::parse(c).unwrap()).collect(),
+            communes: ["79001", "79002", "79003", "79004"]
+                .iter()
+                .map(|c| InseeCode::parse(c).unwrap())
+                .collect(),
         };
         let agg = e.aggregate(&acc, &t, 2.5);
         let (a0, a1) = (acc.values[0].unwrap(), acc.values[1].unwrap());
@@ -1967,13 +2598,23 @@ demand = "population"
         assert_eq!((agg.min, agg.max), (Some(0.0), Some(a0.max(a1))));
         // Only 79004 (0) is at or below 2.5: 800 of 5300 inhabitants.
         assert!(a0 > 2.5 && a1 > 2.5);
-        assert_eq!((agg.communes_at_or_below, agg.population_at_or_below), (1, 800));
+        assert_eq!(
+            (agg.communes_at_or_below, agg.population_at_or_below),
+            (1, 800)
+        );
         assert!(rel(agg.share_at_or_below, 800.0 / 5300.0) < 1e-15);
         assert!(agg.caveat.as_deref().unwrap().contains("SIRENE"));
         // Fallback to population where the standardised population is missing.
-        indicator(&mut e, "pop_standardisee", vec![Some(900.0), None, None, Some(700.0)]);
+        indicator(
+            &mut e,
+            "pop_standardisee",
+            vec![Some(900.0), None, None, Some(700.0)],
+        );
         let agg = e.aggregate(&acc, &t, 2.5);
-        assert_eq!((agg.communes_weight_fallback, agg.population_weight_fallback), (1, 3000));
+        assert_eq!(
+            (agg.communes_weight_fallback, agg.population_weight_fallback),
+            (1, 3000)
+        );
         let mean = (a0 * 900.0 + a1 * 3000.0) / (900.0 + 3000.0 + 700.0);
         assert!(rel(agg.mean.unwrap(), mean) < 1e-12);
     }
@@ -1991,15 +2632,30 @@ demand = "population"
     fn zonage_review_table() {
         let codes = ["79001", "79002", "79003", "79004", "79005", "79006"];
         let mut e = engine(
-            codes.iter().enumerate().map(|(i, c)| commune(c, -0.3, 46.5 + 0.01 * i as f64, 100 * (i as u32 + 1))).collect(),
+            codes
+                .iter()
+                .enumerate()
+                .map(|(i, c)| commune(c, -0.3, 46.5 + 0.01 * i as f64, 100 * (i as u32 + 1)))
+                .collect(),
             vec![],
         );
-        indicator(&mut e, DREES_APL_INDICATOR, vec![Some(2.0), Some(2.5), Some(3.0), Some(5.0), None, Some(1.0)]);
-        let official = ["1_ZIP", "2_ZAC", "1_ZIP", "3_HZ", "1_ZIP", "N/A - résultat non disponible"];
-        e.data
-            .indicators
-            .text
-            .insert(ZONAGE_INDICATOR.to_owned(), official.iter().map(|s| Some((*s).to_owned())).collect());
+        indicator(
+            &mut e,
+            DREES_APL_INDICATOR,
+            vec![Some(2.0), Some(2.5), Some(3.0), Some(5.0), None, Some(1.0)],
+        );
+        let official = [
+            "1_ZIP",
+            "2_ZAC",
+            "1_ZIP",
+            "3_HZ",
+            "1_ZIP",
+            "N/A - résultat non disponible",
+        ];
+        e.data.indicators.text.insert(
+            ZONAGE_INDICATOR.to_owned(),
+            official.iter().map(|s| Some((*s).to_owned())).collect(),
+        );
         let t = Territory {
             kind: TerritoryType::Departement,
             code: "79".to_owned(),
@@ -2016,11 +2672,26 @@ demand = "population"
         assert_eq!((a.population_compared, a.population_agree), (1000, 500));
         assert_eq!(a.share_communes, Some(0.5));
         let cell = |ours: Option<ZonageClass>, off: &str| {
-            z.cells.iter().find(|c| c.ours == ours && c.official == off).map(|c| (c.communes, c.population))
+            z.cells
+                .iter()
+                .find(|c| c.ours == ours && c.official == off)
+                .map(|c| (c.communes, c.population))
         };
-        assert_eq!(cell(Some(ZonageClass::ZipEligible), "1_ZIP"), Some((1, 100)));
-        assert_eq!(cell(Some(ZonageClass::ZipEligible), "2_ZAC"), Some((1, 200)));
-        assert_eq!(cell(Some(ZonageClass::ZipEligible), "N/A - résultat non disponible"), Some((1, 600)));
+        assert_eq!(
+            cell(Some(ZonageClass::ZipEligible), "1_ZIP"),
+            Some((1, 100))
+        );
+        assert_eq!(
+            cell(Some(ZonageClass::ZipEligible), "2_ZAC"),
+            Some((1, 200))
+        );
+        assert_eq!(
+            cell(
+                Some(ZonageClass::ZipEligible),
+                "N/A - résultat non disponible"
+            ),
+            Some((1, 600))
+        );
         assert_eq!(cell(None, "1_ZIP"), Some((1, 500)));
         assert_eq!(z.cells.last().unwrap().ours, None);
         assert_eq!(z.cells.iter().map(|c| c.communes).sum::<usize>(), 6);
@@ -2037,7 +2708,12 @@ demand = "population"
                     let mut by_hand = 0.0;
                     for k in &x.contributions {
                         assert_eq!(k.contribution, k.weight * k.ratio.unwrap_or(0.0));
-                        assert_eq!(k.ratio, (k.demand_in_catchment > 0.0).then(|| acc.profile.result_scale * k.supply / k.demand_in_catchment));
+                        assert_eq!(
+                            k.ratio,
+                            (k.demand_in_catchment > 0.0).then(|| acc.profile.result_scale
+                                * k.supply
+                                / k.demand_in_catchment)
+                        );
                         by_hand += k.contribution;
                     }
                     assert_eq!(by_hand, a);
@@ -2106,21 +2782,63 @@ demand = "population"
     fn national_size_timing() {
         let mut r = rng(99);
         let communes: Vec<Commune> = (0..35_000)
-            .map(|i| commune(&format!("{:02}{:03}", 1 + i / 900, i % 900), -1.5 + 8.5 * r(), 43.0 + 8.0 * r(), (r() * 3_000.0) as u32))
+            .map(|i| {
+                commune(
+                    &format!("{:02}{:03}", 1 + i / 900, i % 900),
+                    -1.5 + 8.5 * r(),
+                    43.0 + 8.0 * r(),
+                    (r() * 3_000.0) as u32,
+                )
+            })
             .collect();
         let facilities: Vec<Facility> = (0..6_300)
-            .map(|j| facility(&format!("F{j:05}"), Kind::Ehpad, -1.5 + 8.5 * r(), 43.0 + 8.0 * r(), Some((20.0 + 100.0 * r()).round())))
+            .map(|j| {
+                facility(
+                    &format!("F{j:05}"),
+                    Kind::Ehpad,
+                    -1.5 + 8.5 * r(),
+                    43.0 + 8.0 * r(),
+                    Some((20.0 + 100.0 * r()).round()),
+                )
+            })
             .collect();
         let e = engine(communes, facilities);
-        let p = profile(StepUnit::Km, &[(20.0, 1.0)], Supply::Capacity, Demand::Population);
+        let p = profile(
+            StepUnit::Km,
+            &[(20.0, 1.0)],
+            Supply::Capacity,
+            Demand::Population,
+        );
+        // Process CPU time (utime + stime, clock ticks of 10 ms) from /proc, Linux only:
+        // wall time is noisy on a shared machine.
+        let cpu = || -> f64 {
+            let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
+            let f: Vec<&str> = stat
+                .rsplit(')')
+                .next()
+                .unwrap_or("")
+                .split_whitespace()
+                .collect();
+            (f.get(11).and_then(|v| v.parse::<f64>().ok()).unwrap_or(0.0)
+                + f.get(12).and_then(|v| v.parse::<f64>().ok()).unwrap_or(0.0))
+                * 10.0
+        };
         let mut best = f64::MAX;
         let mut pairs = 0;
-        for _ in 0..5 {
+        let runs = 20;
+        let c0 = cpu();
+        for _ in 0..runs {
             let t = std::time::Instant::now();
-            let acc = e.accessibility(&p, None, None, DistanceModel::Straight, None).unwrap();
+            let acc = e
+                .accessibility(&p, None, None, DistanceModel::Straight, None)
+                .unwrap();
             best = best.min(t.elapsed().as_secs_f64());
             pairs = acc.counts.pairs;
         }
-        println!("national-size 2SFCA: {pairs} pairs, best of 5: {:.1} ms", best * 1e3);
+        let cpu_ms = (cpu() - c0) / f64::from(runs);
+        println!(
+            "national-size 2SFCA: {pairs} pairs, best wall of {runs}: {:.1} ms, mean CPU {cpu_ms:.1} ms per run",
+            best * 1e3
+        );
     }
 }

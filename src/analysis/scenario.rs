@@ -11,7 +11,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use serde::{Deserialize, Serialize};
 
-use crate::geodesy::{GeoPoint, geodesic_m};
+use crate::geodesy::{GeoPoint, chord_m, geodesic_from_chord, geodesic_lower_bound, geodesic_m};
 use crate::model::{Kind, TerritoryType};
 
 use super::coverage::Threshold;
@@ -192,17 +192,14 @@ impl Engine {
             }
         }
         for (_, p, _) in &added {
-            // The chord never exceeds the geodesic: stop once it passes the largest
-            // baseline distance (or take every commune when some have no nearest).
-            let bound = baseline
-                .iter()
-                .try_fold(0.0f64, |m, n| n.trip.map(|t| m.max(t.distance_m)))
-                .unwrap_or(f64::INFINITY);
-            for hit in self.commune_index.within(p, bound.min(4.0e7)) {
-                let c = self.commune_ids[hit.index];
-                if baseline[c]
-                    .trip
-                    .is_none_or(|t| hit.distance_m < t.distance_m)
+            // One pass over the communes: the chord-based lower bound rules most of
+            // them out without computing a geodesic.
+            for (c, q) in self.commune_points.iter().enumerate() {
+                let Some(q) = q else { continue };
+                let current = baseline[c].trip.map_or(f64::INFINITY, |t| t.distance_m);
+                let chord = chord_m(p, q);
+                if geodesic_lower_bound(chord) < current
+                    && geodesic_from_chord(p, q, chord) < current
                 {
                     affected.insert(c);
                 }

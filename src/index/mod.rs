@@ -4,7 +4,7 @@
 use rstar::RTree;
 use rstar::primitives::GeomWithData;
 
-use crate::geodesy::{GeoPoint, geodesic_from_chord};
+use crate::geodesy::{GeoPoint, chord_from_ecef, geodesic_from_chord, geodesic_lower_bound};
 
 type Entry = GeomWithData<[f64; 3], u32>;
 
@@ -51,8 +51,42 @@ impl PointIndex {
     }
 
     /// The nearest point in geodesic distance (ties: the lower index).
+    ///
+    /// The chord-nearest point gives a first geodesic `g`; any point nearer in geodesic
+    /// has a chord below `g`, so one small range query settles it (no iterator heap on
+    /// the hot path).
     pub fn nearest(&self, q: &GeoPoint) -> Option<Hit> {
-        self.nearest_where(q, |_| true)
+        let first = self.tree.nearest_neighbor(&q.ecef)?;
+        let index = first.data as usize;
+        let mut best = Hit {
+            index,
+            distance_m: geodesic_from_chord(
+                q,
+                &self.points[index],
+                chord_from_ecef(&q.ecef, first.geom()),
+            ),
+        };
+        for e in self
+            .tree
+            .locate_within_distance(q.ecef, best.distance_m * best.distance_m)
+        {
+            let index = e.data as usize;
+            if index == best.index {
+                continue;
+            }
+            let chord = chord_from_ecef(&q.ecef, e.geom());
+            if geodesic_lower_bound(chord) > best.distance_m {
+                continue;
+            }
+            let d = geodesic_from_chord(q, &self.points[index], chord);
+            if d < best.distance_m || (d == best.distance_m && index < best.index) {
+                best = Hit {
+                    index,
+                    distance_m: d,
+                };
+            }
+        }
+        Some(best)
     }
 
     /// The nearest point among those `keep` accepts (e.g. all but removed sites).
@@ -61,7 +95,7 @@ impl PointIndex {
         for (e, d2) in self.tree.nearest_neighbor_iter_with_distance_2(&q.ecef) {
             let chord = d2.sqrt();
             if let Some(b) = best
-                && chord > b.distance_m
+                && geodesic_lower_bound(chord) > b.distance_m
             {
                 break;
             }
@@ -88,7 +122,7 @@ impl PointIndex {
         }
         for (e, d2) in self.tree.nearest_neighbor_iter_with_distance_2(&q.ecef) {
             let chord = d2.sqrt();
-            if best.len() == k && chord > best[k - 1].distance_m {
+            if best.len() == k && geodesic_lower_bound(chord) > best[k - 1].distance_m {
                 break;
             }
             let index = e.data as usize;
