@@ -80,6 +80,14 @@ pub fn geodesic_lower_bound(c: f64) -> f64 {
     c.max((1.0 - 2.0 * WGS84_F) * arc)
 }
 
+/// The longest chord whose [`geodesic_lower_bound`] is at most `s`: every point within
+/// geodesic distance `s` lies within this chord (the search radius of an R-tree query).
+pub fn max_chord_within(s: f64) -> f64 {
+    let k = 1.0 - 2.0 * WGS84_F;
+    let angle = (s / (2.0 * WGS84_A * k)).min(std::f64::consts::FRAC_PI_2);
+    s.min(2.0 * WGS84_A * angle.sin())
+}
+
 /// Geodesic distance on the WGS84 ellipsoid, metres (see the module doc for accuracy).
 pub fn geodesic_m(a: &GeoPoint, b: &GeoPoint) -> f64 {
     let c = chord_m(a, b);
@@ -126,6 +134,15 @@ mod tests {
             assert!((d - proj).abs() < tolerance, "{d} vs PROJ {proj}");
         }
         assert_eq!(geodesic_m(&thouars, &thouars), 0.0);
+    }
+
+    #[test]
+    fn max_chord_inverts_the_lower_bound() {
+        for s in [0.0, 1.0, 1e3, 3e5, 1e6, 9.4e6, 2e7, 4e7] {
+            let c = max_chord_within(s);
+            assert!(geodesic_lower_bound(c) <= s * (1.0 + 1e-12) + 1e-9, "{s}");
+            assert!(geodesic_lower_bound(c * 1.001 + 1.0) > s || c >= 2.0 * WGS84_A, "{s}");
+        }
     }
 
     proptest! {
