@@ -9,6 +9,7 @@
 use std::hint::black_box;
 use std::path::PathBuf;
 
+use careaccess::analysis::accessibility::{Demand, Supply, builtin_profiles};
 use careaccess::analysis::coverage::Threshold;
 use careaccess::analysis::scenario::Change;
 use careaccess::analysis::{DistanceModel, Engine};
@@ -82,5 +83,42 @@ fn scenario(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, nearest, scenario);
+/// National 2SFCA over every EHPAD with the `ehpad` profile's 20 km catchment, pair
+/// search included. Supply = 1 per site and demand = population, because capacities and
+/// the 75+ population are only known in a few départements (the figure measures the
+/// computation, not a published indicator).
+fn two_step_fca(c: &mut Criterion) {
+    let Some(engine) = engine() else { return };
+    let Ok(profiles) = builtin_profiles() else {
+        return;
+    };
+    let Some(profile) = profiles.get("ehpad") else {
+        return;
+    };
+    let acc = engine.accessibility(
+        profile,
+        Some(Supply::Sites),
+        Some(Demand::Population),
+        DistanceModel::Straight,
+        None,
+    );
+    let Ok(acc) = acc else { return };
+    let name = format!(
+        "ehpad_20km ({} sites, {} pairs)",
+        acc.counts.sites, acc.counts.pairs
+    );
+    c.bench_function(&format!("two_step_fca/{name}"), |b| {
+        b.iter(|| {
+            black_box(engine.accessibility(
+                profile,
+                Some(Supply::Sites),
+                Some(Demand::Population),
+                DistanceModel::Straight,
+                None,
+            ))
+        })
+    });
+}
+
+criterion_group!(benches, nearest, two_step_fca, scenario);
 criterion_main!(benches);

@@ -7,6 +7,7 @@ use anyhow::Context;
 use clap::{Args, Parser, Subcommand};
 
 use careaccess::analysis::DistanceModel;
+use careaccess::analysis::accessibility::{Demand, Supply};
 use careaccess::import::{self, Manifest, fetch};
 use careaccess::model::Kind;
 
@@ -44,6 +45,75 @@ pub enum Command {
     Scenario(ScenarioArgs),
     /// Where k new structures would bring the most people within a threshold.
     Siting(SitingArgs),
+    /// 2SFCA accessibility (APL-style) per commune, with the parameters in a header line.
+    Accessibility(AccessibilityArgs),
+    /// The audit trail of one commune's accessibility: every site, weight and ratio.
+    Explain(ExplainArgs),
+    /// Zonage review: APL classes (ZIP < 2.5, vivier 2.5–4, > 4) against the official zonage.
+    Zonage(ZonageArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct AccessArgs {
+    /// Accessibility profile of the parameters file: mg, ehpad, msp, clic, hospital…
+    #[arg(long)]
+    pub kind: String,
+    /// Supply per site: capacity (places, beds…) or sites (1 each). Default: the profile's.
+    #[arg(long)]
+    pub supply: Option<Supply>,
+    /// Demand: population, standardised (DREES standardised population) or pop75.
+    #[arg(long)]
+    pub demand: Option<Demand>,
+    /// Distance model; default road_estimate for minute steps, straight for km steps.
+    #[arg(long)]
+    pub model: Option<DistanceModel>,
+    /// Commune-to-commune travel times, CSV `from,to,minutes` (for --model matrix).
+    #[arg(long)]
+    pub matrix: Option<PathBuf>,
+    /// Parameters file (default: <data-dir>/accessibility.toml, else the built-in one).
+    #[arg(long)]
+    pub params: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct AccessibilityArgs {
+    #[command(flatten)]
+    pub access: AccessArgs,
+    /// Write the CSV here instead of standard output.
+    #[arg(long)]
+    pub out: Option<PathBuf>,
+    /// Also print the aggregate of this territory (DREES rules) on standard error.
+    #[arg(long)]
+    pub territory: Option<String>,
+    /// Threshold for the share of population at or below it (e.g. 2.5 for ZIP).
+    #[arg(long, default_value_t = 2.5)]
+    pub threshold: f64,
+}
+
+#[derive(Debug, Args)]
+pub struct ExplainArgs {
+    #[command(flatten)]
+    pub access: AccessArgs,
+    /// INSEE code of the commune.
+    #[arg(long)]
+    pub commune: String,
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct ZonageArgs {
+    /// Territory: dep:79, reg:75, epci:<siren>, cls:<id>, communes:<code,…>.
+    #[arg(long)]
+    pub territory: String,
+    /// Classify the DREES APL 2021 reference (apl_mg_65) or our own accessibility (profile mg).
+    #[arg(long, default_value = "drees", value_parser = ["drees", "ours"])]
+    pub values: String,
+    /// Parameters file for --values ours (profile mg).
+    #[arg(long)]
+    pub params: Option<PathBuf>,
+    #[arg(long)]
+    pub json: bool,
 }
 
 #[derive(Debug, Args)]
@@ -216,6 +286,9 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Coverage(args) => crate::commands::coverage(&data_dir, &args)?,
         Command::Scenario(args) => crate::commands::scenario(&data_dir, &args)?,
         Command::Siting(args) => crate::commands::siting(&data_dir, &args)?,
+        Command::Accessibility(args) => crate::commands::accessibility(&data_dir, &args)?,
+        Command::Explain(args) => crate::commands::explain(&data_dir, &args)?,
+        Command::Zonage(args) => crate::commands::zonage(&data_dir, &args)?,
         Command::Serve(args) => {
             ensure_data(&data_dir, args.mirror.mirror.as_deref())?;
             let runtime = tokio::runtime::Runtime::new().context("starting the async runtime")?;

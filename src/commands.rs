@@ -11,7 +11,11 @@ use careaccess::geodesy::GeoPoint;
 use careaccess::import::load::{LoadOptions, load};
 use careaccess::model::InseeCode;
 
-use crate::cli::{CoverageArgs, ModelArgs, NearestArgs, ScenarioArgs, SitingArgs, ThresholdArgs};
+use crate::cli::{
+    AccessArgs, AccessibilityArgs, CoverageArgs, ExplainArgs, ModelArgs, NearestArgs, ScenarioArgs,
+    SitingArgs, ThresholdArgs, ZonageArgs,
+};
+use careaccess::analysis::accessibility::{self, Accessibility, StepUnit, ZonageValues};
 use careaccess::analysis::scenario::Change;
 
 pub fn engine(data_dir: &Path) -> anyhow::Result<Engine> {
@@ -395,5 +399,170 @@ pub fn siting(data_dir: &Path, args: &SitingArgs) -> anyhow::Result<()> {
     if s.picks.is_empty() {
         println!("  no site would bring anyone new within the threshold");
     }
+    Ok(())
+}
+
+/// Loads the profiles: `--params`, else `<data-dir>/accessibility.toml`, else built in.
+fn profiles(
+    data_dir: &Path,
+    params: Option<&Path>,
+) -> anyhow::Result<std::collections::BTreeMap<String, accessibility::Profile>> {
+    let default = data_dir.join("accessibility.toml");
+    Ok(match params {
+        Some(p) => accessibility::read_profiles(p)?,
+        None if default.exists() => accessibility::read_profiles(&default)?,
+        None => accessibility::builtin_profiles()?,
+    })
+}
+
+fn run_accessibility(
+    engine: &Engine,
+    data_dir: &Path,
+    args: &AccessArgs,
+) -> anyhow::Result<Accessibility> {
+    let profiles = profiles(data_dir, args.params.as_deref())?;
+    let profile = accessibility::profile(&profiles, &args.kind)?;
+    let model = args.model.unwrap_or(match profile.unit {
+        StepUnit::Minutes => DistanceModel::RoadEstimate,
+        StepUnit::Km => DistanceModel::Straight,
+    });
+    let model_args = ModelArgs {
+        model,
+        matrix: args.matrix.clone(),
+    };
+    let matrix = matrix_for(&model_args, engine)?;
+    Ok(engine.accessibility(profile, args.supply, args.demand, model, matrix.as_ref())?)
+}
+
+pub fn accessibility(data_dir: &Path, args: &AccessibilityArgs) -> anyhow::Result<()> {
+    let engine = engine(data_dir)?;
+    let acc = run_accessibility(&engine, data_dir, &args.access)?;
+    let mut w = output(args.out.as_deref())?;
+    let params = serde_json::json!({
+        "profile": acc.profile,
+        "supply": acc.supply,
+        "demand": acc.demand,
+        "model": acc.model,
+        "unit": acc.unit_label,
+        "caveat": acc.caveat,
+        "formula": acc.formula,
+        "build": engine.data.build_id,
+    });
+    writeln!(w, "# careaccess accessibility {params}")?;
+    let mut csv = csv::Writer::from_writer(Vec::new());
+    csv.write_record(["code", "nom", "population", "demand", "accessibility"])?;
+    for (i, c) in engine.data.communes.iter().enumerate() {
+        csv.write_record([
+            c.code.to_string(),
+            c.name.clone(),
+            c.population.to_string(),
+            acc.demand_values[i].map(|d| num(d, 3)).unwrap_or_default(),
+            acc.values[i].map(|a| format!("{a:.6}")).unwrap_or_default(),
+        ])?;
+    }
+    w.write_all(&csv.into_inner()?)?;
+    w.flush()?;
+    eprintln!(
+        "{} sites ({} left out), {} commune–site pairs; unit: {}{}",
+        acc.counts.sites,
+        acc.counts.sites_left_out,
+        acc.counts.pairs,
+        acc.unit_label,
+        acc.caveat
+            .as_deref()
+            .map(|c| format!(" — {c}"))
+            .unwrap_or_default()
+    );
+    if let Some(t) = &args.territory {
+        let territory = territory::resolve(&engine.data, t)?;
+        let agg = engine.aggregate(&acc, &territory, args.threshold);
+        eprintln!("{}", serde_json::to_string_pretty(&agg)?);
+    }
+    Ok(())
+}
+
+pub fn explain(data_dir: &Path, args: &ExplainArgs) -> anyhow::Result<()> {
+    let engine = engine(data_dir)?;
+    let code = InseeCode::parse(&args.commune)?;
+    let Some(i) = engine.data.commune_index(&code) else {
+        bail!("{code} is not a commune of the data set");
+    };
+    let acc = run_accessibility(&engine, data_dir, &args.access)?;
+    let e = engine.explain(&acc, i);
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(&e)?);
+        return Ok(());
+    }
+    println!(
+        "{} {} — profile {} — model {} — unit {}",
+        e.code, e.name, e.profile, e.model, e.unit_label
+    );
+    if let Some(c) = &e.caveat {
+        println!("  caveat: {c}");
+    }
+    println!("  {}", e.formula);
+    println!(
+        "  demand P_i = {}",
+        e.demand.map_or("–".into(), |d| format!("{d:.3}"))
+    );
+    println!(
+        "  {:<12} {:<34} {:>8} {:>7} {:>7} {:>10} {:>14} {:>12} {:>12}",
+        "site", "nom", "km", "min", "w", "S_j", "Σ w·P", "R_j", "w·R_j"
+    );
+    for c in &e.contributions {
+        println!(
+            "  {:<12} {:<34} {:>8.2} {:>7.1} {:>7.4} {:>10.1} {:>14.1} {:>12.6} {:>12.6}",
+            c.site_id,
+            c.site_name.chars().take(34).collect::<String>(),
+            c.distance_m / 1000.0,
+            c.car_min,
+            c.weight,
+            c.supply,
+            c.demand_in_catchment,
+            c.ratio.unwrap_or(f64::NAN),
+            c.contribution
+        );
+    }
+    println!("  A_i = Σ w·R_j = {:.6}", e.sum);
+    Ok(())
+}
+
+pub fn zonage(data_dir: &Path, args: &ZonageArgs) -> anyhow::Result<()> {
+    let engine = engine(data_dir)?;
+    let territory = territory::resolve(&engine.data, &args.territory)?;
+    let acc;
+    let values = if args.values == "ours" {
+        let a = AccessArgs {
+            kind: "mg".into(),
+            supply: None,
+            demand: None,
+            model: None,
+            matrix: None,
+            params: args.params.clone(),
+        };
+        acc = run_accessibility(&engine, data_dir, &a)?;
+        ZonageValues::Accessibility(&acc)
+    } else {
+        ZonageValues::DreesApl65
+    };
+    let review = engine.zonage_review(values, &territory);
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(&review)?);
+        return Ok(());
+    }
+    println!(
+        "{} ({} {}) — values: {} — rule: {} — status: {}",
+        review.territory_name,
+        review.territory_type,
+        review.territory_code,
+        review.values,
+        review.rule,
+        review.status
+    );
+    for c in &review.caveats {
+        println!("  caveat: {c}");
+    }
+    println!("{}", serde_json::to_string_pretty(&review.cells)?);
+    println!("agreement: {}", serde_json::to_string(&review.agreement)?);
     Ok(())
 }

@@ -141,7 +141,10 @@ mod tests {
         for s in [0.0, 1.0, 1e3, 3e5, 1e6, 9.4e6, 2e7, 4e7] {
             let c = max_chord_within(s);
             assert!(geodesic_lower_bound(c) <= s * (1.0 + 1e-12) + 1e-9, "{s}");
-            assert!(geodesic_lower_bound(c * 1.001 + 1.0) > s || c >= 2.0 * WGS84_A, "{s}");
+            assert!(
+                geodesic_lower_bound(c * 1.001 + 1.0) > s || c >= 2.0 * WGS84_A,
+                "{s}"
+            );
         }
     }
 

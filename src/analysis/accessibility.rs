@@ -1203,6 +1203,21 @@ impl Engine {
             }
         }
 
+        let unit_label = if source == profile.supply && demand == profile.demand {
+            profile.unit_label.clone()
+        } else {
+            // The profile's unit names its default supply and demand: say when the
+            // caller chose others, so a figure is never shown under the wrong unit.
+            format!(
+                "{} (recalculé avec offre : {}, demande : {})",
+                profile.unit_label,
+                match &source {
+                    SupplySource::Facilities { per_site, .. } => per_site.as_str(),
+                    SupplySource::CommuneIndicator { commune_indicator } => commune_indicator,
+                },
+                demand.as_str()
+            )
+        };
         let acc = Accessibility {
             profile: profile.clone(),
             supply: source,
@@ -1217,7 +1232,7 @@ impl Engine {
                 }
             },
             search_radius_m: radius,
-            unit_label: profile.unit_label.clone(),
+            unit_label,
             caveat: profile.caveat.clone(),
             formula: FORMULA,
             counts,

@@ -40,7 +40,9 @@ pub struct Hit {
 
 impl std::fmt::Debug for PointIndex {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("PointIndex").field("points", &self.points.len()).finish()
+        f.debug_struct("PointIndex")
+            .field("points", &self.points.len())
+            .finish()
     }
 }
 
