@@ -233,7 +233,8 @@ fn nearest_equals_brute_force_on_real_communes() {
                 .unwrap();
             let got = n.trip.unwrap();
             assert!(
-                (got.distance_m - d).abs() < 0.05,
+                // The fast arc is within 25 cm of Karney below 300 km (src/geodesy.rs).
+                (got.distance_m - d).abs() < 0.25,
                 "{kind} from {}: {} m vs brute force {d} m ({})",
                 engine.data.communes[n.commune].code,
                 got.distance_m,

@@ -7,8 +7,8 @@ use std::io::Read;
 
 use crate::model::InseeCode;
 
+use super::delimited::Delimited;
 use super::locate::Locator;
-use super::points::decode_field;
 use super::{ImportError, SourceReport, SourceSpec};
 
 /// Reads a travel-time table `from,to,minutes` (header required; other columns are
@@ -21,28 +21,14 @@ pub fn read_matrix_csv(
     report: &mut SourceReport,
 ) -> Result<crate::model::TravelMatrix, ImportError> {
     let source_id = report.id.clone();
-    let mut rdr = csv::ReaderBuilder::new()
-        .delimiter(delimiter)
-        .flexible(true)
-        .from_reader(reader);
-    let headers: Vec<String> = rdr
-        .byte_headers()
-        .map_err(|e| ImportError::source(&source_id, format!("CSV header: {e}")))?
-        .iter()
-        .map(|h| {
-            decode_field(h)
-                .trim_start_matches('\u{feff}')
-                .trim()
-                .to_owned()
-        })
-        .collect();
+    let mut rows = Delimited::new(reader, delimiter, false, &source_id)?;
     let col = |name: &str| {
-        headers.iter().position(|h| h == name).ok_or_else(|| {
+        rows.column(name, &source_id).map_err(|_| {
             ImportError::source(
                 &source_id,
                 format!(
                     "travel-time table needs a {name:?} column (header: {})",
-                    headers.join(", ")
+                    rows.headers.join(", ")
                 ),
             )
         })
@@ -54,21 +40,8 @@ pub fn read_matrix_csv(
             .and_then(|c| commune(&c))
     };
     let mut m = crate::model::TravelMatrix::default();
-    let mut record = csv::ByteRecord::new();
-    loop {
-        let line = rdr.position().line() + 1;
-        match rdr.read_byte_record(&mut record) {
-            Ok(false) => break,
-            Ok(true) => {}
-            Err(e) => {
-                report.rows_read += 1;
-                report.skip(line, "malformed_row", e.to_string());
-                continue;
-            }
-        }
-        let line = record.position().map_or(line, |p| p.line());
-        report.rows_read += 1;
-        let field = |i: usize| record.get(i).map(decode_field).unwrap_or_default();
+    while let Some((line, fields)) = rows.next_row(report) {
+        let field = |i: usize| fields.get(i).cloned().unwrap_or_default();
         let (from, to) = match (commune(field(from_c).trim()), commune(field(to_c).trim())) {
             (Ok(f), Ok(t)) => (f, t),
             (Err(e), _) | (_, Err(e)) => {
@@ -116,23 +89,9 @@ pub fn read_commune_csv(
     locator: &Locator,
     report: &mut SourceReport,
 ) -> Result<IndicatorTable, ImportError> {
-    let mut rdr = csv::ReaderBuilder::new()
-        .delimiter(spec.delimiter())
-        .flexible(true)
-        .from_reader(reader);
-    let headers: Vec<String> = rdr
-        .byte_headers()
-        .map_err(|e| ImportError::source(&spec.id, format!("CSV header: {e}")))?
-        .iter()
-        .map(|h| {
-            decode_field(h)
-                .trim_start_matches('\u{feff}')
-                .trim()
-                .to_owned()
-        })
-        .collect();
+    let mut rows = Delimited::new(reader, spec.delimiter(), true, &spec.id)?;
     let find = |col: &str| {
-        headers.iter().position(|h| h == col).ok_or_else(|| {
+        rows.column(col, &spec.id).map_err(|_| {
             ImportError::source(
                 &spec.id,
                 format!("column {col:?} named in sources.toml is not in the file header"),
@@ -150,30 +109,9 @@ pub fn read_commune_csv(
         numeric: vec![true; fields.len()],
         rows: HashMap::new(),
     };
-    let mut record = csv::ByteRecord::new();
-    loop {
-        let line = rdr.position().line() + 1;
-        match rdr.read_byte_record(&mut record) {
-            Ok(false) => break,
-            Ok(true) => {}
-            Err(e) => {
-                report.rows_read += 1;
-                report.skip(line, "malformed_row", e.to_string());
-                continue;
-            }
-        }
-        let line = record.position().map_or(line, |p| p.line());
-        report.rows_read += 1;
-        if record.len() != headers.len() {
-            report.skip(
-                line,
-                "malformed_row",
-                format!("{} fields, the header has {}", record.len(), headers.len()),
-            );
-            continue;
-        }
-        let raw_code = decode_field(&record[code_col]);
-        let code = match InseeCode::parse(&raw_code) {
+    while let Some((line, record)) = rows.next_row(report) {
+        let raw_code = &record[code_col];
+        let code = match InseeCode::parse(raw_code) {
             Ok(c) => c,
             Err(e) => {
                 report.skip(line, "bad_commune_code", e.to_string());
@@ -200,7 +138,7 @@ pub fn read_commune_csv(
             .values()
             .enumerate()
             .map(|(k, &i)| {
-                let v = decode_field(&record[i]).trim().to_owned();
+                let v = record[i].trim().to_owned();
                 if v.is_empty() {
                     return None;
                 }

@@ -8,6 +8,7 @@
 
 pub mod build;
 pub mod communes;
+mod delimited;
 mod error;
 pub mod fetch;
 pub mod fgb;

@@ -9,6 +9,7 @@ use geo::Point;
 
 use crate::model::{Facility, FinessNumber, InseeCode, Kind, PositionQuality};
 
+use super::delimited::Delimited;
 use super::locate::Locator;
 use super::{ImportError, SourceReport, SourceSpec};
 
@@ -61,14 +62,6 @@ impl Row for FeatureRow {
     }
 }
 
-/// Decodes a CSV field: UTF-8, else Windows-1252 (older official files).
-pub(crate) fn decode_field(bytes: &[u8]) -> String {
-    match std::str::from_utf8(bytes) {
-        Ok(s) => s.to_owned(),
-        Err(_) => encoding_rs::WINDOWS_1252.decode(bytes).0.into_owned(),
-    }
-}
-
 /// Reads a CSV of points.
 pub fn read_points_csv(
     reader: impl Read,
@@ -76,48 +69,14 @@ pub fn read_points_csv(
     locator: &Locator,
     report: &mut SourceReport,
 ) -> Result<Vec<Facility>, ImportError> {
-    let mut rdr = csv::ReaderBuilder::new()
-        .delimiter(spec.delimiter())
-        .flexible(true)
-        .from_reader(reader);
-    let headers: Vec<String> = rdr
-        .byte_headers()
-        .map_err(|e| ImportError::source(&spec.id, format!("CSV header: {e}")))?
-        .iter()
-        .map(|h| {
-            decode_field(h)
-                .trim_start_matches('\u{feff}')
-                .trim()
-                .to_owned()
-        })
-        .collect();
-    check_columns(spec, &headers)?;
+    let mut rows = Delimited::new(reader, spec.delimiter(), true, &spec.id)?;
+    check_columns(spec, &rows.headers)?;
+    let headers = rows.headers.clone();
     let mut out = Vec::new();
-    let mut record = csv::ByteRecord::new();
-    loop {
-        let line = rdr.position().line() + 1;
-        match rdr.read_byte_record(&mut record) {
-            Ok(false) => break,
-            Ok(true) => {}
-            Err(e) => {
-                report.rows_read += 1;
-                report.skip(line, "malformed_row", e.to_string());
-                continue;
-            }
-        }
-        let line = record.position().map_or(line, |p| p.line());
-        report.rows_read += 1;
-        if record.len() != headers.len() {
-            report.skip(
-                line,
-                "malformed_row",
-                format!("{} fields, the header has {}", record.len(), headers.len()),
-            );
-            continue;
-        }
+    while let Some((line, values)) = rows.next_row(report) {
         let row = CsvRow {
             headers: &headers,
-            values: record.iter().map(decode_field).collect(),
+            values,
         };
         if let Some(f) = row_to_facility(&row, line, spec, locator, report) {
             out.push(f);
@@ -477,6 +436,6 @@ mod tests {
         assert_eq!(parse_coordinate("46,5"), Some(46.5));
         assert_eq!(parse_coordinate("NaN"), None);
         assert_eq!(parse_coordinate("inf"), None);
-        assert_eq!(decode_field(&[0x43, 0xc9]), "CÉ");
+        assert_eq!(super::super::delimited::decode_field(&[0x43, 0xc9]), "CÉ");
     }
 }
