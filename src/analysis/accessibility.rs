@@ -1413,11 +1413,7 @@ impl Engine {
         territory: &Territory,
         threshold: f64,
     ) -> Aggregate {
-        let members: Vec<usize> = territory
-            .communes
-            .iter()
-            .filter_map(|c| self.data.commune_index(c))
-            .collect();
+        let (members, _) = self.members(territory);
         let standardised = self.data.indicators.numeric.get(STANDARDISED_INDICATOR);
         let (mut by_std, mut by_pop, mut by_demand) =
             (Mean::default(), Mean::default(), Mean::default());
@@ -1580,11 +1576,7 @@ impl Engine {
     /// Classifies APL values (≤ 2.5 ZIP-eligible; ≤ 4 vivier; above, outside) and
     /// crosses them with the official zonage (`zonage_mg`) of a territory.
     pub fn zonage_review(&self, values: ZonageValues<'_>, territory: &Territory) -> ZonageReview {
-        let members: Vec<usize> = territory
-            .communes
-            .iter()
-            .filter_map(|c| self.data.commune_index(c))
-            .collect();
+        let (members, _) = self.members(territory);
         let official = self.data.indicators.text.get(ZONAGE_INDICATOR);
         let value = |i: usize| match values {
             ZonageValues::Accessibility(acc) => acc.value(i),

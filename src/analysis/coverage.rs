@@ -4,7 +4,7 @@ use serde::Serialize;
 
 use crate::model::{Kind, Territory, TerritoryType};
 
-use super::distance::DistanceModel;
+use super::distance::{DistanceModel, Trip};
 use super::engine::Engine;
 use super::nearest::CommuneNearest;
 
@@ -22,10 +22,11 @@ pub enum Threshold {
 }
 
 impl Threshold {
-    fn reached(self, distance_m: f64, car_min: f64) -> bool {
+    /// Whether a trip is within the threshold.
+    pub fn reached(self, trip: Trip) -> bool {
         match self {
-            Threshold::Km(km) => distance_m <= km * 1_000.0,
-            Threshold::Minutes(m) => car_min <= m,
+            Threshold::Km(km) => trip.distance_m <= km * 1_000.0,
+            Threshold::Minutes(m) => trip.car_min <= m,
         }
     }
 
@@ -86,6 +87,20 @@ pub struct Coverage {
 }
 
 impl Engine {
+    /// Indices of a territory's communes in the data set, and their total population.
+    pub fn members(&self, territory: &Territory) -> (Vec<usize>, u64) {
+        let members: Vec<usize> = territory
+            .communes
+            .iter()
+            .filter_map(|c| self.data.commune_index(c))
+            .collect();
+        let population = members
+            .iter()
+            .map(|&i| u64::from(self.data.communes[i].population))
+            .sum();
+        (members, population)
+    }
+
     /// Coverage of `territory` from the per-commune nearest results of one kind.
     pub fn coverage(
         &self,
@@ -96,15 +111,7 @@ impl Engine {
         thresholds: &[Threshold],
         underserved_threshold: Threshold,
     ) -> Coverage {
-        let members: Vec<usize> = territory
-            .communes
-            .iter()
-            .filter_map(|c| self.data.commune_index(c))
-            .collect();
-        let population: u64 = members
-            .iter()
-            .map(|&i| u64::from(self.data.communes[i].population))
-            .sum();
+        let (members, population) = self.members(territory);
         let mut bands: Vec<Band> = thresholds
             .iter()
             .map(|&t| Band {
@@ -125,7 +132,7 @@ impl Engine {
             match n.trip {
                 Some(t) => {
                     for b in &mut bands {
-                        if b.threshold.reached(t.distance_m, t.car_min) {
+                        if b.threshold.reached(t) {
                             b.population_within += pop;
                         } else {
                             b.population_beyond += pop;
@@ -143,9 +150,7 @@ impl Engine {
                     }
                 }
             }
-            let beyond = n
-                .trip
-                .is_none_or(|t| !underserved_threshold.reached(t.distance_m, t.car_min));
+            let beyond = n.trip.is_none_or(|t| !underserved_threshold.reached(t));
             if beyond {
                 underserved.push(Underserved {
                     code: c.code.to_string(),

@@ -219,12 +219,7 @@ impl Engine {
                 (format!("scenario:{}", i + 1), name.unwrap_or_default())
             }
         };
-        let within = |t: Option<Trip>| {
-            t.is_some_and(|t| match threshold {
-                Threshold::Km(km) => t.distance_m <= km * 1_000.0,
-                Threshold::Minutes(m) => t.car_min <= m,
-            })
-        };
+        let within = |t: Option<Trip>| t.is_some_and(|t| threshold.reached(t));
 
         let mut result = ScenarioResult {
             kind: kind.clone(),

@@ -10,7 +10,7 @@ use serde::Serialize;
 use crate::model::{Kind, Territory};
 
 use super::coverage::Threshold;
-use super::distance::DistanceModel;
+use super::distance::{DistanceModel, Trip};
 use super::engine::Engine;
 use super::nearest::CommuneNearest;
 
@@ -59,23 +59,12 @@ impl Engine {
         model: DistanceModel,
         baseline: &[CommuneNearest],
     ) -> Siting {
-        let members: Vec<usize> = territory
-            .communes
-            .iter()
-            .filter_map(|c| self.data.commune_index(c))
-            .collect();
-        let population: u64 = members
-            .iter()
-            .map(|&i| u64::from(self.data.communes[i].population))
-            .sum();
+        let (members, population) = self.members(territory);
         let radius_m = match threshold {
             Threshold::Km(km) => km * 1_000.0,
             Threshold::Minutes(m) => self.road.straight_m_within_minutes(m),
         };
-        let reaches = |d: f64| match threshold {
-            Threshold::Km(km) => d <= km * 1_000.0,
-            Threshold::Minutes(m) => self.road.car_minutes(d) <= m,
-        };
+        let reaches = |d: f64| threshold.reached(Trip::estimate(&self.road, d));
         let in_territory: std::collections::HashSet<usize> = members.iter().copied().collect();
         let mut covered: Vec<bool> = vec![false; self.data.communes.len()];
         for &c in &members {
