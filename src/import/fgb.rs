@@ -206,6 +206,16 @@ impl PropertyProcessor for Collect<'_> {
 
 /// Reads every feature of a layer.
 pub fn read_layer(path: &Path) -> Result<Vec<Feature>, ImportError> {
+    read(path, true)
+}
+
+/// Reads every feature's properties only (no geometry decoding: the commune layer's
+/// 35,000 polygons are the bulk of start-up time when only attributes are needed).
+pub fn read_properties(path: &Path) -> Result<Vec<Feature>, ImportError> {
+    read(path, false)
+}
+
+fn read(path: &Path, with_geometry: bool) -> Result<Vec<Feature>, ImportError> {
     let err = |message: String| ImportError::Read {
         path: path.to_owned(),
         message,
@@ -220,7 +230,7 @@ pub fn read_layer(path: &Path) -> Result<Vec<Feature>, ImportError> {
         let mut properties = BTreeMap::new();
         f.process_properties(&mut Collect(&mut properties))
             .map_err(|e| err(e.to_string()))?;
-        let geometry = f.to_geo().ok();
+        let geometry = if with_geometry { f.to_geo().ok() } else { None };
         out.push(Feature {
             geometry,
             properties,

@@ -70,7 +70,12 @@ pub fn load_build(dir: &Path, opts: LoadOptions) -> Result<Dataset, ImportError>
         })?;
     let build_id = meta["build_id"].as_str().unwrap_or_default().to_owned();
 
-    let mut features = fgb::read_layer(&dir.join("communes.fgb"))?;
+    let communes_path = dir.join("communes.fgb");
+    let mut features = if opts.geometry {
+        fgb::read_layer(&communes_path)?
+    } else {
+        fgb::read_properties(&communes_path)?
+    };
     features.sort_by_key(|a| text(a, "code"));
     let mut communes = Vec::with_capacity(features.len());
     let mut numeric: BTreeMap<String, Vec<Option<f64>>> = BTreeMap::new();
@@ -151,7 +156,7 @@ pub fn load_build(dir: &Path, opts: LoadOptions) -> Result<Dataset, ImportError>
         });
     }
     // Perimeter names come from cls.fgb.
-    if let Ok(cls) = fgb::read_layer(&dir.join("cls.fgb")) {
+    if let Ok(cls) = fgb::read_properties(&dir.join("cls.fgb")) {
         for f in cls {
             if let (Some(c), Some(n)) = (text(&f, "code"), text(&f, "nom")) {
                 names.insert((TerritoryType::Cls, c), n);
