@@ -246,6 +246,9 @@ pub struct ServeArgs {
     /// Address to listen on.
     #[arg(long, env = "CAREACCESS_BIND", default_value = "127.0.0.1:8080")]
     pub bind: std::net::SocketAddr,
+    /// Folder of the web page served at `/` (default: `web/` of the source tree).
+    #[arg(long, env = "CAREACCESS_WEB")]
+    pub web_dir: Option<PathBuf>,
     #[command(flatten)]
     pub mirror: MirrorArg,
 }
@@ -292,7 +295,11 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Serve(args) => {
             ensure_data(&data_dir, args.mirror.mirror.as_deref())?;
             let runtime = tokio::runtime::Runtime::new().context("starting the async runtime")?;
-            runtime.block_on(careaccess::api::serve(&data_dir, args.bind))?;
+            let web_dir = args
+                .web_dir
+                .clone()
+                .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("web"));
+            runtime.block_on(careaccess::api::serve(&data_dir, &web_dir, args.bind))?;
         }
     }
     Ok(ExitCode::SUCCESS)

@@ -1,32 +1,72 @@
-//! HTTP service (axum). For now: health, the dataset description and the web page; the
-//! OGC API – Features routes and the analysis endpoints build on this state.
+//! HTTP service (axum): OGC API – Features over the built layers, the analysis
+//! endpoints, and the web map.
+//!
+//! The state is loaded once per data build and shared read-only; a reload (SIGHUP or
+//! `POST /admin/reload`) builds a new state aside and swaps it in whole, so requests in
+//! flight finish on the data they started with.
+
+pub mod analysis;
+pub mod error;
+pub mod features;
+pub mod map;
+pub mod ogc;
+pub mod openapi;
+pub mod params;
+pub mod search;
+pub mod state;
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
+use arc_swap::ArcSwap;
 use axum::Router;
-use axum::extract::State;
-use axum::http::StatusCode;
-use axum::response::{IntoResponse, Json, Response};
-use axum::routing::get;
+use axum::extract::{DefaultBodyLimit, RawQuery, Request, State};
+use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use tower_http::compression::CompressionLayer;
+use tower_http::cors::CorsLayer;
 use tower_http::services::ServeDir;
 use tower_http::trace::TraceLayer;
 
-/// Read-only state shared by every request.
-#[derive(Debug)]
-pub struct AppState {
-    /// `dataset.json` of the current build: sources, licences, vintages, layer counts.
-    pub dataset: serde_json::Value,
+pub use error::{ApiError, ApiResult};
+pub use state::{AppState, StateError};
+
+use params::QueryPairs;
+
+/// Largest request body accepted (scenarios are the only bodies).
+pub const MAX_BODY_BYTES: usize = analysis::MAX_SCENARIO_BYTES;
+
+/// The service: the current state (swapped on reload) and its settings.
+pub struct Service {
+    current: ArcSwap<AppState>,
+    pub data_dir: PathBuf,
+    pub web_dir: PathBuf,
+    /// Base of the links the service writes (`CAREACCESS_PUBLIC_URL`), else the request's
+    /// `Host`.
+    pub public_url: Option<String>,
+    /// Token that `POST /admin/reload` requires (`CAREACCESS_ADMIN_TOKEN`); no token, no
+    /// reload over HTTP.
+    pub admin_token: Option<String>,
+    reloading: tokio::sync::Mutex<()>,
+}
+
+impl std::fmt::Debug for Service {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Service")
+            .field("data_dir", &self.data_dir)
+            .field("build", &self.state().build_id())
+            .finish()
+    }
 }
 
 /// Why the service could not start.
 #[derive(Debug, thiserror::Error)]
 pub enum ServeError {
-    #[error("no built data in {0}: run `careaccess data fetch` then `careaccess data build`")]
-    NoData(PathBuf),
-    #[error("{path}: {message}")]
-    Load { path: PathBuf, message: String },
+    #[error(transparent)]
+    State(#[from] StateError),
     #[error("cannot listen on {addr}: {source}")]
     Bind {
         addr: SocketAddr,
@@ -37,45 +77,252 @@ pub enum ServeError {
     Server(#[from] std::io::Error),
 }
 
-impl AppState {
-    pub fn load(data_dir: &Path) -> Result<Self, ServeError> {
-        let path = data_dir.join("current").join("dataset.json");
-        let bytes = std::fs::read(&path).map_err(|_| ServeError::NoData(data_dir.to_owned()))?;
-        let dataset = serde_json::from_slice(&bytes).map_err(|e| ServeError::Load {
-            path: path.clone(),
-            message: e.to_string(),
-        })?;
-        Ok(AppState { dataset })
+impl Service {
+    pub fn new(state: AppState, data_dir: &Path, web_dir: &Path) -> Self {
+        Service {
+            current: ArcSwap::from_pointee(state),
+            data_dir: data_dir.to_owned(),
+            web_dir: web_dir.to_owned(),
+            public_url: None,
+            admin_token: None,
+            reloading: tokio::sync::Mutex::new(()),
+        }
+    }
+
+    /// The state for one request: kept alive by the request even if a reload happens.
+    pub fn state(&self) -> Arc<AppState> {
+        self.current.load_full()
+    }
+
+    /// Loads the current build again and swaps it in; on failure the old data stays
+    /// and the error is returned (and logged).
+    pub async fn reload(self: &Arc<Self>) -> Result<String, String> {
+        let _one_at_a_time = self.reloading.lock().await;
+        let dir = self.data_dir.clone();
+        let loaded = tokio::task::spawn_blocking(move || AppState::load(&dir))
+            .await
+            .map_err(|e| e.to_string())
+            .and_then(|r| r.map_err(|e| e.to_string()));
+        match loaded {
+            Ok(new) => {
+                let id = new.build_id().to_owned();
+                let secs = new.load_seconds;
+                let old = self.current.swap(Arc::new(new));
+                tracing::info!(
+                    "reloaded: build {} → {id} ({secs:.2} s)",
+                    old.build_id()
+                );
+                Ok(id)
+            }
+            Err(e) => {
+                tracing::error!("reload failed, still serving build {}: {e}", self.state().build_id());
+                Err(e)
+            }
+        }
     }
 }
 
 /// The router, without a socket (tests call it with `oneshot`).
-pub fn app(state: Arc<AppState>, web_dir: &Path) -> Router {
+pub fn app(service: Arc<Service>) -> Router {
+    let web = ServeDir::new(&service.web_dir)
+        .append_index_html_on_directories(false)
+        .not_found_service(axum::routing::any(not_found));
     Router::new()
+        .route("/", get(landing))
+        .route("/index.html", get(landing))
+        .route("/conformance", get(ogc::conformance))
+        .route("/api", get(openapi::document))
+        .route("/collections", get(ogc::collections))
+        .route("/collections/{id}", get(ogc::collection))
+        .route("/collections/{id}/queryables", get(ogc::queryables))
+        .route("/collections/{id}/items", get(ogc::items))
+        .route("/collections/{id}/items/{feature}", get(ogc::item))
+        .route("/nearest", get(analysis::nearest))
+        .route("/territories/{type}/{code}", get(analysis::territory_summary))
+        .route("/territories/{type}/{code}/coverage", get(analysis::coverage))
+        .route("/communes/{code}/explain", get(analysis::explain))
+        .route("/scenarios", post(analysis::scenarios))
+        .route("/siting", get(analysis::siting))
+        .route("/search", get(analysis::search))
+        .route("/map/{layer}", get(map::layer))
         .route("/health", get(health))
         .route("/dataset", get(dataset))
-        .with_state(state)
-        .fallback_service(ServeDir::new(web_dir))
+        .route("/admin/reload", post(admin_reload))
+        .fallback_service(web)
+        .method_not_allowed_fallback(method_not_allowed)
+        .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
+        .layer(middleware::from_fn_with_state(service.clone(), etag))
+        .layer(CompressionLayer::new())
+        .layer(
+            CorsLayer::new()
+                .allow_origin(tower_http::cors::Any)
+                .allow_methods([Method::GET, Method::HEAD]),
+        )
         .layer(TraceLayer::new_for_http())
+        .with_state(service)
 }
 
-async fn health() -> impl IntoResponse {
-    Json(serde_json::json!({ "status": "ok" }))
+async fn not_found(req: Request) -> ApiError {
+    ApiError::not_found(format!("no such resource: {}", req.uri().path()))
 }
 
-async fn dataset(State(state): State<Arc<AppState>>) -> Response {
-    (StatusCode::OK, Json(state.dataset.clone())).into_response()
+async fn method_not_allowed(req: Request) -> ApiError {
+    ApiError::new(
+        StatusCode::METHOD_NOT_ALLOWED,
+        format!("{} is not allowed on {}", req.method(), req.uri().path()),
+    )
 }
 
-/// Loads the current build and serves until Ctrl-C / SIGTERM.
-pub async fn serve(data_dir: &Path, addr: SocketAddr) -> Result<(), ServeError> {
-    let state = Arc::new(AppState::load(data_dir)?);
-    let web_dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("web");
+/// Weak ETag from the build id: `If-None-Match` on any GET answers 304 without work.
+async fn etag(State(service): State<Arc<Service>>, req: Request, next: Next) -> Response {
+    let tag = service.state().etag.clone();
+    let cacheable = req.method() == Method::GET && !req.uri().path().starts_with("/health");
+    if cacheable
+        && req
+            .headers()
+            .get(header::IF_NONE_MATCH)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|v| v.split(',').any(|t| t.trim() == tag || t.trim() == "*"))
+    {
+        let mut r = StatusCode::NOT_MODIFIED.into_response();
+        if let Ok(v) = HeaderValue::from_str(&tag) {
+            r.headers_mut().insert(header::ETAG, v);
+        }
+        return r;
+    }
+    let mut r = next.run(req).await;
+    if cacheable && r.status().is_success() {
+        if let Ok(v) = HeaderValue::from_str(&tag) {
+            r.headers_mut().insert(header::ETAG, v);
+        }
+    }
+    r
+}
+
+/// `/`: the web map for browsers, the OGC landing page (JSON) for API clients
+/// (`f=json`, or an `Accept` header without `text/html`).
+async fn landing(
+    State(service): State<Arc<Service>>,
+    RawQuery(raw): RawQuery,
+    headers: HeaderMap,
+) -> Response {
+    let q = QueryPairs::parse(raw.as_deref());
+    if let Err(e) = q.only(&["f"]) {
+        return e.into_response();
+    }
+    let html = match q.get("f") {
+        Ok(Some("json")) => false,
+        Ok(Some("html")) => true,
+        Ok(Some(other)) => {
+            return params::bad("f", format!("must be json or html, not {other:?}")).into_response();
+        }
+        Err(e) => return e.into_response(),
+        Ok(None) => headers
+            .get(header::ACCEPT)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|v| v.contains("text/html")),
+    };
+    if html {
+        let page = service.web_dir.join("index.html");
+        return match tokio::fs::read(&page).await {
+            Ok(body) => axum::response::Html(body).into_response(),
+            Err(e) => ApiError::internal(format!("{}: {e}", page.display())).into_response(),
+        };
+    }
+    let st = service.state();
+    ogc::json_response(
+        &ogc::landing(&ogc::base_url(&service, &headers), &st),
+        "application/json",
+    )
+}
+
+async fn health(State(service): State<Arc<Service>>) -> Response {
+    let st = service.state();
+    ogc::json_response(
+        &serde_json::json!({
+            "status": "ok",
+            "build": st.build_id(),
+            "communes": st.engine.data.communes.len(),
+            "structures": st.engine.data.facilities.len(),
+            "load_seconds": st.load_seconds,
+        }),
+        "application/json",
+    )
+}
+
+async fn dataset(State(service): State<Arc<Service>>) -> Response {
+    ogc::json_response(&service.state().dataset, "application/json")
+}
+
+/// `POST /admin/reload` with `Authorization: Bearer <CAREACCESS_ADMIN_TOKEN>`.
+async fn admin_reload(State(service): State<Arc<Service>>, headers: HeaderMap) -> ApiResult<Response> {
+    let Some(token) = &service.admin_token else {
+        return Err(ApiError::new(
+            StatusCode::FORBIDDEN,
+            "reload over HTTP is off: set CAREACCESS_ADMIN_TOKEN to enable it (or send SIGHUP)",
+        ));
+    };
+    let given = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "));
+    if !given.is_some_and(|g| constant_time_eq(g.as_bytes(), token.as_bytes())) {
+        return Err(ApiError::new(
+            StatusCode::UNAUTHORIZED,
+            "missing or wrong `Authorization: Bearer <token>`",
+        ));
+    }
+    match service.reload().await {
+        Ok(build) => Ok(ogc::json_response(
+            &serde_json::json!({ "status": "reloaded", "build": build }),
+            "application/json",
+        )),
+        Err(e) => Err(ApiError::new(
+            StatusCode::CONFLICT,
+            format!("reload failed, the previous data is still served: {e}"),
+        )),
+    }
+}
+
+fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
+/// Loads the current build and serves until Ctrl-C / SIGTERM; SIGHUP reloads the data.
+pub async fn serve(data_dir: &Path, web_dir: &Path, addr: SocketAddr) -> Result<(), ServeError> {
+    let dir = data_dir.to_owned();
+    let state = tokio::task::spawn_blocking(move || AppState::load(&dir))
+        .await
+        .map_err(|e| ServeError::Server(std::io::Error::other(e)))??;
+    tracing::info!(
+        "build {} loaded in {:.2} s: {} communes, {} structures",
+        state.build_id(),
+        state.load_seconds,
+        state.engine.data.communes.len(),
+        state.engine.data.facilities.len()
+    );
+    let mut service = Service::new(state, data_dir, web_dir);
+    service.public_url = std::env::var("CAREACCESS_PUBLIC_URL").ok().filter(|s| !s.is_empty());
+    service.admin_token = std::env::var("CAREACCESS_ADMIN_TOKEN").ok().filter(|s| !s.is_empty());
+    let service = Arc::new(service);
+    #[cfg(unix)]
+    {
+        let s = service.clone();
+        tokio::spawn(async move {
+            use tokio::signal::unix::{SignalKind, signal};
+            if let Ok(mut hup) = signal(SignalKind::hangup()) {
+                while hup.recv().await.is_some() {
+                    tracing::info!("SIGHUP: reloading {}", s.data_dir.display());
+                    let _ = s.reload().await;
+                }
+            }
+        });
+    }
     let listener = tokio::net::TcpListener::bind(addr)
         .await
         .map_err(|source| ServeError::Bind { addr, source })?;
     tracing::info!("careaccess listening on http://{addr}/");
-    axum::serve(listener, app(state, &web_dir))
+    axum::serve(listener, app(service))
         .with_graceful_shutdown(shutdown_signal())
         .await?;
     Ok(())

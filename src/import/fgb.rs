@@ -105,47 +105,68 @@ pub struct Layer {
     pub features: Vec<(geo::Geometry<f64>, Vec<Cell>)>,
 }
 
+/// What describes a layer besides its features: name, title, description, geometry type
+/// and columns (as written in, and read back from, the FlatGeobuf header).
+#[derive(Debug, Clone, PartialEq)]
+pub struct LayerInfo {
+    pub name: String,
+    pub title: String,
+    pub description: String,
+    pub geometry_type: GeometryType,
+    pub columns: Vec<Column>,
+}
+
 /// Writes a layer with its spatial index. The caller makes the write atomic (the file is
 /// written in a staging folder that is swapped in whole).
 pub fn write_layer(path: &Path, layer: &Layer) -> Result<u64, ImportError> {
-    let err = |message: String| ImportError::Write {
+    let info = LayerInfo {
+        name: layer.name.clone(),
+        title: layer.title.clone(),
+        description: layer.description.clone(),
+        geometry_type: layer.geometry_type,
+        columns: layer.columns.clone(),
+    };
+    let file = std::fs::File::create(path).map_err(|e| ImportError::io(path, e))?;
+    let mut out = BufWriter::new(file);
+    let features = layer.features.iter().map(|(g, cells)| (g, cells.as_slice()));
+    let n = encode(&mut out, &info, features).map_err(|message| ImportError::Write {
         path: path.to_owned(),
         message,
-    };
-    let options = FgbWriterOptions {
-        // GDAL rejects an index over zero features.
-        write_index: !layer.features.is_empty(),
-        detect_type: false,
-        promote_to_multi: true,
-        crs: FgbCrs {
-            code: 4326,
-            ..Default::default()
-        },
-        title: Some(&layer.title),
-        description: Some(&layer.description),
-        ..Default::default()
-    };
-    let mut fgb = FgbWriter::create_with_options(&layer.name, layer.geometry_type, options)
-        .map_err(|e| err(e.to_string()))?;
-    for c in &layer.columns {
-        fgb.add_column(&c.name, c.ty.fgb(), |fbb, col| {
-            col.nullable = true;
-            if let Some(d) = &c.description {
-                col.description = Some(fbb.create_string(d));
-            }
-        });
-    }
-    for (n, (geometry, cells)) in layer.features.iter().enumerate() {
-        if cells.len() != layer.columns.len() {
-            return Err(err(format!(
+    })?;
+    let file = out.into_inner().map_err(|e| ImportError::Write {
+        path: path.to_owned(),
+        message: e.to_string(),
+    })?;
+    file.sync_all().map_err(|e| ImportError::io(path, e))?;
+    Ok(n)
+}
+
+/// Encodes features as a FlatGeobuf file (WGS84, with the spatial index when there is at
+/// least one feature) into any writer: a file, or an HTTP response body. Every feature
+/// has one cell per column of `info`.
+pub fn encode<'a, W: Write>(
+    out: &mut W,
+    info: &LayerInfo,
+    features: impl IntoIterator<Item = (&'a geo::Geometry<f64>, &'a [Cell])>,
+) -> Result<u64, String> {
+    let features = features.into_iter();
+    let mut fgb = None;
+    let mut count = 0u64;
+    for (n, (geometry, cells)) in features.enumerate() {
+        if cells.len() != info.columns.len() {
+            return Err(format!(
                 "feature {n} has {} values for {} columns",
                 cells.len(),
-                layer.columns.len()
-            )));
+                info.columns.len()
+            ));
         }
+        let w = match &mut fgb {
+            Some(w) => w,
+            None => fgb.insert(writer(info, true)?),
+        };
         let mut failure = None;
-        fgb.add_feature_geom(geometry.clone(), |feat| {
-            for (i, (col, cell)) in layer.columns.iter().zip(cells).enumerate() {
+        w.add_feature_geom(geometry.clone(), |feat| {
+            for (i, (col, cell)) in info.columns.iter().zip(cells).enumerate() {
                 let value = match cell {
                     Cell::Null => continue,
                     Cell::Text(s) => ColumnValue::String(s),
@@ -158,17 +179,45 @@ pub fn write_layer(path: &Path, layer: &Layer) -> Result<u64, ImportError> {
                 }
             }
         })
-        .map_err(|e| err(format!("feature {n}: {e}")))?;
+        .map_err(|e| format!("feature {n}: {e}"))?;
         if let Some(f) = failure {
-            return Err(err(f));
+            return Err(f);
         }
+        count += 1;
     }
-    let file = std::fs::File::create(path).map_err(|e| ImportError::io(path, e))?;
-    let mut out = BufWriter::new(file);
-    fgb.write(&mut out).map_err(|e| err(e.to_string()))?;
-    let file = out.into_inner().map_err(|e| err(e.to_string()))?;
-    file.sync_all().map_err(|e| ImportError::io(path, e))?;
-    Ok(layer.features.len() as u64)
+    // GDAL rejects an index over zero features.
+    let w = match fgb {
+        Some(w) => w,
+        None => writer(info, false)?,
+    };
+    w.write(out).map_err(|e| e.to_string())?;
+    Ok(count)
+}
+
+fn writer(info: &LayerInfo, index: bool) -> Result<FgbWriter<'_>, String> {
+    let options = FgbWriterOptions {
+        write_index: index,
+        detect_type: false,
+        promote_to_multi: true,
+        crs: FgbCrs {
+            code: 4326,
+            ..Default::default()
+        },
+        title: Some(&info.title),
+        description: Some(&info.description),
+        ..Default::default()
+    };
+    let mut fgb = FgbWriter::create_with_options(&info.name, info.geometry_type, options)
+        .map_err(|e| e.to_string())?;
+    for c in &info.columns {
+        fgb.add_column(&c.name, c.ty.fgb(), |fbb, col| {
+            col.nullable = true;
+            if let Some(d) = &c.description {
+                col.description = Some(fbb.create_string(d));
+            }
+        });
+    }
+    Ok(fgb)
 }
 
 /// A feature read back.
@@ -206,25 +255,54 @@ impl PropertyProcessor for Collect<'_> {
 
 /// Reads every feature of a layer.
 pub fn read_layer(path: &Path) -> Result<Vec<Feature>, ImportError> {
-    read(path, true)
+    read(path, true).map(|(_, f)| f)
 }
 
 /// Reads every feature's properties only (no geometry decoding: the commune layer's
 /// 35,000 polygons are the bulk of start-up time when only attributes are needed).
 pub fn read_properties(path: &Path) -> Result<Vec<Feature>, ImportError> {
-    read(path, false)
+    read(path, false).map(|(_, f)| f)
 }
 
-fn read(path: &Path, with_geometry: bool) -> Result<Vec<Feature>, ImportError> {
+/// Reads a layer's header (name, title, description, columns) and every feature.
+pub fn read_layer_info(path: &Path) -> Result<(LayerInfo, Vec<Feature>), ImportError> {
+    read(path, true)
+}
+
+fn read(path: &Path, with_geometry: bool) -> Result<(LayerInfo, Vec<Feature>), ImportError> {
     let err = |message: String| ImportError::Read {
         path: path.to_owned(),
         message,
     };
     let file = std::fs::File::open(path).map_err(|e| ImportError::io(path, e))?;
     let mut reader = BufReader::new(file);
-    let mut iter = FgbReader::open(&mut reader)
-        .and_then(|r| r.select_all())
-        .map_err(|e| err(e.to_string()))?;
+    let fgb = FgbReader::open(&mut reader).map_err(|e| err(e.to_string()))?;
+    let info = {
+        let h = fgb.header();
+        let columns = h
+            .columns()
+            .iter()
+            .flatten()
+            .map(|c| Column {
+                name: c.name().to_owned(),
+                ty: match c.type_() {
+                    ColumnType::String | ColumnType::Json | ColumnType::DateTime => ColType::Text,
+                    ColumnType::Bool => ColType::Bool,
+                    ColumnType::Float | ColumnType::Double => ColType::Real,
+                    _ => ColType::Int,
+                },
+                description: c.description().map(str::to_owned),
+            })
+            .collect();
+        LayerInfo {
+            name: h.name().unwrap_or_default().to_owned(),
+            title: h.title().unwrap_or_default().to_owned(),
+            description: h.description().unwrap_or_default().to_owned(),
+            geometry_type: h.geometry_type(),
+            columns,
+        }
+    };
+    let mut iter = fgb.select_all().map_err(|e| err(e.to_string()))?;
     let mut out = Vec::new();
     while let Some(f) = iter.next().map_err(|e| err(e.to_string()))? {
         let mut properties = BTreeMap::new();
@@ -236,7 +314,7 @@ fn read(path: &Path, with_geometry: bool) -> Result<Vec<Feature>, ImportError> {
             properties,
         });
     }
-    Ok(out)
+    Ok((info, out))
 }
 
 /// Writes bytes to a file and syncs it.

@@ -1,0 +1,627 @@
+//! Feature collections in memory and their encodings: GeoJSON, CSV (`,` or `;` with
+//! decimal commas for French spreadsheets) and FlatGeobuf.
+
+use std::collections::HashMap;
+
+use geo::{BoundingRect, Geometry, Intersects, Rect};
+use serde::Serialize;
+use serde::ser::{SerializeMap, SerializeSeq};
+
+use crate::import::fgb::{self, Cell, ColType, Column, Feature, LayerInfo};
+
+use super::error::ApiError;
+use super::params::{self, DEFAULT_LIMIT, QueryPairs};
+
+/// One feature: a stable id, a geometry and one cell per column.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Item {
+    pub id: String,
+    pub geometry: Option<Geometry<f64>>,
+    pub bbox: Option<Rect<f64>>,
+    pub cells: Vec<Cell>,
+}
+
+/// A collection served under `/collections/{id}`.
+#[derive(Debug, Clone)]
+pub struct Collection {
+    pub id: String,
+    pub title: String,
+    pub description: String,
+    pub info: LayerInfo,
+    pub items: Vec<Item>,
+    by_id: HashMap<String, usize>,
+    pub extent: Option<Rect<f64>>,
+    /// Sources, vintages, licences and analysis parameters (collection metadata).
+    pub meta: serde_json::Value,
+}
+
+impl Collection {
+    /// A collection from features read from a layer; `id_column` holds the stable id
+    /// (INSEE code, FINESS number or source id, SIREN…).
+    pub fn new(
+        id: &str,
+        info: LayerInfo,
+        features: Vec<Feature>,
+        id_column: &str,
+        meta: serde_json::Value,
+    ) -> Self {
+        let items: Vec<Item> = features
+            .into_iter()
+            .enumerate()
+            .map(|(n, mut f)| {
+                let cells: Vec<Cell> = info
+                    .columns
+                    .iter()
+                    .map(|c| f.properties.remove(&c.name).unwrap_or(Cell::Null))
+                    .collect();
+                let id = info
+                    .columns
+                    .iter()
+                    .position(|c| c.name == id_column)
+                    .and_then(|i| match &cells[i] {
+                        Cell::Text(s) => Some(s.clone()),
+                        Cell::Int(v) => Some(v.to_string()),
+                        _ => None,
+                    })
+                    .unwrap_or_else(|| (n + 1).to_string());
+                let geometry = f.geometry.filter(|g| g.bounding_rect().is_some());
+                let bbox = geometry.as_ref().and_then(|g| g.bounding_rect());
+                Item {
+                    id,
+                    geometry,
+                    bbox,
+                    cells,
+                }
+            })
+            .collect();
+        let by_id = items
+            .iter()
+            .enumerate()
+            .map(|(i, it)| (it.id.clone(), i))
+            .collect();
+        let extent = items.iter().filter_map(|i| i.bbox).reduce(|a, b| {
+            Rect::new(
+                (a.min().x.min(b.min().x), a.min().y.min(b.min().y)),
+                (a.max().x.max(b.max().x), a.max().y.max(b.max().y)),
+            )
+        });
+        Collection {
+            id: id.to_owned(),
+            title: info.title.clone(),
+            description: info.description.clone(),
+            info,
+            items,
+            by_id,
+            extent,
+            meta,
+        }
+    }
+
+    /// Adds a computed column (e.g. distance to the nearest MSP) with one cell per item.
+    pub fn add_column(&mut self, column: Column, cells: impl IntoIterator<Item = Cell>) {
+        self.info.columns.push(column);
+        let mut cells = cells.into_iter();
+        for it in &mut self.items {
+            it.cells.push(cells.next().unwrap_or(Cell::Null));
+        }
+    }
+
+    /// The same collection with every geometry transformed (e.g. simplified for display).
+    pub fn map_geometries(&self, f: impl Fn(&Geometry<f64>) -> Geometry<f64>) -> Collection {
+        Collection {
+            id: self.id.clone(),
+            title: self.title.clone(),
+            description: self.description.clone(),
+            info: self.info.clone(),
+            items: self
+                .items
+                .iter()
+                .map(|it| Item {
+                    id: it.id.clone(),
+                    geometry: it.geometry.as_ref().map(&f),
+                    bbox: it.bbox,
+                    cells: it.cells.clone(),
+                })
+                .collect(),
+            by_id: self.by_id.clone(),
+            extent: self.extent,
+            meta: self.meta.clone(),
+        }
+    }
+
+    pub fn item(&self, id: &str) -> Option<&Item> {
+        self.item_index(id).map(|i| &self.items[i])
+    }
+
+    /// Position of a feature by its id.
+    pub fn item_index(&self, id: &str) -> Option<usize> {
+        self.by_id.get(id).copied()
+    }
+
+    pub fn column(&self, name: &str) -> Option<usize> {
+        self.info.columns.iter().position(|c| c.name == name)
+    }
+}
+
+/// Output format of features.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Format {
+    GeoJson,
+    Csv,
+    FlatGeobuf,
+}
+
+impl Format {
+    pub fn parse(name: &str, value: &str) -> Result<Format, ApiError> {
+        match value {
+            "json" | "geojson" => Ok(Format::GeoJson),
+            "csv" => Ok(Format::Csv),
+            "fgb" | "flatgeobuf" => Ok(Format::FlatGeobuf),
+            _ => Err(params::bad(
+                name,
+                format!("must be json, csv or fgb, not {value:?}"),
+            )),
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Format::GeoJson => "json",
+            Format::Csv => "csv",
+            Format::FlatGeobuf => "fgb",
+        }
+    }
+
+    pub fn media_type(self) -> &'static str {
+        match self {
+            Format::GeoJson => "application/geo+json",
+            Format::Csv => "text/csv; charset=utf-8",
+            Format::FlatGeobuf => "application/flatgeobuf",
+        }
+    }
+
+    pub const ALL: [Format; 3] = [Format::GeoJson, Format::Csv, Format::FlatGeobuf];
+}
+
+/// CSV field separator; `;` goes with decimal commas (French spreadsheets).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Separator {
+    Comma,
+    Semicolon,
+}
+
+/// Parameters of an items request that are not property filters.
+pub const ITEMS_PARAMS: [&str; 8] = [
+    "bbox",
+    "bbox-crs",
+    "limit",
+    "offset",
+    "f",
+    "properties",
+    "sep",
+    "datetime",
+];
+
+/// A parsed `/items` request.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ItemsQuery {
+    pub bbox: Option<Rect<f64>>,
+    pub limit: usize,
+    pub offset: usize,
+    /// `(column, value)`: the property must equal the value.
+    pub filters: Vec<(usize, String)>,
+    /// Columns to output, in order; all when the request does not say.
+    pub properties: Vec<usize>,
+    pub format: Format,
+    pub separator: Separator,
+}
+
+impl ItemsQuery {
+    /// Parses the query of `/collections/{id}/items`: the OGC parameters plus one equality
+    /// filter per property name (`?departement=79`). Unknown names are a 400.
+    pub fn parse(q: &QueryPairs, c: &Collection, default: Format) -> Result<Self, ApiError> {
+        let mut filters = Vec::new();
+        for (k, v) in q.pairs() {
+            if ITEMS_PARAMS.contains(&k.as_str()) {
+                continue;
+            }
+            match c.column(k) {
+                Some(i) => filters.push((i, v.clone())),
+                None => {
+                    return Err(ApiError::bad_request(format!(
+                        "unknown parameter `{k}`: neither an items parameter ({}) nor a property of {} ({})",
+                        ITEMS_PARAMS.join(", "),
+                        c.id,
+                        c.info
+                            .columns
+                            .iter()
+                            .map(|c| c.name.as_str())
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    )));
+                }
+            }
+        }
+        if let Some(crs) = q.get("bbox-crs")? {
+            if !matches!(
+                crs,
+                "http://www.opengis.net/def/crs/OGC/1.3/CRS84"
+                    | "https://www.opengis.net/def/crs/OGC/1.3/CRS84"
+            ) {
+                return Err(params::bad(
+                    "bbox-crs",
+                    format!(
+                        "must be http://www.opengis.net/def/crs/OGC/1.3/CRS84 (the only CRS served), not {crs:?}"
+                    ),
+                ));
+            }
+        }
+        let properties = match q.get("properties")? {
+            None => (0..c.info.columns.len()).collect(),
+            Some("") => Vec::new(),
+            Some(list) => list
+                .split(',')
+                .map(|name| {
+                    c.column(name.trim()).ok_or_else(|| {
+                        params::bad(
+                            "properties",
+                            format!("names {:?}, which is not a property of {}", name, c.id),
+                        )
+                    })
+                })
+                .collect::<Result<_, _>>()?,
+        };
+        let separator = match q.get("sep")? {
+            None | Some(",") | Some("comma") => Separator::Comma,
+            Some(";") | Some("semicolon") => Separator::Semicolon,
+            Some(other) => {
+                return Err(params::bad(
+                    "sep",
+                    format!("must be `,` or `;` (comma, semicolon), not {other:?}"),
+                ));
+            }
+        };
+        Ok(ItemsQuery {
+            bbox: q.parsed("bbox", params::bbox)?,
+            limit: q.parsed("limit", params::limit)?.unwrap_or(DEFAULT_LIMIT),
+            offset: q.parsed("offset", params::offset)?.unwrap_or(0),
+            filters,
+            properties,
+            format: q.parsed("f", Format::parse)?.unwrap_or(default),
+            separator,
+        })
+    }
+
+    /// Indices of every matching item, in collection order.
+    pub fn matching(&self, c: &Collection) -> Vec<usize> {
+        c.items
+            .iter()
+            .enumerate()
+            .filter(|(_, it)| {
+                self.bbox.is_none_or(|b| match (&it.bbox, &it.geometry) {
+                    (Some(ib), Some(g)) => ib.intersects(&b) && g.intersects(&b),
+                    _ => false,
+                }) && self
+                    .filters
+                    .iter()
+                    .all(|(col, v)| cell_equals(&it.cells[*col], v))
+            })
+            .map(|(i, _)| i)
+            .collect()
+    }
+}
+
+/// Does a cell equal a query-string value? Numbers compare as numbers (`population=0`
+/// matches `0.0`), booleans as `true`/`false`/`1`/`0`.
+pub fn cell_equals(cell: &Cell, v: &str) -> bool {
+    match cell {
+        Cell::Null => false,
+        Cell::Text(s) => s == v,
+        Cell::Int(i) => v.trim().parse::<i64>().is_ok_and(|x| x == *i),
+        Cell::Real(x) => v.trim().parse::<f64>().is_ok_and(|y| y == *x),
+        Cell::Bool(b) => match v {
+            "true" | "1" => *b,
+            "false" | "0" => !*b,
+            _ => false,
+        },
+    }
+}
+
+/// Coordinates are written to 1e-7° (about 1 cm), the precision of the sources.
+fn round7(v: f64) -> f64 {
+    (v * 1e7).round() / 1e7
+}
+
+struct Coord(geo::Coord<f64>);
+
+impl Serialize for Coord {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let mut seq = s.serialize_seq(Some(2))?;
+        seq.serialize_element(&round7(self.0.x))?;
+        seq.serialize_element(&round7(self.0.y))?;
+        seq.end()
+    }
+}
+
+struct Line<'a>(&'a geo::LineString<f64>);
+
+impl Serialize for Line<'_> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_seq(self.0.0.iter().map(|c| Coord(*c)))
+    }
+}
+
+struct Rings<'a>(&'a geo::Polygon<f64>);
+
+impl Serialize for Rings<'_> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_seq(
+            std::iter::once(self.0.exterior())
+                .chain(self.0.interiors())
+                .map(Line),
+        )
+    }
+}
+
+/// A GeoJSON geometry object written straight from a `geo` geometry (no intermediate
+/// tree); `null` when empty.
+pub struct GeoJsonGeometry<'a>(pub Option<&'a Geometry<f64>>);
+
+impl Serialize for GeoJsonGeometry<'_> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let Some(g) = self.0 else {
+            return s.serialize_none();
+        };
+        let mut m = s.serialize_map(Some(2))?;
+        match g {
+            Geometry::Point(p) => {
+                m.serialize_entry("type", "Point")?;
+                m.serialize_entry("coordinates", &Coord(p.0))?;
+            }
+            Geometry::MultiPoint(mp) => {
+                m.serialize_entry("type", "MultiPoint")?;
+                let pts: Vec<Coord> = mp.0.iter().map(|p| Coord(p.0)).collect();
+                m.serialize_entry("coordinates", &pts)?;
+            }
+            Geometry::LineString(l) => {
+                m.serialize_entry("type", "LineString")?;
+                m.serialize_entry("coordinates", &Line(l))?;
+            }
+            Geometry::MultiLineString(ml) => {
+                m.serialize_entry("type", "MultiLineString")?;
+                let ls: Vec<Line> = ml.0.iter().map(Line).collect();
+                m.serialize_entry("coordinates", &ls)?;
+            }
+            Geometry::Polygon(p) => {
+                m.serialize_entry("type", "Polygon")?;
+                m.serialize_entry("coordinates", &Rings(p))?;
+            }
+            Geometry::MultiPolygon(mp) => {
+                m.serialize_entry("type", "MultiPolygon")?;
+                let ps: Vec<Rings> = mp.0.iter().map(Rings).collect();
+                m.serialize_entry("coordinates", &ps)?;
+            }
+            Geometry::GeometryCollection(gc) => {
+                m.serialize_entry("type", "GeometryCollection")?;
+                let gs: Vec<GeoJsonGeometry> =
+                    gc.0.iter().map(|g| GeoJsonGeometry(Some(g))).collect();
+                m.serialize_entry("geometries", &gs)?;
+            }
+            Geometry::Line(l) => {
+                m.serialize_entry("type", "LineString")?;
+                m.serialize_entry("coordinates", &[Coord(l.start), Coord(l.end)])?;
+            }
+            Geometry::Rect(r) => {
+                m.serialize_entry("type", "Polygon")?;
+                m.serialize_entry("coordinates", &Rings(&r.to_polygon()))?;
+            }
+            Geometry::Triangle(t) => {
+                m.serialize_entry("type", "Polygon")?;
+                m.serialize_entry("coordinates", &Rings(&t.to_polygon()))?;
+            }
+        }
+        m.end()
+    }
+}
+
+/// A cell as a JSON value (non-finite numbers become `null`).
+pub struct JsonCell<'a>(pub &'a Cell);
+
+impl Serialize for JsonCell<'_> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        match self.0 {
+            Cell::Null => s.serialize_none(),
+            Cell::Text(t) => s.serialize_str(t),
+            Cell::Real(v) if v.is_finite() => s.serialize_f64(*v),
+            Cell::Real(_) => s.serialize_none(),
+            Cell::Int(v) => s.serialize_i64(*v),
+            Cell::Bool(v) => s.serialize_bool(*v),
+        }
+    }
+}
+
+/// One GeoJSON feature with the chosen properties.
+pub struct GeoJsonFeature<'a> {
+    pub collection: &'a Collection,
+    pub item: &'a Item,
+    pub properties: &'a [usize],
+}
+
+struct Properties<'a>(&'a GeoJsonFeature<'a>);
+
+impl Serialize for Properties<'_> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let f = self.0;
+        let mut m = s.serialize_map(Some(f.properties.len()))?;
+        for &i in f.properties {
+            m.serialize_entry(
+                &f.collection.info.columns[i].name,
+                &JsonCell(&f.item.cells[i]),
+            )?;
+        }
+        m.end()
+    }
+}
+
+impl Serialize for GeoJsonFeature<'_> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let mut m = s.serialize_map(Some(4))?;
+        m.serialize_entry("type", "Feature")?;
+        m.serialize_entry("id", &self.item.id)?;
+        m.serialize_entry("geometry", &GeoJsonGeometry(self.item.geometry.as_ref()))?;
+        m.serialize_entry("properties", &Properties(self))?;
+        m.end()
+    }
+}
+
+/// A page of features as a GeoJSON FeatureCollection with the OGC members.
+pub struct GeoJsonPage<'a> {
+    pub collection: &'a Collection,
+    pub items: &'a [usize],
+    pub properties: &'a [usize],
+    pub number_matched: usize,
+    pub links: &'a serde_json::Value,
+}
+
+struct Features<'a>(&'a GeoJsonPage<'a>);
+
+impl Serialize for Features<'_> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let p = self.0;
+        s.collect_seq(p.items.iter().map(|&i| GeoJsonFeature {
+            collection: p.collection,
+            item: &p.collection.items[i],
+            properties: p.properties,
+        }))
+    }
+}
+
+impl Serialize for GeoJsonPage<'_> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let mut m = s.serialize_map(Some(5))?;
+        m.serialize_entry("type", "FeatureCollection")?;
+        m.serialize_entry("features", &Features(self))?;
+        m.serialize_entry("numberMatched", &self.number_matched)?;
+        m.serialize_entry("numberReturned", &self.items.len())?;
+        m.serialize_entry("links", self.links)?;
+        m.end()
+    }
+}
+
+/// A number as written in CSV: shortest round-trip form, decimal comma with `;`.
+fn csv_number(v: f64, sep: Separator) -> String {
+    let s = v.to_string();
+    match sep {
+        Separator::Comma => s,
+        Separator::Semicolon => s.replace('.', ","),
+    }
+}
+
+/// Features as CSV: the chosen properties, then `lon,lat` for point layers. With `;`
+/// the file starts with a UTF-8 byte-order mark so that spreadsheets read the accents.
+pub fn csv(
+    c: &Collection,
+    items: &[usize],
+    properties: &[usize],
+    sep: Separator,
+) -> Result<Vec<u8>, ApiError> {
+    let points = matches!(
+        c.info.geometry_type,
+        flatgeobuf::GeometryType::Point | flatgeobuf::GeometryType::MultiPoint
+    );
+    let mut out = Vec::new();
+    if sep == Separator::Semicolon {
+        out.extend_from_slice("\u{feff}".as_bytes());
+    }
+    let mut w = csv::WriterBuilder::new()
+        .delimiter(if sep == Separator::Semicolon {
+            b';'
+        } else {
+            b','
+        })
+        .from_writer(out);
+    let mut header: Vec<&str> = properties
+        .iter()
+        .map(|&i| c.info.columns[i].name.as_str())
+        .collect();
+    if points {
+        header.extend(["lon", "lat"]);
+    }
+    w.write_record(&header).map_err(ApiError::internal)?;
+    let mut row: Vec<String> = Vec::with_capacity(header.len());
+    for &i in items {
+        let it = &c.items[i];
+        row.clear();
+        for &p in properties {
+            row.push(match &it.cells[p] {
+                Cell::Null => String::new(),
+                Cell::Text(s) => s.clone(),
+                Cell::Real(v) if v.is_finite() => csv_number(*v, sep),
+                Cell::Real(_) => String::new(),
+                Cell::Int(v) => v.to_string(),
+                Cell::Bool(b) => b.to_string(),
+            });
+        }
+        if points {
+            match &it.geometry {
+                Some(Geometry::Point(p)) => {
+                    row.push(csv_number(round7(p.x()), sep));
+                    row.push(csv_number(round7(p.y()), sep));
+                }
+                _ => row.extend([String::new(), String::new()]),
+            }
+        }
+        w.write_record(&row).map_err(ApiError::internal)?;
+    }
+    w.into_inner().map_err(ApiError::internal)
+}
+
+/// Features as a FlatGeobuf file with the chosen properties (items without geometry
+/// get an empty one of the layer's type, as in the built files).
+pub fn flatgeobuf(
+    c: &Collection,
+    items: &[usize],
+    properties: &[usize],
+) -> Result<Vec<u8>, ApiError> {
+    let info = LayerInfo {
+        columns: properties
+            .iter()
+            .map(|&i| c.info.columns[i].clone())
+            .collect(),
+        ..c.info.clone()
+    };
+    let empty: Geometry<f64> = match c.info.geometry_type {
+        flatgeobuf::GeometryType::Point | flatgeobuf::GeometryType::MultiPoint => {
+            geo::MultiPoint::<f64>(vec![]).into()
+        }
+        _ => geo::MultiPolygon::<f64>(vec![]).into(),
+    };
+    let rows: Vec<(&Geometry<f64>, Vec<Cell>)> = items
+        .iter()
+        .map(|&i| {
+            let it = &c.items[i];
+            (
+                it.geometry.as_ref().unwrap_or(&empty),
+                properties.iter().map(|&p| it.cells[p].clone()).collect(),
+            )
+        })
+        .collect();
+    let mut out = Vec::new();
+    fgb::encode(
+        &mut out,
+        &info,
+        rows.iter().map(|(g, cells)| (*g, cells.as_slice())),
+    )
+    .map_err(ApiError::internal)?;
+    Ok(out)
+}
+
+/// JSON Schema type of a column (queryables).
+pub fn json_type(c: &Column) -> &'static str {
+    match c.ty {
+        ColType::Text => "string",
+        ColType::Real => "number",
+        ColType::Int => "integer",
+        ColType::Bool => "boolean",
+    }
+}

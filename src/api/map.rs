@@ -1,0 +1,127 @@
+//! Map layers for the web page: polygons simplified for display, with every property,
+//! as gzipped GeoJSON made once per build on first request. The full-resolution
+//! geometries stay available from `/collections/{id}/items`.
+
+use std::io::Write;
+use std::sync::Arc;
+
+use axum::extract::{Path, RawQuery, State};
+use axum::http::{HeaderMap, HeaderValue, header};
+use axum::response::{IntoResponse, Response};
+use geo::{Geometry, Simplify};
+
+use super::Service;
+use super::error::{ApiError, ApiResult};
+use super::features::GeoJsonPage;
+use super::params::QueryPairs;
+use super::state::AppState;
+
+/// Layers offered, with the simplification tolerance in degrees (~100 m for communes).
+pub const LAYERS: [(&str, f64); 5] = [
+    ("communes", 0.001),
+    ("epci", 0.002),
+    ("departements", 0.003),
+    ("regions", 0.005),
+    ("cls", 0.001),
+];
+
+fn simplified(g: &Geometry<f64>, epsilon: f64) -> Geometry<f64> {
+    match g {
+        Geometry::MultiPolygon(mp) => {
+            let s = mp.simplify(epsilon);
+            // Keep tiny communes visible: fall back to the original when simplification
+            // collapses a polygon.
+            if s.0.iter().any(|p| p.exterior().0.len() >= 4) {
+                Geometry::MultiPolygon(geo::MultiPolygon(
+                    s.0.into_iter()
+                        .filter(|p| p.exterior().0.len() >= 4)
+                        .collect(),
+                ))
+            } else {
+                g.clone()
+            }
+        }
+        Geometry::Polygon(p) => {
+            let s = p.simplify(epsilon);
+            if s.exterior().0.len() >= 4 {
+                Geometry::Polygon(s)
+            } else {
+                g.clone()
+            }
+        }
+        other => other.clone(),
+    }
+}
+
+/// The gzipped GeoJSON of one layer.
+pub fn layer_gz(st: &AppState, name: &str) -> ApiResult<Arc<Vec<u8>>> {
+    let Some(&(_, epsilon)) = LAYERS.iter().find(|(l, _)| *l == name) else {
+        return Err(ApiError::not_found(format!(
+            "no map layer {name:?} (layers: {})",
+            LAYERS.map(|(l, _)| l).join(", ")
+        )));
+    };
+    if let Some(cached) = st.map_cache.lock().map_err(ApiError::internal)?.get(name) {
+        return Ok(cached.clone());
+    }
+    let c = st
+        .collection(name)
+        .ok_or_else(|| ApiError::not_found(format!("no collection {name}")))?;
+    let simple = c.map_geometries(|g| simplified(g, epsilon));
+    let all: Vec<usize> = (0..simple.items.len()).collect();
+    let properties: Vec<usize> = (0..simple.info.columns.len()).collect();
+    let links = serde_json::json!([]);
+    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+    serde_json::to_writer(
+        &mut gz,
+        &GeoJsonPage {
+            collection: &simple,
+            items: &all,
+            properties: &properties,
+            number_matched: all.len(),
+            links: &links,
+        },
+    )
+    .map_err(ApiError::internal)?;
+    gz.flush().map_err(ApiError::internal)?;
+    let bytes = Arc::new(gz.finish().map_err(ApiError::internal)?);
+    st.map_cache
+        .lock()
+        .map_err(ApiError::internal)?
+        .insert(name.to_owned(), bytes.clone());
+    Ok(bytes)
+}
+
+/// `GET /map/{layer}`: gzipped GeoJSON (decompressed here for the rare client that does
+/// not accept gzip).
+pub async fn layer(
+    State(service): State<Arc<Service>>,
+    Path(name): Path<String>,
+    RawQuery(raw): RawQuery,
+    headers: HeaderMap,
+) -> ApiResult<Response> {
+    QueryPairs::parse(raw.as_deref()).only(&[])?;
+    let name = name.strip_suffix(".geojson").unwrap_or(&name).to_owned();
+    let st = service.state();
+    let gz = tokio::task::spawn_blocking(move || layer_gz(&st, &name))
+        .await
+        .map_err(ApiError::internal)??;
+    let accepts_gzip = headers
+        .get(header::ACCEPT_ENCODING)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.contains("gzip"));
+    let media = [(header::CONTENT_TYPE, HeaderValue::from_static("application/geo+json"))];
+    if accepts_gzip {
+        Ok((
+            media,
+            [(header::CONTENT_ENCODING, HeaderValue::from_static("gzip"))],
+            gz.as_ref().clone(),
+        )
+            .into_response())
+    } else {
+        let mut out = Vec::new();
+        std::io::copy(&mut flate2::read::GzDecoder::new(gz.as_slice()), &mut out)
+            .map_err(ApiError::internal)?;
+        Ok((media, out).into_response())
+    }
+}
