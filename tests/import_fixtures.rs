@@ -244,14 +244,14 @@ fn pack_cog(dest: &Path) {
 
 /// A mirror (the fixture files, the FINESS fixture, the COG tarball) and a data dir
 /// holding the fixture `sources.toml`.
-struct Mini {
+pub(crate) struct Mini {
     mirror: tempfile::TempDir,
     data: tempfile::TempDir,
     manifest: Manifest,
 }
 
 impl Mini {
-    fn new() -> Self {
+    pub(crate) fn new() -> Self {
         let mirror = tempfile::tempdir().expect("mirror dir");
         copy_tree(&mini_dir(), mirror.path());
         pack_cog(&mirror.path().join(COG_TARBALL));
@@ -269,7 +269,7 @@ impl Mini {
         }
     }
 
-    fn data(&self) -> &Path {
+    pub(crate) fn data(&self) -> &Path {
         self.data.path()
     }
 
@@ -292,11 +292,11 @@ impl Mini {
         )
     }
 
-    fn fetch(&self) -> FetchManifest {
+    pub(crate) fn fetch(&self) -> FetchManifest {
         self.try_fetch(&self.manifest, None).expect("fetch")
     }
 
-    fn build(&self) -> Built {
+    pub(crate) fn build(&self) -> Built {
         build::build(&self.manifest, self.data()).expect("build")
     }
 

@@ -3,3 +3,4 @@
 
 mod import_fixtures;
 mod mirror;
+mod api;

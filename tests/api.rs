@@ -1,0 +1,653 @@
+//! The HTTP service on the mini data set, without a socket (`oneshot`): every route with
+//! good and bad input. Errors must be problem+json naming the bad parameter, never a
+//! panic or a 500.
+
+use std::io::Read;
+use std::path::Path;
+use std::sync::{Arc, OnceLock};
+
+use axum::body::Body;
+use axum::http::{HeaderMap, Method, Request, StatusCode, header};
+use careaccess::api::{AppState, Service, app};
+use careaccess::import::fgb;
+use serde_json::{Value, json};
+use tower::ServiceExt;
+
+use crate::import_fixtures::Mini;
+
+struct Fixture {
+    _mini: Mini,
+    service: Arc<Service>,
+}
+
+fn fixture() -> &'static Fixture {
+    static F: OnceLock<Fixture> = OnceLock::new();
+    F.get_or_init(|| {
+        let mini = Mini::new();
+        mini.fetch();
+        mini.build();
+        let state = AppState::load(mini.data()).expect("the mini build loads");
+        let web = Path::new(env!("CARGO_MANIFEST_DIR")).join("web");
+        let service = Arc::new(Service::new(state, mini.data(), &web));
+        Fixture {
+            _mini: mini,
+            service,
+        }
+    })
+}
+
+struct Answer {
+    status: StatusCode,
+    headers: HeaderMap,
+    body: Vec<u8>,
+}
+
+impl Answer {
+    fn json(&self) -> Value {
+        serde_json::from_slice(&self.body).unwrap_or_else(|e| {
+            panic!(
+                "not JSON ({e}): {}",
+                String::from_utf8_lossy(&self.body[..self.body.len().min(300)])
+            )
+        })
+    }
+
+    fn media(&self) -> &str {
+        self.headers
+            .get(header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("")
+    }
+
+    /// A problem+json error with this status whose detail contains every word.
+    fn problem(&self, status: u16, words: &[&str]) {
+        assert_eq!(
+            self.status.as_u16(),
+            status,
+            "{}",
+            String::from_utf8_lossy(&self.body)
+        );
+        assert_eq!(self.media(), "application/problem+json");
+        let p = self.json();
+        assert_eq!(p["status"], status);
+        let detail = p["detail"].as_str().unwrap();
+        for w in words {
+            assert!(detail.contains(w), "{w:?} not in {detail:?}");
+        }
+    }
+}
+
+async fn send(req: Request<Body>) -> Answer {
+    let r = app(fixture().service.clone()).oneshot(req).await.unwrap();
+    let status = r.status();
+    let headers = r.headers().clone();
+    let body = axum::body::to_bytes(r.into_body(), usize::MAX)
+        .await
+        .unwrap()
+        .to_vec();
+    Answer {
+        status,
+        headers,
+        body,
+    }
+}
+
+async fn get(uri: &str) -> Answer {
+    send(Request::get(uri).body(Body::empty()).unwrap()).await
+}
+
+async fn get_ok(uri: &str) -> Value {
+    let a = get(uri).await;
+    assert_eq!(
+        a.status,
+        StatusCode::OK,
+        "{uri}: {}",
+        String::from_utf8_lossy(&a.body)
+    );
+    a.json()
+}
+
+async fn post(uri: &str, body: impl Into<Body>) -> Answer {
+    send(
+        Request::post(uri)
+            .header(header::CONTENT_TYPE, "application/json")
+            .body(body.into())
+            .unwrap(),
+    )
+    .await
+}
+
+// ------------------------------------------------------------ OGC API – Features
+
+#[tokio::test]
+async fn landing_page_is_json_for_clients_and_the_map_for_browsers() {
+    let l = get_ok("/?f=json").await;
+    let rels: Vec<&str> = l["links"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|l| l["rel"].as_str().unwrap())
+        .collect();
+    for rel in ["self", "service-desc", "conformance", "data"] {
+        assert!(rels.contains(&rel), "{rel} missing from {rels:?}");
+    }
+    let a = send(
+        Request::get("/")
+            .header(header::ACCEPT, "application/json")
+            .body(Body::empty())
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(a.media(), "application/json");
+    let html = send(
+        Request::get("/")
+            .header(header::ACCEPT, "text/html,application/xhtml+xml")
+            .body(Body::empty())
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(html.status, StatusCode::OK);
+    assert!(html.media().starts_with("text/html"));
+    get("/?f=xml").await.problem(400, &["`f`", "json or html"]);
+}
+
+#[tokio::test]
+async fn conformance_and_openapi_describe_every_route() {
+    let c = get_ok("/conformance").await;
+    let classes = c["conformsTo"].as_array().unwrap();
+    for part in ["conf/core", "conf/geojson", "conf/oas30"] {
+        assert!(classes.iter().any(|x| x.as_str().unwrap().ends_with(part)));
+    }
+    let a = get("/api").await;
+    assert!(a.media().starts_with("application/vnd.oai.openapi+json"));
+    let doc = a.json();
+    assert_eq!(doc["openapi"], "3.0.3");
+    for p in [
+        "/",
+        "/conformance",
+        "/api",
+        "/collections",
+        "/collections/{id}",
+        "/collections/{id}/queryables",
+        "/collections/{id}/items",
+        "/collections/{id}/items/{featureId}",
+        "/nearest",
+        "/territories/{type}/{code}",
+        "/territories/{type}/{code}/coverage",
+        "/communes/{code}/explain",
+        "/scenarios",
+        "/siting",
+        "/search",
+        "/map/{layer}",
+        "/dataset",
+        "/health",
+        "/admin/reload",
+    ] {
+        assert!(doc["paths"][p].is_object(), "{p} not in /api");
+    }
+    let items = &doc["paths"]["/collections/{id}/items"]["get"]["parameters"];
+    for name in ["bbox", "limit", "offset", "f", "properties", "sep"] {
+        assert!(
+            items.as_array().unwrap().iter().any(|p| p["name"] == name),
+            "{name}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn collections_list_layers_with_sources_and_licences() {
+    let c = get_ok("/collections").await;
+    let ids: Vec<&str> = c["collections"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["id"].as_str().unwrap())
+        .collect();
+    for id in [
+        "communes",
+        "msp",
+        "ehpad",
+        "clic",
+        "centre_sante",
+        "hospital",
+        "epci",
+        "departements",
+        "regions",
+        "cls",
+    ] {
+        assert!(ids.contains(&id), "{id} missing from {ids:?}");
+    }
+    let communes = get_ok("/collections/communes").await;
+    assert_eq!(communes["itemType"], "feature");
+    assert_eq!(communes["numberOfFeatures"], 7);
+    let sources = communes["careaccess"]["sources"].as_array().unwrap();
+    assert!(!sources.is_empty());
+    assert!(sources.iter().all(|s| s["licence"].is_string()));
+    let bbox = &communes["extent"]["spatial"]["bbox"][0];
+    assert_eq!(bbox[0].as_f64().unwrap(), -0.6);
+    let msp = get_ok("/collections/msp").await;
+    assert!(msp["careaccess"]["sources"].as_array().unwrap().len() >= 1);
+    get("/collections/nope")
+        .await
+        .problem(404, &["\"nope\"", "communes"]);
+    let q = get_ok("/collections/communes/queryables").await;
+    assert_eq!(q["properties"]["departement"]["type"], "string");
+    assert_eq!(q["properties"]["population"]["type"], "integer");
+}
+
+#[tokio::test]
+async fn communes_carry_the_indicators_of_every_kind() {
+    let f = get_ok("/collections/communes/items/79329").await;
+    assert_eq!(f["type"], "Feature");
+    assert_eq!(f["id"], "79329");
+    assert_eq!(f["geometry"]["type"], "MultiPolygon");
+    let p = &f["properties"];
+    assert_eq!(p["nom"], "Thouars");
+    // The Thouars MSP of the FINESS fixture is in Thouars.
+    assert!(p["msp_km"].as_f64().unwrap() < 5.0, "{p}");
+    assert!(p["msp_min"].as_f64().is_some());
+    assert!(p["msp_id"].is_string());
+    get("/collections/communes/items/99999")
+        .await
+        .problem(404, &["99999", "communes"]);
+}
+
+#[tokio::test]
+async fn items_page_with_links_that_keep_every_parameter() {
+    let page = get_ok("/collections/communes/items?limit=3&departement=79&properties=code,nom").await;
+    assert_eq!(page["type"], "FeatureCollection");
+    assert_eq!(page["numberMatched"], 6);
+    assert_eq!(page["numberReturned"], 3);
+    let props = page["features"][0]["properties"].as_object().unwrap();
+    assert_eq!(
+        props.keys().map(String::as_str).collect::<Vec<_>>(),
+        ["code", "nom"]
+    );
+    let next = page["links"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|l| l["rel"] == "next")
+        .expect("a next link")["href"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert!(next.contains("departement=79"), "{next}");
+    assert!(next.contains("limit=3"), "{next}");
+    assert!(next.contains("properties=code%2Cnom"), "{next}");
+    assert!(next.contains("offset=3"), "{next}");
+    let path = &next[next.find("/collections").unwrap()..];
+    let second = get_ok(path).await;
+    assert_eq!(second["numberReturned"], 3);
+    assert!(second["links"].as_array().unwrap().iter().any(|l| l["rel"] == "prev"));
+    assert!(!second["links"].as_array().unwrap().iter().any(|l| l["rel"] == "next"));
+    let ids: Vec<&str> = page["features"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .chain(second["features"].as_array().unwrap())
+        .map(|f| f["id"].as_str().unwrap())
+        .collect();
+    assert_eq!(ids.len(), 6);
+    assert!(!ids.contains(&"86137"));
+    // Offset beyond the end: an empty page, not an error.
+    let empty = get_ok("/collections/communes/items?offset=100").await;
+    assert_eq!(empty["numberReturned"], 0);
+    assert_eq!(empty["numberMatched"], 7);
+}
+
+#[tokio::test]
+async fn bbox_and_property_filters() {
+    // Loudun's rectangle only (0.00–0.15 E; Plaine-et-Vallées touches 0.00).
+    let b = get_ok("/collections/communes/items?bbox=0.05,46.96,0.1,47.0").await;
+    assert_eq!(b["numberMatched"], 1);
+    assert_eq!(b["features"][0]["id"], "86137");
+    let none = get_ok("/collections/communes/items?bbox=5,45,6,46").await;
+    assert_eq!(none["numberMatched"], 0);
+    let by_pop = get_ok("/collections/communes/items?code=79329&population=13891").await;
+    assert_eq!(by_pop["numberMatched"], 1);
+    let msp = get_ok("/collections/msp/items?kind=msp").await;
+    assert!(msp["numberMatched"].as_u64().unwrap() >= 1);
+    assert!(msp["features"][0]["geometry"]["type"] == "Point");
+}
+
+#[tokio::test]
+async fn csv_with_semicolons_and_decimal_commas_for_spreadsheets() {
+    let a = get("/collections/communes/items?f=csv&properties=code,nom,ref_lon&sep=;&code=79329").await;
+    assert_eq!(a.status, StatusCode::OK);
+    assert!(a.media().starts_with("text/csv"));
+    let text = String::from_utf8(a.body.clone()).unwrap();
+    assert!(text.starts_with('\u{feff}'), "BOM for spreadsheets");
+    let lines: Vec<&str> = text.trim_start_matches('\u{feff}').lines().collect();
+    assert_eq!(lines[0], "code;nom;ref_lon");
+    assert!(lines[1].starts_with("79329;Thouars;-0,"), "{}", lines[1]);
+    let plain = get("/collections/msp/items?f=csv&properties=id,nom").await;
+    let text = String::from_utf8(plain.body).unwrap();
+    assert!(text.lines().next().unwrap() == "id,nom,lon,lat", "{text}");
+    get("/collections/msp/items?f=csv&sep=tab")
+        .await
+        .problem(400, &["`sep`"]);
+}
+
+#[tokio::test]
+async fn flatgeobuf_output_reads_back() {
+    let a = get("/collections/communes/items?f=fgb&departement=79").await;
+    assert_eq!(a.status, StatusCode::OK);
+    assert_eq!(a.media(), "application/flatgeobuf");
+    let dir = tempfile::tempdir().unwrap();
+    let p = dir.path().join("c.fgb");
+    std::fs::write(&p, &a.body).unwrap();
+    let (info, features) = fgb::read_layer_info(&p).unwrap();
+    assert_eq!(features.len(), 6);
+    assert!(info.columns.iter().any(|c| c.name == "msp_km"));
+    let empty = get("/collections/communes/items?f=fgb&bbox=5,45,6,46").await;
+    std::fs::write(&p, &empty.body).unwrap();
+    assert!(fgb::read_layer(&p).unwrap().is_empty());
+}
+
+#[tokio::test]
+async fn bad_items_parameters_are_400s_naming_the_parameter() {
+    let cases: [(&str, &[&str]); 14] = [
+        ("bbox=3,2,1,4", &["`bbox`", "inverted"]),
+        ("bbox=-1e9,-1e9,1e9,1e9", &["`bbox`", "outside"]),
+        ("bbox=a,b,c,d", &["`bbox`", "number"]),
+        ("bbox=1,2,3", &["`bbox`", "4 numbers"]),
+        ("bbox=NaN,1,2,3", &["`bbox`", "number"]),
+        ("limit=-1", &["`limit`", "between 0 and 10000"]),
+        ("limit=10001", &["`limit`", "between 0 and 10000"]),
+        ("limit=abc", &["`limit`", "whole number"]),
+        ("offset=-5", &["`offset`"]),
+        ("f=xml", &["`f`", "json, csv or fgb"]),
+        ("properties=code,nope", &["`properties`", "nope"]),
+        ("departemnt=79", &["`departemnt`", "departement"]),
+        ("limit=1&limit=2", &["`limit`", "more than once"]),
+        ("bbox-crs=EPSG:2154", &["`bbox-crs`", "CRS84"]),
+    ];
+    for (q, words) in cases {
+        get(&format!("/collections/communes/items?{q}"))
+            .await
+            .problem(400, words);
+    }
+}
+
+// ------------------------------------------------------------ analyses
+
+#[tokio::test]
+async fn nearest_from_a_point_and_from_a_commune() {
+    let n = get_ok("/nearest?lon=-0.2153&lat=46.9816&kind=msp&k=2").await;
+    assert_eq!(n["model"], "road_estimate");
+    let r = &n["results"][0];
+    assert_eq!(r["kind"], "msp");
+    let s = r["structures"].as_array().unwrap();
+    assert!(!s.is_empty() && s.len() <= 2);
+    assert!(s[0]["distance_m"].as_f64().unwrap() <= s.last().unwrap()["distance_m"].as_f64().unwrap());
+    assert!(s[0]["car_min"].as_f64().unwrap() > 0.0);
+    let all = get_ok("/nearest?commune=79329").await;
+    assert_eq!(all["from"]["commune"]["nom"], "Thouars");
+    let kinds: Vec<&str> = all["results"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["kind"].as_str().unwrap())
+        .collect();
+    assert!(kinds.contains(&"msp") && kinds.contains(&"ehpad"), "{kinds:?}");
+    let straight = get_ok("/nearest?commune=79329&kind=msp&model=straight").await;
+    assert_eq!(straight["model"], "straight");
+}
+
+#[tokio::test]
+async fn bad_nearest_parameters() {
+    let cases: [(&str, u16, &[&str]); 11] = [
+        ("lon=abc&lat=46", 400, &["`lon`", "number"]),
+        ("lon=-0.2&lat=95", 400, &["`lat`", "[-90, 90]"]),
+        ("lon=-0.2", 400, &["`lat`", "missing"]),
+        ("", 400, &["`lon`", "`commune`"]),
+        ("lon=0&lat=46&commune=79329", 400, &["not both"]),
+        ("commune=99999", 400, &["`commune`", "99999"]),
+        ("commune=79329&kind=dentist!", 400, &["`kind`", "msp"]),
+        ("commune=79329&kind=centre_sante", 400, &["`kind`", "no structure"]),
+        ("commune=79329&k=0", 400, &["`k`", "between 1 and 50"]),
+        ("commune=79329&model=teleport", 400, &["`model`", "straight"]),
+        ("commune=79329&model=matrix", 400, &["`model`", "travel-time table"]),
+    ];
+    for (q, status, words) in cases {
+        get(&format!("/nearest?{q}")).await.problem(status, words);
+    }
+}
+
+#[tokio::test]
+async fn territory_summary_and_coverage() {
+    let t = get_ok("/territories/cls/thouarsais").await;
+    assert_eq!(t["nom"], "CLS du Thouarsais (fixture)");
+    assert!(t["population"].as_u64().unwrap() > 0);
+    assert!(t["bbox"].as_array().unwrap().len() == 4);
+    let msp = &t["kinds"]["msp"];
+    assert!(msp["bands"].as_array().unwrap().len() == 4);
+    let c = get_ok("/territories/cls/thouarsais/coverage?kind=msp&within_km=1").await;
+    assert_eq!(c["territory_code"], "thouarsais");
+    assert_eq!(c["underserved_threshold"]["value"], 1.0);
+    let pop = c["population"].as_u64().unwrap();
+    let within: u64 = c["bands"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|b| b["threshold"]["unit"] == "km" && b["threshold"]["value"] == 1.0)
+        .unwrap()["population_within"]
+        .as_u64()
+        .unwrap();
+    let under: u64 = c["underserved"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|u| u["population"].as_u64().unwrap())
+        .sum();
+    assert_eq!(within + under + c["population_unknown"].as_u64().unwrap(), pop);
+    get_ok("/territories/departement/79/coverage?kind=ehpad&within_min=20").await;
+    get_ok("/territories/epci/247900798").await;
+    get("/territories/cls/nowhere").await.problem(404, &["nowhere"]);
+    get("/territories/planet/earth").await.problem(404, &["planet"]);
+    get("/territories/cls/thouarsais/coverage")
+        .await
+        .problem(400, &["`kind`", "required"]);
+    get("/territories/cls/thouarsais/coverage?kind=msp&within_km=5&within_min=5")
+        .await
+        .problem(400, &["within_km", "within_min"]);
+}
+
+#[tokio::test]
+async fn explain_gives_the_audit_trail() {
+    let st = fixture().service.state();
+    let served: Vec<String> = st
+        .accessibility
+        .iter()
+        .filter(|(_, r)| r.is_ok())
+        .map(|(id, _)| id.clone())
+        .collect();
+    assert!(!served.is_empty(), "no accessibility profile computes on the mini data");
+    for id in &served {
+        let e = get_ok(&format!("/communes/79329/explain?kind={id}")).await;
+        assert_eq!(e["code"], "79329");
+        assert_eq!(e["profile"], id.as_str());
+        let sum: f64 = e["contributions"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|c| c["contribution"].as_f64().unwrap())
+            .sum();
+        assert!((sum - e["sum"].as_f64().unwrap()).abs() < 1e-9);
+        assert!(e["steps"].is_array());
+    }
+    get("/communes/79329/explain?kind=astrology")
+        .await
+        .problem(400, &["`kind`", "profile"]);
+    get("/communes/00000/explain").await.problem(404, &["00000"]);
+}
+
+#[tokio::test]
+async fn scenario_adds_a_site_and_reports_deltas() {
+    let body = json!({
+        "kind": "msp",
+        "within_km": 5,
+        "changes": [{ "op": "add", "lon": -0.08, "lat": 46.83, "name": "MSP d'Airvault (projet)" }]
+    });
+    let a = post("/scenarios", body.to_string()).await;
+    assert_eq!(a.status, StatusCode::OK, "{}", String::from_utf8_lossy(&a.body));
+    let r = a.json();
+    assert_eq!(r["kind"], "msp");
+    assert!(r["population_newly_within"].as_u64().unwrap() > 0, "{r}");
+    assert!(
+        r["nearest_changed"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|c| c["code"] == "79005")
+    );
+}
+
+#[tokio::test]
+async fn bad_scenarios_are_4xx() {
+    post("/scenarios", "{not json").await.problem(400, &["scenario body"]);
+    post("/scenarios", r#"{"kind":"msp","changes":[]}"#)
+        .await
+        .problem(400, &["changes", "empty"]);
+    post("/scenarios", r#"{"kind":"msp","changes":[{"op":"add","lon":500,"lat":1}]}"#)
+        .await
+        .problem(400, &["500"]);
+    post("/scenarios", r#"{"kind":"msp","changes":[{"op":"remove","id":"nope"}]}"#)
+        .await
+        .problem(400, &["nope"]);
+    post("/scenarios", r#"{"kind":"msp","changes":[{"op":"add","lon":0,"lat":46}],"colour":"red"}"#)
+        .await
+        .problem(400, &["colour"]);
+    post("/scenarios", r#"{"kind":"unicorn","changes":[{"op":"add","lon":0,"lat":46}]}"#)
+        .await
+        .problem(400, &["`kind`"]);
+    let huge = format!(
+        r#"{{"kind":"msp","changes":[{}]}}"#,
+        vec![r#"{"op":"add","lon":0,"lat":46}"#; 3000].join(",")
+    );
+    let a = post("/scenarios", huge).await;
+    assert_eq!(a.status, StatusCode::PAYLOAD_TOO_LARGE);
+    assert_eq!(a.media(), "application/problem+json");
+    let many = format!(
+        r#"{{"kind":"msp","changes":[{}]}}"#,
+        vec![r#"{"op":"add","lon":0,"lat":46}"#; 201].join(",")
+    );
+    post("/scenarios", many).await.problem(413, &["201"]);
+    let get = send(Request::get("/scenarios").body(Body::empty()).unwrap()).await;
+    get.problem(405, &["GET"]);
+}
+
+#[tokio::test]
+async fn siting_and_search() {
+    let s = get_ok("/siting?territory=cls:thouarsais&kind=msp&k=2&within_km=3").await;
+    assert_eq!(s["territory_code"], "thouarsais");
+    assert!(s["picks"].as_array().unwrap().len() <= 2);
+    get("/siting?kind=msp").await.problem(400, &["`territory`"]);
+    get("/siting?territory=cls:nowhere&kind=msp")
+        .await
+        .problem(400, &["`territory`", "nowhere"]);
+    get("/siting?territory=cls:thouarsais&kind=msp&k=51")
+        .await
+        .problem(400, &["`k`"]);
+    let found = get_ok("/search?q=PLAINE%20ET%20VALL%C3%89ES").await;
+    assert_eq!(found["results"][0]["code"], "79196");
+    let cls = get_ok("/search?q=thouarsais&type=cls").await;
+    assert_eq!(cls["results"][0]["type"], "cls");
+    get("/search?q=x&type=galaxy").await.problem(400, &["`type`"]);
+    get("/search").await.problem(400, &["`q`"]);
+}
+
+// ------------------------------------------------------------ service behaviour
+
+#[tokio::test]
+async fn etag_answers_304_and_health_says_which_build() {
+    let a = get("/collections/communes").await;
+    let tag = a.headers.get(header::ETAG).expect("an ETag").clone();
+    let again = send(
+        Request::get("/collections/communes")
+            .header(header::IF_NONE_MATCH, tag)
+            .body(Body::empty())
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(again.status, StatusCode::NOT_MODIFIED);
+    let h = get_ok("/health").await;
+    assert_eq!(h["status"], "ok");
+    assert_eq!(h["communes"], 7);
+}
+
+#[tokio::test]
+async fn compression_and_cors() {
+    let a = send(
+        Request::get("/collections/communes/items?limit=10")
+            .header(header::ACCEPT_ENCODING, "gzip")
+            .header(header::ORIGIN, "https://example.org")
+            .body(Body::empty())
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(a.status, StatusCode::OK);
+    assert_eq!(a.headers[header::CONTENT_ENCODING], "gzip");
+    assert_eq!(a.headers[header::ACCESS_CONTROL_ALLOW_ORIGIN], "*");
+    let mut text = String::new();
+    flate2::read::GzDecoder::new(a.body.as_slice())
+        .read_to_string(&mut text)
+        .unwrap();
+    assert!(text.contains("FeatureCollection"));
+}
+
+#[tokio::test]
+async fn map_layers_are_simplified_gzipped_geojson() {
+    let a = send(
+        Request::get("/map/communes")
+            .header(header::ACCEPT_ENCODING, "gzip, br")
+            .body(Body::empty())
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(a.status, StatusCode::OK);
+    assert_eq!(a.headers[header::CONTENT_ENCODING], "gzip");
+    let mut text = String::new();
+    flate2::read::GzDecoder::new(a.body.as_slice())
+        .read_to_string(&mut text)
+        .unwrap();
+    let v: Value = serde_json::from_str(&text).unwrap();
+    assert_eq!(v["features"].as_array().unwrap().len(), 7);
+    let plain = get_ok("/map/departements").await;
+    assert_eq!(plain["type"], "FeatureCollection");
+    get("/map/rivers").await.problem(404, &["rivers"]);
+}
+
+#[tokio::test]
+async fn static_files_do_not_escape_the_web_folder() {
+    for path in [
+        "/../Cargo.toml",
+        "/..%2fCargo.toml",
+        "/%2e%2e/Cargo.toml",
+        "/web/../../Cargo.toml",
+        "/nope.js",
+    ] {
+        let a = get(path).await;
+        assert!(
+            a.status == StatusCode::NOT_FOUND || a.status == StatusCode::BAD_REQUEST,
+            "{path}: {}",
+            a.status
+        );
+        assert!(!String::from_utf8_lossy(&a.body).contains("[package]"), "{path}");
+    }
+    get("/no/such/route").await.problem(404, &["/no/such/route"]);
+}
+
+#[tokio::test]
+async fn admin_reload_needs_a_token() {
+    let a = send(
+        Request::builder()
+            .method(Method::POST)
+            .uri("/admin/reload")
+            .body(Body::empty())
+            .unwrap(),
+    )
+    .await;
+    a.problem(403, &["CAREACCESS_ADMIN_TOKEN"]);
+}
