@@ -254,7 +254,8 @@ async fn communes_carry_the_indicators_of_every_kind() {
 
 #[tokio::test]
 async fn items_page_with_links_that_keep_every_parameter() {
-    let page = get_ok("/collections/communes/items?limit=3&departement=79&properties=code,nom").await;
+    let page =
+        get_ok("/collections/communes/items?limit=3&departement=79&properties=code,nom").await;
     assert_eq!(page["type"], "FeatureCollection");
     assert_eq!(page["numberMatched"], 6);
     assert_eq!(page["numberReturned"], 3);
@@ -279,8 +280,20 @@ async fn items_page_with_links_that_keep_every_parameter() {
     let path = &next[next.find("/collections").unwrap()..];
     let second = get_ok(path).await;
     assert_eq!(second["numberReturned"], 3);
-    assert!(second["links"].as_array().unwrap().iter().any(|l| l["rel"] == "prev"));
-    assert!(!second["links"].as_array().unwrap().iter().any(|l| l["rel"] == "next"));
+    assert!(
+        second["links"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|l| l["rel"] == "prev")
+    );
+    assert!(
+        !second["links"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|l| l["rel"] == "next")
+    );
     let ids: Vec<&str> = page["features"]
         .as_array()
         .unwrap()
@@ -313,7 +326,8 @@ async fn bbox_and_property_filters() {
 
 #[tokio::test]
 async fn csv_with_semicolons_and_decimal_commas_for_spreadsheets() {
-    let a = get("/collections/communes/items?f=csv&properties=code,nom,ref_lon&sep=;&code=79329").await;
+    let a =
+        get("/collections/communes/items?f=csv&properties=code,nom,ref_lon&sep=;&code=79329").await;
     assert_eq!(a.status, StatusCode::OK);
     assert!(a.media().starts_with("text/csv"));
     let text = String::from_utf8(a.body.clone()).unwrap();
@@ -380,7 +394,9 @@ async fn nearest_from_a_point_and_from_a_commune() {
     assert_eq!(r["kind"], "msp");
     let s = r["structures"].as_array().unwrap();
     assert!(!s.is_empty() && s.len() <= 2);
-    assert!(s[0]["distance_m"].as_f64().unwrap() <= s.last().unwrap()["distance_m"].as_f64().unwrap());
+    assert!(
+        s[0]["distance_m"].as_f64().unwrap() <= s.last().unwrap()["distance_m"].as_f64().unwrap()
+    );
     assert!(s[0]["car_min"].as_f64().unwrap() > 0.0);
     let all = get_ok("/nearest?commune=79329").await;
     assert_eq!(all["from"]["commune"]["nom"], "Thouars");
@@ -390,7 +406,10 @@ async fn nearest_from_a_point_and_from_a_commune() {
         .iter()
         .map(|r| r["kind"].as_str().unwrap())
         .collect();
-    assert!(kinds.contains(&"msp") && kinds.contains(&"ehpad"), "{kinds:?}");
+    assert!(
+        kinds.contains(&"msp") && kinds.contains(&"ehpad"),
+        "{kinds:?}"
+    );
     let straight = get_ok("/nearest?commune=79329&kind=msp&model=straight").await;
     assert_eq!(straight["model"], "straight");
 }
@@ -405,10 +424,22 @@ async fn bad_nearest_parameters() {
         ("lon=0&lat=46&commune=79329", 400, &["not both"]),
         ("commune=99999", 400, &["`commune`", "99999"]),
         ("commune=79329&kind=dentist!", 400, &["`kind`", "msp"]),
-        ("commune=79329&kind=centre_sante", 400, &["`kind`", "no structure"]),
+        (
+            "commune=79329&kind=centre_sante",
+            400,
+            &["`kind`", "no structure"],
+        ),
         ("commune=79329&k=0", 400, &["`k`", "between 1 and 50"]),
-        ("commune=79329&model=teleport", 400, &["`model`", "straight"]),
-        ("commune=79329&model=matrix", 400, &["`model`", "travel-time table"]),
+        (
+            "commune=79329&model=teleport",
+            400,
+            &["`model`", "straight"],
+        ),
+        (
+            "commune=79329&model=matrix",
+            400,
+            &["`model`", "travel-time table"],
+        ),
     ];
     for (q, status, words) in cases {
         get(&format!("/nearest?{q}")).await.problem(status, words);
@@ -441,11 +472,18 @@ async fn territory_summary_and_coverage() {
         .iter()
         .map(|u| u["population"].as_u64().unwrap())
         .sum();
-    assert_eq!(within + under + c["population_unknown"].as_u64().unwrap(), pop);
+    assert_eq!(
+        within + under + c["population_unknown"].as_u64().unwrap(),
+        pop
+    );
     get_ok("/territories/departement/79/coverage?kind=ehpad&within_min=20").await;
     get_ok("/territories/epci/247900798").await;
-    get("/territories/cls/nowhere").await.problem(404, &["nowhere"]);
-    get("/territories/planet/earth").await.problem(404, &["planet"]);
+    get("/territories/cls/nowhere")
+        .await
+        .problem(404, &["nowhere"]);
+    get("/territories/planet/earth")
+        .await
+        .problem(404, &["planet"]);
     get("/territories/cls/thouarsais/coverage")
         .await
         .problem(400, &["`kind`", "required"]);
@@ -463,7 +501,10 @@ async fn explain_gives_the_audit_trail() {
         .filter(|(_, r)| r.is_ok())
         .map(|(id, _)| id.clone())
         .collect();
-    assert!(!served.is_empty(), "no accessibility profile computes on the mini data");
+    assert!(
+        !served.is_empty(),
+        "no accessibility profile computes on the mini data"
+    );
     for id in &served {
         let e = get_ok(&format!("/communes/79329/explain?kind={id}")).await;
         assert_eq!(e["code"], "79329");
@@ -480,7 +521,9 @@ async fn explain_gives_the_audit_trail() {
     get("/communes/79329/explain?kind=astrology")
         .await
         .problem(400, &["`kind`", "profile"]);
-    get("/communes/00000/explain").await.problem(404, &["00000"]);
+    get("/communes/00000/explain")
+        .await
+        .problem(404, &["00000"]);
 }
 
 #[tokio::test]
@@ -491,7 +534,12 @@ async fn scenario_adds_a_site_and_reports_deltas() {
         "changes": [{ "op": "add", "lon": -0.08, "lat": 46.83, "name": "MSP d'Airvault (projet)" }]
     });
     let a = post("/scenarios", body.to_string()).await;
-    assert_eq!(a.status, StatusCode::OK, "{}", String::from_utf8_lossy(&a.body));
+    assert_eq!(
+        a.status,
+        StatusCode::OK,
+        "{}",
+        String::from_utf8_lossy(&a.body)
+    );
     let r = a.json();
     assert_eq!(r["kind"], "msp");
     assert!(r["population_newly_within"].as_u64().unwrap() > 0, "{r}");
@@ -506,22 +554,36 @@ async fn scenario_adds_a_site_and_reports_deltas() {
 
 #[tokio::test]
 async fn bad_scenarios_are_4xx() {
-    post("/scenarios", "{not json").await.problem(400, &["scenario body"]);
+    post("/scenarios", "{not json")
+        .await
+        .problem(400, &["scenario body"]);
     post("/scenarios", r#"{"kind":"msp","changes":[]}"#)
         .await
         .problem(400, &["changes", "empty"]);
-    post("/scenarios", r#"{"kind":"msp","changes":[{"op":"add","lon":500,"lat":1}]}"#)
-        .await
-        .problem(400, &["500"]);
-    post("/scenarios", r#"{"kind":"msp","changes":[{"op":"remove","id":"nope"}]}"#)
-        .await
-        .problem(400, &["nope"]);
-    post("/scenarios", r#"{"kind":"msp","changes":[{"op":"add","lon":0,"lat":46}],"colour":"red"}"#)
-        .await
-        .problem(400, &["colour"]);
-    post("/scenarios", r#"{"kind":"unicorn","changes":[{"op":"add","lon":0,"lat":46}]}"#)
-        .await
-        .problem(400, &["`kind`"]);
+    post(
+        "/scenarios",
+        r#"{"kind":"msp","changes":[{"op":"add","lon":500,"lat":1}]}"#,
+    )
+    .await
+    .problem(400, &["500"]);
+    post(
+        "/scenarios",
+        r#"{"kind":"msp","changes":[{"op":"remove","id":"nope"}]}"#,
+    )
+    .await
+    .problem(400, &["nope"]);
+    post(
+        "/scenarios",
+        r#"{"kind":"msp","changes":[{"op":"add","lon":0,"lat":46}],"colour":"red"}"#,
+    )
+    .await
+    .problem(400, &["colour"]);
+    post(
+        "/scenarios",
+        r#"{"kind":"unicorn","changes":[{"op":"add","lon":0,"lat":46}]}"#,
+    )
+    .await
+    .problem(400, &["`kind`"]);
     let huge = format!(
         r#"{{"kind":"msp","changes":[{}]}}"#,
         vec![r#"{"op":"add","lon":0,"lat":46}"#; 3000].join(",")
@@ -554,7 +616,9 @@ async fn siting_and_search() {
     assert_eq!(found["results"][0]["code"], "79196");
     let cls = get_ok("/search?q=thouarsais&type=cls").await;
     assert_eq!(cls["results"][0]["type"], "cls");
-    get("/search?q=x&type=galaxy").await.problem(400, &["`type`"]);
+    get("/search?q=x&type=galaxy")
+        .await
+        .problem(400, &["`type`"]);
     get("/search").await.problem(400, &["`q`"]);
 }
 
@@ -634,9 +698,14 @@ async fn static_files_do_not_escape_the_web_folder() {
             "{path}: {}",
             a.status
         );
-        assert!(!String::from_utf8_lossy(&a.body).contains("[package]"), "{path}");
+        assert!(
+            !String::from_utf8_lossy(&a.body).contains("[package]"),
+            "{path}"
+        );
     }
-    get("/no/such/route").await.problem(404, &["/no/such/route"]);
+    get("/no/such/route")
+        .await
+        .problem(404, &["/no/such/route"]);
 }
 
 #[tokio::test]

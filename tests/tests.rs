@@ -1,6 +1,6 @@
 //! One integration test binary (faster to link than one per file).
 #![allow(clippy::unwrap_used)] // tests fail loudly on purpose
 
+mod api;
 mod import_fixtures;
 mod mirror;
-mod api;

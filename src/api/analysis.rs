@@ -40,9 +40,12 @@ fn kind_param(st: &AppState, name: &str, value: &str) -> ApiResult<Kind> {
             .collect::<Vec<_>>()
             .join(", ")
     };
-    let kind: Kind = value
-        .parse()
-        .map_err(|_| bad(name, format!("must be a kind of structure ({}), not {value:?}", known())))?;
+    let kind: Kind = value.parse().map_err(|_| {
+        bad(
+            name,
+            format!("must be a kind of structure ({}), not {value:?}", known()),
+        )
+    })?;
     if !st.engine.kinds.contains_key(&kind) {
         return Err(bad(
             name,
@@ -65,7 +68,10 @@ fn model_param<'a>(
     matrix_for(st, model)
 }
 
-fn matrix_for(st: &AppState, model: DistanceModel) -> ApiResult<(DistanceModel, Option<&TravelMatrix>)> {
+fn matrix_for(
+    st: &AppState,
+    model: DistanceModel,
+) -> ApiResult<(DistanceModel, Option<&TravelMatrix>)> {
     match model {
         DistanceModel::Matrix => match &st.engine.data.travel_matrix {
             Some(m) => Ok((model, Some(m))),
@@ -238,7 +244,9 @@ pub async fn nearest(
 }
 
 fn territory_of(st: &AppState, kind: &str, code: &str) -> ApiResult<Territory> {
-    let kind: TerritoryType = kind.parse().map_err(|e| ApiError::not_found(format!("{e}")))?;
+    let kind: TerritoryType = kind
+        .parse()
+        .map_err(|e| ApiError::not_found(format!("{e}")))?;
     territory::resolve(&st.engine.data, &format!("{}:{code}", kind.prefix()))
         .map_err(|e| ApiError::not_found(e.to_string()))
 }
@@ -369,11 +377,10 @@ pub async fn explain(
     let q = QueryPairs::parse(raw.as_deref());
     q.only(&["kind", "profile"])?;
     let code = InseeCode::parse(&code).map_err(|e| ApiError::not_found(e.to_string()))?;
-    let commune = st
-        .engine
-        .data
-        .commune_index(&code)
-        .ok_or_else(|| ApiError::not_found(format!("{code} is not a commune of the data set")))?;
+    let commune =
+        st.engine.data.commune_index(&code).ok_or_else(|| {
+            ApiError::not_found(format!("{code} is not a commune of the data set"))
+        })?;
     let (name, id) = match (q.get("kind")?, q.get("profile")?) {
         (Some(_), Some(_)) => {
             return Err(ApiError::bad_request("give `kind` or `profile`, not both"));
@@ -391,9 +398,12 @@ pub async fn explain(
             ),
         )
     })?;
-    let acc = run
-        .as_ref()
-        .map_err(|e| ApiError::new(StatusCode::CONFLICT, format!("profile {id} cannot be computed on this data: {e}")))?;
+    let acc = run.as_ref().map_err(|e| {
+        ApiError::new(
+            StatusCode::CONFLICT,
+            format!("profile {id} cannot be computed on this data: {e}"),
+        )
+    })?;
     let e = st.engine.explain(acc, commune);
     let mut v = serde_json::to_value(&e).map_err(ApiError::internal)?;
     v["steps"] = json!(acc.profile.steps);
@@ -426,7 +436,10 @@ impl ScenarioRequest {
         if body.len() > MAX_SCENARIO_BYTES {
             return Err(ApiError::new(
                 StatusCode::PAYLOAD_TOO_LARGE,
-                format!("scenario body of {} bytes exceeds {MAX_SCENARIO_BYTES}", body.len()),
+                format!(
+                    "scenario body of {} bytes exceeds {MAX_SCENARIO_BYTES}",
+                    body.len()
+                ),
             ));
         }
         let r: ScenarioRequest = serde_json::from_slice(body)
@@ -439,7 +452,10 @@ impl ScenarioRequest {
         if r.changes.len() > MAX_CHANGES {
             return Err(ApiError::new(
                 StatusCode::PAYLOAD_TOO_LARGE,
-                format!("scenario body: {} changes, at most {MAX_CHANGES}", r.changes.len()),
+                format!(
+                    "scenario body: {} changes, at most {MAX_CHANGES}",
+                    r.changes.len()
+                ),
             ));
         }
         Ok(r)
@@ -451,7 +467,8 @@ pub async fn scenarios(
     State(service): State<Arc<Service>>,
     body: Result<Bytes, BytesRejection>,
 ) -> ApiResult<Response> {
-    let body = body.map_err(|e| ApiError::new(e.status(), format!("scenario body: {}", e.body_text())))?;
+    let body =
+        body.map_err(|e| ApiError::new(e.status(), format!("scenario body: {}", e.body_text())))?;
     let req = ScenarioRequest::parse(&body)?;
     let st = service.state();
     let kind = kind_param(&st, "kind", &req.kind)?;
@@ -488,11 +505,13 @@ pub async fn siting(
     let st = service.state();
     let q = QueryPairs::parse(raw.as_deref());
     q.only(&["territory", "kind", "k", "within_km", "within_min", "model"])?;
-    let spec = q
-        .get("territory")?
-        .ok_or_else(|| bad("territory", "is required (e.g. cls:thouarsais, epci:247900798, dep:79)"))?;
-    let territory =
-        territory::resolve(&st.engine.data, spec).map_err(|e| bad("territory", e))?;
+    let spec = q.get("territory")?.ok_or_else(|| {
+        bad(
+            "territory",
+            "is required (e.g. cls:thouarsais, epci:247900798, dep:79)",
+        )
+    })?;
+    let territory = territory::resolve(&st.engine.data, spec).map_err(|e| bad("territory", e))?;
     let kind = match q.get("kind")? {
         Some(v) => kind_param(&st, "kind", v)?,
         None => return Err(bad("kind", "is required (e.g. kind=msp)")),
@@ -505,7 +524,9 @@ pub async fn siting(
     let result = blocking(move || {
         let (model, matrix) = matrix_for(&st, model)?;
         let base = baseline(&st, &kind, model, matrix);
-        let s = st.engine.siting(&territory, &kind, k, threshold, model, &base);
+        let s = st
+            .engine
+            .siting(&territory, &kind, k, threshold, model, &base);
         let mut v = serde_json::to_value(&s).map_err(ApiError::internal)?;
         v["build"] = json!(st.build_id());
         Ok(v)
@@ -537,5 +558,8 @@ pub async fn search(
         .parsed("limit", |n, v| params::count(n, v, 1, 100))?
         .unwrap_or(10);
     let found = st.names.search(text, &types, limit);
-    Ok(json_response(&json!({ "q": text, "results": found }), "application/json"))
+    Ok(json_response(
+        &json!({ "q": text, "results": found }),
+        "application/json",
+    ))
 }

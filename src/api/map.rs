@@ -2,13 +2,12 @@
 //! as gzipped GeoJSON made once per build on first request. The full-resolution
 //! geometries stay available from `/collections/{id}/items`.
 
-use std::io::Write;
 use std::sync::Arc;
 
 use axum::extract::{Path, RawQuery, State};
 use axum::http::{HeaderMap, HeaderValue, header};
 use axum::response::{IntoResponse, Response};
-use geo::{Geometry, Simplify};
+use geo::{Geometry, MapCoords, Simplify};
 
 use super::Service;
 use super::error::{ApiError, ApiResult};
@@ -18,14 +17,33 @@ use super::state::AppState;
 
 /// Layers offered, with the simplification tolerance in degrees (~100 m for communes).
 pub const LAYERS: [(&str, f64); 5] = [
-    ("communes", 0.001),
+    ("communes", 0.0015),
     ("epci", 0.002),
     ("departements", 0.003),
     ("regions", 0.005),
     ("cls", 0.001),
 ];
 
+/// Properties a map layer keeps: what the map colours, labels and filters by.
+fn on_map(name: &str) -> bool {
+    matches!(
+        name,
+        "code" | "nom" | "population" | "departement" | "epci" | "cls" | "apl_mg" | "zonage_mg"
+    ) || name.ends_with("_km")
+        || name.ends_with("_min")
+        || name.starts_with("acc_")
+}
+
+/// Simplified, with coordinates rounded to 1e-4° (about 10 m: the display needs no more).
 fn simplified(g: &Geometry<f64>, epsilon: f64) -> Geometry<f64> {
+    let round = |c: geo::Coord<f64>| geo::Coord {
+        x: (c.x * 1e4).round() / 1e4,
+        y: (c.y * 1e4).round() / 1e4,
+    };
+    simplify(g, epsilon).map_coords(round)
+}
+
+fn simplify(g: &Geometry<f64>, epsilon: f64) -> Geometry<f64> {
     match g {
         Geometry::MultiPolygon(mp) => {
             let s = mp.simplify(epsilon);
@@ -69,11 +87,16 @@ pub fn layer_gz(st: &AppState, name: &str) -> ApiResult<Arc<Vec<u8>>> {
         .ok_or_else(|| ApiError::not_found(format!("no collection {name}")))?;
     let simple = c.map_geometries(|g| simplified(g, epsilon));
     let all: Vec<usize> = (0..simple.items.len()).collect();
-    let properties: Vec<usize> = (0..simple.info.columns.len()).collect();
+    let properties: Vec<usize> = (0..simple.info.columns.len())
+        .filter(|&i| on_map(&simple.info.columns[i].name))
+        .collect();
     let links = serde_json::json!([]);
-    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+    // Buffered: flate2 clears its output buffer on every write, and serde writes token by
+    // token.
+    let gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+    let mut buffered = std::io::BufWriter::with_capacity(1 << 16, gz);
     serde_json::to_writer(
-        &mut gz,
+        &mut buffered,
         &GeoJsonPage {
             collection: &simple,
             items: &all,
@@ -83,7 +106,7 @@ pub fn layer_gz(st: &AppState, name: &str) -> ApiResult<Arc<Vec<u8>>> {
         },
     )
     .map_err(ApiError::internal)?;
-    gz.flush().map_err(ApiError::internal)?;
+    let gz = buffered.into_inner().map_err(ApiError::internal)?;
     let bytes = Arc::new(gz.finish().map_err(ApiError::internal)?);
     st.map_cache
         .lock()
@@ -110,7 +133,10 @@ pub async fn layer(
         .get(header::ACCEPT_ENCODING)
         .and_then(|v| v.to_str().ok())
         .is_some_and(|v| v.contains("gzip"));
-    let media = [(header::CONTENT_TYPE, HeaderValue::from_static("application/geo+json"))];
+    let media = [(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/geo+json"),
+    )];
     if accepts_gzip {
         Ok((
             media,

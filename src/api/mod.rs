@@ -108,14 +108,14 @@ impl Service {
                 let id = new.build_id().to_owned();
                 let secs = new.load_seconds;
                 let old = self.current.swap(Arc::new(new));
-                tracing::info!(
-                    "reloaded: build {} → {id} ({secs:.2} s)",
-                    old.build_id()
-                );
+                tracing::info!("reloaded: build {} → {id} ({secs:.2} s)", old.build_id());
                 Ok(id)
             }
             Err(e) => {
-                tracing::error!("reload failed, still serving build {}: {e}", self.state().build_id());
+                tracing::error!(
+                    "reload failed, still serving build {}: {e}",
+                    self.state().build_id()
+                );
                 Err(e)
             }
         }
@@ -138,8 +138,14 @@ pub fn app(service: Arc<Service>) -> Router {
         .route("/collections/{id}/items", get(ogc::items))
         .route("/collections/{id}/items/{feature}", get(ogc::item))
         .route("/nearest", get(analysis::nearest))
-        .route("/territories/{type}/{code}", get(analysis::territory_summary))
-        .route("/territories/{type}/{code}/coverage", get(analysis::coverage))
+        .route(
+            "/territories/{type}/{code}",
+            get(analysis::territory_summary),
+        )
+        .route(
+            "/territories/{type}/{code}/coverage",
+            get(analysis::coverage),
+        )
         .route("/communes/{code}/explain", get(analysis::explain))
         .route("/scenarios", post(analysis::scenarios))
         .route("/siting", get(analysis::siting))
@@ -214,7 +220,8 @@ async fn landing(
         Ok(Some("json")) => false,
         Ok(Some("html")) => true,
         Ok(Some(other)) => {
-            return params::bad("f", format!("must be json or html, not {other:?}")).into_response();
+            return params::bad("f", format!("must be json or html, not {other:?}"))
+                .into_response();
         }
         Err(e) => return e.into_response(),
         Ok(None) => headers
@@ -255,7 +262,10 @@ async fn dataset(State(service): State<Arc<Service>>) -> Response {
 }
 
 /// `POST /admin/reload` with `Authorization: Bearer <CAREACCESS_ADMIN_TOKEN>`.
-async fn admin_reload(State(service): State<Arc<Service>>, headers: HeaderMap) -> ApiResult<Response> {
+async fn admin_reload(
+    State(service): State<Arc<Service>>,
+    headers: HeaderMap,
+) -> ApiResult<Response> {
     let Some(token) = &service.admin_token else {
         return Err(ApiError::new(
             StatusCode::FORBIDDEN,
@@ -302,8 +312,12 @@ pub async fn serve(data_dir: &Path, web_dir: &Path, addr: SocketAddr) -> Result<
         state.engine.data.facilities.len()
     );
     let mut service = Service::new(state, data_dir, web_dir);
-    service.public_url = std::env::var("CAREACCESS_PUBLIC_URL").ok().filter(|s| !s.is_empty());
-    service.admin_token = std::env::var("CAREACCESS_ADMIN_TOKEN").ok().filter(|s| !s.is_empty());
+    service.public_url = std::env::var("CAREACCESS_PUBLIC_URL")
+        .ok()
+        .filter(|s| !s.is_empty());
+    service.admin_token = std::env::var("CAREACCESS_ADMIN_TOKEN")
+        .ok()
+        .filter(|s| !s.is_empty());
     let service = Arc::new(service);
     #[cfg(unix)]
     {

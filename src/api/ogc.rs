@@ -43,7 +43,10 @@ pub fn base_url(service: &Service, headers: &HeaderMap) -> String {
 /// A JSON answer with a media type.
 pub fn json_response(value: &impl serde::Serialize, media_type: &'static str) -> Response {
     match serde_json::to_vec(value) {
-        Ok(body) => ([(header::CONTENT_TYPE, HeaderValue::from_static(media_type))], body)
+        Ok(body) => (
+            [(header::CONTENT_TYPE, HeaderValue::from_static(media_type))],
+            body,
+        )
             .into_response(),
         Err(e) => ApiError::internal(e).into_response(),
     }
@@ -90,12 +93,37 @@ fn collection_json(base: &str, c: &Collection) -> Value {
     let url = format!("{base}/collections/{}", c.id);
     let mut links = vec![
         link(url.clone(), "self", "application/json", "Cette collection"),
-        link(format!("{url}/items"), "items", "application/geo+json", "Objets (GeoJSON)"),
-        link(format!("{url}/items?f=csv"), "items", "text/csv", "Objets (CSV)"),
-        link(format!("{url}/items?f=fgb"), "items", "application/flatgeobuf", "Objets (FlatGeobuf)"),
-        link(format!("{url}/queryables"), "http://www.opengis.net/def/rel/ogc/1.0/queryables", "application/schema+json", "Propriétés filtrables"),
+        link(
+            format!("{url}/items"),
+            "items",
+            "application/geo+json",
+            "Objets (GeoJSON)",
+        ),
+        link(
+            format!("{url}/items?f=csv"),
+            "items",
+            "text/csv",
+            "Objets (CSV)",
+        ),
+        link(
+            format!("{url}/items?f=fgb"),
+            "items",
+            "application/flatgeobuf",
+            "Objets (FlatGeobuf)",
+        ),
+        link(
+            format!("{url}/queryables"),
+            "http://www.opengis.net/def/rel/ogc/1.0/queryables",
+            "application/schema+json",
+            "Propriétés filtrables",
+        ),
     ];
-    links.push(link(format!("{base}/dataset"), "describedby", "application/json", "Sources"));
+    links.push(link(
+        format!("{base}/dataset"),
+        "describedby",
+        "application/json",
+        "Sources",
+    ));
     json!({
         "id": c.id,
         "title": c.title,
@@ -115,10 +143,7 @@ fn collection_json(base: &str, c: &Collection) -> Value {
     })
 }
 
-pub async fn collections(
-    State(service): State<Arc<Service>>,
-    headers: HeaderMap,
-) -> Response {
+pub async fn collections(State(service): State<Arc<Service>>, headers: HeaderMap) -> Response {
     let st = service.state();
     let base = base_url(&service, &headers);
     json_response(
@@ -192,7 +217,13 @@ pub async fn queryables(
 }
 
 /// The items URL with the same parameters, `offset` replaced.
-fn page_url(base: &str, c: &Collection, q: &QueryPairs, offset: usize, format: Option<Format>) -> String {
+fn page_url(
+    base: &str,
+    c: &Collection,
+    q: &QueryPairs,
+    offset: usize,
+    format: Option<Format>,
+) -> String {
     let mut ser = form_urlencoded::Serializer::new(String::new());
     for (k, v) in q.pairs() {
         if k != "offset" && !(format.is_some() && k == "f") {
@@ -243,7 +274,11 @@ fn encoded(
             format.media_type(),
         ),
     };
-    let mut r = ([(header::CONTENT_TYPE, HeaderValue::from_static(media))], body).into_response();
+    let mut r = (
+        [(header::CONTENT_TYPE, HeaderValue::from_static(media))],
+        body,
+    )
+        .into_response();
     if format != Format::GeoJson {
         if let Ok(v) = HeaderValue::from_str(&format!(
             "inline; filename=\"{filename}.{}\"",
@@ -252,10 +287,8 @@ fn encoded(
             r.headers_mut().insert(header::CONTENT_DISPOSITION, v);
         }
     }
-    r.headers_mut().insert(
-        "OGC-NumberMatched",
-        HeaderValue::from(matched as u64),
-    );
+    r.headers_mut()
+        .insert("OGC-NumberMatched", HeaderValue::from(matched as u64));
     Ok(r)
 }
 
@@ -275,12 +308,20 @@ pub async fn items(
         .map(|rest| &rest[..rest.len().min(query.limit)])
         .unwrap_or(&[]);
     let base = base_url(&service, &headers);
-    let mut links = vec![
-        link(page_url(&base, c, &q, query.offset, None), "self", query.format.media_type(), "Cette page"),
-    ];
+    let mut links = vec![link(
+        page_url(&base, c, &q, query.offset, None),
+        "self",
+        query.format.media_type(),
+        "Cette page",
+    )];
     for f in Format::ALL {
         if f != query.format {
-            links.push(link(page_url(&base, c, &q, query.offset, Some(f)), "alternate", f.media_type(), f.as_str()));
+            links.push(link(
+                page_url(&base, c, &q, query.offset, Some(f)),
+                "alternate",
+                f.media_type(),
+                f.as_str(),
+            ));
         }
     }
     if query.offset + page.len() < matched.len() {
@@ -293,14 +334,33 @@ pub async fn items(
     }
     if query.offset > 0 {
         links.push(link(
-            page_url(&base, c, &q, query.offset.saturating_sub(query.limit.max(1)), None),
+            page_url(
+                &base,
+                c,
+                &q,
+                query.offset.saturating_sub(query.limit.max(1)),
+                None,
+            ),
             "prev",
             query.format.media_type(),
             "Page précédente",
         ));
     }
-    links.push(link(format!("{base}/collections/{}", c.id), "collection", "application/json", &c.title));
-    encoded(c, query.format, &query, page, matched.len(), &Value::Array(links), &c.id)
+    links.push(link(
+        format!("{base}/collections/{}", c.id),
+        "collection",
+        "application/json",
+        &c.title,
+    ));
+    encoded(
+        c,
+        query.format,
+        &query,
+        page,
+        matched.len(),
+        &Value::Array(links),
+        &c.id,
+    )
 }
 
 pub async fn item(
@@ -332,7 +392,12 @@ pub async fn item(
     .map_err(ApiError::internal)?;
     v["links"] = json!([
         link(url.clone(), "self", "application/geo+json", "Cet objet"),
-        link(format!("{base}/collections/{}", c.id), "collection", "application/json", &c.title),
+        link(
+            format!("{base}/collections/{}", c.id),
+            "collection",
+            "application/json",
+            &c.title
+        ),
     ]);
     Ok(json_response(&v, "application/geo+json"))
 }

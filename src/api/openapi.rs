@@ -49,8 +49,18 @@ fn kind_schema(st: &AppState) -> Value {
 
 fn threshold_params() -> Vec<Value> {
     vec![
-        query("within_km", "Threshold in km (default 10 km when neither is given)", json!({"type": "number", "minimum": 0, "maximum": 1000}), false),
-        query("within_min", "Threshold in car minutes (instead of within_km)", json!({"type": "number", "minimum": 0, "maximum": 1000}), false),
+        query(
+            "within_km",
+            "Threshold in km (default 10 km when neither is given)",
+            json!({"type": "number", "minimum": 0, "maximum": 1000}),
+            false,
+        ),
+        query(
+            "within_min",
+            "Threshold in car minutes (instead of within_km)",
+            json!({"type": "number", "minimum": 0, "maximum": 1000}),
+            false,
+        ),
     ]
 }
 
@@ -77,14 +87,54 @@ pub fn document_for(base: &str, st: &AppState) -> Value {
     let profiles: Vec<&str> = st.profiles.keys().map(String::as_str).collect();
     let mut items_params = vec![
         collection_id.clone(),
-        query("bbox", "minlon,minlat,maxlon,maxlat in CRS84 (WGS84 degrees); corners ordered", json!({"type": "array", "minItems": 4, "maxItems": 6, "items": {"type": "number"}}), false),
-        query("bbox-crs", "Only http://www.opengis.net/def/crs/OGC/1.3/CRS84", json!({"type": "string"}), false),
-        query("limit", &format!("Page size, default {DEFAULT_LIMIT}, at most {MAX_LIMIT}"), json!({"type": "integer", "minimum": 0, "maximum": MAX_LIMIT, "default": DEFAULT_LIMIT}), false),
-        query("offset", "Features to skip (the `next` and `prev` links set it)", json!({"type": "integer", "minimum": 0, "default": 0}), false),
-        query("f", "Output format", json!({"type": "string", "enum": ["json", "csv", "fgb"], "default": "json"}), false),
-        query("properties", "Comma-separated properties to return (empty: none)", json!({"type": "array", "items": {"type": "string"}}), false),
-        query("sep", "CSV separator: `,` (default) or `;` (with decimal commas, for French spreadsheets)", json!({"type": "string", "enum": [",", ";"]}), false),
-        query("datetime", "Accepted for conformance; the collections have no time dimension", json!({"type": "string"}), false),
+        query(
+            "bbox",
+            "minlon,minlat,maxlon,maxlat in CRS84 (WGS84 degrees); corners ordered",
+            json!({"type": "array", "minItems": 4, "maxItems": 6, "items": {"type": "number"}}),
+            false,
+        ),
+        query(
+            "bbox-crs",
+            "Only http://www.opengis.net/def/crs/OGC/1.3/CRS84",
+            json!({"type": "string"}),
+            false,
+        ),
+        query(
+            "limit",
+            &format!("Page size, default {DEFAULT_LIMIT}, at most {MAX_LIMIT}"),
+            json!({"type": "integer", "minimum": 0, "maximum": MAX_LIMIT, "default": DEFAULT_LIMIT}),
+            false,
+        ),
+        query(
+            "offset",
+            "Features to skip (the `next` and `prev` links set it)",
+            json!({"type": "integer", "minimum": 0, "default": 0}),
+            false,
+        ),
+        query(
+            "f",
+            "Output format",
+            json!({"type": "string", "enum": ["json", "csv", "fgb"], "default": "json"}),
+            false,
+        ),
+        query(
+            "properties",
+            "Comma-separated properties to return (empty: none)",
+            json!({"type": "array", "items": {"type": "string"}}),
+            false,
+        ),
+        query(
+            "sep",
+            "CSV separator: `,` (default) or `;` (with decimal commas, for French spreadsheets)",
+            json!({"type": "string", "enum": [",", ";"]}),
+            false,
+        ),
+        query(
+            "datetime",
+            "Accepted for conformance; the collections have no time dimension",
+            json!({"type": "string"}),
+            false,
+        ),
     ];
     items_params.push(json!({ "name": "property filters", "in": "query", "required": false,
         "description": "Any property name with a value keeps the features whose property equals it, e.g. `departement=79`, `kind=msp` (see /collections/{id}/queryables)",

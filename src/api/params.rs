@@ -93,7 +93,10 @@ pub fn lon(name: &str, value: &str) -> Result<f64, ApiError> {
     if (-180.0..=180.0).contains(&v) {
         Ok(v)
     } else {
-        Err(bad(name, format!("must be a longitude in [-180, 180], not {v}")))
+        Err(bad(
+            name,
+            format!("must be a longitude in [-180, 180], not {v}"),
+        ))
     }
 }
 
@@ -103,7 +106,10 @@ pub fn lat(name: &str, value: &str) -> Result<f64, ApiError> {
     if (-90.0..=90.0).contains(&v) {
         Ok(v)
     } else {
-        Err(bad(name, format!("must be a latitude in [-90, 90], not {v}")))
+        Err(bad(
+            name,
+            format!("must be a latitude in [-90, 90], not {v}"),
+        ))
     }
 }
 
@@ -111,7 +117,10 @@ pub fn lat(name: &str, value: &str) -> Result<f64, ApiError> {
 pub fn count(name: &str, value: &str, min: usize, max: usize) -> Result<usize, ApiError> {
     match value.trim().parse::<i128>() {
         Ok(v) if v >= min as i128 && v <= max as i128 => Ok(v as usize),
-        Ok(v) => Err(bad(name, format!("must be between {min} and {max}, not {v}"))),
+        Ok(v) => Err(bad(
+            name,
+            format!("must be between {min} and {max}, not {v}"),
+        )),
         Err(_) => Err(bad(
             name,
             format!("must be a whole number, not {}", shown(value)),
@@ -230,10 +239,20 @@ mod tests {
     fn limits_and_counts() {
         assert_eq!(limit("limit", "0").unwrap(), 0);
         assert_eq!(limit("limit", "10000").unwrap(), 10_000);
-        assert!(limit("limit", "10001").unwrap_err().detail.contains("between 0 and 10000"));
+        assert!(
+            limit("limit", "10001")
+                .unwrap_err()
+                .detail
+                .contains("between 0 and 10000")
+        );
         assert!(limit("limit", "-1").unwrap_err().detail.contains("between"));
         assert!(limit("limit", "99999999999999999999999999999999999999999").is_err());
-        assert!(limit("limit", "1.5").unwrap_err().detail.contains("whole number"));
+        assert!(
+            limit("limit", "1.5")
+                .unwrap_err()
+                .detail
+                .contains("whole number")
+        );
         assert!(offset("offset", "12").is_ok());
     }
 
@@ -253,7 +272,10 @@ mod tests {
         assert!(lon("lon", "181").is_err());
         assert!(lat("lat", "abc").unwrap_err().detail.contains("`lat`"));
         assert_eq!(threshold(None, None).unwrap(), Threshold::Km(10.0));
-        assert_eq!(threshold(None, Some("20")).unwrap(), Threshold::Minutes(20.0));
+        assert_eq!(
+            threshold(None, Some("20")).unwrap(),
+            Threshold::Minutes(20.0)
+        );
         assert!(threshold(Some("1"), Some("2")).is_err());
         assert!(threshold(Some("-1"), None).is_err());
     }

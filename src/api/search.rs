@@ -139,7 +139,10 @@ impl NameIndex {
                 .then(b.1.population.cmp(&a.1.population))
                 .then(a.1.code.cmp(&b.1.code))
         });
-        hits.into_iter().take(limit).map(|(_, f)| f.clone()).collect()
+        hits.into_iter()
+            .take(limit)
+            .map(|(_, f)| f.clone())
+            .collect()
     }
 }
 

@@ -60,8 +60,8 @@ impl AppState {
     pub fn load(data_dir: &Path) -> Result<Self, StateError> {
         let start = Instant::now();
         let current = data_dir.join("current");
-        let build_dir = std::fs::canonicalize(&current)
-            .map_err(|_| StateError::NoData(data_dir.to_owned()))?;
+        let build_dir =
+            std::fs::canonicalize(&current).map_err(|_| StateError::NoData(data_dir.to_owned()))?;
         let dataset_path = build_dir.join("dataset.json");
         let bytes =
             std::fs::read(&dataset_path).map_err(|_| StateError::NoData(data_dir.to_owned()))?;
@@ -74,23 +74,64 @@ impl AppState {
             path: build_dir.clone(),
             message: e.to_string(),
         };
-        // The engine needs attributes and points only; the communes collection reads
-        // the polygons (in parallel with the rest).
-        let (data, communes_layer) = std::thread::scope(|s| {
-            let polygons = s.spawn(|| fgb::read_layer_info(&build_dir.join("communes.fgb")));
-            let data = load_build(&build_dir, LoadOptions { geometry: false });
-            let polygons = polygons
-                .join()
-                .unwrap_or_else(|_| {
-                    Err(crate::import::ImportError::Read {
-                        path: build_dir.join("communes.fgb"),
-                        message: "the reading thread panicked".into(),
+        // The engine needs attributes and points only; the collections read every layer
+        // with its geometries, in parallel.
+        let layer_names: Vec<String> = dataset["layers"]
+            .as_object()
+            .map(|l| {
+                l.keys()
+                    .filter_map(|k| k.strip_suffix(".fgb"))
+                    .map(str::to_owned)
+                    .collect()
+            })
+            .unwrap_or_default();
+        let (data, layers) = std::thread::scope(|s| {
+            let readers: Vec<_> = [true, false]
+                .into_iter()
+                .map(|communes| {
+                    let names = &layer_names;
+                    let dir = &build_dir;
+                    s.spawn(move || {
+                        names
+                            .iter()
+                            .filter(|n| (n.as_str() == "communes") == communes)
+                            .map(|n| {
+                                fgb::read_layer_info(&dir.join(format!("{n}.fgb")))
+                                    .map(|l| (n.clone(), l))
+                            })
+                            .collect::<Result<Vec<_>, _>>()
                     })
-                });
-            (data, polygons)
+                })
+                .collect();
+            let data = load_build(&build_dir, LoadOptions { geometry: false });
+            let mut layers = BTreeMap::new();
+            for r in readers {
+                match r.join() {
+                    Ok(Ok(read)) => layers.extend(read),
+                    Ok(Err(e)) => return (data, Err(e)),
+                    Err(_) => {
+                        return (
+                            data,
+                            Err(crate::import::ImportError::Read {
+                                path: build_dir.clone(),
+                                message: "a layer-reading thread panicked".into(),
+                            }),
+                        );
+                    }
+                }
+            }
+            (data, Ok(layers))
         });
         let data = data.map_err(load_err)?;
-        let (communes_info, communes_features) = communes_layer.map_err(load_err)?;
+        let mut layers = layers.map_err(load_err)?;
+        let mut take = |name: &str| {
+            layers.remove(name).ok_or_else(|| StateError::Load {
+                path: build_dir.join(format!("{name}.fgb")),
+                message: "layer listed in dataset.json is missing".into(),
+            })
+        };
+        let (communes_info, communes_features) = take("communes")?;
+        let t_read = start.elapsed().as_secs_f64();
         let engine = Engine::new(data);
 
         let nearest: BTreeMap<Kind, Vec<CommuneNearest>> = engine
@@ -103,6 +144,7 @@ impl AppState {
                 )
             })
             .collect();
+        let t_nearest = start.elapsed().as_secs_f64();
         let profiles_path = data_dir.join("accessibility.toml");
         let profiles = if profiles_path.exists() {
             accessibility::read_profiles(&profiles_path)
@@ -126,6 +168,7 @@ impl AppState {
             })
             .collect();
 
+        let t_access = start.elapsed().as_secs_f64();
         let sources = dataset["sources"].as_array().cloned().unwrap_or_default();
         let source_meta = |ids: &[&str]| -> Vec<serde_json::Value> {
             sources
@@ -175,8 +218,7 @@ impl AppState {
 
         // One collection per kind of structure.
         for kind in &engine.kinds_built() {
-            let path = build_dir.join(format!("{kind}.fgb"));
-            let (info, features) = fgb::read_layer_info(&path).map_err(load_err)?;
+            let (info, features) = take(kind.as_str())?;
             let used: Vec<&str> = engine
                 .data
                 .facilities_of(kind)
@@ -199,8 +241,7 @@ impl AppState {
             ("regions", TerritoryType::Region),
             ("cls", TerritoryType::Cls),
         ] {
-            let path = build_dir.join(format!("{name}.fgb"));
-            let (info, features) = fgb::read_layer_info(&path).map_err(load_err)?;
+            let (info, features) = take(name)?;
             collections.push(Collection::new(
                 name,
                 info,
@@ -214,6 +255,12 @@ impl AppState {
             ));
         }
         let names = NameIndex::new(&engine);
+        tracing::info!(
+            "load timings: read {t_read:.2} s, engine + nearest {:.2} s, accessibility {:.2} s, collections {:.2} s",
+            t_nearest - t_read,
+            t_access - t_nearest,
+            start.elapsed().as_secs_f64() - t_access
+        );
         let build_id = engine.data.build_id.clone();
         Ok(AppState {
             engine,
@@ -279,20 +326,25 @@ fn add_indicator_columns(
                 "{label} : distance à vol d'oiseau (géodésique) à la plus proche, km"
             )),
             index.iter().map(|&i| {
-                Cell::opt_real(at(i).and_then(|n| n.trip).map(|t| round(t.distance_m / 1e3, 2)))
+                Cell::opt_real(
+                    at(i)
+                        .and_then(|n| n.trip)
+                        .map(|t| round(t.distance_m / 1e3, 2)),
+                )
             }),
         );
         communes.add_column(
             Column::new(&format!("{kind}_min"), ColType::Real).described(format!(
                 "{label} : temps en voiture estimé (road_estimate) jusqu'à la plus proche, min"
             )),
-            index.iter().map(|&i| {
-                Cell::opt_real(at(i).and_then(|n| n.trip).map(|t| round(t.car_min, 1)))
-            }),
+            index
+                .iter()
+                .map(|&i| Cell::opt_real(at(i).and_then(|n| n.trip).map(|t| round(t.car_min, 1)))),
         );
         communes.add_column(
-            Column::new(&format!("{kind}_id"), ColType::Text)
-                .described(format!("{label} : identifiant de la plus proche (FINESS ou source)")),
+            Column::new(&format!("{kind}_id"), ColType::Text).described(format!(
+                "{label} : identifiant de la plus proche (FINESS ou source)"
+            )),
             index.iter().map(|&i| {
                 Cell::opt_text(
                     at(i)

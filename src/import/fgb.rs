@@ -128,7 +128,10 @@ pub fn write_layer(path: &Path, layer: &Layer) -> Result<u64, ImportError> {
     };
     let file = std::fs::File::create(path).map_err(|e| ImportError::io(path, e))?;
     let mut out = BufWriter::new(file);
-    let features = layer.features.iter().map(|(g, cells)| (g, cells.as_slice()));
+    let features = layer
+        .features
+        .iter()
+        .map(|(g, cells)| (g, cells.as_slice()));
     let n = encode(&mut out, &info, features).map_err(|message| ImportError::Write {
         path: path.to_owned(),
         message,
