@@ -720,3 +720,28 @@ async fn admin_reload_needs_a_token() {
     .await;
     a.problem(403, &["CAREACCESS_ADMIN_TOKEN"]);
 }
+
+// ------------------------------------------------------------ a real client
+
+#[test]
+fn gdal_reads_the_service() {
+    if !crate::server::has_gdal() {
+        return;
+    }
+    let f = fixture();
+    let server = crate::server::Server::start(&f.service.data_dir);
+    let n = crate::server::gdal_copies_one_departement(
+        &server.url,
+        &[
+            "communes",
+            "msp",
+            "ehpad",
+            "epci",
+            "departements",
+            "regions",
+            "cls",
+        ],
+        "79",
+    );
+    assert_eq!(n, 6);
+}

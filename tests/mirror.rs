@@ -243,3 +243,28 @@ fn nearest_equals_brute_force_on_real_communes() {
         }
     }
 }
+
+#[test]
+fn gdal_reads_the_service_on_the_national_data() {
+    let Some(b) = built() else { return };
+    if !crate::server::has_gdal() {
+        return;
+    }
+    let server = crate::server::Server::start(&b.data_dir);
+    // Deux-Sèvres: 252 communes in the COG 2026.
+    let n = crate::server::gdal_copies_one_departement(
+        &server.url,
+        &[
+            "communes",
+            "msp",
+            "ehpad",
+            "hospital",
+            "epci",
+            "departements",
+            "regions",
+            "cls",
+        ],
+        "79",
+    );
+    assert_eq!(n, 252);
+}

@@ -4,3 +4,4 @@
 mod api;
 mod import_fixtures;
 mod mirror;
+mod server;

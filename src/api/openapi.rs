@@ -9,6 +9,7 @@ use serde_json::{Value, json};
 
 use super::Service;
 use super::analysis::{MAX_NEAREST, MAX_SCENARIO_BYTES};
+use super::features;
 use super::ogc::{base_url, json_response};
 use super::params::{DEFAULT_LIMIT, MAX_LIMIT};
 use super::state::AppState;
@@ -78,14 +79,9 @@ pub fn document_for(base: &str, st: &AppState) -> Value {
     let collection_ids: Vec<&str> = st.collections.iter().map(|c| c.id.as_str()).collect();
     let collection_id = json!({ "name": "id", "in": "path", "required": true,
         "description": "Collection id", "schema": { "type": "string", "enum": collection_ids } });
-    let feature_collection = json!({ "description": "Features (GeoJSON, CSV or FlatGeobuf by `f`)",
-        "content": {
-            "application/geo+json": { "schema": { "type": "object" } },
-            "text/csv": { "schema": { "type": "string" } },
-            "application/flatgeobuf": { "schema": { "type": "string", "format": "binary" } }
-        } });
+    let feature_collection = feature_collection_ok();
     let profiles: Vec<&str> = st.profiles.keys().map(String::as_str).collect();
-    let mut items_params = vec![
+    let mut items_params: Vec<Value> = vec![
         collection_id.clone(),
         query(
             "bbox",
@@ -139,7 +135,7 @@ pub fn document_for(base: &str, st: &AppState) -> Value {
     items_params.push(json!({ "name": "property filters", "in": "query", "required": false,
         "description": "Any property name with a value keeps the features whose property equals it, e.g. `departement=79`, `kind=msp` (see /collections/{id}/queryables)",
         "schema": { "type": "object", "additionalProperties": { "type": "string" } }, "style": "form", "explode": true }));
-    json!({
+    let mut doc = json!({
         "openapi": "3.0.3",
         "info": {
             "title": "careaccess — accès aux soins en France",
@@ -161,7 +157,7 @@ pub fn document_for(base: &str, st: &AppState) -> Value {
             "/collections": { "get": op("Collections with sources, vintages, licences and analysis parameters", "OGC API – Features", vec![], ok_json("Collections")) },
             "/collections/{id}": { "get": op("One collection", "OGC API – Features", vec![collection_id.clone()], ok_json("Collection")) },
             "/collections/{id}/queryables": { "get": op("Properties usable as `?name=value` filters (JSON Schema)", "OGC API – Features", vec![collection_id.clone()], ok_json("Queryables")) },
-            "/collections/{id}/items": { "get": op("Features, paged, filtered by bbox and properties", "OGC API – Features", items_params, feature_collection.clone()) },
+            "/collections/{id}/items": { "get": op("Features, paged, filtered by bbox and properties", "OGC API – Features", items_params.clone(), feature_collection.clone()) },
             "/collections/{id}/items/{featureId}": { "get": op("One feature by its stable id (INSEE code, FINESS number, SIREN…)", "OGC API – Features",
                 vec![collection_id, path("featureId", "Feature id"),
                      query("f", "Output format", json!({"type": "string", "enum": ["json", "csv", "fgb"]}), false),
@@ -266,7 +262,49 @@ pub fn document_for(base: &str, st: &AppState) -> Value {
                 }
             }
         }
-    })
+    });
+    // One explicit items path per collection, listing its properties as query
+    // parameters: clients such as GDAL's OAPIF driver read them there to send attribute
+    // filters to the server instead of filtering every page themselves.
+    if let Some(paths) = doc["paths"].as_object_mut() {
+        for c in &st.collections {
+            let mut parameters: Vec<Value> = items_params
+                .iter()
+                .skip(1)
+                .filter(|p| p["name"] != "property filters")
+                .cloned()
+                .collect();
+            parameters.extend(c.info.columns.iter().map(|col| {
+                query(
+                    &col.name,
+                    &format!(
+                        "Keeps the features whose `{}` equals the value{}",
+                        col.name,
+                        col.description
+                            .as_deref()
+                            .map(|d| format!(" ({d})"))
+                            .unwrap_or_default()
+                    ),
+                    json!({ "type": features::json_type(col) }),
+                    false,
+                )
+            }));
+            paths.insert(
+                format!("/collections/{}/items", c.id),
+                json!({ "get": op(&format!("{} — features", c.title), "OGC API – Features", parameters, feature_collection_ok()) }),
+            );
+        }
+    }
+    doc
+}
+
+fn feature_collection_ok() -> Value {
+    json!({ "description": "Features (GeoJSON, CSV or FlatGeobuf by `f`)",
+        "content": {
+            "application/geo+json": { "schema": { "type": "object" } },
+            "text/csv": { "schema": { "type": "string" } },
+            "application/flatgeobuf": { "schema": { "type": "string", "format": "binary" } }
+        } })
 }
 
 pub async fn document(State(service): State<Arc<Service>>, headers: HeaderMap) -> Response {
