@@ -299,6 +299,20 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 .web_dir
                 .clone()
                 .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("web"));
+            // The map's script (MapLibre) comes from npm, pinned by web/package-lock.json.
+            if web_dir.join("package-lock.json").exists() {
+                match import::npm::install_missing(&web_dir) {
+                    Ok(done) if !done.is_empty() => {
+                        tracing::info!("installed in web/node_modules: {}", done.join(", "))
+                    }
+                    Ok(_) => {}
+                    Err(e) => tracing::warn!(
+                        "the web map's dependencies are missing and could not be fetched ({e}); \
+                         the API works, the map needs `npm ci` in {}",
+                        web_dir.display()
+                    ),
+                }
+            }
             runtime.block_on(careaccess::api::serve(&data_dir, &web_dir, args.bind))?;
         }
     }

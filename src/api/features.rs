@@ -299,7 +299,8 @@ impl ItemsQuery {
             .enumerate()
             .filter(|(_, it)| {
                 self.bbox.is_none_or(|b| match (&it.bbox, &it.geometry) {
-                    (Some(ib), Some(g)) => ib.intersects(&b) && g.intersects(&b),
+                    // Exact test only for features across the bbox's edge.
+                    (Some(ib), Some(g)) => ib.intersects(&b) && (within(ib, &b) || touches(g, &b)),
                     _ => false,
                 }) && self
                     .filters
@@ -309,6 +310,24 @@ impl ItemsQuery {
             .map(|(i, _)| i)
             .collect()
     }
+}
+
+/// Is `inner` inside `outer` (edges included)?
+fn within(inner: &Rect<f64>, outer: &Rect<f64>) -> bool {
+    inner.min().x >= outer.min().x
+        && inner.min().y >= outer.min().y
+        && inner.max().x <= outer.max().x
+        && inner.max().y <= outer.max().y
+}
+
+/// Does a geometry meet a rectangle? Most features across the rectangle's edge have a
+/// vertex inside it, a cheap test; the others take the exact one.
+fn touches(g: &Geometry<f64>, b: &Rect<f64>) -> bool {
+    use geo::CoordsIter;
+    let inside = |c: geo::Coord<f64>| {
+        c.x >= b.min().x && c.x <= b.max().x && c.y >= b.min().y && c.y <= b.max().y
+    };
+    g.coords_iter().any(inside) || g.intersects(b)
 }
 
 /// Does a cell equal a query-string value? Numbers compare as numbers (`population=0`

@@ -244,6 +244,13 @@ fn page_url(
     }
 }
 
+/// JSON into a buffer sized for a page of polygons (no regrowing copies).
+fn to_json_vec(page: &GeoJsonPage) -> serde_json::Result<Vec<u8>> {
+    let mut out = Vec::with_capacity(1024 + page.items.len() * 2048);
+    serde_json::to_writer(&mut out, page)?;
+    Ok(out)
+}
+
 fn encoded(
     c: &Collection,
     format: Format,
@@ -255,7 +262,7 @@ fn encoded(
 ) -> ApiResult<Response> {
     let (body, media) = match format {
         Format::GeoJson => (
-            serde_json::to_vec(&GeoJsonPage {
+            to_json_vec(&GeoJsonPage {
                 collection: c,
                 items,
                 properties: &query.properties,

@@ -300,6 +300,30 @@ struct Stored {
     bytes: u64,
 }
 
+/// The HTTP client of every download: bytes as published, statuses checked by the
+/// caller, timeouts, and the system's trust store.
+pub(crate) fn http_agent() -> ureq::Agent {
+    let config = ureq::Agent::config_builder()
+        .user_agent(format!("careaccess/{}", env!("CARGO_PKG_VERSION")))
+        // The bytes as published: pinned hashes and progress lengths stay meaningful.
+        .accept_encoding("identity")
+        // Statuses are checked by the caller, to name the URL with them.
+        .http_status_as_error(false)
+        .max_redirects(10)
+        .timeout_connect(Some(CONNECT_TIMEOUT))
+        .timeout_per_read(Some(READ_TIMEOUT))
+        .timeout_global(Some(GLOBAL_TIMEOUT))
+        // The system's trust store: organisations (and this CI) often reach the
+        // registries through a proxy with its own certificate authority.
+        .tls_config(
+            ureq::tls::TlsConfig::builder()
+                .root_certs(ureq::tls::RootCerts::PlatformVerifier)
+                .build(),
+        )
+        .build();
+    ureq::Agent::new_with_config(config)
+}
+
 struct Fetcher<'a> {
     agent: ureq::Agent,
     mirror: Option<&'a Path>,
@@ -307,26 +331,8 @@ struct Fetcher<'a> {
 
 impl<'a> Fetcher<'a> {
     fn new(mirror: Option<&'a Path>) -> Self {
-        let config = ureq::Agent::config_builder()
-            .user_agent(format!("careaccess/{}", env!("CARGO_PKG_VERSION")))
-            // The bytes as published: pinned sha256 and progress lengths stay meaningful.
-            .accept_encoding("identity")
-            // Statuses are checked here, to name the URL with them.
-            .http_status_as_error(false)
-            .max_redirects(10)
-            .timeout_connect(Some(CONNECT_TIMEOUT))
-            .timeout_per_read(Some(READ_TIMEOUT))
-            .timeout_global(Some(GLOBAL_TIMEOUT))
-            // The system's trust store: organisations (and this CI) often reach the
-            // registries through a proxy with its own certificate authority.
-            .tls_config(
-                ureq::tls::TlsConfig::builder()
-                    .root_certs(ureq::tls::RootCerts::PlatformVerifier)
-                    .build(),
-            )
-            .build();
         Fetcher {
-            agent: ureq::Agent::new_with_config(config),
+            agent: http_agent(),
             mirror,
         }
     }

@@ -16,6 +16,7 @@ pub mod finess;
 pub mod indicators;
 pub mod load;
 pub mod locate;
+pub mod npm;
 pub mod points;
 mod report;
 mod sources;
