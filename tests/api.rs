@@ -745,3 +745,65 @@ fn gdal_reads_the_service() {
     );
     assert_eq!(n, 6);
 }
+
+/// The build id `/health` reports (the body is chunked: find the JSON member).
+fn served_build(server: &crate::server::Server) -> String {
+    let (status, body) = server.get("/health");
+    assert_eq!(status, 200, "{body}");
+    let start = body.find("\"build\":\"").unwrap() + 9;
+    body[start..start + body[start..].find('"').unwrap()].to_owned()
+}
+
+fn wait_for_build(server: &crate::server::Server, want: impl Fn(&str) -> bool) -> String {
+    let start = std::time::Instant::now();
+    loop {
+        let b = served_build(server);
+        if want(&b) {
+            return b;
+        }
+        assert!(
+            start.elapsed() < std::time::Duration::from_secs(60),
+            "still serving {b}"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+}
+
+#[test]
+fn sighup_swaps_in_a_new_build_and_keeps_the_old_one_when_loading_fails() {
+    let mini = Mini::new();
+    mini.fetch();
+    let first = mini.build().report.build_id;
+    let server = crate::server::Server::start(mini.data());
+    assert_eq!(served_build(&server), first);
+    let hup = || {
+        let ok = std::process::Command::new("kill")
+            .args(["-HUP", &server.pid().to_string()])
+            .status()
+            .unwrap()
+            .success();
+        assert!(ok, "kill -HUP failed");
+    };
+
+    // A new build, then SIGHUP: the new build is served.
+    let second = mini.build().report.build_id;
+    assert_ne!(first, second);
+    hup();
+    wait_for_build(&server, |b| b == second);
+    let (status, _) = server.get("/collections/communes/items?limit=1");
+    assert_eq!(status, 200);
+
+    // `current` pointing at a broken build: the reload fails, the data stays.
+    let data = mini.data();
+    let broken = data.join("builds").join("broken");
+    std::fs::create_dir_all(&broken).unwrap();
+    std::fs::write(broken.join("dataset.json"), b"{ not json").unwrap();
+    let link = data.join("current.tmp");
+    std::os::unix::fs::symlink("builds/broken", &link).unwrap();
+    std::fs::rename(&link, data.join("current")).unwrap();
+    hup();
+    std::thread::sleep(std::time::Duration::from_secs(2));
+    assert_eq!(served_build(&server), second);
+    let (status, _) = server.get("/nearest?commune=79329&kind=msp");
+    assert_eq!(status, 200);
+}

@@ -56,6 +56,34 @@ impl Server {
     }
 }
 
+impl Server {
+    /// Process id, for signals.
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// `GET path` with a plain HTTP/1.1 request: status and body.
+    pub fn get(&self, path: &str) -> (u16, String) {
+        use std::io::Write;
+        let port = self.url.rsplit(':').next().unwrap().parse::<u16>().unwrap();
+        let mut s = TcpStream::connect(("127.0.0.1", port)).unwrap();
+        s.set_read_timeout(Some(Duration::from_secs(60))).unwrap();
+        write!(
+            s,
+            "GET {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n"
+        )
+        .unwrap();
+        let mut answer = String::new();
+        s.read_to_string(&mut answer).unwrap();
+        let status = answer[9..12].parse().unwrap();
+        let body = answer
+            .split_once("\r\n\r\n")
+            .map(|(_, b)| b.to_owned())
+            .unwrap_or_default();
+        (status, body)
+    }
+}
+
 fn health(port: u16) -> bool {
     use std::io::Write;
     let Ok(mut s) = TcpStream::connect(("127.0.0.1", port)) else {
