@@ -2,10 +2,12 @@
 //! decimal commas for French spreadsheets) and FlatGeobuf.
 
 use std::collections::HashMap;
+use std::sync::OnceLock;
 
 use geo::{BoundingRect, Geometry, Intersects, Rect};
 use serde::Serialize;
 use serde::ser::{SerializeMap, SerializeSeq};
+use serde_json::value::RawValue;
 
 use crate::import::fgb::{self, Cell, ColType, Column, Feature, LayerInfo};
 
@@ -13,12 +15,42 @@ use super::error::ApiError;
 use super::params::{self, DEFAULT_LIMIT, QueryPairs};
 
 /// One feature: a stable id, a geometry and one cell per column.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone)]
 pub struct Item {
     pub id: String,
     pub geometry: Option<Geometry<f64>>,
     pub bbox: Option<Rect<f64>>,
     pub cells: Vec<Cell>,
+    /// The geometry as GeoJSON, written on the first request that returns the feature
+    /// (numbers are the bulk of a page: each is formatted once).
+    geojson: OnceLock<Box<RawValue>>,
+}
+
+impl Item {
+    pub fn new(
+        id: String,
+        geometry: Option<Geometry<f64>>,
+        bbox: Option<Rect<f64>>,
+        cells: Vec<Cell>,
+    ) -> Self {
+        Item {
+            id,
+            geometry,
+            bbox,
+            cells,
+            geojson: OnceLock::new(),
+        }
+    }
+
+    /// The GeoJSON geometry object (`null` without geometry), cached.
+    pub fn geometry_json(&self) -> &RawValue {
+        self.geojson.get_or_init(|| {
+            serde_json::to_string(&GeoJsonGeometry(self.geometry.as_ref()))
+                .and_then(RawValue::from_string)
+                // Default: `null` (writing a geometry cannot fail: no map keys, no I/O).
+                .unwrap_or_default()
+        })
+    }
 }
 
 /// A collection served under `/collections/{id}`.
@@ -66,12 +98,7 @@ impl Collection {
                     .unwrap_or_else(|| (n + 1).to_string());
                 let geometry = f.geometry.filter(|g| g.bounding_rect().is_some());
                 let bbox = geometry.as_ref().and_then(|g| g.bounding_rect());
-                Item {
-                    id,
-                    geometry,
-                    bbox,
-                    cells,
-                }
+                Item::new(id, geometry, bbox, cells)
             })
             .collect();
         let by_id = items
@@ -116,11 +143,13 @@ impl Collection {
             items: self
                 .items
                 .iter()
-                .map(|it| Item {
-                    id: it.id.clone(),
-                    geometry: it.geometry.as_ref().map(&f),
-                    bbox: it.bbox,
-                    cells: it.cells.clone(),
+                .map(|it| {
+                    Item::new(
+                        it.id.clone(),
+                        it.geometry.as_ref().map(&f),
+                        it.bbox,
+                        it.cells.clone(),
+                    )
                 })
                 .collect(),
             by_id: self.by_id.clone(),
@@ -487,7 +516,7 @@ impl Serialize for GeoJsonFeature<'_> {
         let mut m = s.serialize_map(Some(4))?;
         m.serialize_entry("type", "Feature")?;
         m.serialize_entry("id", &self.item.id)?;
-        m.serialize_entry("geometry", &GeoJsonGeometry(self.item.geometry.as_ref()))?;
+        m.serialize_entry("geometry", self.item.geometry_json())?;
         m.serialize_entry("properties", &Properties(self))?;
         m.end()
     }
