@@ -38,11 +38,12 @@ use std::sync::OnceLock;
 use serde::{Deserialize, Serialize};
 
 use crate::geodesy::{GeoPoint, WGS84_A, WGS84_F, geodesic_from_chord};
-use crate::model::{InseeCode, Kind, Territory, TerritoryType};
+use crate::model::{Commune, InseeCode, Kind, Territory, TerritoryType};
 
 use super::distance::{DistanceModel, TravelMatrix};
 use super::engine::Engine;
 use super::nearest::par_map;
+use super::travel::RoadEstimate;
 
 /// Where the profiles are shipped, relative to the crate root.
 pub const PROFILES_PATH: &str = "geodata/accessibility.toml";
@@ -528,7 +529,7 @@ impl Profile {
 
 /// How a pair's cost is measured.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Measure {
+pub(crate) enum Measure {
     StraightKm,
     RoadKm,
     EstimateMinutes,
@@ -652,6 +653,10 @@ pub struct Accessibility {
     pairs: Vec<Pair>,
     #[serde(skip)]
     site_offsets: Vec<usize>,
+    /// How the pair costs were measured (what `measure` says), for the sites a scenario
+    /// adds.
+    #[serde(skip)]
+    measure_kind: Measure,
     /// Pairs by commune, built on the first [`Engine::explain`].
     #[serde(skip)]
     by_commune: OnceLock<ByCommune>,
@@ -716,6 +721,20 @@ impl Accessibility {
                 &self.pairs[k],
             )
         })
+    }
+
+    /// The site of a facility in this run (`None`: not a site, e.g. left out for lack of
+    /// a capacity, or a commune-indicator supply).
+    pub fn site_of_facility(&self, facility: usize) -> Option<usize> {
+        // Facility sites are in facility order.
+        self.sites
+            .binary_search_by_key(&Some(facility), |s| s.facility)
+            .ok()
+    }
+
+    /// How the pair costs were measured.
+    pub(crate) fn measure_kind(&self) -> Measure {
+        self.measure_kind
     }
 
     /// `A_i` of a commune.
@@ -869,6 +888,97 @@ impl Grid {
             }
         }
         true
+    }
+}
+
+/// How one commune–site pair is measured and weighted: the one rule of the national run
+/// ([`Engine::accessibility`]) and of the sites a scenario adds
+/// ([`Engine::scenario_accessibility`](super::engine::Engine::scenario_accessibility)).
+#[derive(Clone, Copy)]
+pub(crate) struct PairRule<'a> {
+    pub(crate) profile: &'a Profile,
+    pub(crate) measure: Measure,
+    pub(crate) road: RoadEstimate,
+    pub(crate) matrix: Option<&'a TravelMatrix>,
+    pub(crate) communes: &'a [Commune],
+    /// Demand taking part, per commune (a valid value and a reference point).
+    pub(crate) active: &'a [Option<f64>],
+}
+
+impl PairRule<'_> {
+    /// The pair of commune `c` at geodesic `d` metres from a site located in commune
+    /// `site_code`, with its `w·P_c`; `None` beyond the catchment.
+    #[inline]
+    pub(crate) fn pair(
+        &self,
+        site_code: Option<&InseeCode>,
+        c: u32,
+        d: f64,
+    ) -> Option<(Pair, f64)> {
+        let road = &self.road;
+        let mut from_table = false;
+        let cost = match self.measure {
+            Measure::StraightKm => d / 1_000.0,
+            Measure::RoadKm => road.road_km(d),
+            Measure::EstimateMinutes => road.car_minutes(d),
+            Measure::MatrixMinutes => {
+                let from = &self.communes[c as usize].code;
+                match (self.matrix, site_code) {
+                    (Some(m), Some(to)) => {
+                        match m.minutes(from, to).or_else(|| m.minutes(to, from)) {
+                            Some(t) => {
+                                from_table = true;
+                                t
+                            }
+                            None => road.car_minutes(d),
+                        }
+                    }
+                    _ => road.car_minutes(d),
+                }
+            }
+        };
+        let (step, w) = self.profile.step_of(cost)?;
+        let pair = Pair {
+            commune: c,
+            step: step as u8,
+            minutes_from_table: from_table,
+            distance_m: d,
+            cost,
+        };
+        Some((pair, w * self.active[c as usize].unwrap_or(0.0)))
+    }
+}
+
+impl Engine {
+    /// The pairs of one site that `acc` does not have (a site a scenario adds, or a
+    /// structure that joins with a new capacity), by one R-tree query over the catchment
+    /// and the rule of `acc`'s run, in commune order; and `Σ_k w(d_kj)·P_k`.
+    pub(crate) fn new_site_pairs(
+        &self,
+        rule: &PairRule<'_>,
+        radius_m: f64,
+        point: &GeoPoint,
+        code: Option<&InseeCode>,
+    ) -> (Vec<Pair>, f64) {
+        let mut hits: Vec<(u32, f64)> = self
+            .commune_index
+            .within(point, radius_m)
+            .filter_map(|h| {
+                let c = self.commune_ids[h.index];
+                rule.active[c]?;
+                Some((c as u32, h.distance_m))
+            })
+            .collect();
+        hits.sort_unstable_by_key(|h| h.0);
+        let mut pairs = Vec::with_capacity(hits.len());
+        let mut demand = 0.0;
+        for (c, d) in hits {
+            if let Some((pair, wp)) = rule.pair(code, c, d) {
+                demand += wp;
+                pairs.push(pair);
+            }
+        }
+        (pairs, demand)
     }
 }
 
@@ -1056,9 +1166,16 @@ impl Engine {
             .collect();
         let (inputs, left_out) = self.supply_sites(profile, &source)?;
         let radius = self.search_radius_m(profile, measure);
-        let road = self.road;
         let communes = &self.data.communes;
         let weights: Vec<f64> = profile.steps.iter().map(|s| s.weight).collect();
+        let rule = PairRule {
+            profile,
+            measure,
+            road: self.road,
+            matrix,
+            communes,
+            active: &active,
+        };
 
         let grid = Grid::new(&self.commune_points, &active);
 
@@ -1071,36 +1188,9 @@ impl Engine {
                 v.clear();
                 let mut demand_sum = 0.0;
                 let mut add = |c: u32, d: f64| {
-                    let mut from_table = false;
-                    let cost = match measure {
-                        Measure::StraightKm => d / 1_000.0,
-                        Measure::RoadKm => road.road_km(d),
-                        Measure::EstimateMinutes => road.car_minutes(d),
-                        Measure::MatrixMinutes => {
-                            let from = &communes[c as usize].code;
-                            match (matrix, site.code) {
-                                (Some(m), Some(to)) => {
-                                    match m.minutes(from, to).or_else(|| m.minutes(to, from)) {
-                                        Some(t) => {
-                                            from_table = true;
-                                            t
-                                        }
-                                        None => road.car_minutes(d),
-                                    }
-                                }
-                                _ => road.car_minutes(d),
-                            }
-                        }
-                    };
-                    if let Some((step, w)) = profile.step_of(cost) {
-                        demand_sum += w * active[c as usize].unwrap_or(0.0);
-                        v.push(Pair {
-                            commune: c,
-                            step: step as u8,
-                            minutes_from_table: from_table,
-                            distance_m: d,
-                            cost,
-                        });
+                    if let Some((pair, wp)) = rule.pair(site.code, c, d) {
+                        demand_sum += wp;
+                        v.push(pair);
                     }
                 };
                 if !grid.within(&site.point, radius, &mut add) {
@@ -1241,6 +1331,7 @@ impl Engine {
             sites,
             pairs,
             site_offsets,
+            measure_kind: measure,
             by_commune: OnceLock::new(),
         };
         Ok(acc)
@@ -1404,6 +1495,40 @@ impl Mean {
     }
 }
 
+/// The sums behind an [`Aggregate`], over a list of member communes.
+#[derive(Default)]
+pub(crate) struct Totals {
+    pub(crate) population: u64,
+    pub(crate) unknown: u64,
+    pub(crate) with_value: usize,
+    pub(crate) below: usize,
+    pub(crate) below_pop: u64,
+    pub(crate) fallback: usize,
+    pub(crate) fallback_pop: u64,
+    by_std: Mean,
+    by_pop: Mean,
+    by_demand: Mean,
+    pub(crate) min: Option<f64>,
+    pub(crate) max: Option<f64>,
+}
+
+impl Totals {
+    /// Mean weighted by the standardised population (DREES rule).
+    pub(crate) fn mean(&self) -> Option<f64> {
+        self.by_std.get()
+    }
+    pub(crate) fn mean_by_population(&self) -> Option<f64> {
+        self.by_pop.get()
+    }
+    pub(crate) fn mean_by_demand(&self) -> Option<f64> {
+        self.by_demand.get()
+    }
+}
+
+/// How [`Aggregate::mean`] is weighted.
+pub const AGGREGATE_WEIGHTING: &str =
+    "population standardisée (pop_standardisee), population municipale là où elle manque";
+
 impl Engine {
     /// Territory summary: weighted means (DREES: by standardised population) and the
     /// population living in communes at or below `threshold`.
@@ -1414,44 +1539,7 @@ impl Engine {
         threshold: f64,
     ) -> Aggregate {
         let (members, _) = self.members(territory);
-        let standardised = self.data.indicators.numeric.get(STANDARDISED_INDICATOR);
-        let (mut by_std, mut by_pop, mut by_demand) =
-            (Mean::default(), Mean::default(), Mean::default());
-        let (mut population, mut unknown, mut below_pop) = (0u64, 0u64, 0u64);
-        let (mut with_value, mut below, mut fallback, mut fallback_pop) =
-            (0usize, 0usize, 0usize, 0u64);
-        let (mut min, mut max) = (None::<f64>, None::<f64>);
-        for &i in &members {
-            let pop = u64::from(self.data.communes[i].population);
-            population += pop;
-            let Some(a) = acc.value(i) else {
-                unknown += pop;
-                continue;
-            };
-            with_value += 1;
-            let std_w = standardised
-                .and_then(|col| col.get(i).copied().flatten())
-                .filter(|v| v.is_finite() && *v >= 0.0);
-            let w = match std_w {
-                Some(w) => w,
-                None => {
-                    fallback += 1;
-                    fallback_pop += pop;
-                    pop as f64
-                }
-            };
-            by_std.add(a, w);
-            by_pop.add(a, pop as f64);
-            if let Some(p) = acc.demand_values.get(i).copied().flatten() {
-                by_demand.add(a, p);
-            }
-            min = Some(min.map_or(a, |m| m.min(a)));
-            max = Some(max.map_or(a, |m| m.max(a)));
-            if a <= threshold {
-                below += 1;
-                below_pop += pop;
-            }
-        }
+        let t = self.totals(acc, &members, threshold, |i| acc.value(i));
         Aggregate {
             territory_type: territory.kind,
             territory_code: territory.code.clone(),
@@ -1461,26 +1549,72 @@ impl Engine {
             unit_label: acc.unit_label.clone(),
             caveat: acc.caveat.clone(),
             communes: members.len(),
-            communes_with_value: with_value,
-            population,
-            population_unknown: unknown,
-            mean: by_std.get(),
-            weighting: "population standardisée (pop_standardisee), population municipale là où elle manque",
-            communes_weight_fallback: fallback,
-            population_weight_fallback: fallback_pop,
-            mean_by_population: by_pop.get(),
-            mean_by_demand: by_demand.get(),
-            min,
-            max,
+            communes_with_value: t.with_value,
+            population: t.population,
+            population_unknown: t.unknown,
+            mean: t.mean(),
+            weighting: AGGREGATE_WEIGHTING,
+            communes_weight_fallback: t.fallback,
+            population_weight_fallback: t.fallback_pop,
+            mean_by_population: t.mean_by_population(),
+            mean_by_demand: t.mean_by_demand(),
+            min: t.min,
+            max: t.max,
             threshold,
-            communes_at_or_below: below,
-            population_at_or_below: below_pop,
-            share_at_or_below: if population > 0 {
-                below_pop as f64 / population as f64
+            communes_at_or_below: t.below,
+            population_at_or_below: t.below_pop,
+            share_at_or_below: if t.population > 0 {
+                t.below_pop as f64 / t.population as f64
             } else {
                 0.0
             },
         }
+    }
+
+    /// The DREES-rule sums of `members` (commune indices), with `value(i)` as `A_i` (the
+    /// values of `acc`, or a scenario's values after its changes) and the demand and
+    /// standardised population of the data set.
+    pub(crate) fn totals(
+        &self,
+        acc: &Accessibility,
+        members: &[usize],
+        threshold: f64,
+        value: impl Fn(usize) -> Option<f64>,
+    ) -> Totals {
+        let standardised = self.data.indicators.numeric.get(STANDARDISED_INDICATOR);
+        let mut t = Totals::default();
+        for &i in members {
+            let pop = u64::from(self.data.communes[i].population);
+            t.population += pop;
+            let Some(a) = value(i) else {
+                t.unknown += pop;
+                continue;
+            };
+            t.with_value += 1;
+            let std_w = standardised
+                .and_then(|col| col.get(i).copied().flatten())
+                .filter(|v| v.is_finite() && *v >= 0.0);
+            let w = match std_w {
+                Some(w) => w,
+                None => {
+                    t.fallback += 1;
+                    t.fallback_pop += pop;
+                    pop as f64
+                }
+            };
+            t.by_std.add(a, w);
+            t.by_pop.add(a, pop as f64);
+            if let Some(p) = acc.demand_values.get(i).copied().flatten() {
+                t.by_demand.add(a, p);
+            }
+            t.min = Some(t.min.map_or(a, |m| m.min(a)));
+            t.max = Some(t.max.map_or(a, |m| m.max(a)));
+            if a <= threshold {
+                t.below += 1;
+                t.below_pop += pop;
+            }
+        }
+        t
     }
 }
 
