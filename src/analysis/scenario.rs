@@ -349,8 +349,8 @@ impl Engine {
     }
 
     fn territory_deltas(&self, changed: &[NearestChange]) -> Vec<TerritoryDelta> {
-        let cls = self.cls_perimeters();
-        let mut acc: BTreeMap<(TerritoryType, String), TerritoryDelta> = BTreeMap::new();
+        let index = self.territory_index();
+        let mut acc: BTreeMap<(TerritoryType, &str), TerritoryDelta> = BTreeMap::new();
         for ch in changed {
             let Some(commune) = crate::model::InseeCode::parse(&ch.code)
                 .ok()
@@ -358,15 +358,17 @@ impl Engine {
             else {
                 continue;
             };
-            for key in self.territory_keys(commune, &cls) {
-                let d = acc.entry(key.clone()).or_insert_with(|| TerritoryDelta {
-                    territory_type: key.0,
-                    name: self.territory_name(key.0, &key.1),
-                    code: key.1,
-                    population_newly_within: 0,
-                    population_no_longer_within: 0,
-                    communes_nearest_changed: 0,
-                });
+            for &t in index.of_commune(commune) {
+                let d = acc
+                    .entry((index.kind(t), index.code(t)))
+                    .or_insert_with(|| TerritoryDelta {
+                        territory_type: index.kind(t),
+                        code: index.code(t).to_owned(),
+                        name: index.name(t).to_owned(),
+                        population_newly_within: 0,
+                        population_no_longer_within: 0,
+                        communes_nearest_changed: 0,
+                    });
                 d.communes_nearest_changed += 1;
                 if ch.within_after && !ch.within_before {
                     d.population_newly_within += u64::from(ch.population);
@@ -377,62 +379,6 @@ impl Engine {
             }
         }
         acc.into_values().collect()
-    }
-
-    /// The CLS perimeters of the data set.
-    pub(crate) fn cls_perimeters(&self) -> Vec<&crate::model::Territory> {
-        self.data
-            .territories
-            .iter()
-            .filter(|t| t.kind == TerritoryType::Cls)
-            .collect()
-    }
-
-    /// The territories a commune belongs to: its département, région and EPCI, and the
-    /// CLS perimeters (`cls`, from [`Engine::cls_perimeters`]) that list it.
-    pub(crate) fn territory_keys(
-        &self,
-        commune: usize,
-        cls: &[&crate::model::Territory],
-    ) -> Vec<(TerritoryType, String)> {
-        let commune = &self.data.communes[commune];
-        let mut keys = vec![
-            (TerritoryType::Departement, commune.departement.clone()),
-            (TerritoryType::Region, commune.region.clone()),
-        ];
-        keys.extend(commune.epci.clone().map(|e| (TerritoryType::Epci, e)));
-        keys.extend(
-            cls.iter()
-                .filter(|t| t.communes.binary_search(&commune.code).is_ok())
-                .map(|t| (TerritoryType::Cls, t.code.clone())),
-        );
-        keys
-    }
-
-    /// A territory's name, or its code when the data set does not have it.
-    pub(crate) fn territory_name(&self, kind: TerritoryType, code: &str) -> String {
-        self.data
-            .territory(kind, code)
-            .map_or_else(|| code.to_owned(), |t| t.name.clone())
-    }
-
-    /// The member communes of a territory (indices): its list when the data set has it,
-    /// else the communes whose département, région or EPCI field is `code`.
-    pub(crate) fn territory_members(&self, kind: TerritoryType, code: &str) -> Vec<usize> {
-        if let Some(t) = self.data.territory(kind, code) {
-            return self.members(t).0;
-        }
-        fn field(kind: TerritoryType, c: &crate::model::Commune) -> Option<&str> {
-            match kind {
-                TerritoryType::Departement => Some(c.departement.as_str()),
-                TerritoryType::Region => Some(c.region.as_str()),
-                TerritoryType::Epci => c.epci.as_deref(),
-                _ => None,
-            }
-        }
-        (0..self.data.communes.len())
-            .filter(|&i| field(kind, &self.data.communes[i]) == Some(code))
-            .collect()
     }
 }
 

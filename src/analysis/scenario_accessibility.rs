@@ -235,19 +235,15 @@ impl Engine {
             });
         }
 
-        let active: Vec<Option<f64>> = baseline
-            .demand_values
-            .iter()
-            .zip(&self.commune_points)
-            .map(|(d, p)| p.and(*d))
-            .collect();
         let rule = PairRule {
             profile,
             measure: baseline.measure_kind(),
             road: self.road,
             matrix,
             communes: &self.data.communes,
-            active: &active,
+            // New sites' pairs come from `commune_index`, communes with a point only: the
+            // demand taking part is the valid demand.
+            active: &baseline.demand_values,
         };
         let ratio_of = |supply: f64, demand: f64| {
             (demand > 0.0).then(|| profile.result_scale * supply / demand)
@@ -435,25 +431,28 @@ impl Engine {
         });
 
         // Territories: every member counts, the changed ones with their value after.
-        let cls = self.cls_perimeters();
-        let mut touched: BTreeMap<(TerritoryType, String), usize> = BTreeMap::new();
+        let index = self.territory_index();
+        let mut touched: BTreeMap<(TerritoryType, &str), (usize, usize)> = BTreeMap::new();
         for &i in after.keys() {
-            for key in self.territory_keys(i, &cls) {
-                *touched.entry(key).or_default() += 1;
+            for &t in index.of_commune(i) {
+                touched
+                    .entry((index.kind(t), index.code(t)))
+                    .or_insert((t, 0))
+                    .1 += 1;
             }
         }
+        let value_after = |i: usize| after.get(&i).copied().or_else(|| baseline.value(i));
         let territories = touched
-            .into_iter()
-            .map(|((kind, code), communes_changed)| {
-                let members = self.territory_members(kind, &code);
-                let value_after = |i: usize| after.get(&i).copied().or_else(|| baseline.value(i));
+            .into_values()
+            .map(|(t, communes_changed)| {
+                let members = index.members(t);
                 let before =
-                    self.totals(baseline, &members, f64::NEG_INFINITY, |i| baseline.value(i));
-                let after = self.totals(baseline, &members, f64::NEG_INFINITY, value_after);
+                    self.totals(baseline, members, f64::NEG_INFINITY, |i| baseline.value(i));
+                let after = self.totals(baseline, members, f64::NEG_INFINITY, value_after);
                 TerritoryAccessDelta {
-                    territory_type: kind,
-                    name: self.territory_name(kind, &code),
-                    code,
+                    territory_type: index.kind(t),
+                    code: index.code(t).to_owned(),
+                    name: index.name(t).to_owned(),
                     communes: members.len(),
                     communes_changed,
                     population: before.population,
