@@ -4,7 +4,7 @@ use std::collections::{BTreeMap, HashMap};
 use std::sync::OnceLock;
 
 use crate::geodesy::GeoPoint;
-use crate::index::PointIndex;
+use crate::index::{PointIndex, hilbert_order};
 use crate::model::{Dataset, Facility, Kind, TerritoryType};
 
 use super::travel::RoadEstimate;
@@ -27,6 +27,12 @@ pub struct Engine {
     pub commune_index: PointIndex,
     /// Commune index of each point of `commune_index`.
     pub commune_ids: Vec<usize>,
+    /// The communes with a reference point along a Hilbert curve: consecutive communes
+    /// are close, so bulk searches in this order reuse each answer as the next one's
+    /// starting bound.
+    pub(crate) commune_order: Vec<usize>,
+    /// The reference points in `commune_order`.
+    pub(crate) ordered_points: Vec<GeoPoint>,
     pub kinds: BTreeMap<Kind, KindIndex>,
     pub road: RoadEstimate,
     /// Territory memberships by index, built on first use ([`Engine::territory_index`]).
@@ -49,6 +55,16 @@ impl Engine {
                 .filter_map(|&i| commune_points[i])
                 .collect(),
         );
+        let commune_order = hilbert_order(
+            &commune_ids
+                .iter()
+                .filter_map(|&i| Some((i, commune_points[i]?)))
+                .collect::<Vec<_>>(),
+        );
+        let ordered_points = commune_order
+            .iter()
+            .filter_map(|&i| commune_points[i])
+            .collect();
         let mut by_kind: BTreeMap<Kind, Vec<usize>> = BTreeMap::new();
         for (i, f) in data.facilities.iter().enumerate() {
             by_kind.entry(f.kind.clone()).or_default().push(i);
@@ -70,6 +86,8 @@ impl Engine {
             commune_points,
             commune_index,
             commune_ids,
+            commune_order,
+            ordered_points,
             kinds,
             road: RoadEstimate::default(),
             territory_index: OnceLock::new(),
