@@ -37,12 +37,12 @@ use std::sync::OnceLock;
 
 use serde::{Deserialize, Serialize};
 
-use crate::geodesy::{GeoPoint, WGS84_A, WGS84_F, geodesic_from_chord};
+use crate::geodesy::GeoPoint;
 use crate::model::{Commune, InseeCode, Kind, Territory, TerritoryType};
 
 use super::distance::{DistanceModel, TravelMatrix};
 use super::engine::Engine;
-use super::nearest::par_map;
+use super::nearest::par_blocks;
 use super::travel::RoadEstimate;
 
 /// Where the profiles are shipped, relative to the crate root.
@@ -781,115 +781,7 @@ fn invert_increasing(f: impl Fn(f64) -> f64, target: f64) -> f64 {
     hi
 }
 
-/// Cell size of the catchment search grid, degrees of latitude and longitude.
-pub const GRID_CELL_DEG: f64 = 0.05;
-
-/// Smallest radius of curvature of the WGS84 ellipsoid (meridional, at the equator):
-/// a geodesic of length `r` changes latitude by at most `r / M_MIN` radians.
-const M_MIN: f64 = WGS84_A * (1.0 - WGS84_F * (2.0 - WGS84_F));
-
-/// The communes taking part in one run, bucketed in latitude/longitude cells and sorted
-/// by cell, for the catchment search. It answers exactly what
-/// [`crate::index::PointIndex::within`] answers (chord, then geodesic from the chord,
-/// `<= radius`, with the same functions), only faster for thousands of searches: the
-/// points of a row of cells are contiguous, so a search is a few binary searches and
-/// linear scans. Windows that would cross the antimeridian or come near a pole are left
-/// to the R-tree.
-struct Grid {
-    cell_deg: f64,
-    keys: Vec<u64>,
-    points: Vec<GeoPoint>,
-    communes: Vec<u32>,
-    /// Position of each commune in the grid order (`u32::MAX`: not in the grid).
-    rank: Vec<u32>,
-}
-
-impl Grid {
-    fn key(row: i64, col: i64) -> u64 {
-        ((row + (1 << 31)) as u64) << 32 | (col + (1 << 31)) as u64
-    }
-
-    fn cell(&self, deg: f64) -> i64 {
-        (deg / self.cell_deg).floor() as i64
-    }
-
-    /// Longitude in [-180, 180).
-    fn lon(lon: f64) -> f64 {
-        (lon + 180.0).rem_euclid(360.0) - 180.0
-    }
-
-    /// Grid over the communes with a point and `take[c]`, cells of [`GRID_CELL_DEG`]. The
-    /// order of the points (cell row, cell column, commune index) depends on the data
-    /// only: a search visits them in that order.
-    fn new(points: &[Option<GeoPoint>], take: &[Option<f64>]) -> Grid {
-        let mut grid = Grid {
-            cell_deg: GRID_CELL_DEG,
-            keys: Vec::new(),
-            points: Vec::new(),
-            communes: Vec::new(),
-            rank: vec![u32::MAX; points.len()],
-        };
-        let mut items: Vec<(u64, u32)> = points
-            .iter()
-            .enumerate()
-            .filter_map(|(c, p)| {
-                let p = p.as_ref()?;
-                take[c]?;
-                Some((
-                    Grid::key(grid.cell(p.lat), grid.cell(Grid::lon(p.lon))),
-                    c as u32,
-                ))
-            })
-            .collect();
-        items.sort_unstable();
-        for (r, i) in items.iter().enumerate() {
-            grid.rank[i.1 as usize] = r as u32;
-        }
-        grid.keys = items.iter().map(|i| i.0).collect();
-        grid.communes = items.iter().map(|i| i.1).collect();
-        grid.points = items.iter().filter_map(|i| points[i.1 as usize]).collect();
-        grid
-    }
-
-    /// Calls `hit(commune, geodesic metres)` for every point within `r` of `q`; `false`
-    /// when the window is not handled (antimeridian, poles): use the R-tree.
-    fn within(&self, q: &GeoPoint, r: f64, mut hit: impl FnMut(u32, f64)) -> bool {
-        let dlat = (r / M_MIN).to_degrees() * (1.0 + 1e-9) + 1e-9;
-        let lat_max = q.lat.abs() + dlat;
-        if lat_max >= 89.0 {
-            return false;
-        }
-        // Along a parallel, the radius of curvature is N·cos φ ≥ a·cos φ.
-        let dlon = (r / (WGS84_A * lat_max.to_radians().cos())).to_degrees() * (1.0 + 1e-9) + 1e-9;
-        let lon = Grid::lon(q.lon);
-        if lon - dlon < -180.0 || lon + dlon >= 180.0 {
-            return false;
-        }
-        let (c0, c1) = (self.cell(lon - dlon), self.cell(lon + dlon));
-        let r2 = r * r;
-        for row in self.cell(q.lat - dlat)..=self.cell(q.lat + dlat) {
-            let (lo, hi) = (Grid::key(row, c0), Grid::key(row, c1));
-            let mut i = self.keys.partition_point(|&k| k < lo);
-            while i < self.keys.len() && self.keys[i] <= hi {
-                let p = &self.points[i];
-                let d = [
-                    q.ecef[0] - p.ecef[0],
-                    q.ecef[1] - p.ecef[1],
-                    q.ecef[2] - p.ecef[2],
-                ];
-                let d2 = d[0] * d[0] + d[1] * d[1] + d[2] * d[2];
-                if d2 <= r2 {
-                    let g = geodesic_from_chord(q, p, d2.sqrt());
-                    if g <= r {
-                        hit(self.communes[i], g);
-                    }
-                }
-                i += 1;
-            }
-        }
-        true
-    }
-}
+pub use crate::index::grid::GRID_CELL_DEG;
 
 /// How one commune–site pair is measured and weighted: the one rule of the national run
 /// ([`Engine::accessibility`]) and of the sites a scenario adds
@@ -981,6 +873,9 @@ impl Engine {
         (pairs, demand)
     }
 }
+
+/// Sites per unit of work of the pair search.
+const SITES_PER_UNIT: usize = 64;
 
 /// A site before the pair search.
 struct SiteIn<'a> {
@@ -1177,48 +1072,55 @@ impl Engine {
             active: &active,
         };
 
-        let grid = Grid::new(&self.commune_points, &active);
+        let grid = &self.commune_grid;
+        let keep = |c: u32| active[c as usize].is_some();
 
-        thread_local! {
-            static SCRATCH: std::cell::RefCell<Vec<Pair>> = const { std::cell::RefCell::new(Vec::new()) };
-        }
-        let found: Vec<(Vec<Pair>, f64)> = par_map(inputs.len(), |j| {
-            let site = &inputs[j];
-            SCRATCH.with_borrow_mut(|v| {
-                v.clear();
-                let mut demand_sum = 0.0;
-                let mut add = |c: u32, d: f64| {
-                    if let Some((pair, wp)) = rule.pair(site.code, c, d) {
-                        demand_sum += wp;
-                        v.push(pair);
+        // Sites in units of SITES_PER_UNIT over the threads; each unit writes its pairs
+        // into one buffer, with the count and `Σ w·P` of each site.
+        let units: Vec<(Vec<Pair>, Vec<(usize, f64)>)> =
+            par_blocks(inputs.len().div_ceil(SITES_PER_UNIT), |u| {
+                let unit =
+                    &inputs[u * SITES_PER_UNIT..((u + 1) * SITES_PER_UNIT).min(inputs.len())];
+                let mut pairs = Vec::new();
+                let mut per_site = Vec::with_capacity(unit.len());
+                for site in unit {
+                    let before = pairs.len();
+                    let mut demand_sum = 0.0;
+                    let mut add = |c: u32, d: f64| {
+                        if let Some((pair, wp)) = rule.pair(site.code, c, d) {
+                            demand_sum += wp;
+                            pairs.push(pair);
+                        }
+                    };
+                    if !grid.within(&site.point, radius, keep, &mut add) {
+                        // Rare (antimeridian, poles): the R-tree, in the grid's order.
+                        let mut hits: Vec<(u32, u32, f64)> = self
+                            .commune_index
+                            .within(&site.point, radius)
+                            .filter_map(|h| {
+                                let c = self.commune_ids[h.index];
+                                active[c]?;
+                                Some((grid.rank(c)?, c as u32, h.distance_m))
+                            })
+                            .collect();
+                        hits.sort_unstable_by_key(|h| h.0);
+                        for (_, c, d) in hits {
+                            add(c, d);
+                        }
                     }
-                };
-                if !grid.within(&site.point, radius, &mut add) {
-                    // Rare (antimeridian, poles): the R-tree, in the grid's order.
-                    let mut hits: Vec<(u32, u32, f64)> = self
-                        .commune_index
-                        .within(&site.point, radius)
-                        .filter_map(|h| {
-                            let c = self.commune_ids[h.index];
-                            active[c]?;
-                            Some((grid.rank[c], c as u32, h.distance_m))
-                        })
-                        .collect();
-                    hits.sort_unstable_by_key(|h| h.0);
-                    for (_, c, d) in hits {
-                        add(c, d);
-                    }
+                    per_site.push((pairs.len() - before, demand_sum));
                 }
-                (v.as_slice().to_vec(), demand_sum)
-            })
-        });
-        drop(grid);
+                (pairs, per_site)
+            });
 
-        let total: usize = found.iter().map(|f| f.0.len()).sum();
+        let total: usize = units.iter().map(|u| u.0.len()).sum();
         if total > u32::MAX as usize {
             return Err(AccessError::TooManyPairs(total));
         }
         let mut pairs = Vec::with_capacity(total);
+        for u in &units {
+            pairs.extend_from_slice(&u.0);
+        }
         let mut site_offsets = Vec::with_capacity(inputs.len() + 1);
         site_offsets.push(0);
         let mut sites = Vec::with_capacity(inputs.len());
@@ -1229,11 +1131,12 @@ impl Engine {
             communes: communes.len(),
             ..AccessCounts::default()
         };
-        for (site, (v, demand_sum)) in inputs.iter().zip(&found) {
-            pairs.extend_from_slice(v);
-            site_offsets.push(pairs.len());
+        let per_site = units.iter().flat_map(|u| u.1.iter());
+        for (site, &(reached, demand_sum)) in inputs.iter().zip(per_site) {
+            let offset = site_offsets.last().copied().unwrap_or_default() + reached;
+            site_offsets.push(offset);
             let s = site.raw * profile.supply_scale;
-            let ratio = (*demand_sum > 0.0).then(|| profile.result_scale * s / demand_sum);
+            let ratio = (demand_sum > 0.0).then(|| profile.result_scale * s / demand_sum);
             if ratio.is_none() {
                 counts.sites_without_demand += 1;
             }
@@ -1254,12 +1157,12 @@ impl Engine {
                 lat: site.point.lat,
                 raw_supply: site.raw,
                 supply: s,
-                demand_in_catchment: *demand_sum,
+                demand_in_catchment: demand_sum,
                 ratio,
-                communes_reached: v.len(),
+                communes_reached: reached,
             });
         }
-        drop(found);
+        drop(units);
 
         // A_i: the contributions added pair by pair in site order, which is the order in
         // which `explain` lists and adds them (same operations, same result bits).
@@ -2458,53 +2361,6 @@ demand = "population"
 
     /// The grid answers exactly what the R-tree answers, overseas and near the
     /// antimeridian included.
-    #[test]
-    fn grid_equals_rtree_within() {
-        let mut r = rng(5);
-        let mut pts: Vec<Option<GeoPoint>> = (0..3_000)
-            .map(|i| match i % 6 {
-                0 => Some(GeoPoint::new(55.2 + 0.6 * r(), -21.4 + 0.5 * r())),
-                1 => Some(GeoPoint::new(
-                    179.7 + 0.6 * r() - if r() < 0.5 { 360.0 } else { 0.0 },
-                    -14.0 + 0.5 * r(),
-                )),
-                2 => Some(GeoPoint::new(-61.8 + 0.7 * r(), 15.8 + 0.7 * r())),
-                _ => Some(GeoPoint::new(-5.0 + 13.0 * r(), 42.0 + 9.0 * r())),
-            })
-            .collect();
-        pts.push(None);
-        let take: Vec<Option<f64>> = (0..pts.len())
-            .map(|i| (i % 11 != 3).then_some(1.0))
-            .collect();
-        let ids: Vec<usize> = (0..pts.len()).filter(|&i| pts[i].is_some()).collect();
-        let index = crate::index::PointIndex::new(ids.iter().filter_map(|&i| pts[i]).collect());
-        let (mut fallbacks, mut checked) = (0, 0);
-        for radius in [1_000.0, 20_000.0, 43_333.0, 97_500.0] {
-            let grid = Grid::new(&pts, &take);
-            for k in 0..400 {
-                let q = pts[(k * 7) % 3_000].unwrap();
-                let q = GeoPoint::new(q.lon + 0.01 * (r() - 0.5), q.lat + 0.01 * (r() - 0.5));
-                let mut want: Vec<(u32, u64)> = index
-                    .within(&q, radius)
-                    .filter(|h| take[ids[h.index]].is_some())
-                    .map(|h| (ids[h.index] as u32, h.distance_m.to_bits()))
-                    .collect();
-                want.sort_unstable();
-                let mut got = Vec::new();
-                if grid.within(&q, radius, |c, d| got.push((c, d.to_bits()))) {
-                    got.sort_unstable();
-                    assert_eq!(got, want, "radius {radius} at {q:?}");
-                    checked += want.len();
-                } else {
-                    assert!(q.lon.abs() > 179.0, "{q:?}");
-                    fallbacks += 1;
-                }
-            }
-        }
-        assert!(fallbacks > 0 && fallbacks < 400, "{fallbacks}");
-        assert!(checked > 10_000, "{checked}");
-    }
-
     #[test]
     fn invert_increasing_bisects() {
         let r = invert_increasing(|d| 2.0 + d / 1_000.0, 20.0);

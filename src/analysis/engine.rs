@@ -4,6 +4,7 @@ use std::collections::{BTreeMap, HashMap};
 use std::sync::OnceLock;
 
 use crate::geodesy::GeoPoint;
+use crate::index::grid::CellGrid;
 use crate::index::{PointIndex, hilbert_order};
 use crate::model::{Dataset, Facility, Kind, TerritoryType};
 
@@ -33,6 +34,8 @@ pub struct Engine {
     pub(crate) commune_order: Vec<usize>,
     /// The reference points in `commune_order`.
     pub(crate) ordered_points: Vec<GeoPoint>,
+    /// The reference points in latitude/longitude cells, for the 2SFCA catchments.
+    pub(crate) commune_grid: CellGrid,
     pub kinds: BTreeMap<Kind, KindIndex>,
     pub road: RoadEstimate,
     /// Territory memberships by index, built on first use ([`Engine::territory_index`]).
@@ -61,6 +64,7 @@ impl Engine {
                 .filter_map(|&i| Some((i, commune_points[i]?)))
                 .collect::<Vec<_>>(),
         );
+        let commune_grid = CellGrid::new(&commune_points);
         let ordered_points = commune_order
             .iter()
             .filter_map(|&i| commune_points[i])
@@ -88,6 +92,7 @@ impl Engine {
             commune_ids,
             commune_order,
             ordered_points,
+            commune_grid,
             kinds,
             road: RoadEstimate::default(),
             territory_index: OnceLock::new(),

@@ -1,6 +1,8 @@
 //! Spatial indexes: R-trees over Earth-centred points (see [`crate::geodesy`]) that
 //! answer "the k nearest" and "everything within r metres" in true geodesic distance.
 
+pub mod grid;
+
 use rstar::RTree;
 use rstar::primitives::GeomWithData;
 
