@@ -69,33 +69,51 @@ pub(crate) fn par_map<T: Send>(n: usize, f: impl Fn(usize) -> T + Sync) -> Vec<T
 /// block when it is done with one (blocks of uneven cost balance out); results come back
 /// in block order, whatever the number of threads.
 pub(crate) fn par_blocks<T: Send>(n: usize, f: impl Fn(usize) -> T + Sync) -> Vec<T> {
-    let threads = threads().min(n);
-    if threads <= 1 {
-        return (0..n).map(&f).collect();
-    }
+    let (done, _) = par_blocks_with(n, || (), |(), b| f(b));
+    done.into_iter().map(|(_, r)| r).collect()
+}
+
+/// [`par_blocks`] with a state per thread (e.g. an output buffer that grows once per
+/// thread rather than once per block), made by `init`: the results in block order, each
+/// with the index of the thread that made it, and the states by thread index.
+pub(crate) fn par_blocks_with<S: Send, T: Send>(
+    n: usize,
+    init: impl Fn() -> S + Sync,
+    f: impl Fn(&mut S, usize) -> T + Sync,
+) -> (Vec<(usize, T)>, Vec<S>) {
+    let threads = threads().min(n).max(1);
     let next = AtomicUsize::new(0);
-    let mut done: Vec<(usize, T)> = std::thread::scope(|s| {
-        let handles: Vec<_> = (0..threads)
-            .map(|_| {
-                s.spawn(|| {
-                    let mut out = Vec::new();
-                    loop {
-                        let b = next.fetch_add(1, Ordering::Relaxed);
-                        if b >= n {
-                            break out;
-                        }
-                        out.push((b, f(b)));
-                    }
-                })
-            })
-            .collect();
-        handles
-            .into_iter()
-            .flat_map(|h| h.join().unwrap_or_else(|e| std::panic::resume_unwind(e)))
-            .collect()
-    });
+    let work = || {
+        let mut state = init();
+        let mut out = Vec::new();
+        loop {
+            let b = next.fetch_add(1, Ordering::Relaxed);
+            if b >= n {
+                break (out, state);
+            }
+            out.push((b, f(&mut state, b)));
+        }
+    };
+    let per_thread: Vec<(Vec<(usize, T)>, S)> = if threads == 1 {
+        vec![work()]
+    } else {
+        std::thread::scope(|s| {
+            let handles: Vec<_> = (0..threads).map(|_| s.spawn(work)).collect();
+            handles
+                .into_iter()
+                .map(|h| h.join().unwrap_or_else(|e| std::panic::resume_unwind(e)))
+                .collect()
+        })
+    };
+    let mut done: Vec<(usize, usize, T)> = Vec::with_capacity(n);
+    let mut states = Vec::with_capacity(per_thread.len());
+    for (t, (out, state)) in per_thread.into_iter().enumerate() {
+        done.extend(out.into_iter().map(|(b, r)| (b, t, r)));
+        states.push(state);
+    }
     done.sort_unstable_by_key(|d| d.0);
-    done.into_iter().map(|d| d.1).collect()
+    let results = done.into_iter().map(|(_, t, r)| (t, r)).collect();
+    (results, states)
 }
 
 /// Communes per unit of work of the bulk nearest search ([`Engine::nearest_per_commune`]).
