@@ -4,7 +4,8 @@
 //! default `geodata/`). Peer figures on the same inputs: `benches/peer_nearest.py`.
 //!
 //! Targets (2-core machine): nearest for all ~35,000 communes ≤ 20 ms per kind; national
-//! 2SFCA over the EHPAD with a 20 km catchment ≤ 40 ms; one scenario ≤ 10 ms.
+//! 2SFCA over the EHPAD with a 20 km catchment ≤ 40 ms; one scenario ≤ 10 ms, with its
+//! accessibility deltas. Figures in `benches/README.md`.
 
 use std::hint::black_box;
 use std::path::PathBuf;
