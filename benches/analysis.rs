@@ -4,12 +4,13 @@
 //! default `geodata/`). Peer figures on the same inputs: `benches/peer_nearest.py`.
 //!
 //! Targets (2-core machine): nearest for all ~35,000 communes ≤ 20 ms per kind; national
-//! 2SFCA over the EHPAD with a 20 km catchment ≤ 40 ms; one scenario ≤ 10 ms.
+//! 2SFCA over the EHPAD with a 20 km catchment ≤ 40 ms; one scenario ≤ 10 ms, with its
+//! accessibility deltas. Figures in `benches/README.md`.
 
 use std::hint::black_box;
 use std::path::PathBuf;
 
-use careaccess::analysis::accessibility::{Demand, Supply, builtin_profiles};
+use careaccess::analysis::accessibility::{Demand, StepUnit, Supply, builtin_profiles};
 use careaccess::analysis::coverage::Threshold;
 use careaccess::analysis::scenario::Change;
 use careaccess::analysis::{DistanceModel, Engine};
@@ -53,30 +54,62 @@ fn nearest(c: &mut Criterion) {
 }
 
 /// One site added near Thouars (Deux-Sèvres), deltas for a 10 km threshold, against
-/// the precomputed baseline (as the service does).
+/// the precomputed baseline (as the service does); then the same with the accessibility
+/// deltas of the kind's profile against its precomputed national 2SFCA (supply 1 per
+/// site, demand = population, as in `two_step_fca`).
 fn scenario(c: &mut Criterion) {
     let Some(engine) = engine() else { return };
+    let Ok(profiles) = builtin_profiles() else {
+        return;
+    };
     let mut group = c.benchmark_group("scenario_one_site_added");
+    let add = [Change::Add {
+        lon: -0.05,
+        lat: 46.85,
+        name: None,
+        capacity: Some(60.0),
+    }];
     for kind in [Kind::Ehpad, Kind::Msp, Kind::Hospital] {
         if !engine.kinds.contains_key(&kind) {
             continue;
         }
         let baseline = engine.nearest_per_commune(&kind, DistanceModel::Straight, None);
-        let add = [Change::Add {
-            lon: -0.05,
-            lat: 46.85,
-            name: None,
-            capacity: Some(60.0),
-        }];
-        group.bench_function(kind.as_str(), |b| {
+        let run = || {
+            engine.scenario(
+                &kind,
+                &add,
+                DistanceModel::Straight,
+                Threshold::Km(10.0),
+                &baseline,
+            )
+        };
+        group.bench_function(kind.as_str(), |b| b.iter(|| black_box(run())));
+
+        let Some(profile) = profiles.get(kind.as_str()) else {
+            continue;
+        };
+        let model = match profile.unit {
+            StepUnit::Km => DistanceModel::Straight,
+            StepUnit::Minutes => DistanceModel::RoadEstimate,
+        };
+        let Ok(acc) = engine.accessibility(
+            profile,
+            Some(Supply::Sites),
+            Some(Demand::Population),
+            model,
+            None,
+        ) else {
+            continue;
+        };
+        // The first call indexes the pairs by commune (once per baseline) and the
+        // territories (once per engine), as a server does at its first request.
+        let _ = engine.scenario_accessibility(&kind, &add, &acc, None);
+        group.bench_function(format!("{kind} + accessibility"), |b| {
             b.iter(|| {
-                black_box(engine.scenario(
-                    &kind,
-                    &add,
-                    DistanceModel::Straight,
-                    Threshold::Km(10.0),
-                    &baseline,
-                ))
+                black_box(run().map(|mut r| {
+                    r.accessibility = engine.scenario_accessibility(&kind, &add, &acc, None).ok();
+                    r
+                }))
             })
         });
     }

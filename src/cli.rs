@@ -143,6 +143,22 @@ pub struct ScenarioArgs {
     pub threshold: ThresholdArgs,
     #[command(flatten)]
     pub model: ModelArgs,
+    /// Accessibility (2SFCA) profile whose deltas to compute too: default the profile
+    /// named after --kind when its supply is that kind (ehpad, msp, clic, hospital);
+    /// `none` to skip. Its model is --model when it fits the profile's unit, else
+    /// road_estimate for minute steps and straight for km steps.
+    #[arg(long)]
+    pub profile: Option<String>,
+    /// Per-site supply for the accessibility: capacity or sites (default: the profile's).
+    /// With capacity, every --add needs LON,LAT,CAPACITY.
+    #[arg(long)]
+    pub supply: Option<Supply>,
+    /// Demand for the accessibility: population, standardised or pop75 (default: the profile's).
+    #[arg(long)]
+    pub demand: Option<Demand>,
+    /// Parameters file (default: <data-dir>/accessibility.toml, else the built-in one).
+    #[arg(long)]
+    pub params: Option<PathBuf>,
     /// Print JSON instead of a summary.
     #[arg(long)]
     pub json: bool,

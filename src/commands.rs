@@ -320,7 +320,18 @@ pub fn scenario(data_dir: &Path, args: &ScenarioArgs) -> anyhow::Result<()> {
     let matrix = matrix_for(&args.model, &engine)?;
     let model = args.model.model;
     let baseline = engine.nearest_per_commune(&args.kind, model, matrix.as_ref());
-    let r = engine.scenario(&args.kind, &changes, model, threshold, &baseline)?;
+    let mut r = engine.scenario(&args.kind, &changes, model, threshold, &baseline)?;
+    if let Some(acc) = scenario_baseline_accessibility(&engine, data_dir, args, matrix.as_ref())? {
+        let delta = engine
+            .scenario_accessibility(&args.kind, &changes, &acc, matrix.as_ref())
+            .with_context(|| {
+                format!(
+                    "accessibility deltas with profile {:?} (--profile none skips them)",
+                    acc.profile.id
+                )
+            })?;
+        r.accessibility = Some(delta);
+    }
     if args.json {
         println!("{}", serde_json::to_string_pretty(&r)?);
         return Ok(());
@@ -360,7 +371,108 @@ pub fn scenario(data_dir: &Path, args: &ScenarioArgs) -> anyhow::Result<()> {
             show(&c.after)
         );
     }
+    if let Some(a) = &r.accessibility {
+        print_accessibility_delta(a);
+    }
     Ok(())
+}
+
+/// The baseline accessibility of a scenario: `--profile`, else the profile named after
+/// the kind when its supply is that kind; `None` when there is none (or `--profile none`).
+fn scenario_baseline_accessibility(
+    engine: &Engine,
+    data_dir: &Path,
+    args: &ScenarioArgs,
+    matrix: Option<&TravelMatrix>,
+) -> anyhow::Result<Option<Accessibility>> {
+    if args.profile.as_deref() == Some("none") {
+        return Ok(None);
+    }
+    let profiles = profiles(data_dir, args.params.as_deref())?;
+    let profile = match &args.profile {
+        Some(id) => accessibility::profile(&profiles, id)?,
+        None => match profiles.get(args.kind.as_str()).filter(|p| {
+            matches!(&p.supply, accessibility::SupplySource::Facilities { kind, .. } if *kind == args.kind)
+        }) {
+            Some(p) => p,
+            None => {
+                eprintln!(
+                    "note: no accessibility profile for kind {} (choose one with --profile): accessibility deltas skipped",
+                    args.kind
+                );
+                return Ok(None);
+            }
+        },
+    };
+    // The scenario's model when it fits the profile's unit, else the profile's default.
+    let model = match (profile.unit, args.model.model) {
+        (StepUnit::Km, m @ (DistanceModel::Straight | DistanceModel::RoadEstimate)) => m,
+        (StepUnit::Km, DistanceModel::Matrix) => DistanceModel::Straight,
+        (StepUnit::Minutes, m @ (DistanceModel::RoadEstimate | DistanceModel::Matrix)) => m,
+        (StepUnit::Minutes, DistanceModel::Straight) => DistanceModel::RoadEstimate,
+    };
+    let matrix = matrix.filter(|_| model == DistanceModel::Matrix);
+    Ok(Some(engine.accessibility(
+        profile,
+        args.supply,
+        args.demand,
+        model,
+        matrix,
+    )?))
+}
+
+fn print_accessibility_delta(a: &careaccess::analysis::scenario::AccessibilityDelta) {
+    let supply = match &a.supply {
+        accessibility::SupplySource::Facilities { per_site, .. } => per_site.as_str(),
+        accessibility::SupplySource::CommuneIndicator { commune_indicator } => commune_indicator,
+    };
+    println!(
+        "accessibility (2SFCA) — profile {} — {} — supply {}, demand {}, model {} — unit: {}",
+        a.profile,
+        a.measure,
+        supply,
+        a.demand.as_str(),
+        a.model,
+        a.unit_label
+    );
+    if let Some(c) = &a.caveat {
+        println!("  caveat: {c}");
+    }
+    let opt = |v: Option<f64>| v.map_or("–".to_owned(), |v| format!("{v:.4}"));
+    for s in &a.sites {
+        println!(
+            "  site {:<14} {:<30} S {} → {}, Σ w·P {:.1}, R {} → {}, {} communes",
+            s.id,
+            s.name.chars().take(30).collect::<String>(),
+            opt(s.supply_before),
+            opt(s.supply_after),
+            s.demand_in_catchment,
+            opt(s.ratio_before),
+            opt(s.ratio_after),
+            s.communes_reached
+        );
+    }
+    for t in &a.territories {
+        println!(
+            "  {} {:<12} {:<40} mean {} → {} ({}), {} communes changed",
+            t.territory_type,
+            t.code,
+            t.name,
+            opt(t.before.mean),
+            opt(t.after.mean),
+            t.delta_mean.map_or("–".to_owned(), |d| format!("{d:+.4}")),
+            t.communes_changed
+        );
+    }
+    for c in a.communes.iter().take(30) {
+        println!(
+            "    {} {:<30} {:>7} hab.  {:.4} → {:.4} ({:+.4})",
+            c.code, c.nom, c.population, c.before, c.after, c.delta
+        );
+    }
+    for n in &a.notes {
+        println!("  note: {n}");
+    }
 }
 
 pub fn siting(data_dir: &Path, args: &SitingArgs) -> anyhow::Result<()> {

@@ -550,6 +550,43 @@ async fn scenario_adds_a_site_and_reports_deltas() {
             .iter()
             .any(|c| c["code"] == "79005")
     );
+    // Accessibility deltas with the msp profile (one unit per site): Airvault gains.
+    let acc = &r["accessibility"];
+    assert_eq!(acc["profile"], "msp", "{r}");
+    let airvault = acc["communes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["code"] == "79005")
+        .expect("Airvault's accessibility changes");
+    assert!(airvault["delta"].as_f64().unwrap() > 0.0);
+    let d = airvault["after"].as_f64().unwrap() - airvault["before"].as_f64().unwrap();
+    assert!((d - airvault["delta"].as_f64().unwrap()).abs() < 1e-12);
+
+    // An EHPAD without capacity: nearest deltas, and a note on why the accessibility
+    // (places per inhabitant) is not computed.
+    let body = json!({"kind": "ehpad", "changes": [{"op": "add", "lon": -0.08, "lat": 46.83}]});
+    let r = post("/scenarios", body.to_string()).await.json();
+    if r["accessibility"].is_null() {
+        assert!(
+            r["accessibility_note"].as_str().unwrap().contains("ehpad"),
+            "{r}"
+        );
+    }
+    post(
+        "/scenarios",
+        json!({"kind": "msp", "profile": "astrology", "changes": [{"op": "add", "lon": 0, "lat": 46}]}).to_string(),
+    )
+    .await
+    .problem(400, &["`profile`", "astrology"]);
+    let none = post(
+        "/scenarios",
+        json!({"kind": "msp", "profile": "none", "changes": [{"op": "add", "lon": 0, "lat": 46}]})
+            .to_string(),
+    )
+    .await
+    .json();
+    assert!(none["accessibility"].is_null());
 }
 
 #[tokio::test]

@@ -7,6 +7,8 @@
 //! - [`nearest`]: nearest structures from every commune or any point.
 //! - [`territory`]: `cls:thouarsais`, `epci:…`, `dep:79` → a territory.
 //! - [`scenario`]: add/remove/resize structures, deltas for the affected communes only.
+//! - [`scenario_accessibility`]: the 2SFCA deltas of a scenario, from the changed sites'
+//!   catchments only.
 //! - [`siting`]: greedy maximal-coverage choice of k new sites.
 //! - [`coverage`]: population within thresholds per territory, underserved communes.
 //! - [`accessibility`]: 2SFCA potential accessibility (DREES APL style), explain, territory
@@ -18,6 +20,7 @@ pub mod distance;
 pub mod engine;
 pub mod nearest;
 pub mod scenario;
+pub mod scenario_accessibility;
 pub mod siting;
 pub mod territory;
 pub mod travel;

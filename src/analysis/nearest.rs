@@ -1,5 +1,7 @@
 //! The nearest structures of a kind: from every commune, or k from any point.
 
+use std::sync::atomic::{AtomicUsize, Ordering};
+
 use serde::Serialize;
 
 use crate::geodesy::GeoPoint;
@@ -31,11 +33,16 @@ pub struct Reached {
     pub trip: Trip,
 }
 
+/// Threads for parallel work: the available cores, at most 8.
+fn threads() -> usize {
+    std::thread::available_parallelism()
+        .map_or(1, |p| p.get())
+        .min(8)
+}
+
 /// Splits `0..n` over the available cores; results come back in order.
 pub(crate) fn par_map<T: Send>(n: usize, f: impl Fn(usize) -> T + Sync) -> Vec<T> {
-    let threads = std::thread::available_parallelism()
-        .map_or(1, |p| p.get())
-        .min(8);
+    let threads = threads();
     if threads <= 1 || n < 2_000 {
         return (0..n).map(&f).collect();
     }
@@ -53,10 +60,64 @@ pub(crate) fn par_map<T: Send>(n: usize, f: impl Fn(usize) -> T + Sync) -> Vec<T
             .collect();
         handles
             .into_iter()
-            .flat_map(|h| h.join().unwrap_or_default())
+            .flat_map(|h| h.join().unwrap_or_else(|e| std::panic::resume_unwind(e)))
             .collect()
     })
 }
+
+/// Runs `f` on the blocks `0..n` over the available cores, each thread taking the next
+/// block when it is done with one (blocks of uneven cost balance out); results come back
+/// in block order, whatever the number of threads.
+pub(crate) fn par_blocks<T: Send>(n: usize, f: impl Fn(usize) -> T + Sync) -> Vec<T> {
+    let (done, _) = par_blocks_with(n, || (), |(), b| f(b));
+    done.into_iter().map(|(_, r)| r).collect()
+}
+
+/// [`par_blocks`] with a state per thread (e.g. an output buffer that grows once per
+/// thread rather than once per block), made by `init`: the results in block order, each
+/// with the index of the thread that made it, and the states by thread index.
+pub(crate) fn par_blocks_with<S: Send, T: Send>(
+    n: usize,
+    init: impl Fn() -> S + Sync,
+    f: impl Fn(&mut S, usize) -> T + Sync,
+) -> (Vec<(usize, T)>, Vec<S>) {
+    let threads = threads().min(n).max(1);
+    let next = AtomicUsize::new(0);
+    let work = || {
+        let mut state = init();
+        let mut out = Vec::new();
+        loop {
+            let b = next.fetch_add(1, Ordering::Relaxed);
+            if b >= n {
+                break (out, state);
+            }
+            out.push((b, f(&mut state, b)));
+        }
+    };
+    let per_thread: Vec<(Vec<(usize, T)>, S)> = if threads == 1 {
+        vec![work()]
+    } else {
+        std::thread::scope(|s| {
+            let handles: Vec<_> = (0..threads).map(|_| s.spawn(work)).collect();
+            handles
+                .into_iter()
+                .map(|h| h.join().unwrap_or_else(|e| std::panic::resume_unwind(e)))
+                .collect()
+        })
+    };
+    let mut done: Vec<(usize, usize, T)> = Vec::with_capacity(n);
+    let mut states = Vec::with_capacity(per_thread.len());
+    for (t, (out, state)) in per_thread.into_iter().enumerate() {
+        done.extend(out.into_iter().map(|(b, r)| (b, t, r)));
+        states.push(state);
+    }
+    done.sort_unstable_by_key(|d| d.0);
+    let results = done.into_iter().map(|(_, t, r)| (t, r)).collect();
+    (results, states)
+}
+
+/// Communes per unit of work of the bulk nearest search ([`Engine::nearest_per_commune`]).
+const NEAREST_BLOCK: usize = 1_024;
 
 impl Engine {
     /// For every commune, the nearest facility of `kind`.
@@ -65,30 +126,61 @@ impl Engine {
     /// distance); `matrix` picks the quickest of the [`MATRIX_CANDIDATES`] geodesic
     /// nearest by the table's minutes, falling back to the estimate for pairs the table
     /// lacks.
+    ///
+    /// The geodesic nearest is searched in blocks of communes that are consecutive along
+    /// a Hilbert curve (built once by [`Engine::new`]): each commune starts from the answer
+    /// of the one before it ([`PointIndex::nearest_from_seed`]), which is usually the
+    /// answer or close to it, so one tight range query settles it. The answer does not
+    /// depend on the starting point (the exact nearest, ties to the lower index), so the
+    /// result is the same whatever the blocks and threads.
+    ///
+    /// [`PointIndex::nearest_from_seed`]: crate::index::PointIndex::nearest_from_seed
     pub fn nearest_per_commune(
         &self,
         kind: &Kind,
         model: DistanceModel,
         matrix: Option<&TravelMatrix>,
     ) -> Vec<CommuneNearest> {
-        par_map(self.data.communes.len(), |c| {
-            let found = self.commune_points[c].and_then(|p| match (model, matrix) {
-                (DistanceModel::Matrix, Some(m)) => self
-                    .nearest_from(&p, kind, MATRIX_CANDIDATES, model, Some(m), Some(c))
-                    .into_iter()
-                    .next(),
-                _ => self
-                    .kinds
-                    .get(kind)
-                    .and_then(|k| k.index.nearest(&p))
-                    .map(|h| self.reached(kind, h)),
+        let n = self.data.communes.len();
+        if let (DistanceModel::Matrix, Some(m)) = (model, matrix) {
+            return par_map(n, |c| {
+                let found = self.commune_points[c].and_then(|p| {
+                    self.nearest_from(&p, kind, MATRIX_CANDIDATES, model, Some(m), Some(c))
+                        .into_iter()
+                        .next()
+                });
+                CommuneNearest {
+                    commune: c,
+                    facility: found.map(|r| r.facility),
+                    trip: found.map(|r| r.trip),
+                }
             });
-            CommuneNearest {
-                commune: c,
-                facility: found.map(|r| r.facility),
-                trip: found.map(|r| r.trip),
-            }
-        })
+        }
+        let mut out: Vec<CommuneNearest> = (0..n)
+            .map(|commune| CommuneNearest {
+                commune,
+                facility: None,
+                trip: None,
+            })
+            .collect();
+        let Some(ki) = self.kinds.get(kind).filter(|k| !k.index.is_empty()) else {
+            return out;
+        };
+        let order = &self.commune_order;
+        let units = par_blocks(order.len().div_ceil(NEAREST_BLOCK), |b| {
+            let range = b * NEAREST_BLOCK..((b + 1) * NEAREST_BLOCK).min(order.len());
+            let hits = ki.index.nearest_each(&self.ordered_points[range.clone()]);
+            order[range]
+                .iter()
+                .zip(hits)
+                .map(|(&c, h)| (c, h, Trip::estimate(&self.road, h.distance_m)))
+                .collect::<Vec<_>>()
+        });
+        for (c, h, trip) in units.into_iter().flatten() {
+            out[c].facility = Some(ki.facilities[h.index]);
+            out[c].trip = Some(trip);
+        }
+        out
     }
 
     fn reached(&self, kind: &Kind, hit: Hit) -> Reached {

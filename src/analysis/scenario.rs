@@ -18,6 +18,9 @@ use super::coverage::Threshold;
 use super::distance::{DistanceModel, Trip};
 use super::engine::Engine;
 use super::nearest::CommuneNearest;
+pub use super::scenario_accessibility::{
+    AccessSummary, AccessibilityDelta, CommuneAccessDelta, SiteDelta, TerritoryAccessDelta,
+};
 
 /// One change to the structures of a kind.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -50,6 +53,22 @@ pub enum ScenarioError {
     BadCapacity(usize, f64),
     #[error("a scenario has at most {max} changes, this one has {0}", max = MAX_CHANGES)]
     TooMany(usize),
+    #[error(
+        "accessibility profile {profile:?} takes its supply from {supply}, not from the structures of kind {kind}: its accessibility cannot follow this scenario"
+    )]
+    ProfileKind {
+        profile: String,
+        supply: String,
+        kind: Kind,
+    },
+    #[error(
+        "change {change}: accessibility profile {profile:?} counts each site's capacity: give the added site a capacity, or count sites (supply \"sites\")"
+    )]
+    MissingCapacity { change: usize, profile: String },
+    #[error(
+        "the baseline accessibility was computed with the matrix model: give the same travel-time table"
+    )]
+    MatrixMissing,
 }
 
 /// Changes per scenario (a request-size bound for the API).
@@ -98,8 +117,12 @@ pub struct ScenarioResult {
     pub nearest_changed: Vec<NearestChange>,
     /// Communes examined (the others cannot be affected).
     pub communes_examined: usize,
-    /// The same deltas per département, EPCI and CLS perimeter touched.
+    /// The same deltas per département, région, EPCI and CLS perimeter touched.
     pub territories: Vec<TerritoryDelta>,
+    /// Accessibility (2SFCA) deltas, when the caller has a baseline accessibility of the
+    /// same kind: [`Engine::scenario_accessibility`]. `None` from [`Engine::scenario`]
+    /// alone.
+    pub accessibility: Option<AccessibilityDelta>,
 }
 
 /// Deltas of one territory.
@@ -113,6 +136,27 @@ pub struct TerritoryDelta {
     pub communes_nearest_changed: usize,
 }
 
+/// A site a scenario adds.
+#[derive(Debug, Clone)]
+pub(crate) struct Added {
+    /// Index of the change.
+    pub(crate) change: usize,
+    pub(crate) point: GeoPoint,
+    pub(crate) name: String,
+    pub(crate) capacity: Option<f64>,
+}
+
+/// Changes checked against the structures of a kind. Positions are in
+/// `engine.kinds[kind].facilities`.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Resolved {
+    /// Closed structures, with the index of the change.
+    pub(crate) removed: BTreeMap<usize, usize>,
+    pub(crate) added: Vec<Added>,
+    /// The last capacity given to each resized structure, with its change index.
+    pub(crate) resized: BTreeMap<usize, (usize, f64)>,
+}
+
 impl Engine {
     /// Applies `changes` to the structures of `kind` and returns the deltas against
     /// `baseline` (from [`Engine::nearest_per_commune`] with the same model).
@@ -124,65 +168,14 @@ impl Engine {
         threshold: Threshold,
         baseline: &[CommuneNearest],
     ) -> Result<ScenarioResult, ScenarioError> {
-        if changes.len() > MAX_CHANGES {
-            return Err(ScenarioError::TooMany(changes.len()));
-        }
+        let Resolved { removed, added, .. } = self.resolve_changes(kind, changes)?;
         let ki = self.kinds.get(kind);
-        let position_of = |id: &str| {
-            ki.and_then(|k| {
-                k.facilities
-                    .iter()
-                    .position(|&f| self.data.facilities[f].id == id)
-            })
-        };
-        let mut removed: BTreeSet<usize> = BTreeSet::new(); // positions in kinds[kind]
-        let mut added: Vec<(usize, GeoPoint, String)> = Vec::new(); // (change index, point, name)
-        for (i, c) in changes.iter().enumerate() {
-            match c {
-                Change::Add {
-                    lon,
-                    lat,
-                    name,
-                    capacity,
-                } => {
-                    if !(lon.is_finite()
-                        && lat.is_finite()
-                        && (-180.0..=180.0).contains(lon)
-                        && (-90.0..=90.0).contains(lat))
-                    {
-                        return Err(ScenarioError::BadPoint(i, *lon, *lat));
-                    }
-                    if let Some(cap) = capacity
-                        && !(cap.is_finite() && *cap >= 0.0)
-                    {
-                        return Err(ScenarioError::BadCapacity(i, *cap));
-                    }
-                    let label = name
-                        .clone()
-                        .unwrap_or_else(|| format!("Nouveau site {}", i + 1));
-                    added.push((i, GeoPoint::new(*lon, *lat), label));
-                }
-                Change::Remove { id } => {
-                    let p = position_of(id)
-                        .ok_or_else(|| ScenarioError::UnknownId(i, kind.clone(), id.clone()))?;
-                    removed.insert(p);
-                }
-                Change::Resize { id, capacity } => {
-                    if !(capacity.is_finite() && *capacity >= 0.0) {
-                        return Err(ScenarioError::BadCapacity(i, *capacity));
-                    }
-                    position_of(id)
-                        .ok_or_else(|| ScenarioError::UnknownId(i, kind.clone(), id.clone()))?;
-                }
-            }
-        }
-
         // Communes that can be affected: served by a removed site, or closer to an added
         // site than to their current nearest.
         let mut affected: BTreeSet<usize> = BTreeSet::new();
         if !removed.is_empty() {
             let removed_facilities: BTreeSet<usize> = removed
-                .iter()
+                .keys()
                 .filter_map(|&p| ki.map(|k| k.facilities[p]))
                 .collect();
             for n in baseline {
@@ -191,7 +184,7 @@ impl Engine {
                 }
             }
         }
-        for (_, p, _) in &added {
+        for Added { point: p, .. } in &added {
             // One pass over the communes: the chord-based lower bound rules most of
             // them out without computing a geodesic.
             for (c, q) in self.commune_points.iter().enumerate() {
@@ -212,10 +205,7 @@ impl Engine {
                 self.data.facilities[f].name.clone(),
             ),
             Site::Added(i) => {
-                let name = added
-                    .iter()
-                    .find(|(ci, _, _)| *ci == i)
-                    .map(|(_, _, n)| n.clone());
+                let name = added.iter().find(|a| a.change == i).map(|a| a.name.clone());
                 (format!("scenario:{}", i + 1), name.unwrap_or_default())
             }
         };
@@ -231,6 +221,7 @@ impl Engine {
             population_no_longer_within: 0,
             nearest_changed: Vec::new(),
             communes_examined: affected.len(),
+            accessibility: None,
         };
         for &c in &affected {
             let Some(p) = self.commune_points[c] else {
@@ -238,17 +229,17 @@ impl Engine {
             };
             // Nearest after: the nearest remaining existing site, or an added one.
             let mut best: Option<(f64, Site)> = ki
-                .and_then(|k| k.index.nearest_where(&p, |i| !removed.contains(&i)))
+                .and_then(|k| k.index.nearest_where(&p, |i| !removed.contains_key(&i)))
                 .map(|h| {
                     (
                         h.distance_m,
                         Site::Existing(ki.map_or(0, |k| k.facilities[h.index])),
                     )
                 });
-            for (i, q, _) in &added {
-                let d = geodesic_m(&p, q);
+            for a in &added {
+                let d = geodesic_m(&p, &a.point);
                 if best.is_none_or(|(bd, _)| d < bd) {
-                    best = Some((d, Site::Added(*i)));
+                    best = Some((d, Site::Added(a.change)));
                 }
             }
             let before = baseline[c];
@@ -295,43 +286,89 @@ impl Engine {
         Ok(result)
     }
 
+    /// Checks the changes against the structures of `kind`.
+    pub(crate) fn resolve_changes(
+        &self,
+        kind: &Kind,
+        changes: &[Change],
+    ) -> Result<Resolved, ScenarioError> {
+        if changes.len() > MAX_CHANGES {
+            return Err(ScenarioError::TooMany(changes.len()));
+        }
+        let ki = self.kinds.get(kind);
+        let position_of = |i: usize, id: &str| {
+            ki.and_then(|k| {
+                k.facilities
+                    .iter()
+                    .position(|&f| self.data.facilities[f].id == id)
+            })
+            .ok_or_else(|| ScenarioError::UnknownId(i, kind.clone(), id.to_owned()))
+        };
+        let mut resolved = Resolved::default();
+        for (i, c) in changes.iter().enumerate() {
+            match c {
+                Change::Add {
+                    lon,
+                    lat,
+                    name,
+                    capacity,
+                } => {
+                    if !(lon.is_finite()
+                        && lat.is_finite()
+                        && (-180.0..=180.0).contains(lon)
+                        && (-90.0..=90.0).contains(lat))
+                    {
+                        return Err(ScenarioError::BadPoint(i, *lon, *lat));
+                    }
+                    if let Some(cap) = capacity
+                        && !(cap.is_finite() && *cap >= 0.0)
+                    {
+                        return Err(ScenarioError::BadCapacity(i, *cap));
+                    }
+                    resolved.added.push(Added {
+                        change: i,
+                        point: GeoPoint::new(*lon, *lat),
+                        name: name
+                            .clone()
+                            .unwrap_or_else(|| format!("Nouveau site {}", i + 1)),
+                        capacity: *capacity,
+                    });
+                }
+                Change::Remove { id } => {
+                    resolved.removed.insert(position_of(i, id)?, i);
+                }
+                Change::Resize { id, capacity } => {
+                    if !(capacity.is_finite() && *capacity >= 0.0) {
+                        return Err(ScenarioError::BadCapacity(i, *capacity));
+                    }
+                    resolved.resized.insert(position_of(i, id)?, (i, *capacity));
+                }
+            }
+        }
+        Ok(resolved)
+    }
+
     fn territory_deltas(&self, changed: &[NearestChange]) -> Vec<TerritoryDelta> {
-        let cls: Vec<&crate::model::Territory> = self
-            .data
-            .territories
-            .iter()
-            .filter(|t| t.kind == TerritoryType::Cls)
-            .collect();
-        let mut acc: BTreeMap<(TerritoryType, String), TerritoryDelta> = BTreeMap::new();
+        let index = self.territory_index();
+        let mut acc: BTreeMap<(TerritoryType, &str), TerritoryDelta> = BTreeMap::new();
         for ch in changed {
             let Some(commune) = crate::model::InseeCode::parse(&ch.code)
                 .ok()
-                .and_then(|c| self.data.commune(&c))
+                .and_then(|c| self.data.commune_index(&c))
             else {
                 continue;
             };
-            let mut keys = vec![
-                (TerritoryType::Departement, commune.departement.clone()),
-                (TerritoryType::Region, commune.region.clone()),
-            ];
-            keys.extend(commune.epci.clone().map(|e| (TerritoryType::Epci, e)));
-            keys.extend(
-                cls.iter()
-                    .filter(|t| t.communes.binary_search(&commune.code).is_ok())
-                    .map(|t| (TerritoryType::Cls, t.code.clone())),
-            );
-            for key in keys {
-                let d = acc.entry(key.clone()).or_insert_with(|| TerritoryDelta {
-                    territory_type: key.0,
-                    name: self
-                        .data
-                        .territory(key.0, &key.1)
-                        .map_or_else(|| key.1.clone(), |t| t.name.clone()),
-                    code: key.1,
-                    population_newly_within: 0,
-                    population_no_longer_within: 0,
-                    communes_nearest_changed: 0,
-                });
+            for &t in index.of_commune(commune) {
+                let d = acc
+                    .entry((index.kind(t), index.code(t)))
+                    .or_insert_with(|| TerritoryDelta {
+                        territory_type: index.kind(t),
+                        code: index.code(t).to_owned(),
+                        name: index.name(t).to_owned(),
+                        population_newly_within: 0,
+                        population_no_longer_within: 0,
+                        communes_nearest_changed: 0,
+                    });
                 d.communes_nearest_changed += 1;
                 if ch.within_after && !ch.within_before {
                     d.population_newly_within += u64::from(ch.population);

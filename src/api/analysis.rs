@@ -425,6 +425,10 @@ pub struct ScenarioRequest {
     pub within_min: Option<f64>,
     #[serde(default)]
     pub model: Option<String>,
+    /// Accessibility profile of the deltas (`none`: no accessibility deltas); by default
+    /// the profile named after the kind, when its supply is that kind.
+    #[serde(default)]
+    pub profile: Option<String>,
 }
 
 /// Largest accepted scenario body.
@@ -485,16 +489,73 @@ pub async fn scenarios(
     let result = blocking(move || {
         let (model, matrix) = matrix_for(&st, model)?;
         let base = baseline(&st, &kind, model, matrix);
-        let r = st
+        let mut r = st
             .engine
             .scenario(&kind, &req.changes, model, threshold, &base)
             .map_err(|e| ApiError::bad_request(e.to_string()))?;
+        let mut note = None;
+        match scenario_profile(&st, &kind, req.profile.as_deref())? {
+            Some((acc, explicit)) => {
+                match st
+                    .engine
+                    .scenario_accessibility(&kind, &req.changes, acc, matrix)
+                {
+                    Ok(delta) => r.accessibility = Some(delta),
+                    Err(e) if !explicit => {
+                        note = Some(format!(
+                            "variation d'accessibilité non calculée (profil {}) : {e}",
+                            acc.profile.id
+                        ));
+                    }
+                    Err(e) => return Err(bad("profile", e)),
+                }
+            }
+            None => {
+                note = Some(format!(
+                    "pas de profil d'accessibilité pour {kind} : variation d'accessibilité non calculée"
+                ));
+            }
+        }
         let mut v = serde_json::to_value(&r).map_err(ApiError::internal)?;
         v["build"] = json!(st.build_id());
+        if let Some(n) = note {
+            v["accessibility_note"] = json!(n);
+        }
         Ok(v)
     })
     .await?;
     Ok(json_response(&result, "application/json"))
+}
+
+/// The baseline accessibility of a scenario's deltas and whether the request named it:
+/// `profile`, else the profile named after the kind when its supply is that kind.
+fn scenario_profile<'a>(
+    st: &'a AppState,
+    kind: &Kind,
+    profile: Option<&str>,
+) -> ApiResult<Option<(&'a crate::analysis::accessibility::Accessibility, bool)>> {
+    match profile {
+        Some("none") => Ok(None),
+        Some(id) => match st.accessibility.get(id) {
+            Some(Ok(acc)) => Ok(Some((acc, true))),
+            Some(Err(e)) => Err(bad("profile", format!("{id} cannot be computed on this data: {e}"))),
+            None => Err(bad(
+                "profile",
+                format!(
+                    "must name an accessibility profile ({}) or none, not {id:?}",
+                    st.profiles.keys().cloned().collect::<Vec<_>>().join(", ")
+                ),
+            )),
+        },
+        None => Ok(st
+            .accessibility
+            .get(kind.as_str())
+            .and_then(|r| r.as_ref().ok())
+            .filter(|acc| {
+                matches!(&acc.supply, crate::analysis::accessibility::SupplySource::Facilities { kind: k, .. } if k == kind)
+            })
+            .map(|acc| (acc, false))),
+    }
 }
 
 /// `GET /siting?territory=&kind=&k=&within_km=|within_min=&model=`.

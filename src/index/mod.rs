@@ -1,11 +1,14 @@
 //! Spatial indexes: R-trees over Earth-centred points (see [`crate::geodesy`]) that
 //! answer "the k nearest" and "everything within r metres" in true geodesic distance.
 
+pub mod grid;
+
 use rstar::RTree;
 use rstar::primitives::GeomWithData;
 
 use crate::geodesy::{
-    GeoPoint, chord_from_ecef, geodesic_from_chord, geodesic_lower_bound, max_chord_within,
+    GeoPoint, SHORT_CHORD_M, chord_from_ecef, geodesic_from_chord, geodesic_lower_bound,
+    long_geodesic_lower_bound, max_chord_within,
 };
 
 type Entry = GeomWithData<[f64; 3], u32>;
@@ -79,14 +82,25 @@ impl PointIndex {
     /// the hot path).
     pub fn nearest(&self, q: &GeoPoint) -> Option<Hit> {
         let first = self.tree.nearest_neighbor(&q.ecef)?;
-        let index = first.data as usize;
+        Some(self.settle(q, first.data as usize))
+    }
+
+    /// The nearest point, as [`PointIndex::nearest`] answers it, starting from a point
+    /// `seed` (an index) that is probably near the answer, such as the answer for a
+    /// neighbouring query: its geodesic bounds the search, so one range query settles
+    /// it without the nearest-neighbour descent. `None` when `seed` is out of range.
+    pub fn nearest_from_seed(&self, q: &GeoPoint, seed: usize) -> Option<Hit> {
+        (seed < self.points.len()).then(|| self.settle(q, seed))
+    }
+
+    /// The nearest point (ties: the lower index), given a candidate: every point whose
+    /// geodesic can be at most the candidate's lies within the chord
+    /// [`max_chord_within`] of it.
+    fn settle(&self, q: &GeoPoint, candidate: usize) -> Hit {
+        let p = &self.points[candidate];
         let mut best = Hit {
-            index,
-            distance_m: geodesic_from_chord(
-                q,
-                &self.points[index],
-                chord_from_ecef(&q.ecef, first.geom()),
-            ),
+            index: candidate,
+            distance_m: geodesic_from_chord(q, p, chord_from_ecef(&q.ecef, &p.ecef)),
         };
         let radius = max_chord_within(best.distance_m);
         for e in self.tree.locate_within_distance(q.ecef, radius * radius) {
@@ -95,10 +109,11 @@ impl PointIndex {
                 continue;
             }
             let chord = chord_from_ecef(&q.ecef, e.geom());
-            if geodesic_lower_bound(chord) > best.distance_m {
+            let p = &self.points[index];
+            if skip_long(q, p, chord, best.distance_m) {
                 continue;
             }
-            let d = geodesic_from_chord(q, &self.points[index], chord);
+            let d = geodesic_from_chord(q, p, chord);
             if d < best.distance_m || (d == best.distance_m && index < best.index) {
                 best = Hit {
                     index,
@@ -106,7 +121,94 @@ impl PointIndex {
                 };
             }
         }
-        Some(best)
+        best
+    }
+
+    /// The nearest point of each query, as [`PointIndex::nearest`] answers it, for
+    /// queries given close together (consecutive along a Hilbert curve:
+    /// [`hilbert_order`]).
+    ///
+    /// Runs of up to [`BATCH_MAX`] queries within [`BATCH_SPAN_M`] of the run's first
+    /// share one R-tree query. The first query's nearest `s₀` bounds every other's: a
+    /// query `q` at geodesic `d_q` from `s₀` has its nearest within the chord
+    /// `m_q = max_chord_within(d_q)` of itself, hence within `chord(first, q) + m_q` of the
+    /// first query (the chord is a Euclidean distance). Every point within the largest
+    /// such reach is gathered once, and each query scans that short list, skipping the
+    /// points whose chord already exceeds its best geodesic. The answer is the exact
+    /// nearest (ties: the lower index) whatever the runs.
+    pub fn nearest_each(&self, queries: &[GeoPoint]) -> Vec<Hit> {
+        let mut out = Vec::with_capacity(queries.len());
+        let mut candidates: Vec<(usize, [f64; 3])> = Vec::new();
+        let mut first_d: Vec<f64> = Vec::with_capacity(BATCH_MAX);
+        let mut start = 0;
+        while start < queries.len() {
+            let head = &queries[start];
+            let mut end = start + 1;
+            while end < queries.len()
+                && end - start < BATCH_MAX
+                && chord_from_ecef(&head.ecef, &queries[end].ecef) <= BATCH_SPAN_M
+            {
+                end += 1;
+            }
+            let Some(first) = self.nearest(head) else {
+                return Vec::new();
+            };
+            let s0 = first.index;
+            let p0 = &self.points[s0];
+            first_d.clear();
+            let mut reach = 0.0f64;
+            for q in &queries[start..end] {
+                let d = geodesic_from_chord(q, p0, chord_from_ecef(&q.ecef, &p0.ecef));
+                first_d.push(d);
+                reach = reach.max(chord_from_ecef(&head.ecef, &q.ecef) + max_chord_within(d));
+            }
+            // A margin for the rounding of the sums above.
+            let reach = reach * (1.0 + 1e-9) + 1e-3;
+            candidates.clear();
+            candidates.extend(
+                self.tree
+                    .locate_within_distance(head.ecef, reach * reach)
+                    .map(|e| (e.data as usize, *e.geom())),
+            );
+            for (q, &d0) in queries[start..end].iter().zip(&first_d) {
+                let mut best = Hit {
+                    index: s0,
+                    distance_m: d0,
+                };
+                // Chords squared above this exceed the best geodesic (with a margin for
+                // rounding), so their lower bound does too: skipped without a root.
+                let mut skip_above = d0 * d0 * (1.0 + 1e-9);
+                for &(index, ecef) in &candidates {
+                    let d = [
+                        q.ecef[0] - ecef[0],
+                        q.ecef[1] - ecef[1],
+                        q.ecef[2] - ecef[2],
+                    ];
+                    let chord2 = d[0] * d[0] + d[1] * d[1] + d[2] * d[2];
+                    if chord2 > skip_above || index == s0 {
+                        continue;
+                    }
+                    let chord = chord2.sqrt();
+                    let p = &self.points[index];
+                    if chord > SHORT_CHORD_M
+                        && long_geodesic_lower_bound(q, p, chord) > best.distance_m
+                    {
+                        continue;
+                    }
+                    let g = geodesic_from_chord(q, p, chord);
+                    if g < best.distance_m || (g == best.distance_m && index < best.index) {
+                        best = Hit {
+                            index,
+                            distance_m: g,
+                        };
+                        skip_above = g * g * (1.0 + 1e-9);
+                    }
+                }
+                out.push(best);
+            }
+            start = end;
+        }
+        out
     }
 
     /// The nearest point among those `keep` accepts (e.g. all but removed sites).
@@ -180,6 +282,64 @@ impl PointIndex {
     }
 }
 
+/// Whether a point at chord `chord` from `q` cannot be nearer than `best` metres in
+/// geodesic: the chord-only bound first, then, for long chords (where the geodesic is
+/// Karney's algorithm), the Andoyer–Lambert bound.
+fn skip_long(q: &GeoPoint, p: &GeoPoint, chord: f64, best: f64) -> bool {
+    geodesic_lower_bound(chord) > best
+        || (chord > SHORT_CHORD_M && long_geodesic_lower_bound(q, p, chord) > best)
+}
+
+/// At most this many queries share one R-tree query in [`PointIndex::nearest_each`].
+pub const BATCH_MAX: usize = 64;
+/// Queries share an R-tree query in [`PointIndex::nearest_each`] while they are within
+/// this chord of the first, metres.
+pub const BATCH_SPAN_M: f64 = 15_000.0;
+
+/// Bits per axis of the Hilbert curve of [`hilbert_order`]: cells of 360°/2¹⁶ ≈ 600 m.
+const HILBERT_BITS: u32 = 16;
+
+/// Position of a cell on a Hilbert curve over a 2^[`HILBERT_BITS`]-cell square.
+fn hilbert_index(mut x: u32, mut y: u32) -> u64 {
+    let n = 1u32 << HILBERT_BITS;
+    let mut d = 0u64;
+    let mut s = n / 2;
+    while s > 0 {
+        let rx = u32::from(x & s > 0);
+        let ry = u32::from(y & s > 0);
+        d += u64::from(s) * u64::from(s) * u64::from((3 * rx) ^ ry);
+        // Rotate the quadrant so that the curve stays continuous.
+        if ry == 0 {
+            if rx == 1 {
+                x = n - 1 - x;
+                y = n - 1 - y;
+            }
+            std::mem::swap(&mut x, &mut y);
+        }
+        s /= 2;
+    }
+    d
+}
+
+/// The indices of `points` along a Hilbert curve over longitude/latitude (ties: by
+/// index), so that consecutive points are close: a bulk search in this order finds each
+/// answer near the previous one and in a warm cache.
+pub fn hilbert_order(points: &[(usize, GeoPoint)]) -> Vec<usize> {
+    let n = f64::from(1u32 << HILBERT_BITS);
+    let cell =
+        |v: f64, min: f64, span: f64| (((v - min) / span * n).floor()).clamp(0.0, n - 1.0) as u32;
+    let mut keyed: Vec<(u64, usize)> = points
+        .iter()
+        .map(|(i, p)| {
+            let x = cell(p.lon, -180.0, 360.0);
+            let y = cell(p.lat, -90.0, 180.0);
+            (hilbert_index(x, y), *i)
+        })
+        .collect();
+    keyed.sort_unstable();
+    keyed.into_iter().map(|(_, i)| i).collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -234,6 +394,41 @@ mod tests {
                 assert_eq!(index.nearest_k(&q, 5), bf[..5].to_vec());
             }
         }
+    }
+
+    #[test]
+    fn nearest_from_any_seed_is_the_nearest() {
+        let pts = points(7, 1_500);
+        let index = PointIndex::new(pts.clone());
+        for (k, q) in points(99, 200).iter().enumerate() {
+            let want = brute_force(&pts, q)[0];
+            for seed in [0, k * 7 % 1_500, want.index, 1_499] {
+                assert_eq!(index.nearest_from_seed(q, seed), Some(want));
+            }
+        }
+        assert_eq!(index.nearest_from_seed(&pts[0], 1_500), None);
+    }
+
+    #[test]
+    fn hilbert_order_is_a_permutation_of_close_steps() {
+        let pts: Vec<(usize, GeoPoint)> = points(3, 2_000).into_iter().enumerate().collect();
+        let order = hilbert_order(&pts);
+        let mut sorted = order.clone();
+        sorted.sort_unstable();
+        assert_eq!(sorted, (0..2_000).collect::<Vec<_>>());
+        // Consecutive points are much closer than in the input order.
+        let walk = |o: &[usize]| -> f64 {
+            o.windows(2)
+                .map(|w| geodesic_m(&pts[w[0]].1, &pts[w[1]].1))
+                .sum()
+        };
+        let input: Vec<usize> = (0..2_000).collect();
+        assert!(walk(&order) * 10.0 < walk(&input));
+        // The first cells of the curve, by hand (2×2 at the coarsest level).
+        let n = 1u32 << HILBERT_BITS;
+        assert_eq!(hilbert_index(0, 0), 0);
+        assert!(hilbert_index(0, n - 1) < hilbert_index(n - 1, n - 1));
+        assert_eq!(hilbert_index(n - 1, 0), u64::from(n) * u64::from(n) - 1);
     }
 
     #[test]
