@@ -195,7 +195,7 @@ pub fn document_for(base: &str, st: &AppState) -> Value {
                 "tags": ["Analyses"],
                 "requestBody": { "required": true, "content": { "application/json": { "schema": { "$ref": "#/components/schemas/Scenario" } } } },
                 "responses": {
-                    "200": ok_json("Population newly within the threshold, communes whose nearest changes, per-territory deltas"),
+                    "200": ok_json("Population newly within the threshold, communes whose nearest changes, accessibility change per commune and per territory"),
                     "400": { "$ref": "#/components/responses/Problem" },
                     "413": { "$ref": "#/components/responses/Problem" }
                 }
@@ -249,6 +249,7 @@ pub fn document_for(base: &str, st: &AppState) -> Value {
                         "within_km": {"type": "number"},
                         "within_min": {"type": "number"},
                         "model": {"type": "string", "enum": ["straight", "road_estimate", "matrix"]},
+                        "profile": {"type": "string", "description": "Accessibility profile of the deltas (none: skip); default: the profile named after the kind"},
                         "changes": { "type": "array", "items": { "oneOf": [
                             { "type": "object", "required": ["op", "lon", "lat"], "properties": {
                                 "op": {"type": "string", "enum": ["add"]}, "lon": {"type": "number"}, "lat": {"type": "number"},
