@@ -236,3 +236,29 @@ impl Engine {
         out
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Results come back in block order whatever thread takes which block, and each
+    /// thread's state holds what its blocks wrote.
+    #[test]
+    fn par_blocks_keep_block_order() {
+        let n = 257;
+        let (done, states) = par_blocks_with(n, Vec::<usize>::new, |seen, b| {
+            // Uneven costs, so threads interleave.
+            let spin: u64 = (0..(b % 7) * 2_000).map(|x| x as u64).sum();
+            seen.push(b);
+            (b * 2, spin)
+        });
+        assert_eq!(done.len(), n);
+        for (b, (t, (v, _))) in done.iter().enumerate() {
+            assert_eq!(*v, b * 2);
+            assert!(states[*t].contains(&b));
+        }
+        assert_eq!(states.iter().map(Vec::len).sum::<usize>(), n);
+        assert_eq!(par_blocks(5, |b| b + 1), vec![1, 2, 3, 4, 5]);
+        assert!(par_blocks(0, |b| b).is_empty());
+    }
+}

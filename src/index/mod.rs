@@ -409,6 +409,39 @@ mod tests {
         assert_eq!(index.nearest_from_seed(&pts[0], 1_500), None);
     }
 
+    /// Batched nearest = brute force, at short range and across oceans (queries in La
+    /// Réunion, points in metropolitan France only: the Andoyer–Lambert bound at work),
+    /// in Hilbert order and in input order.
+    #[test]
+    fn nearest_each_equals_brute_force() {
+        let all = points(3, 2_000);
+        let mainland: Vec<GeoPoint> = all.iter().copied().filter(|p| p.lat > 0.0).collect();
+        for pts in [all, mainland] {
+            let index = PointIndex::new(pts.clone());
+            let queries: Vec<(usize, GeoPoint)> =
+                points(0xfeed, 300).into_iter().enumerate().collect();
+            let want: Vec<Hit> = queries
+                .iter()
+                .map(|(_, q)| brute_force(&pts, q)[0])
+                .collect();
+            let sorted = hilbert_order(&queries);
+            let plain: Vec<usize> = (0..queries.len()).collect();
+            for order in [sorted, plain] {
+                let qs: Vec<GeoPoint> = order.iter().map(|&i| queries[i].1).collect();
+                let got = index.nearest_each(&qs);
+                assert_eq!(got.len(), qs.len());
+                for (&i, h) in order.iter().zip(&got) {
+                    assert_eq!(*h, want[i], "{:?}", queries[i].1);
+                }
+            }
+        }
+        assert!(
+            PointIndex::new(vec![])
+                .nearest_each(&points(1, 5))
+                .is_empty()
+        );
+    }
+
     #[test]
     fn hilbert_order_is_a_permutation_of_close_steps() {
         let pts: Vec<(usize, GeoPoint)> = points(3, 2_000).into_iter().enumerate().collect();
