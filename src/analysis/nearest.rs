@@ -127,14 +127,14 @@ impl Engine {
     /// nearest by the table's minutes, falling back to the estimate for pairs the table
     /// lacks.
     ///
-    /// The geodesic nearest is searched in blocks of communes that are consecutive along
-    /// a Hilbert curve (built once by [`Engine::new`]): each commune starts from the answer
-    /// of the one before it ([`PointIndex::nearest_from_seed`]), which is usually the
-    /// answer or close to it, so one tight range query settles it. The answer does not
-    /// depend on the starting point (the exact nearest, ties to the lower index), so the
-    /// result is the same whatever the blocks and threads.
+    /// The geodesic nearest is searched for the communes in their order along a Hilbert
+    /// curve (built once by [`Engine::new`]), in units of 1,024 over the threads, by
+    /// [`PointIndex::nearest_each`]: runs of nearby communes share one R-tree query,
+    /// bounded by the nearest of the run's first commune. Each answer is the exact
+    /// nearest (ties to the lower index), so the result is the same whatever the runs,
+    /// units and threads.
     ///
-    /// [`PointIndex::nearest_from_seed`]: crate::index::PointIndex::nearest_from_seed
+    /// [`PointIndex::nearest_each`]: crate::index::PointIndex::nearest_each
     pub fn nearest_per_commune(
         &self,
         kind: &Kind,

@@ -85,14 +85,6 @@ impl PointIndex {
         Some(self.settle(q, first.data as usize))
     }
 
-    /// The nearest point, as [`PointIndex::nearest`] answers it, starting from a point
-    /// `seed` (an index) that is probably near the answer, such as the answer for a
-    /// neighbouring query: its geodesic bounds the search, so one range query settles
-    /// it without the nearest-neighbour descent. `None` when `seed` is out of range.
-    pub fn nearest_from_seed(&self, q: &GeoPoint, seed: usize) -> Option<Hit> {
-        (seed < self.points.len()).then(|| self.settle(q, seed))
-    }
-
     /// The nearest point (ties: the lower index), given a candidate: every point whose
     /// geodesic can be at most the candidate's lies within the chord
     /// [`max_chord_within`] of it.
@@ -190,9 +182,7 @@ impl PointIndex {
                     }
                     let chord = chord2.sqrt();
                     let p = &self.points[index];
-                    if chord > SHORT_CHORD_M
-                        && long_geodesic_lower_bound(q, p, chord) > best.distance_m
-                    {
+                    if chord > SHORT_CHORD_M && skip_long(q, p, chord, best.distance_m) {
                         continue;
                     }
                     let g = geodesic_from_chord(q, p, chord);
@@ -396,22 +386,6 @@ mod tests {
         }
     }
 
-    #[test]
-    fn nearest_from_any_seed_is_the_nearest() {
-        let pts = points(7, 1_500);
-        let index = PointIndex::new(pts.clone());
-        for (k, q) in points(99, 200).iter().enumerate() {
-            let want = brute_force(&pts, q)[0];
-            for seed in [0, k * 7 % 1_500, want.index, 1_499] {
-                assert_eq!(index.nearest_from_seed(q, seed), Some(want));
-            }
-        }
-        assert_eq!(index.nearest_from_seed(&pts[0], 1_500), None);
-    }
-
-    /// Batched nearest = brute force, at short range and across oceans (queries in La
-    /// Réunion, points in metropolitan France only: the Andoyer–Lambert bound at work),
-    /// in Hilbert order and in input order.
     #[test]
     fn nearest_each_equals_brute_force() {
         let all = points(3, 2_000);
