@@ -127,14 +127,14 @@ impl Engine {
     /// nearest by the table's minutes, falling back to the estimate for pairs the table
     /// lacks.
     ///
-    /// The geodesic nearest is searched in blocks of communes that are consecutive along
-    /// a Hilbert curve (built once by [`Engine::new`]): each commune starts from the answer
-    /// of the one before it ([`PointIndex::nearest_from_seed`]), which is usually the
-    /// answer or close to it, so one tight range query settles it. The answer does not
-    /// depend on the starting point (the exact nearest, ties to the lower index), so the
-    /// result is the same whatever the blocks and threads.
+    /// The geodesic nearest is searched for the communes in their order along a Hilbert
+    /// curve (built once by [`Engine::new`]), in units of 1,024 over the threads, by
+    /// [`PointIndex::nearest_each`]: runs of nearby communes share one R-tree query,
+    /// bounded by the nearest of the run's first commune. Each answer is the exact
+    /// nearest (ties to the lower index), so the result is the same whatever the runs,
+    /// units and threads.
     ///
-    /// [`PointIndex::nearest_from_seed`]: crate::index::PointIndex::nearest_from_seed
+    /// [`PointIndex::nearest_each`]: crate::index::PointIndex::nearest_each
     pub fn nearest_per_commune(
         &self,
         kind: &Kind,
@@ -234,5 +234,31 @@ impl Engine {
             out.truncate(k);
         }
         out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Results come back in block order whatever thread takes which block, and each
+    /// thread's state holds what its blocks wrote.
+    #[test]
+    fn par_blocks_keep_block_order() {
+        let n = 257;
+        let (done, states) = par_blocks_with(n, Vec::<usize>::new, |seen, b| {
+            // Uneven costs, so threads interleave.
+            let spin: u64 = (0..(b % 7) * 2_000).map(|x| x as u64).sum();
+            seen.push(b);
+            (b * 2, spin)
+        });
+        assert_eq!(done.len(), n);
+        for (b, (t, (v, _))) in done.iter().enumerate() {
+            assert_eq!(*v, b * 2);
+            assert!(states[*t].contains(&b));
+        }
+        assert_eq!(states.iter().map(Vec::len).sum::<usize>(), n);
+        assert_eq!(par_blocks(5, |b| b + 1), vec![1, 2, 3, 4, 5]);
+        assert!(par_blocks(0, |b| b).is_empty());
     }
 }

@@ -5,7 +5,9 @@
 //! An added site can only become the nearest of communes closer to it than their
 //! current nearest; a removed site only matters to the communes it served. Both sets are
 //! found through the R-trees, so one change costs a few R-tree queries, not a national
-//! recomputation.
+//! recomputation. The accessibility (2SFCA) side of a scenario is
+//! [`Engine::scenario_accessibility`] (module [`super::scenario_accessibility`]), whose
+//! result goes in [`ScenarioResult::accessibility`].
 
 use std::collections::{BTreeMap, BTreeSet};
 

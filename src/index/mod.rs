@@ -85,14 +85,6 @@ impl PointIndex {
         Some(self.settle(q, first.data as usize))
     }
 
-    /// The nearest point, as [`PointIndex::nearest`] answers it, starting from a point
-    /// `seed` (an index) that is probably near the answer, such as the answer for a
-    /// neighbouring query: its geodesic bounds the search, so one range query settles
-    /// it without the nearest-neighbour descent. `None` when `seed` is out of range.
-    pub fn nearest_from_seed(&self, q: &GeoPoint, seed: usize) -> Option<Hit> {
-        (seed < self.points.len()).then(|| self.settle(q, seed))
-    }
-
     /// The nearest point (ties: the lower index), given a candidate: every point whose
     /// geodesic can be at most the candidate's lies within the chord
     /// [`max_chord_within`] of it.
@@ -190,9 +182,7 @@ impl PointIndex {
                     }
                     let chord = chord2.sqrt();
                     let p = &self.points[index];
-                    if chord > SHORT_CHORD_M
-                        && long_geodesic_lower_bound(q, p, chord) > best.distance_m
-                    {
+                    if chord > SHORT_CHORD_M && skip_long(q, p, chord, best.distance_m) {
                         continue;
                     }
                     let g = geodesic_from_chord(q, p, chord);
@@ -397,16 +387,33 @@ mod tests {
     }
 
     #[test]
-    fn nearest_from_any_seed_is_the_nearest() {
-        let pts = points(7, 1_500);
-        let index = PointIndex::new(pts.clone());
-        for (k, q) in points(99, 200).iter().enumerate() {
-            let want = brute_force(&pts, q)[0];
-            for seed in [0, k * 7 % 1_500, want.index, 1_499] {
-                assert_eq!(index.nearest_from_seed(q, seed), Some(want));
+    fn nearest_each_equals_brute_force() {
+        let all = points(3, 2_000);
+        let mainland: Vec<GeoPoint> = all.iter().copied().filter(|p| p.lat > 0.0).collect();
+        for pts in [all, mainland] {
+            let index = PointIndex::new(pts.clone());
+            let queries: Vec<(usize, GeoPoint)> =
+                points(0xfeed, 300).into_iter().enumerate().collect();
+            let want: Vec<Hit> = queries
+                .iter()
+                .map(|(_, q)| brute_force(&pts, q)[0])
+                .collect();
+            let sorted = hilbert_order(&queries);
+            let plain: Vec<usize> = (0..queries.len()).collect();
+            for order in [sorted, plain] {
+                let qs: Vec<GeoPoint> = order.iter().map(|&i| queries[i].1).collect();
+                let got = index.nearest_each(&qs);
+                assert_eq!(got.len(), qs.len());
+                for (&i, h) in order.iter().zip(&got) {
+                    assert_eq!(*h, want[i], "{:?}", queries[i].1);
+                }
             }
         }
-        assert_eq!(index.nearest_from_seed(&pts[0], 1_500), None);
+        assert!(
+            PointIndex::new(vec![])
+                .nearest_each(&points(1, 5))
+                .is_empty()
+        );
     }
 
     #[test]
