@@ -24,6 +24,8 @@ pub struct Item {
     /// The geometry as GeoJSON, written on the first request that returns the feature
     /// (numbers are the bulk of a page: each is formatted once).
     geojson: OnceLock<Box<RawValue>>,
+    /// Every property as a GeoJSON `properties` object, cached likewise.
+    all_properties: OnceLock<Box<RawValue>>,
 }
 
 impl Item {
@@ -39,7 +41,23 @@ impl Item {
             bbox,
             cells,
             geojson: OnceLock::new(),
+            all_properties: OnceLock::new(),
         }
+    }
+
+    /// Every property of the feature (columns of `c`) as a JSON object, cached.
+    fn all_properties_json(&self, c: &Collection) -> &RawValue {
+        self.all_properties.get_or_init(|| {
+            let all: Vec<usize> = (0..c.info.columns.len()).collect();
+            let f = GeoJsonFeature {
+                collection: c,
+                item: self,
+                properties: &all,
+            };
+            serde_json::to_string(&Properties(&f))
+                .and_then(RawValue::from_string)
+                .unwrap_or_default()
+        })
     }
 
     /// The GeoJSON geometry object (`null` without geometry), cached.
@@ -130,6 +148,7 @@ impl Collection {
         let mut cells = cells.into_iter();
         for it in &mut self.items {
             it.cells.push(cells.next().unwrap_or(Cell::Null));
+            it.all_properties.take();
         }
     }
 
@@ -349,14 +368,64 @@ fn within(inner: &Rect<f64>, outer: &Rect<f64>) -> bool {
         && inner.max().y <= outer.max().y
 }
 
-/// Does a geometry meet a rectangle? Most features across the rectangle's edge have a
-/// vertex inside it, a cheap test; the others take the exact one.
+/// Does a geometry meet a rectangle? Polygons take a linear test (a vertex inside, an
+/// edge across, or the rectangle inside the polygon); other geometries the general one.
 fn touches(g: &Geometry<f64>, b: &Rect<f64>) -> bool {
-    use geo::CoordsIter;
-    let inside = |c: geo::Coord<f64>| {
+    match g {
+        Geometry::MultiPolygon(mp) => polygons_touch(&mp.0, b),
+        Geometry::Polygon(p) => polygons_touch(std::slice::from_ref(p), b),
+        other => other.intersects(b),
+    }
+}
+
+fn polygons_touch(polygons: &[geo::Polygon<f64>], b: &Rect<f64>) -> bool {
+    let rings = || {
+        polygons
+            .iter()
+            .flat_map(|p| std::iter::once(p.exterior()).chain(p.interiors()))
+    };
+    let inside = |c: &geo::Coord<f64>| {
         c.x >= b.min().x && c.x <= b.max().x && c.y >= b.min().y && c.y <= b.max().y
     };
-    g.coords_iter().any(inside) || g.intersects(b)
+    if rings().any(|r| r.0.iter().any(inside)) {
+        return true;
+    }
+    if rings().any(|r| r.0.windows(2).any(|w| segment_meets_rect(w[0], w[1], b))) {
+        return true;
+    }
+    // No vertex inside and no edge across: the rectangle is wholly inside or outside.
+    use geo::Contains;
+    let centre = geo::Point::from(b.center());
+    polygons.iter().any(|p| p.contains(&centre))
+}
+
+/// Liang–Barsky: does the segment a→b cross the rectangle?
+fn segment_meets_rect(a: geo::Coord<f64>, b: geo::Coord<f64>, r: &Rect<f64>) -> bool {
+    let (dx, dy) = (b.x - a.x, b.y - a.y);
+    let (mut t0, mut t1) = (0.0f64, 1.0f64);
+    for (p, q) in [
+        (-dx, a.x - r.min().x),
+        (dx, r.max().x - a.x),
+        (-dy, a.y - r.min().y),
+        (dy, r.max().y - a.y),
+    ] {
+        if p == 0.0 {
+            if q < 0.0 {
+                return false;
+            }
+        } else {
+            let t = q / p;
+            if p < 0.0 {
+                t0 = t0.max(t);
+            } else {
+                t1 = t1.min(t);
+            }
+            if t0 > t1 {
+                return false;
+            }
+        }
+    }
+    true
 }
 
 /// Does a cell equal a query-string value? Numbers compare as numbers (`population=0`
@@ -517,7 +586,13 @@ impl Serialize for GeoJsonFeature<'_> {
         m.serialize_entry("type", "Feature")?;
         m.serialize_entry("id", &self.item.id)?;
         m.serialize_entry("geometry", self.item.geometry_json())?;
-        m.serialize_entry("properties", &Properties(self))?;
+        let all = self.properties.len() == self.collection.info.columns.len()
+            && self.properties.iter().enumerate().all(|(i, &p)| i == p);
+        if all {
+            m.serialize_entry("properties", self.item.all_properties_json(self.collection))?;
+        } else {
+            m.serialize_entry("properties", &Properties(self))?;
+        }
         m.end()
     }
 }
@@ -671,5 +746,48 @@ pub fn json_type(c: &Column) -> &'static str {
         ColType::Real => "number",
         ColType::Int => "integer",
         ColType::Bool => "boolean",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    /// A star-shaped polygon around (cx, cy): radii at evenly spaced angles.
+    fn star(cx: f64, cy: f64, radii: &[f64]) -> geo::Polygon<f64> {
+        let n = radii.len() as f64;
+        let mut pts: Vec<(f64, f64)> = radii
+            .iter()
+            .enumerate()
+            .map(|(i, r)| {
+                let a = i as f64 / n * std::f64::consts::TAU;
+                (cx + r * a.cos(), cy + r * a.sin())
+            })
+            .collect();
+        pts.push(pts[0]);
+        geo::Polygon::new(pts.into(), vec![])
+    }
+
+    proptest! {
+        #[test]
+        fn polygon_rectangle_test_agrees_with_geo(
+            cx in -2.0..2.0f64, cy in -2.0..2.0f64,
+            radii in prop::collection::vec(0.1..2.0f64, 3..12),
+            x0 in -3.0..3.0f64, y0 in -3.0..3.0f64, w in 0.0..3.0f64, h in 0.0..3.0f64,
+        ) {
+            let p = star(cx, cy, &radii);
+            let r = Rect::new((x0, y0), (x0 + w, y0 + h));
+            prop_assert_eq!(polygons_touch(std::slice::from_ref(&p), &r), p.intersects(&r));
+        }
+    }
+
+    #[test]
+    fn a_rectangle_inside_a_polygon_touches_it() {
+        let p = star(0.0, 0.0, &[5.0; 8]);
+        let r = Rect::new((-0.5, -0.5), (0.5, 0.5));
+        assert!(polygons_touch(std::slice::from_ref(&p), &r));
+        let far = Rect::new((10.0, 10.0), (11.0, 11.0));
+        assert!(!polygons_touch(std::slice::from_ref(&p), &far));
     }
 }
