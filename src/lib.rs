@@ -24,3 +24,5 @@ pub mod geodesy;
 pub mod import;
 pub mod index;
 pub mod model;
+#[cfg(test)]
+mod test_support;

@@ -2121,16 +2121,7 @@ demand = "population"
         }
     }
 
-    /// Deterministic pseudo-random numbers in [0, 1).
-    fn rng(seed: u64) -> impl FnMut() -> f64 {
-        let mut s = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
-        move || {
-            s ^= s << 13;
-            s ^= s >> 7;
-            s ^= s << 17;
-            (s >> 11) as f64 / (1u64 << 53) as f64
-        }
-    }
+    use crate::test_support::rng;
 
     /// Communes over about 45 × 55 km, some without point or population; sites near
     /// communes (`near`) or anywhere, some without capacity.

@@ -163,15 +163,7 @@ mod tests {
     use super::*;
     use crate::index::PointIndex;
 
-    fn rng(seed: u64) -> impl FnMut() -> f64 {
-        let mut s = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
-        move || {
-            s ^= s << 13;
-            s ^= s >> 7;
-            s ^= s << 17;
-            (s >> 11) as f64 / (1u64 << 53) as f64
-        }
-    }
+    use crate::test_support::rng;
 
     /// Same points and same distance bits as the R-tree, in grid order; the windows it
     /// leaves out are near the antimeridian.
