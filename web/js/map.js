@@ -22,7 +22,7 @@ export const SYMBOLS = {
 /** Marks drawn as outlines on communes (feature-state `mark`). */
 export const MARKS = {
   underserved: { color: '#D55E00', label: 'commune au-delà du seuil' },
-  gained: { color: '#CC79A7', label: 'nouvellement à moins du seuil' },
+  gained: { color: '#C51B7D', label: 'nouvellement à moins du seuil' },
   lost: { color: '#D55E00', label: 'n’est plus à moins du seuil' },
   changed: { color: '#6b3fa0', label: 'structure la plus proche changée' },
   selected: { color: '#000000', label: 'commune choisie' },
@@ -236,11 +236,11 @@ export function createMap({ container, basemap, onStatus }) {
       const markColor = ['match', ['coalesce', ['feature-state', 'mark'], ''], ...Object.entries(MARKS).flatMap(([k, v]) => [k, v.color]), 'rgba(0,0,0,0)'];
       map.addLayer({
         id: 'communes-mark-halo', type: 'line', source: 'communes', minzoom: 5.5,
-        paint: { 'line-color': '#ffffff', 'line-width': ['case', ['!=', ['coalesce', ['feature-state', 'mark'], ''], ''], 5, 0] },
+        paint: { 'line-color': '#ffffff', 'line-width': ['match', ['coalesce', ['feature-state', 'mark'], ''], '', 0, 'changed', 4, 6.5] },
       });
       map.addLayer({
         id: 'communes-mark', type: 'line', source: 'communes', minzoom: 5.5,
-        paint: { 'line-color': markColor, 'line-width': ['case', ['!=', ['coalesce', ['feature-state', 'mark'], ''], ''], 2.5, 0] },
+        paint: { 'line-color': markColor, 'line-width': ['match', ['coalesce', ['feature-state', 'mark'], ''], '', 0, 'changed', 2, 3.5] },
       });
       // Selected territory: white halo + black line, on the layer of its type.
       for (const src of Object.values(TERRITORY_SOURCE)) {

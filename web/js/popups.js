@@ -11,12 +11,40 @@ let popup = null;
 
 function open(ctx, lngLat, content, className) {
   popup?.remove();
-  popup = new maplibregl.Popup({ maxWidth: '360px', focusAfterOpen: true, className: ['ca-popup', className].filter(Boolean).join(' ') })
+  // Focus moves to the title without scrolling: MapLibre's own focusAfterOpen scrolls
+  // the map container when the popup is partly outside it.
+  popup = new maplibregl.Popup({ maxWidth: '380px', focusAfterOpen: false, className: ['ca-popup', className].filter(Boolean).join(' ') })
     .setLngLat(lngLat)
     .setDOMContent(content)
     .addTo(ctx.mapCtl.map);
+  const title = content.querySelector('.popup-title');
+  if (title) { title.tabIndex = -1; title.focus({ preventScroll: true }); }
+  requestAnimationFrame(() => keepInView(ctx.mapCtl.map, popup));
   return popup;
 }
+
+/** Pans the map so that a popup taller than the space left fits in it. */
+function keepInView(map, p) {
+  const el = p?.getElement();
+  if (!el) return;
+  const box = el.getBoundingClientRect();
+  const area = map.getContainer().getBoundingClientRect();
+  let dx = 0;
+  let dy = 0;
+  if (box.bottom > area.bottom - 8) dy = Math.min(box.bottom - area.bottom + 12, box.top - area.top - 8);
+  else if (box.top < area.top + 8) dy = box.top - area.top - 12;
+  if (box.right > area.right - 8) dx = box.right - area.right + 12;
+  else if (box.left < area.left + 8) dx = box.left - area.left - 12;
+  if (dx || dy) map.panBy([dx, dy], { duration: 0 });
+}
+
+/** Short units for the popup (the legend and tables give the full ones). */
+const SHORT_UNITS = {
+  mg: 'consult./an/hab.',
+  msp: 'pour 10 000 hab.',
+  ehpad: 'places / 100 000 hab. de 75 ans +',
+  hospital: 'pour 100 000 hab.',
+};
 
 export function closePopup() {
   popup?.remove();
@@ -29,11 +57,9 @@ export function communePopup(ctx, feature, lngLat) {
   const rec = ctx.table?.byCode.get(p.code) ?? {};
   const ind = ctx.mapCtl.indicator;
   const rows = [];
+  const missing = ctx.meta.kinds.filter((k) => !k.available);
   for (const k of ctx.meta.kinds) {
-    if (!k.available) {
-      rows.push(h('tr', { class: 'muted' }, h('th', { scope: 'row' }, k.short), h('td', { colspan: 2 }, 'pas de données')));
-      continue;
-    }
+    if (!k.available) continue;
     const cur = ind && (ind.id === `${k.id}_km` || ind.id === `${k.id}_min`);
     rows.push(h('tr', { class: cur ? 'current' : null },
       h('th', { scope: 'row' }, k.short, k.partial ? h('span', { class: 'star', title: 'liste partielle' }, '*') : null),
@@ -43,23 +69,24 @@ export function communePopup(ctx, feature, lngLat) {
   const accRows = ctx.meta.profiles.filter((pr) => pr.hasIndicator).map((pr) => h('tr', { class: ind?.id === `acc_${pr.id}` ? 'current' : null },
     h('th', { scope: 'row' }, profileName(pr.id)),
     h('td', { class: 'n' }, fmtValue(p[`acc_${pr.id}`])),
-    h('td', { class: 'unit' }, pr.unit)));
+    h('td', { class: 'unit' }, SHORT_UNITS[pr.id] ?? pr.unit)));
   if (ctx.meta.properties.has('apl_mg')) {
     accRows.push(h('tr', { class: ind?.id === 'apl_mg' ? 'current' : null },
-      h('th', { scope: 'row' }, 'APL DREES 2021'), h('td', { class: 'n' }, fmtValue(p.apl_mg)), h('td', { class: 'unit' }, 'consultations/an/habitant standardisé')));
+      h('th', { scope: 'row' }, 'APL DREES 2021'), h('td', { class: 'n' }, fmtValue(p.apl_mg)), h('td', { class: 'unit' }, 'consult./an/hab. standardisé')));
   }
   const explainProfile = ind?.profile ?? 'mg';
   const epci = p.epci ?? rec.epci;
   const content = h('div', { class: 'popup-body' },
     h('h2', { class: 'popup-title' }, p.nom),
-    h('p', { class: 'sub' }, `${p.code} · ${habitants(p.population)}`),
-    h('p', { class: 'sub' }, [rec.epci_nom, rec.departement_nom ? `${rec.departement_nom} (${p.departement})` : p.departement].filter(Boolean).join(' · ')),
+    h('p', { class: 'sub' }, `${p.code} · ${habitants(p.population)} · `, [rec.epci_nom, rec.departement_nom ? `${rec.departement_nom} (${p.departement})` : p.departement].filter(Boolean).join(' · ')),
     p.cls ? h('p', { class: 'sub' }, String(p.cls).split(',').map((c) => ctx.meta.clsName(c.trim())).join(' · ')) : null,
     h('table', { class: 'mini' },
       h('caption', null, 'Structure la plus proche'),
       h('thead', null, h('tr', null, h('th', { scope: 'col' }, 'Type'), h('th', { scope: 'col', class: 'n' }, "À vol d'oiseau"), h('th', { scope: 'col', class: 'n' }, 'En voiture (estimé)'))),
       h('tbody', null, rows)),
-    ctx.meta.kinds.some((k) => k.partial && k.available) ? h('p', { class: 'note' }, '* liste partielle : une structure plus proche peut manquer.') : null,
+    h('p', { class: 'note' },
+      ctx.meta.kinds.some((k) => k.partial && k.available) ? '* liste partielle : une structure plus proche peut manquer. ' : '',
+      missing.length ? `${missing.map((k) => k.short).join(', ')} : pas de données.` : ''),
     h('table', { class: 'mini' },
       h('caption', null, 'Accessibilité'),
       h('tbody', null, accRows)),

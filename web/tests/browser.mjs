@@ -285,8 +285,8 @@ async function phone(browser) {
   await p.locator('#nearest-result').scrollIntoViewIfNeeded();
   await p.screenshot({ path: path.join(SHOTS, '09-telephone-liste.png'), fullPage: true });
   log('capture : tests/artifacts/screenshots/09-telephone-liste.png');
-  await p.goto(`${BASE}#carte`);
-  await p.waitForFunction(() => document.documentElement.dataset.ready === 'true', null, { timeout: STEP_TIMEOUT });
+  await p.getByRole('tab', { name: 'Carte' }).click();
+  await p.evaluate(() => window.scrollTo(0, 0));
   await p.waitForFunction(() => ['drawn', 'error'].includes(document.documentElement.dataset.communes), null, { timeout: LOAD_TIMEOUT });
   await waitMapIdle(p);
   await shot(p, '10-telephone-carte.png');

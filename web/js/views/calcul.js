@@ -33,7 +33,7 @@ export function createCalcul(ctx, root) {
   });
   const profSel = select({
     label: 'Accessibilité à',
-    options: profiles.map((p) => ({ value: p.id, label: `${profileName(p.id)} — ${p.unit}` })),
+    options: profiles.map((p) => ({ value: p.id, label: profileName(p.id) })),
     value: profile,
     onChange: (v) => { profile = v; if (code) ctx.go('calcul', [code, profile]); },
   });
@@ -48,6 +48,8 @@ export function createCalcul(ctx, root) {
     controller = new AbortController();
     const signal = controller.signal;
     result.setAttribute('aria-busy', 'true');
+    last = null;
+    if (ctx.view === 'calcul') mapCtl.clearOverlays();
     fill(result, loading('Chargement du détail du calcul…'));
     try {
       const e = await api(`/communes/${encodeURIComponent(code)}/explain${qs({ kind: profile })}`, { signal });

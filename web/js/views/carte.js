@@ -11,6 +11,8 @@ const IND_KEY = 'careaccess.indicateur';
 const FAC_KEY = 'careaccess.structures';
 const DEFAULT_INDICATOR = 'apl_mg';
 
+const capital = (s) => s[0].toUpperCase() + s.slice(1);
+
 export function createCarte(ctx, root) {
   const { mapCtl, meta } = ctx;
   let indicator = null;
@@ -37,6 +39,7 @@ export function createCarte(ctx, root) {
     h('fieldset', { class: 'toggles' },
       h('legend', null, 'Structures affichées'),
       meta.kinds.map((k) => facilityToggle(k)),
+      meta.kinds.some((k) => !k.available) ? h('p', { class: 'hint' }, `${capital(meta.kinds.filter((k) => !k.available).map((k) => k.plural).join(', '))} : ${meta.kinds.find((k) => !k.available).reason}.`) : null,
       facilityStatus),
     h('fieldset', { class: 'toggles' },
       h('legend', null, 'Contours'),
@@ -53,7 +56,7 @@ export function createCarte(ctx, root) {
       return h('div', { class: 'check disabled' },
         h('input', { type: 'checkbox', id, disabled: true, 'aria-describedby': `${id}-why` }),
         h('label', { for: id }, symbolImg(k.id), `${k.title}`),
-        h('p', { class: 'why', id: `${id}-why` }, `Indisponible : ${k.reason}.`));
+        h('p', { class: 'why', id: `${id}-why` }, 'Indisponible : aucune structure dans les données chargées (voir ci-dessous).'));
     }
     const cb = h('input', { type: 'checkbox', id, checked: facilitiesOn.has(k.id) || null, onchange: () => toggleFacility(k, cb.checked) });
     return h('div', { class: 'check' }, cb,
@@ -165,13 +168,20 @@ export function createCarte(ctx, root) {
       ind.type === 'seq' ? h('p', { class: 'hint' }, 'Chaque classe contient sa borne basse : « 5 à moins de 10 km » compte 5 km, pas 10 km.') : null);
   }
 
-  /** Compact legend drawn over the map (duplicate of the table: hidden from screen readers). */
+  /** Compact legend over the map, folded by default on phones (the panel has the full table). */
+  let legendOpen = window.innerWidth > 760;
   function renderMapLegend() {
     const el = document.getElementById('map-legend');
     if (!indicator) return;
     const ind = indicator;
     const kinds = meta.kinds.filter((k) => k.available && facilitiesOn.has(k.id));
-    fill(el,
+    const body = h('div', { id: 'map-legend-body', hidden: !legendOpen || null });
+    const toggle = h('button', {
+      type: 'button', class: 'ml-toggle', 'aria-expanded': legendOpen ? 'true' : 'false', 'aria-controls': 'map-legend-body',
+      onclick: () => { legendOpen = !legendOpen; renderMapLegend(); document.querySelector('#map-legend .ml-toggle')?.focus(); },
+    }, legendOpen ? 'Légende ▾' : 'Légende ▸');
+    fill(el, toggle, body);
+    fill(body,
       h('p', { class: 'ml-title' }, ind.label, ind.unit && ind.type !== 'cat' && !/\((km|min)\)/.test(ind.label) ? h('span', { class: 'ml-unit' }, ` (${ind.unit})`) : null),
       h('ul', null,
         ind.classes.map((c) => h('li', null, h('span', { class: 'swatch', style: `background:${c.color}` }), shortLabel(c.label))),

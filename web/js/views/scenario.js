@@ -186,6 +186,7 @@ export function createScenario(ctx, root) {
       fill(resultBox, h('p', { class: 'muted' }, 'Ajoutez ou retirez une structure pour voir ses effets.'));
       resultBox.dataset.state = 'empty';
       draw();
+      mapSummary();
       return;
     }
     draw();
@@ -266,6 +267,21 @@ export function createScenario(ctx, root) {
       terr.length ? terrTable.el : null,
       h('p', { class: 'note' }, `${int(r.communes_examined ?? 0)} communes examinées ; modèle de distance : ${r.model ?? '—'}.`));
     announce(`Scénario calculé : ${signedInt(r.population_newly_within)} habitants nouvellement à moins de ${thr}.`);
+    mapSummary();
+  }
+
+  /** The headline numbers over the map too (the panel may be scrolled away). */
+  function mapSummary() {
+    const el = document.getElementById('map-summary');
+    if (!el) return;
+    if (ctx.view !== 'scenario' || !result || !changes.length) { el.hidden = true; return; }
+    const [unit, val] = threshold.split(':');
+    const thr = `${num(Number(val), 1)} ${unit === 'km' ? 'km' : 'min'}`;
+    el.hidden = false;
+    fill(el,
+      h('strong', null, `${signedInt(result.population_newly_within)} hab.`), ` à moins de ${thr} d’${k().a.replace(/^une? /, '')}`,
+      result.population_no_longer_within ? [h('br'), h('strong', null, `${signedInt(-result.population_no_longer_within)} hab.`), ' au-delà'] : null,
+      h('br'), `${int((result.nearest_changed ?? []).length)} communes changent de structure la plus proche`);
   }
 
   function card(id, big, text, tone) {
@@ -383,8 +399,9 @@ export function createScenario(ctx, root) {
       ctx.showFacility?.(kind);
       draw();
       hint();
+      mapSummary();
     },
-    hide() { showHint(null); },
+    hide() { showHint(null); const el = document.getElementById('map-summary'); if (el) el.hidden = true; },
     get changes() { return changes; },
   };
 }

@@ -66,6 +66,7 @@ export function createTrouver(ctx, root) {
     controller = new AbortController();
     const signal = controller.signal;
     result.setAttribute('aria-busy', 'true');
+    if (ctx.view === 'trouver') mapCtl.clearOverlays();
     fill(result, loading('Recherche des structures les plus proches…'));
     try {
       const data = await api(`/nearest${qs({ ...params, k })}`, { signal });
