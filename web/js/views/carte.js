@@ -1,0 +1,276 @@
+// View 1 — Carte: communes choropleth by a chosen indicator, legend with unit and
+// classes, structure layers with toggles, outlines, and the table alternative
+// (communes in the current view, sortable, CSV).
+
+import { h, fill, errorBox, loading, dataTable, select, partialBadge, slug } from '../ui.js';
+import { int, value as fmtValue } from '../format.js';
+import { classOf, noDataLabel, NODATA_COLOR } from '../indicators.js';
+import { SYMBOLS, symbolDataUrl, FACILITY_MINZOOM } from '../map.js';
+
+const IND_KEY = 'careaccess.indicateur';
+const FAC_KEY = 'careaccess.structures';
+const DEFAULT_INDICATOR = 'apl_mg';
+
+const capital = (s) => s[0].toUpperCase() + s.slice(1);
+
+export function createCarte(ctx, root) {
+  const { mapCtl, meta } = ctx;
+  let indicator = null;
+  let facilitiesOn = new Set(JSON.parse(localStorage.getItem(FAC_KEY) ?? 'null') ?? ['msp', 'ehpad', 'hospital']);
+  const facilityStatus = h('div', { class: 'field-status', role: 'status', 'aria-live': 'polite' });
+
+  const indicatorBox = h('div', { class: 'indicator-box', 'aria-busy': 'true' }, loading('Calcul des classes des indicateurs…'));
+  const info = h('div', { class: 'indicator-info' });
+  const legendBox = h('div', { class: 'legend', 'aria-live': 'polite' });
+  const tableBox = h('div');
+  const tableDetails = h('details', { class: 'table-alt' },
+    h('summary', null, 'Tableau des communes de la vue (alternative à la carte)'),
+    h('p', { class: 'hint' }, "Les communes dont le chef-lieu est dans la partie de carte affichée, les moins bien desservies d'abord. Déplacez ou zoomez la carte pour changer la liste."),
+    tableBox);
+
+  fill(root,
+    h('h2', null, 'Carte des communes'),
+    h('p', { class: 'intro' }, 'Choisissez un indicateur : chaque commune prend la couleur de sa classe. ',
+      h('strong', null, 'Plus la couleur est foncée, moins la commune est bien desservie.'),
+      ' Cliquez sur une commune ou une structure pour le détail.'),
+    indicatorBox,
+    info,
+    legendBox,
+    h('fieldset', { class: 'toggles' },
+      h('legend', null, 'Structures affichées'),
+      meta.kinds.map((k) => facilityToggle(k)),
+      meta.kinds.some((k) => !k.available) ? h('p', { class: 'hint' }, `${capital(meta.kinds.filter((k) => !k.available).map((k) => k.plural).join(', '))} : ${meta.kinds.find((k) => !k.available).reason}.`) : null,
+      facilityStatus),
+    h('fieldset', { class: 'toggles' },
+      h('legend', null, 'Contours'),
+      [['regions', 'Régions'], ['departements', 'Départements'], ['epci', 'EPCI (à partir du zoom départemental)'], ['cls', 'Contrats locaux de santé (tirets)']].map(([id, label]) => {
+        const cb = h('input', { type: 'checkbox', id: `outline-${id}`, checked: true, onchange: () => mapCtl.setOutlineVisible(id, cb.checked) });
+        return h('div', { class: 'check' }, cb, h('label', { for: `outline-${id}` }, label));
+      })),
+    tableDetails,
+    sourcesDetails(meta));
+
+  function facilityToggle(k) {
+    const id = `fac-toggle-${k.id}`;
+    if (!k.available) {
+      return h('div', { class: 'check disabled' },
+        h('input', { type: 'checkbox', id, disabled: true, 'aria-describedby': `${id}-why` }),
+        h('label', { for: id }, symbolImg(k.id), `${k.title}`),
+        h('p', { class: 'why', id: `${id}-why` }, 'Indisponible : aucune structure dans les données chargées (voir ci-dessous).'));
+    }
+    const cb = h('input', { type: 'checkbox', id, checked: facilitiesOn.has(k.id) || null, onchange: () => toggleFacility(k, cb.checked) });
+    return h('div', { class: 'check' }, cb,
+      h('label', { for: id }, symbolImg(k.id), `${k.title} (${int(k.count)})`, k.partial ? [' ', partialBadge()] : null),
+      FACILITY_MINZOOM[k.id] ? h('p', { class: 'why' }, 'Visibles en zoomant à l’échelle d’un département.') : null,
+      k.partial && k.caveat ? h('p', { class: 'why' }, k.caveat) : null);
+  }
+
+  async function toggleFacility(k, on) {
+    if (on) facilitiesOn.add(k.id); else facilitiesOn.delete(k.id);
+    localStorage.setItem(FAC_KEY, JSON.stringify([...facilitiesOn]));
+    if (on) await ensureFacility(k);
+    mapCtl.setFacilityVisible(k.id, on);
+    renderMapLegend();
+  }
+
+  const loaded = new Set();
+  async function ensureFacility(k) {
+    if (loaded.has(k.id)) return;
+    facilityStatus.replaceChildren(loading(`Chargement des ${k.plural}…`));
+    try {
+      const fc = await ctx.facilities(k.id);
+      mapCtl.setFacilities(k.id, fc);
+      loaded.add(k.id);
+      facilityStatus.replaceChildren();
+    } catch (e) {
+      facilityStatus.replaceChildren(errorBox(e));
+    }
+  }
+
+  // Structures load in the background; the dense kinds (drawn from the département
+  // scale) wait for the communes, which share the map's worker.
+  (async () => {
+    for (const k of meta.kinds) {
+      if (!k.available || !facilitiesOn.has(k.id)) continue;
+      if (FACILITY_MINZOOM[k.id]) await new Promise((r) => mapCtl.whenCommunesLoaded(r));
+      await ensureFacility(k);
+      mapCtl.setFacilityVisible(k.id, facilitiesOn.has(k.id));
+    }
+    renderMapLegend();
+  })();
+
+  ctx.indicatorsReady.then((list) => {
+    const stored = localStorage.getItem(IND_KEY);
+    const initial = list.find((i) => i.id === stored && !i.disabled) ?? list.find((i) => i.id === DEFAULT_INDICATOR) ?? list.find((i) => !i.disabled);
+    const s = select({
+      label: 'Indicateur',
+      options: list.map((i) => ({ value: i.id, label: i.label, group: i.group, disabled: i.disabled })),
+      value: initial.id,
+      onChange: (id) => setIndicator(id),
+    });
+    s.select.id = 'indicator';
+    s.el.querySelector('label').setAttribute('for', 'indicator');
+    const unavailable = meta.kinds.filter((k) => !k.available);
+    const reasons = [...new Set(unavailable.map((k) => k.reason))];
+    indicatorBox.removeAttribute('aria-busy');
+    fill(indicatorBox, s.el,
+      unavailable.length ? h('p', { class: 'hint' }, `Indisponibles : ${unavailable.map((k) => k.plural).join(', ')} — ${reasons.join(' ; ')}.`) : null);
+    setIndicator(initial.id);
+  }).catch((e) => fill(indicatorBox, errorBox(e)));
+
+  function setIndicator(id) {
+    const ind = ctx.indicators.find((i) => i.id === id);
+    if (!ind || ind.disabled) return;
+    indicator = ind;
+    localStorage.setItem(IND_KEY, id);
+    mapCtl.setIndicator(ind, ctx.table?.rows);
+    document.documentElement.dataset.indicator = id;
+    fill(info,
+      h('h3', null, ind.title),
+      ind.unit ? h('p', { class: 'unit' }, 'Unité : ', h('strong', null, ind.unit)) : null,
+      ind.caveat ? h('p', { class: 'caveat' }, h('strong', null, 'Attention : '), ind.caveat) : null);
+    renderLegend();
+    renderMapLegend();
+    if (tableDetails.open) renderTable();
+  }
+
+  /** Legend as a table: colour, class, communes, population (the counts need the commune table). */
+  function renderLegend() {
+    const ind = indicator;
+    const counts = ind.classes.map(() => ({ n: 0, pop: 0 }));
+    const none = { n: 0, pop: 0 };
+    const haveTable = Boolean(ctx.table);
+    if (haveTable) {
+      for (const r of ctx.table.rows) {
+        const c = classOf(ind, r[ind.id]);
+        const slot = c ? counts[ind.classes.indexOf(c)] : none;
+        slot.n++;
+        slot.pop += r.population ?? 0;
+      }
+    }
+    const row = (color, label, cnt, hatch) => h('tr', null,
+      h('td', null, h('span', { class: `swatch${hatch ? ' hatch' : ''}`, style: hatch ? null : `background:${color}`, 'aria-hidden': 'true' })),
+      h('th', { scope: 'row' }, label),
+      h('td', { class: 'n' }, haveTable ? int(cnt.n) : '…'),
+      h('td', { class: 'n' }, haveTable ? int(cnt.pop) : '…'));
+    fill(legendBox,
+      h('table', { class: 'legend-table', id: 'legend-table' },
+        h('caption', null, 'Légende', ind.unit ? ` — ${ind.unit}` : ''),
+        h('thead', null, h('tr', null,
+          h('th', { scope: 'col' }, h('span', { class: 'sr-only' }, 'Couleur')),
+          h('th', { scope: 'col' }, 'Classe'),
+          h('th', { scope: 'col', class: 'n' }, 'Communes'),
+          h('th', { scope: 'col', class: 'n' }, 'Habitants'))),
+        h('tbody', null,
+          ind.classes.map((c, i) => row(c.color, c.label, counts[i])),
+          none.n || !haveTable ? row(NODATA_COLOR, noDataLabel(ind), none, true) : null)),
+      ind.classNote ? h('p', { class: 'hint' }, ind.classNote) : null,
+      ind.type === 'seq' ? h('p', { class: 'hint' }, 'Chaque classe contient sa borne basse : « 5 à moins de 10 km » compte 5 km, pas 10 km.') : null);
+  }
+
+  /** Compact legend over the map, folded by default on phones (the panel has the full table). */
+  let legendOpen = window.innerWidth > 760;
+  function renderMapLegend() {
+    const el = document.getElementById('map-legend');
+    if (!indicator) return;
+    const ind = indicator;
+    const kinds = meta.kinds.filter((k) => k.available && facilitiesOn.has(k.id));
+    const body = h('div', { id: 'map-legend-body', hidden: !legendOpen || null });
+    const toggle = h('button', {
+      type: 'button', class: 'ml-toggle', 'aria-expanded': legendOpen ? 'true' : 'false', 'aria-controls': 'map-legend-body',
+      onclick: () => { legendOpen = !legendOpen; renderMapLegend(); document.querySelector('#map-legend .ml-toggle')?.focus(); },
+    }, legendOpen ? 'Légende ▾' : 'Légende ▸');
+    fill(el, toggle, body);
+    fill(body,
+      h('p', { class: 'ml-title' }, ind.label, ind.unit && ind.type !== 'cat' && !/\((km|min)\)/.test(ind.label) ? h('span', { class: 'ml-unit' }, ` (${ind.unit})`) : null),
+      h('ul', null,
+        ind.classes.map((c) => h('li', null, h('span', { class: 'swatch', style: `background:${c.color}` }), shortLabel(c.label))),
+        h('li', null, h('span', { class: 'swatch hatch' }), 'pas de valeur')),
+      kinds.length ? h('ul', { class: 'ml-symbols' }, kinds.map((k) => h('li', null, symbolImg(k.id), k.short, k.partial ? ' (liste partielle)' : ''))) : null);
+  }
+
+  function shortLabel(label) {
+    return label.replace(' (aucune offre dans la zone)', '').replace(/ \(.*\)$/, '').replace(/ — .*$/, '');
+  }
+
+  let table = null;
+  function renderTable() {
+    if (!ctx.table) {
+      fill(tableBox, loading('Chargement du tableau des communes…'));
+      ctx.tableReady.then(renderTable, (e) => fill(tableBox, errorBox(e)));
+      return;
+    }
+    const ind = indicator;
+    const b = mapCtl.map.getBounds();
+    const rows = ctx.table.rows.filter((r) => r.ref_lon != null && b.contains([r.ref_lon, r.ref_lat]));
+    const columns = [
+      { key: 'nom', label: 'Commune', format: (r) => h('button', { type: 'button', class: 'linkish', onclick: () => zoomTo(r) }, r.nom) },
+      { key: 'departement', label: 'Dép.' },
+      { key: 'population', label: 'Habitants', num: true, format: (r) => int(r.population) },
+      {
+        key: ind.id, label: ind.type === 'cat' ? 'Zonage' : `${ind.label}`, num: ind.type !== 'cat',
+        value: (r) => (ind.type === 'cat' ? r[ind.id] : r[ind.id]),
+        format: (r) => (r[ind.id] == null ? 'pas de valeur' : ind.type === 'cat' ? ind.format(r[ind.id]) : fmtValue(r[ind.id])),
+      },
+      { key: 'classe', label: 'Classe', value: (r) => classOf(ind, r[ind.id])?.label ?? null, format: (r) => classOf(ind, r[ind.id])?.label ?? 'pas de valeur' },
+    ];
+    const sort = ind.type === 'cat' ? { key: ind.id, dir: 'asc' } : { key: ind.id, dir: ind.worseHigh ? 'desc' : 'asc' };
+    table = dataTable({
+      caption: `${int(rows.length)} communes dans la vue — ${ind.title}`,
+      columns, rows, sort, limit: 50,
+      empty: 'Aucune commune dans la partie de carte affichée.',
+      csvName: () => `communes-vue-${slug(ind.id)}.csv`,
+    });
+    fill(tableBox, table.el);
+  }
+  function zoomTo(r) {
+    mapCtl.flyTo([r.ref_lon, r.ref_lat], 11);
+    mapCtl.map.once('moveend', () => {
+      const f = mapCtl.map.queryRenderedFeatures(mapCtl.map.project([r.ref_lon, r.ref_lat]), { layers: ['communes-fill'] })[0];
+      if (f) ctx.popupCommune(f, [r.ref_lon, r.ref_lat]);
+    });
+  }
+  tableDetails.addEventListener('toggle', () => { if (tableDetails.open) renderTable(); });
+  let moveTimer = 0;
+  mapCtl.map.on('moveend', () => {
+    if (!tableDetails.open || !indicator) return;
+    clearTimeout(moveTimer);
+    moveTimer = setTimeout(renderTable, 250);
+  });
+  ctx.tableReady.then((t) => { if (indicator) { mapCtl.setIndicator(indicator, t.rows); renderLegend(); } }).catch((e) => legendBox.append(errorBox(e)));
+
+  return {
+    show(args, { changed }) {
+      if (changed) mapCtl.clearOverlays();
+      if (args[0] && ctx.indicators) {
+        const sel = root.querySelector('#indicator');
+        if (sel && ctx.indicators.some((i) => i.id === args[0] && !i.disabled)) { sel.value = args[0]; setIndicator(args[0]); }
+      }
+    },
+    hide() {},
+    get indicator() { return indicator; },
+    /** Makes a kind's structures visible (the scenario needs them to be clicked). */
+    showFacility(kindId) {
+      const cb = root.querySelector(`#fac-toggle-${kindId}`);
+      if (cb && !cb.checked && !cb.disabled) { cb.checked = true; toggleFacility(meta.kind(kindId), true); }
+    },
+  };
+}
+
+function symbolImg(kind) {
+  return SYMBOLS[kind] ? h('img', { class: 'sym', src: symbolDataUrl(kind), alt: '', width: 18, height: 18 }) : null;
+}
+
+function sourcesDetails(meta) {
+  const sources = meta.dataset.sources ?? [];
+  return h('details', { class: 'sources' },
+    h('summary', null, 'Sources des données, millésimes et licences'),
+    h('p', { class: 'hint' }, `Données du build ${meta.dataset.build_id ?? ''}. Distances : ${meta.distanceModel ?? "à vol d'oiseau"}.`),
+    h('ul', null, sources.map((s) => h('li', null,
+      h('strong', null, s.title), ` — ${s.vintage ?? 'millésime inconnu'} ; ${s.licence ?? 'licence inconnue'}`,
+      s.status !== 'built' ? h('span', { class: 'badge' }, ' non chargée') : null,
+      s.partial_list ? [' ', partialBadge()] : null,
+      s.caveat ? h('div', { class: 'caveat' }, s.caveat) : null))),
+    h('p', null, 'API et téléchargements : ', h('a', { href: '/api' }, 'description OpenAPI'), ' · ', h('a', { href: '/collections?f=json' }, 'collections (GeoJSON, CSV, FlatGeobuf)'), '.'));
+}
+

@@ -1,0 +1,244 @@
+// View 2 — Territoire: pick a CLS, EPCI, département or région by name → zoom to it,
+// population, share within thresholds of each kind, mean distances, accessibility, and
+// the sortable table of underserved communes with CSV export.
+
+import { api, qs, isAbort } from '../api.js';
+import { h, fill, errorBox, loading, dataTable, searchBox, select, partialBadge, slug, newId } from '../ui.js';
+import { int, km, kmFromM, minutes, pct, habitants, value as fmtValue, plural, num } from '../format.js';
+import { profileName } from '../popups.js';
+
+export const TYPE_LABELS = {
+  cls: 'Contrat local de santé',
+  epci: 'EPCI',
+  departement: 'Département',
+  region: 'Région',
+  commune: 'Commune',
+};
+const THRESHOLDS = [
+  { value: 'km:5', label: '5 km' }, { value: 'km:10', label: '10 km' }, { value: 'km:20', label: '20 km' }, { value: 'km:30', label: '30 km' },
+  { value: 'min:10', label: '10 minutes' }, { value: 'min:15', label: '15 minutes' }, { value: 'min:20', label: '20 minutes' }, { value: 'min:30', label: '30 minutes' },
+];
+
+const capital = (s) => s[0].toUpperCase() + s.slice(1);
+
+export function createTerritoire(ctx, root) {
+  const { mapCtl, meta } = ctx;
+  const kinds = meta.kinds.filter((k) => k.available);
+  let current = null; // {type, code, summary}
+  let underserved = []; // codes marked on the map
+  let covKind = kinds[0]?.id;
+  let covThreshold = 'km:10';
+  let summaryController = null;
+  let coverageController = null;
+
+  const typeSel = select({
+    label: 'Type de territoire',
+    options: [{ value: 'cls,epci,departement,region', label: 'Tous' }, ...['cls', 'epci', 'departement', 'region'].map((t) => ({ value: t, label: TYPE_LABELS[t] }))],
+    value: 'cls,epci,departement,region',
+  });
+  const search = searchBox({
+    label: 'Nom du territoire',
+    placeholder: 'ex. Thouarsais, Deux-Sèvres, Nouvelle-Aquitaine',
+    hint: 'Accents et majuscules indifférents. Choisissez dans la liste avec les flèches puis Entrée.',
+    source: async (q, signal) => {
+      const r = await api(`/search${qs({ q, type: typeSel.select.value, limit: 10 })}`, { signal });
+      return r.results.map((x) => ({
+        label: x.nom,
+        detail: `${TYPE_LABELS[x.type] ?? x.type}${x.type === 'departement' || x.type === 'region' ? ` ${x.code}` : ''} · ${habitants(x.population)}`,
+        value: x,
+      }));
+    },
+    onPick: (x) => ctx.go('territoire', [x.type, x.code]),
+  });
+  typeSel.select.addEventListener('change', () => search.input.dispatchEvent(new Event('input')));
+
+  const clsList = h('ul', { class: 'chips', 'aria-label': 'Contrats locaux de santé' },
+    meta.cls.map((c) => h('li', null, h('button', { type: 'button', class: 'chip', onclick: () => ctx.go('territoire', ['cls', c.code]) }, c.nom))));
+
+  const result = h('div', { class: 'result', 'aria-live': 'polite' });
+  fill(root,
+    h('h2', null, 'Territoire'),
+    h('p', { class: 'intro' }, 'Choisissez un contrat local de santé, un EPCI, un département ou une région : population, part des habitants proches de chaque type de structure, accessibilité et communes mal desservies.'),
+    h('div', { class: 'search-row' }, typeSel.el, search.el),
+    meta.cls.length ? h('div', { class: 'quick' }, h('p', { class: 'hint', id: 'cls-quick' }, 'Contrats locaux de santé décrits dans les données :'), clsList) : null,
+    result);
+
+  async function open(type, code) {
+    summaryController?.abort();
+    summaryController = new AbortController();
+    const signal = summaryController.signal;
+    current = { type, code, summary: null };
+    result.setAttribute('aria-busy', 'true');
+    fill(result, loading('Calcul du résumé du territoire…'));
+    try {
+      const s = await api(`/territories/${encodeURIComponent(type)}/${encodeURIComponent(code)}`, { signal });
+      current.summary = s;
+      search.set(s.nom);
+      renderSummary(s);
+      mapCtl.selectTerritory(type, code);
+      mapCtl.fitBbox(s.bbox, { maxZoom: 10 });
+      document.title = `${s.nom} — careaccess`;
+      await loadCoverage();
+    } catch (e) {
+      if (isAbort(e)) return;
+      fill(result, errorBox(e));
+    } finally {
+      if (!signal.aborted) result.removeAttribute('aria-busy');
+    }
+  }
+
+  const coverageBox = h('div', { class: 'coverage', 'aria-live': 'polite' });
+
+  function renderSummary(s) {
+    const bandsOf = (k) => s.kinds?.[k.id]?.bands ?? [];
+    const first = kinds.map(bandsOf).find((b) => b.length) ?? [];
+    const bandLabel = (b) => `${num(b.threshold.value, 1)} ${b.threshold.unit === 'km' ? 'km' : 'min'}`;
+    const rows = meta.kinds.map((k) => {
+      const d = s.kinds?.[k.id];
+      if (!k.available || !d) {
+        return h('tr', { class: 'muted' }, h('th', { scope: 'row' }, k.short), h('td', { colspan: first.length + 3 }, `Pas de données : ${k.reason ?? 'non calculé'}.`));
+      }
+      return h('tr', null,
+        h('th', { scope: 'row' }, k.short, d.liste_partielle ? h('span', { class: 'star', title: 'liste partielle' }, '*') : null),
+        first.map((b0) => {
+          const b = d.bands.find((x) => x.threshold.unit === b0.threshold.unit && x.threshold.value === b0.threshold.value);
+          return h('td', { class: 'n' }, b ? pct(b.share_within) : '—');
+        }),
+        h('td', { class: 'n' }, kmFromM(d.mean_distance_m)),
+        h('td', { class: 'n' }, minutes(d.mean_car_min)),
+        h('td', { class: 'n' }, int(d.structures_in_territory)));
+    });
+    const accRows = Object.entries(s.accessibility ?? {}).map(([id, a]) => h('tr', null,
+      h('th', { scope: 'row' }, profileName(id)),
+      h('td', { class: 'n' }, fmtValue(a.mean)),
+      h('td', { class: 'n' }, a.min != null ? `${fmtValue(a.min)} – ${fmtValue(a.max)}` : '—'),
+      h('td', null, a.unit_label ?? '')));
+    const caveats = Object.entries(s.accessibility ?? {}).filter(([, a]) => a.caveat).map(([id, a]) => h('li', null, h('strong', null, `${profileName(id)} : `), a.caveat));
+    const anyPartial = meta.kinds.some((k) => s.kinds?.[k.id]?.liste_partielle);
+    const kindSel = select({
+      label: 'Type de structure',
+      options: kinds.map((k) => ({ value: k.id, label: capital(k.plural) })),
+      value: covKind,
+      onChange: (v) => { covKind = v; loadCoverage(); },
+    });
+    const thrSel = select({
+      label: 'Seuil',
+      options: [{ value: 'km:5', label: '5 km', group: "À vol d'oiseau" }, ...THRESHOLDS.slice(1, 4).map((t) => ({ ...t, group: "À vol d'oiseau" })), ...THRESHOLDS.slice(4).map((t) => ({ ...t, group: 'En voiture (estimé)' }))],
+      value: covThreshold,
+      onChange: (v) => { covThreshold = v; loadCoverage(); },
+    });
+    const headId = newId('terr');
+    fill(result,
+      h('h3', { id: headId, class: 'territory-name' }, s.nom, ' ', h('span', { class: 'badge' }, TYPE_LABELS[s.type] ?? s.type)),
+      h('dl', { class: 'facts big' },
+        h('dt', null, 'Population'), h('dd', null, habitants(s.population)),
+        h('dt', null, 'Communes'), h('dd', null, int(s.communes))),
+      h('div', { class: 'table-wrap', tabindex: '0', role: 'region', 'aria-label': 'Proximité des structures' },
+        h('table', { class: 'data', id: 'territory-kinds' },
+          h('caption', null, 'Part de la population à moins de… de la structure la plus proche'),
+          h('thead', null, h('tr', null,
+            h('th', { scope: 'col' }, 'Type'),
+            first.map((b) => h('th', { scope: 'col', class: 'n' }, bandLabel(b))),
+            h('th', { scope: 'col', class: 'n' }, 'Distance moyenne'),
+            h('th', { scope: 'col', class: 'n' }, 'Temps moyen'),
+            h('th', { scope: 'col', class: 'n' }, 'Structures dans le territoire'))),
+          h('tbody', null, rows))),
+      h('p', { class: 'note' }, "Distances à vol d'oiseau depuis le chef-lieu de chaque commune ; temps en voiture estimés ; moyennes pondérées par la population.",
+        anyPartial ? ' * Liste partielle : les parts sont sous-estimées là où des structures manquent.' : ''),
+      accRows.length ? h('div', { class: 'table-wrap', tabindex: '0', role: 'region', 'aria-label': 'Accessibilité' },
+        h('table', { class: 'data', id: 'territory-acc' },
+          h('caption', null, 'Accessibilité potentielle localisée (moyenne du territoire)'),
+          h('thead', null, h('tr', null, h('th', { scope: 'col' }, 'Offre'), h('th', { scope: 'col', class: 'n' }, 'Moyenne'), h('th', { scope: 'col', class: 'n' }, 'Communes : min – max'), h('th', { scope: 'col' }, 'Unité'))),
+          h('tbody', null, accRows))) : null,
+      caveats.length ? h('details', { class: 'caveats' }, h('summary', null, 'Limites de ces indicateurs'), h('ul', null, caveats)) : null,
+      h('h3', null, 'Communes mal desservies'),
+      h('div', { class: 'row' }, kindSel.el, thrSel.el),
+      coverageBox);
+  }
+
+  async function loadCoverage() {
+    if (!current?.summary) return;
+    coverageController?.abort();
+    coverageController = new AbortController();
+    const signal = coverageController.signal;
+    const [unit, val] = covThreshold.split(':');
+    const kind = meta.kind(covKind);
+    coverageBox.setAttribute('aria-busy', 'true');
+    fill(coverageBox, loading('Recherche des communes au-delà du seuil…'));
+    try {
+      const c = await api(`/territories/${encodeURIComponent(current.type)}/${encodeURIComponent(current.code)}/coverage${qs({ kind: covKind, [unit === 'km' ? 'within_km' : 'within_min']: val })}`, { signal });
+      renderCoverage(c, kind, unit, Number(val));
+    } catch (e) {
+      if (isAbort(e)) return;
+      fill(coverageBox, errorBox(e));
+    } finally {
+      if (!signal.aborted) coverageBox.removeAttribute('aria-busy');
+    }
+  }
+
+  function renderCoverage(c, kind, unit, val) {
+    const thr = `${num(val, 1)} ${unit === 'km' ? 'km' : 'minutes'}`;
+    const band = c.bands.find((b) => (b.threshold.unit === 'km') === (unit === 'km') && b.threshold.value === val);
+    const list = c.underserved ?? [];
+    underserved = list.map((u) => u.code);
+    applyMarks();
+    const table = dataTable({
+      id: 'underserved-table',
+      caption: `${plural(list.length, 'commune')} à plus de ${thr} ${unit === 'km' ? "à vol d'oiseau" : 'en voiture'} de ${kind.nearest} — ${c.territory_name}`,
+      columns: [
+        { key: 'nom', label: 'Commune', format: (r) => h('button', { type: 'button', class: 'linkish', onclick: () => zoomCommune(r.code) }, r.nom), csv: (r) => r.nom },
+        { key: 'code', label: 'Code INSEE', csvOnly: true },
+        { key: 'population', label: 'Habitants', num: true, format: (r) => int(r.population) },
+        { key: 'distance_m', label: 'Distance', num: true, format: (r) => kmFromM(r.distance_m), csv: (r) => (r.distance_m ?? 0) / 1000, csvLabel: "Distance à vol d'oiseau (km)" },
+        { key: 'car_min', label: 'Temps', num: true, format: (r) => minutes(r.car_min), csv: (r) => r.car_min, csvLabel: 'Temps en voiture estimé (min)' },
+        { key: 'nearest_name', label: 'Structure la plus proche', format: (r) => h('span', { class: 'small' }, r.nearest_name) },
+      ],
+      rows: list,
+      sort: { key: 'population', dir: 'desc' },
+      limit: 100,
+      empty: `Aucune commune au-delà du seuil : toute la population du territoire est à moins de ${thr} de ${kind.nearest}.`,
+      csvName: () => `communes-mal-desservies-${slug(c.territory_name)}-${kind.id}-${unit}${val}.csv`,
+    });
+    fill(coverageBox,
+      h('p', { class: 'summary-line' },
+        band ? [h('strong', null, pct(band.share_within)), ` de la population (${habitants(band.population_within)}) à moins de ${thr} de ${kind.nearest}`,
+          band.population_beyond ? `, ${habitants(band.population_beyond)} au-delà` : ''] : '',
+        `. Distance moyenne : ${kmFromM(c.mean_distance_m)} (maximum ${kmFromM(c.max_distance_m)}), temps moyen estimé : ${minutes(c.mean_car_min)}.`),
+      kind.partial ? h('p', { class: 'caveat' }, partialBadge(), ` ${kind.caveat ?? 'Liste partielle.'} Des communes peuvent apparaître mal desservies à cause d'une structure absente de la liste.`) : null,
+      list.length ? h('p', { class: 'hint' }, "Ces communes sont entourées en rouge-orangé sur la carte. Distance à vol d'oiseau, temps en voiture estimé. Cliquez sur un nom pour y aller.") : null,
+      table.el);
+  }
+
+  function applyMarks() {
+    if (ctx.view !== 'territoire') return;
+    mapCtl.setMarks(underserved.map((c) => [c, 'underserved']));
+  }
+
+  function zoomCommune(code) {
+    const r = ctx.table?.byCode.get(code);
+    if (!r) return;
+    mapCtl.flyTo([r.ref_lon, r.ref_lat], 11);
+    mapCtl.map.once('moveend', () => {
+      const f = mapCtl.map.queryRenderedFeatures(mapCtl.map.project([r.ref_lon, r.ref_lat]), { layers: ['communes-fill'] })[0];
+      if (f) ctx.popupCommune(f, [r.ref_lon, r.ref_lat]);
+    });
+  }
+
+  return {
+    show(args, { changed }) {
+      if (changed) mapCtl.clearOverlays();
+      const [type, code] = args;
+      if (type && code) {
+        const t = type === 'dep' ? 'departement' : type === 'reg' ? 'region' : type;
+        if (!current || current.type !== t || current.code !== code) { open(t, code); return; }
+      }
+      if (current?.summary) {
+        mapCtl.selectTerritory(current.type, current.code);
+        applyMarks();
+        if (changed) mapCtl.fitBbox(current.summary.bbox, { maxZoom: 10 });
+      }
+    },
+    hide() {},
+    get current() { return current; },
+  };
+}

@@ -1,0 +1,202 @@
+// View 3 — Trouver une structure (citizens): a commune name or a click on the map →
+// the nearest structures of each kind with distance, estimated time, address and phone,
+// drawn on the map.
+
+import { api, qs, isAbort } from '../api.js';
+import { h, fill, errorBox, loading, searchBox, select, partialBadge } from '../ui.js';
+import { km, kmFromM, minutes, phone, habitants, num, int } from '../format.js';
+import { positionNote } from '../meta.js';
+import { SYMBOLS, symbolDataUrl } from '../map.js';
+
+const FAR_M = 100_000;
+
+export function createTrouver(ctx, root) {
+  const { mapCtl, meta } = ctx;
+  let last = null; // {params, data, label}
+  let controller = null;
+  let k = 3;
+
+  const search = searchBox({
+    label: 'Votre commune',
+    placeholder: 'ex. Thouars',
+    hint: 'Tapez le nom (accents facultatifs), puis choisissez dans la liste. Vous pouvez aussi cliquer sur la carte.',
+    source: async (q, signal) => {
+      const r = await api(`/search${qs({ q, type: 'commune', limit: 8 })}`, { signal });
+      return r.results.map((x) => ({
+        label: x.nom,
+        detail: `${depName(x.departement)} · ${habitants(x.population)}`,
+        value: x,
+      }));
+    },
+    onPick: (x) => ctx.go('trouver', [x.code]),
+  });
+  const kSel = select({
+    label: 'Structures par type',
+    options: [1, 3, 5, 10].map((n) => ({ value: String(n), label: String(n) })),
+    value: String(k),
+    onChange: (v) => { k = Number(v); if (last) run(last.params, last.label); },
+  });
+  const geoBtn = 'geolocation' in navigator
+    ? h('button', { type: 'button', class: 'secondary', onclick: locate }, 'Utiliser ma position')
+    : null;
+  const result = h('div', { class: 'result', id: 'nearest-result', 'aria-live': 'polite' });
+
+  fill(root,
+    h('h2', null, 'Trouver une structure'),
+    h('p', { class: 'intro' }, 'Les maisons de santé (MSP), EHPAD et hôpitaux les plus proches d’une commune ou d’un point de la carte, avec la distance et le temps de trajet estimé.'),
+    search.el,
+    h('div', { class: 'row' }, kSel.el, geoBtn),
+    result);
+
+  function depName(code) {
+    const r = ctx.table?.rows.find((x) => x.departement === code);
+    return r?.departement_nom ? `${r.departement_nom} (${code})` : `département ${code}`;
+  }
+
+  function locate() {
+    fill(result, loading('Recherche de votre position…'));
+    navigator.geolocation.getCurrentPosition(
+      (p) => ctx.go('trouver', [`@${p.coords.longitude.toFixed(5)},${p.coords.latitude.toFixed(5)}`]),
+      (e) => fill(result, errorBox(`Position indisponible : ${e.message || 'refusée ou introuvable'}. Tapez plutôt le nom de votre commune.`)),
+      { timeout: 10000 });
+  }
+
+  async function run(params, label) {
+    controller?.abort();
+    controller = new AbortController();
+    const signal = controller.signal;
+    result.setAttribute('aria-busy', 'true');
+    if (ctx.view === 'trouver') mapCtl.clearOverlays();
+    fill(result, loading('Recherche des structures les plus proches…'));
+    try {
+      const data = await api(`/nearest${qs({ ...params, k })}`, { signal });
+      last = { params, data, label };
+      render(data, label);
+      draw(data);
+    } catch (e) {
+      if (isAbort(e)) return;
+      fill(result, errorBox(e));
+    } finally {
+      if (!signal.aborted) result.removeAttribute('aria-busy');
+    }
+  }
+
+  function fromLabel(data, label) {
+    const c = data.from?.commune;
+    if (c) { search.set(c.nom); return `${c.nom} (${c.code})`; }
+    const lat = data.from.lat;
+    const lon = data.from.lon;
+    const pos = `${num(Math.abs(lat), 4)}° ${lat >= 0 ? 'N' : 'S'}, ${num(Math.abs(lon), 4)}° ${lon >= 0 ? 'E' : 'O'}`;
+    return label ? `${label} (point ${pos})` : `le point ${pos}`;
+  }
+
+  function render(data, label) {
+    const byKind = new Map(data.results.map((r) => [r.kind, r]));
+    const sections = meta.kinds.map((kind) => {
+      const r = byKind.get(kind.id);
+      const head = h('h4', { class: 'kind-head' }, SYMBOLS[kind.id] ? h('img', { class: 'sym', src: symbolDataUrl(kind.id), alt: '', width: 18, height: 18 }) : null,
+        h('span', null, r?.label ?? kind.title, r?.liste_partielle || kind.partial ? [' ', partialBadge()] : null));
+      if (!r) {
+        return h('section', { class: 'kind-result unavailable', 'aria-label': kind.title }, head,
+          h('p', { class: 'muted' }, `Pas de données : ${kind.reason ?? 'non disponible'}.`));
+      }
+      return h('section', { class: 'kind-result', 'aria-label': r.label, dataset: { kind: r.kind } }, head,
+        r.caveat ? h('p', { class: 'caveat' }, r.caveat) : null,
+        r.structures.length ? h('ol', { class: 'structures' }, r.structures.map((s) => structureItem(s))) : h('p', null, 'Aucune structure trouvée.'));
+    });
+    fill(result,
+      h('h3', null, `Depuis ${fromLabel(data, label)}`),
+      h('p', { class: 'note' }, "Distance à vol d'oiseau ; kilomètres par la route et temps en voiture estimés à partir de cette distance (pas un calcul d'itinéraire, heures creuses)."),
+      sections);
+  }
+
+  function structureItem(s) {
+    const tel = phone(s.telephone);
+    const note = positionNote(s.position);
+    const far = s.distance_m > FAR_M;
+    return h('li', { class: 'structure', dataset: { id: s.id } },
+      h('p', { class: 'name' }, h('strong', null, s.nom ?? 'Structure sans nom')),
+      h('p', { class: 'dist' },
+        s.distance_m < 50 && s.position === 'commune_chef_lieu'
+          ? h('span', { class: 'km' }, 'Dans la commune')
+          : h('span', { class: 'km' }, `${kmFromM(s.distance_m)} à vol d'oiseau`),
+        ' · ', h('span', { class: 'min' }, `environ ${minutes(s.car_min)} en voiture`),
+        s.road_km != null ? ` (${km(s.road_km)} par la route, estimé)` : ''),
+      far ? h('p', { class: 'caveat' }, "Très loin : la liste de ce type ne couvre sans doute pas votre territoire.") : null,
+      h('p', { class: 'addr' }, s.adresse ?? h('span', { class: 'muted' }, 'Adresse inconnue'),
+        s.commune ? ` — ${ctx.communeName(s.commune)}` : ''),
+      tel ? h('p', { class: 'tel' }, 'Tél. ', tel.href ? h('a', { href: tel.href }, tel.text) : tel.text) : null,
+      s.capacite != null ? h('p', { class: 'muted' }, `${int(s.capacite)} places`) : null,
+      s.categorie_libelle ?? s.categorie ? h('p', { class: 'muted' }, s.categorie_libelle ?? s.categorie) : null,
+      note ? h('p', { class: 'note' }, `Position ${note}.`) : null,
+      h('button', { type: 'button', class: 'linkish', onclick: () => showOnMap(s) }, 'Voir sur la carte'));
+  }
+
+  function showOnMap(s) {
+    mapCtl.flyTo([s.lon, s.lat], 13);
+    mapCtl.map.once('moveend', () => ctx.popupFacility({ geometry: { coordinates: [s.lon, s.lat] }, properties: { ...s, liste_partielle: s.liste_partielle } }));
+  }
+
+  function draw(data) {
+    if (ctx.view !== 'trouver') return;
+    const o = [data.from.lon, data.from.lat];
+    mapCtl.clearMarks();
+    const code = data.from?.commune?.code;
+    if (code) mapCtl.setMarks([[code, 'selected']]);
+    mapCtl.setOrigin(o);
+    const lines = [];
+    const rings = [];
+    const fit = [o];
+    for (const r of data.results) {
+      for (const s of r.structures) {
+        if (s.distance_m > FAR_M * 3) continue;
+        lines.push({ from: o, to: [s.lon, s.lat], w: s.rank === 1 ? 3 : 1.5 });
+        if (s.rank === 1) rings.push([s.lon, s.lat]);
+        if (s.distance_m <= FAR_M / 2) fit.push([s.lon, s.lat]);
+      }
+    }
+    mapCtl.setLinks(lines);
+    mapCtl.setRings(rings);
+    mapCtl.fitPoints(fit, { maxZoom: 12 });
+  }
+
+  // A click on the map in this view: the nearest structures from that point.
+  function setupClick() {
+    mapCtl.onClick(({ lngLat, commune, facility }) => {
+      if (ctx.view !== 'trouver' || facility) return false;
+      const label = commune ? `${commune.properties.nom}` : null;
+      const arg = `@${lngLat.lng.toFixed(5)},${lngLat.lat.toFixed(5)}`;
+      history.replaceState(null, '', `#trouver/${encodeURIComponent(arg)}`);
+      run({ lon: lngLat.lng.toFixed(5), lat: lngLat.lat.toFixed(5) }, label);
+      return true;
+    });
+  }
+
+  return {
+    setupClick,
+    show(args, { changed }) {
+      if (changed) mapCtl.clearOverlays();
+      showHint('Cliquez sur la carte pour chercher depuis un point.');
+      const a = args[0];
+      if (a && a.startsWith('@')) {
+        const [lon, lat] = a.slice(1).split(',').map(Number);
+        if (Number.isFinite(lon) && Number.isFinite(lat) && !(last && last.params.lon === String(lon) && last.params.lat === String(lat))) {
+          run({ lon: String(lon), lat: String(lat) });
+          return;
+        }
+      } else if (a && !(last && last.params.commune === a)) {
+        run({ commune: a });
+        return;
+      }
+      if (last) draw(last.data);
+    },
+    hide() { showHint(null); },
+  };
+}
+
+export function showHint(text) {
+  const el = document.getElementById('map-hint');
+  if (!el) return;
+  el.hidden = !text;
+  el.textContent = text ?? '';
+}

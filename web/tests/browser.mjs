@@ -1,0 +1,306 @@
+#!/usr/bin/env node
+// Browser test of the careaccess web map, in headless Debian chromium with playwright-core.
+//
+//   CAREACCESS_URL=http://127.0.0.1:8080/ node web/tests/browser.mjs
+//
+// Checks: the map canvas draws the communes; the citizen view finds the structures near
+// Thouars with distances; the Thouarsais CLS territory view shows its underserved
+// communes (sortable table, CSV export); a scenario site changes the numbers; the explain
+// view opens from a commune popup; API errors are shown in words; the page fits a 390 px
+// phone. Screenshots of every view go to tests/artifacts/screenshots/ (git-ignored).
+// Exits non-zero with a message naming the failed step.
+
+import { chromium } from 'playwright-core';
+import { mkdir, readFile } from 'node:fs/promises';
+import { fileURLToPath } from 'node:url';
+import path from 'node:path';
+
+const here = path.dirname(fileURLToPath(import.meta.url));
+const repo = path.resolve(here, '..', '..');
+const BASE = (process.env.CAREACCESS_URL ?? 'http://127.0.0.1:8080/').replace(/\/?$/, '/');
+const SHOTS = process.env.CAREACCESS_SCREENSHOTS ?? path.join(repo, 'tests', 'artifacts', 'screenshots');
+const CHROMIUM = process.env.CHROMIUM ?? '/usr/bin/chromium';
+const LOAD_TIMEOUT = Number(process.env.CAREACCESS_LOAD_TIMEOUT ?? 180_000);
+const STEP_TIMEOUT = 30_000;
+
+const problems = [];
+let step = 'démarrage';
+let page = null;
+const t0 = Date.now();
+
+function log(msg) {
+  console.log(`[${((Date.now() - t0) / 1000).toFixed(1).padStart(6)} s] ${msg}`);
+}
+function check(cond, msg) {
+  if (!cond) throw new Error(msg);
+}
+async function shot(p, name) {
+  const file = path.join(SHOTS, name);
+  await p.screenshot({ path: file });
+  log(`capture : ${path.relative(repo, file)}`);
+}
+/** Pixel position (page coordinates) of a lon/lat on the map canvas. */
+async function mapPoint(p, lon, lat) {
+  return p.evaluate(([x, y]) => {
+    const m = window.careaccess.map;
+    const pt = m.project([x, y]);
+    const r = m.getCanvas().getBoundingClientRect();
+    return { x: r.left + pt.x, y: r.top + pt.y };
+  }, [lon, lat]);
+}
+async function waitMapIdle(p) {
+  await p.evaluate(() => new Promise((resolve) => {
+    const m = window.careaccess.map;
+    // Resolve with nothing: returning the event would serialise the whole map.
+    const done = () => resolve(null);
+    if (!m.isMoving() && m.loaded() && !m._frameRequest) { done(); return; }
+    m.once('idle', done);
+    setTimeout(done, 20000);
+  }));
+}
+async function tab(p, name) {
+  await p.getByRole('tab', { name }).click();
+  await p.waitForFunction((n) => document.querySelector('[role=tab][aria-selected=true]')?.textContent.trim() === n, name);
+}
+/** Types into a search combobox and picks the suggestion whose text matches. */
+async function pickSuggestion(p, input, text, match) {
+  await input.fill('');
+  await input.pressSequentially(text, { delay: 20 });
+  const listId = await input.getAttribute('aria-controls');
+  const option = p.locator(`#${listId} [role=option]`, { hasText: match });
+  await option.first().waitFor({ timeout: STEP_TIMEOUT });
+  await option.first().click();
+}
+
+async function run() {
+  await mkdir(SHOTS, { recursive: true });
+  const browser = await chromium.launch({
+    executablePath: CHROMIUM,
+    headless: true,
+    args: ['--no-sandbox', '--enable-unsafe-swiftshader'],
+  });
+  try {
+    await desktop(browser);
+    await phone(browser);
+  } catch (e) {
+    try {
+      if (page && !page.isClosed()) {
+        await page.screenshot({ path: path.join(SHOTS, 'echec.png') });
+        console.error('capture : tests/artifacts/screenshots/echec.png');
+      }
+    } catch { /* the page may be gone */ }
+    throw e;
+  } finally {
+    await browser.close();
+  }
+}
+
+async function watch(p) {
+  p.on('pageerror', (e) => problems.push(`erreur JavaScript (${step}) : ${e.message}`));
+  p.on('console', (m) => {
+    if (m.type() === 'error' && !/Failed to load resource/.test(m.text())) problems.push(`console (${step}) : ${m.text()}`);
+  });
+}
+
+async function desktop(browser) {
+  const context = await browser.newContext({ viewport: { width: 1280, height: 800 }, locale: 'fr-FR', acceptDownloads: true });
+  page = await context.newPage();
+  const p = page;
+  await watch(p);
+
+  step = 'ouverture de la page';
+  log(`${step} : ${BASE}`);
+  const res = await p.goto(BASE, { waitUntil: 'domcontentloaded' });
+  check(res?.ok(), `la page ${BASE} a répondu ${res?.status()}`);
+  check((res.headers()['content-type'] ?? '').includes('text/html'), `la page n'est pas du HTML (${res.headers()['content-type']})`);
+  await p.waitForFunction(() => document.documentElement.dataset.ready === 'true', null, { timeout: STEP_TIMEOUT });
+  check(await p.evaluate(() => typeof window.maplibregl === 'object'), "MapLibre n'est pas chargé depuis /node_modules");
+
+  step = 'carte : communes dessinées';
+  log(step);
+  await p.getByText('Chargement des contours des communes').first().waitFor({ timeout: 10_000 }).catch(() => {});
+  await p.waitForFunction(() => ['drawn', 'error'].includes(document.documentElement.dataset.communes), null, { timeout: LOAD_TIMEOUT });
+  check(await p.evaluate(() => document.documentElement.dataset.communes) === 'drawn', `les communes ne se sont pas chargées : ${await p.locator('#map-status').innerText()}`);
+  await waitMapIdle(p);
+  const drawn = await p.evaluate(() => {
+    const m = window.careaccess.map;
+    const feats = m.queryRenderedFeatures({ layers: ['communes-fill'] });
+    const codes = new Set(feats.map((f) => f.properties.code));
+    // The canvas really has colour: sample pixels of the WebGL drawing buffer.
+    const gl = m.getCanvas().getContext('webgl2') ?? m.getCanvas().getContext('webgl');
+    const w = gl.drawingBufferWidth; const hh = gl.drawingBufferHeight;
+    const px = new Uint8Array(4);
+    const colours = new Set();
+    for (let i = 1; i < 12; i++) for (let j = 1; j < 12; j++) {
+      gl.readPixels(Math.floor((w * i) / 12), Math.floor((hh * j) / 12), 1, 1, gl.RGBA, gl.UNSIGNED_BYTE, px);
+      colours.add(px.join(','));
+    }
+    return { communes: codes.size, colours: colours.size };
+  });
+  log(`communes rendues : ${drawn.communes}, couleurs échantillonnées : ${drawn.colours}`);
+  check(drawn.communes > 10_000, `trop peu de communes dessinées (${drawn.communes})`);
+  check(drawn.colours >= 4, `le canevas paraît vide (${drawn.colours} couleurs)`);
+  const legendRows = await p.locator('#legend-table tbody tr').count();
+  check(legendRows >= 4, `légende incomplète (${legendRows} lignes)`);
+  const legendText = await p.locator('#legend-table').innerText();
+  check(/\d,\d/.test(legendText), `la légende n'a pas de nombre au format français : ${legendText.slice(0, 200)}`);
+  // Another indicator: the distance to the nearest hospital, in km with a French decimal comma.
+  await p.getByLabel('Indicateur').selectOption('hospital_km');
+  await p.waitForFunction(() => document.documentElement.dataset.indicator === 'hospital_km');
+  check(/km/.test(await p.locator('#legend-table caption').innerText()), "la légende ne donne pas l'unité (km)");
+  await p.getByLabel('Indicateur').selectOption('apl_mg');
+  await waitMapIdle(p);
+  await shot(p, '01-carte.png');
+
+  step = 'carte : clavier (onglets)';
+  await p.getByRole('tab', { name: 'Carte' }).focus();
+  await p.keyboard.press('ArrowRight');
+  check(await p.getByRole('tab', { name: 'Territoire' }).getAttribute('aria-selected') === 'true', 'la flèche droite ne passe pas à l’onglet suivant');
+  await p.keyboard.press('ArrowLeft');
+
+  step = 'trouver une structure : Thouars';
+  log(step);
+  await tab(p, 'Trouver une structure');
+  const input = p.getByRole('combobox', { name: 'Votre commune' });
+  await input.fill('');
+  await input.pressSequentially('Thouars', { delay: 30 });
+  await p.locator('[role=option]', { hasText: 'Thouars' }).first().waitFor({ timeout: STEP_TIMEOUT });
+  await input.press('Enter');
+  await p.locator('#nearest-result .structure').first().waitFor({ timeout: STEP_TIMEOUT });
+  const nearest = await p.locator('#nearest-result').innerText();
+  check(/Depuis Thouars \(79329\)/.test(nearest), `les résultats ne partent pas de Thouars : ${nearest.slice(0, 200)}`);
+  const structures = await p.locator('#nearest-result .structure').count();
+  check(structures >= 6, `trop peu de structures listées (${structures})`);
+  check(/\d+,\d km à vol d'oiseau/.test(nearest), 'aucune distance au format « 4,9 km » dans la liste');
+  check(/environ \d+ min en voiture/.test(nearest), 'aucun temps estimé dans la liste');
+  check(/liste partielle/i.test(nearest), 'la liste partielle des MSP n’est pas signalée');
+  check(/Centres? de santé/i.test(nearest) && /Pas de données/.test(nearest), 'les types sans données ne sont pas présentés comme indisponibles');
+  await waitMapIdle(p);
+  await shot(p, '02-trouver.png');
+
+  step = 'territoire : CLS du Thouarsais';
+  log(step);
+  await tab(p, 'Territoire');
+  await pickSuggestion(p, p.getByRole('combobox', { name: 'Nom du territoire' }), 'thouarsais', 'CLS du Thouarsais');
+  await p.locator('#territory-kinds').waitFor({ timeout: STEP_TIMEOUT });
+  const summary = await p.locator('#view-territoire .result').innerText();
+  check(/35\s?235 habitants/.test(summary.replace(/\u202f/g, ' ')), `population du CLS absente : ${summary.slice(0, 200)}`);
+  check(/%/.test(await p.locator('#territory-kinds').innerText()), 'pas de part de population dans le tableau');
+  await p.locator('#underserved-table').waitFor({ timeout: STEP_TIMEOUT });
+  // Every Thouarsais commune is within 10 km of an MSP: ask for hospitals, then sort and export.
+  await p.locator('#view-territoire').getByLabel('Type de structure').selectOption('hospital');
+  await p.waitForFunction(() => document.querySelector('#underserved-table caption')?.textContent.includes('hospitalier'), null, { timeout: STEP_TIMEOUT });
+  const rows = await p.locator('#underserved-table tbody tr:not(:has(td.empty))').count();
+  check(rows >= 1, 'le tableau des communes mal desservies est vide');
+  const firstPop = await p.locator('#underserved-table tbody tr').first().locator('td').nth(1).innerText();
+  await p.locator('#underserved-table thead button', { hasText: 'Habitants' }).press('Enter');
+  check(await p.locator('#underserved-table th[aria-sort=ascending]').count() === 1, 'le tri au clavier ne change pas aria-sort');
+  const firstPopAfter = await p.locator('#underserved-table tbody tr').first().locator('td').nth(1).innerText();
+  check(rows === 1 || firstPop !== firstPopAfter, 'le tri ne change pas l’ordre des lignes');
+  const [download] = await Promise.all([
+    p.waitForEvent('download', { timeout: STEP_TIMEOUT }),
+    p.locator('#view-territoire').getByRole('button', { name: 'Exporter en CSV' }).click(),
+  ]);
+  const csv = await readFile(await download.path(), 'utf8');
+  check(/^\ufeff?Commune;Code INSEE;Habitants/.test(csv) && csv.trim().split('\n').length === rows + 1, `export CSV inattendu : ${csv.slice(0, 200)}`);
+  log(`communes mal desservies (hôpital, 10 km) : ${rows} ; CSV ${download.suggestedFilename()}`);
+  await waitMapIdle(p);
+  await shot(p, '03-territoire.png');
+
+  step = 'scénario : ajout d’une MSP';
+  log(step);
+  await tab(p, 'Scénario');
+  check(await p.locator('#scenario-result').getAttribute('data-state') === 'empty', 'le scénario ne part pas de zéro');
+  await p.evaluate(() => { window.careaccess.map.jumpTo({ center: [-0.12, 46.9], zoom: 9 }); });
+  await waitMapIdle(p);
+  log('clic sur la carte en (-0,05 ; 46,85)');
+  const site = await mapPoint(p, -0.05, 46.85);
+  await p.mouse.click(site.x, site.y);
+  await p.waitForFunction(() => document.querySelector('#scenario-result')?.dataset.state === 'done', null, { timeout: STEP_TIMEOUT });
+  const gain1 = (await p.locator('#scenario-gain .big').innerText()).replace(/\s/g, '');
+  log(`habitants nouvellement à moins de 10 km : ${gain1}`);
+  check(/^\+\d+$/.test(gain1) && gain1 !== '+0', `le gain de population n'a pas changé (${gain1})`);
+  check(await p.locator('#scenario-changed tbody tr').count() >= 1, 'aucune commune listée dans les changements');
+  // A second site changes the numbers again.
+  const site2 = await mapPoint(p, -0.3, 46.87);
+  await p.mouse.click(site2.x, site2.y);
+  await p.waitForFunction((g) => document.querySelector('#scenario-result')?.dataset.state === 'done'
+    && document.querySelector('#scenario-gain .big')?.textContent.replace(/\s/g, '') !== g, gain1, { timeout: STEP_TIMEOUT });
+  const gain2 = (await p.locator('#scenario-gain .big').innerText()).replace(/\s/g, '');
+  log(`avec un second site : ${gain2}`);
+  check(await p.locator('.change-list li').count() === 2, 'les deux changements ne sont pas listés');
+  await waitMapIdle(p);
+  await shot(p, '04-scenario.png');
+  await p.locator('#scenario-reset').click();
+  await p.waitForFunction(() => document.querySelector('#scenario-result')?.dataset.state === 'empty');
+
+  step = 'détail d’un calcul depuis la fenêtre d’une commune';
+  log(step);
+  await tab(p, 'Carte');
+  // Structure symbols sit on the chef-lieu: hide them (with their checkboxes) to click the commune.
+  for (const k of ['msp', 'ehpad', 'hospital']) await p.locator(`#fac-toggle-${k}`).uncheck();
+  await p.evaluate(() => { window.careaccess.map.jumpTo({ center: [-0.2153, 46.9816], zoom: 10 }); });
+  await waitMapIdle(p);
+  log('clic sur Thouars');
+  const thouars = await mapPoint(p, -0.2153, 46.9816);
+  await p.mouse.click(thouars.x, thouars.y);
+  const popup = p.locator('.maplibregl-popup');
+  await popup.waitFor({ timeout: STEP_TIMEOUT });
+  const popupText = await popup.innerText();
+  check(/Thouars/.test(popupText) && /km/.test(popupText), `fenêtre de la commune inattendue : ${popupText.slice(0, 200)}`);
+  await shot(p, '05-fenetre-commune.png');
+  await popup.getByRole('button', { name: 'Détail du calcul' }).click();
+  await p.locator('#explain-table').waitFor({ timeout: STEP_TIMEOUT });
+  check(await p.locator('#explain-table tbody tr').count() >= 1, 'aucun site dans le détail du calcul');
+  check(await p.locator('#explain-result .check-ok').count() === 1, 'la somme des contributions ne retombe pas sur la valeur');
+  await waitMapIdle(p);
+  await shot(p, '06-calcul.png');
+
+  step = 'erreur du service affichée';
+  log(step);
+  await p.goto(`${BASE}#calcul/99999/mg`);
+  await p.waitForFunction(() => document.documentElement.dataset.ready === 'true', null, { timeout: STEP_TIMEOUT });
+  const err = p.locator('#explain-result [role=alert]');
+  await err.waitFor({ timeout: STEP_TIMEOUT });
+  const errText = await err.innerText();
+  check(/Erreur du service/.test(errText) && /99999/.test(errText), `l'erreur n'est pas expliquée : ${errText}`);
+  await shot(p, '07-erreur.png');
+  await context.close();
+}
+
+async function phone(browser) {
+  step = 'téléphone (390 px)';
+  log(step);
+  const context = await browser.newContext({ viewport: { width: 390, height: 844 }, deviceScaleFactor: 1, isMobile: true, hasTouch: true, locale: 'fr-FR' });
+  page = await context.newPage();
+  const p = page;
+  await watch(p);
+  await p.goto(`${BASE}#trouver/79329`, { waitUntil: 'domcontentloaded' });
+  await p.locator('#nearest-result .structure').first().waitFor({ timeout: STEP_TIMEOUT * 2 });
+  const overflow = await p.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
+  check(overflow <= 1, `la page déborde de ${overflow} px en largeur sur un téléphone`);
+  await p.waitForFunction(() => ['drawn', 'error'].includes(document.documentElement.dataset.communes), null, { timeout: LOAD_TIMEOUT });
+  await waitMapIdle(p);
+  await shot(p, '08-telephone-trouver.png');
+  await p.locator('#nearest-result').scrollIntoViewIfNeeded();
+  await p.screenshot({ path: path.join(SHOTS, '09-telephone-liste.png'), fullPage: true });
+  log('capture : tests/artifacts/screenshots/09-telephone-liste.png');
+  await p.getByRole('tab', { name: 'Carte' }).click();
+  await p.evaluate(() => window.scrollTo(0, 0));
+  await p.waitForFunction(() => ['drawn', 'error'].includes(document.documentElement.dataset.communes), null, { timeout: LOAD_TIMEOUT });
+  await waitMapIdle(p);
+  await shot(p, '10-telephone-carte.png');
+  await context.close();
+}
+
+run().then(() => {
+  if (problems.length) {
+    console.error(`ÉCHEC : erreurs dans la page :\n- ${problems.join('\n- ')}`);
+    process.exit(1);
+  }
+  log('OK : toutes les vérifications du navigateur sont passées.');
+}, async (e) => {
+  console.error(`ÉCHEC à l'étape « ${step} » : ${e.message.split('\n')[0]}`);
+  if (problems.length) console.error(`Erreurs dans la page :\n- ${problems.join('\n- ')}`);
+  process.exit(1);
+});
