@@ -236,11 +236,11 @@ export function createMap({ container, basemap, onStatus }) {
       const markColor = ['match', ['coalesce', ['feature-state', 'mark'], ''], ...Object.entries(MARKS).flatMap(([k, v]) => [k, v.color]), 'rgba(0,0,0,0)'];
       map.addLayer({
         id: 'communes-mark-halo', type: 'line', source: 'communes', minzoom: 5.5,
-        paint: { 'line-color': '#ffffff', 'line-width': ['match', ['coalesce', ['feature-state', 'mark'], ''], '', 0, 'changed', 4, 6.5] },
+        paint: { 'line-color': '#ffffff', 'line-width': ['interpolate', ['linear'], ['zoom'], 6, ['match', ['coalesce', ['feature-state', 'mark'], ''], '', 0, 'changed', 1.5, 2.5], 9, ['match', ['coalesce', ['feature-state', 'mark'], ''], '', 0, 'changed', 4, 6.5]] },
       });
       map.addLayer({
         id: 'communes-mark', type: 'line', source: 'communes', minzoom: 5.5,
-        paint: { 'line-color': markColor, 'line-width': ['match', ['coalesce', ['feature-state', 'mark'], ''], '', 0, 'changed', 2, 3.5] },
+        paint: { 'line-color': markColor, 'line-width': ['interpolate', ['linear'], ['zoom'], 6, ['match', ['coalesce', ['feature-state', 'mark'], ''], '', 0, 'changed', 0.6, 1], 9, ['match', ['coalesce', ['feature-state', 'mark'], ''], '', 0, 'changed', 2, 3.5]] },
       });
       // Selected territory: white halo + black line, on the layer of its type.
       for (const src of Object.values(TERRITORY_SOURCE)) {

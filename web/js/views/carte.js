@@ -204,19 +204,25 @@ export function createCarte(ctx, root) {
     const b = mapCtl.map.getBounds();
     const rows = ctx.table.rows.filter((r) => r.ref_lon != null && b.contains([r.ref_lon, r.ref_lat]));
     const columns = [
-      { key: 'nom', label: 'Commune', format: (r) => h('button', { type: 'button', class: 'linkish', onclick: () => zoomTo(r) }, r.nom) },
-      { key: 'departement', label: 'Dép.' },
+      { key: 'nom', label: 'Commune', format: (r) => h('button', { type: 'button', class: 'linkish', onclick: () => zoomTo(r) }, r.nom), csv: (r) => r.nom },
+      { key: 'code', label: 'Code INSEE', csvOnly: true },
+      { key: 'departement', label: 'Département', csvOnly: true },
       { key: 'population', label: 'Habitants', num: true, format: (r) => int(r.population) },
       {
-        key: ind.id, label: ind.type === 'cat' ? 'Zonage' : `${ind.label}`, num: ind.type !== 'cat',
-        value: (r) => (ind.type === 'cat' ? r[ind.id] : r[ind.id]),
-        format: (r) => (r[ind.id] == null ? 'pas de valeur' : ind.type === 'cat' ? ind.format(r[ind.id]) : fmtValue(r[ind.id])),
+        key: ind.id, label: ind.type === 'cat' ? 'Zonage' : `Valeur${ind.unit === 'km' ? ' (km)' : ind.unit === 'minutes' ? ' (min)' : ''}`, num: ind.type !== 'cat',
+        csvLabel: `${ind.title}${ind.unit ? ` (${ind.unit})` : ''}`,
+        format: (r) => {
+          const c = classOf(ind, r[ind.id]);
+          return h('span', { class: 'value-cell' },
+            h('span', { class: `swatch${c ? '' : ' hatch'}`, style: c ? `background:${c.color}` : null, 'aria-hidden': 'true' }),
+            r[ind.id] == null ? 'pas de valeur' : ind.type === 'cat' ? ind.format(r[ind.id]) : fmtValue(r[ind.id]));
+        },
       },
-      { key: 'classe', label: 'Classe', value: (r) => classOf(ind, r[ind.id])?.label ?? null, format: (r) => classOf(ind, r[ind.id])?.label ?? 'pas de valeur' },
+      { key: 'classe', label: 'Classe', csvOnly: true, value: (r) => classOf(ind, r[ind.id])?.label ?? 'pas de valeur' },
     ];
     const sort = ind.type === 'cat' ? { key: ind.id, dir: 'asc' } : { key: ind.id, dir: ind.worseHigh ? 'desc' : 'asc' };
     table = dataTable({
-      caption: `${int(rows.length)} communes dans la vue — ${ind.title}`,
+      caption: `${int(rows.length)} communes dans la vue — ${ind.label}${ind.unit && ind.type !== 'cat' ? ` (${ind.unit})` : ''}`,
       columns, rows, sort, limit: 50,
       empty: 'Aucune commune dans la partie de carte affichée.',
       csvName: () => `communes-vue-${slug(ind.id)}.csv`,

@@ -124,7 +124,7 @@ export function createScenario(ctx, root) {
     if (ctx.view !== 'scenario') return;
     showHint(mode === 'add'
       ? `Cliquez sur la carte pour placer ${k().a} hypothétique.`
-      : `Cliquez sur le symbole d’${k().a.replace(/^une? /, '')} existant pour le retirer (structures du type choisi).`);
+      : `Cliquez sur le symbole d’${k().a} existant pour le retirer.`);
   }
 
   function add(lon, lat, where) {
@@ -257,14 +257,16 @@ export function createScenario(ctx, root) {
     fill(resultBox,
       h('h3', null, 'Effets du scénario'),
       h('div', { class: 'cards' },
-        card('scenario-gain', signedInt(r.population_newly_within), `habitants nouvellement à moins de ${thr} d’${words.a.replace(/^une? /, '')}`, 'good'),
+        card('scenario-gain', signedInt(r.population_newly_within), `habitants nouvellement à moins de ${thr} d’${words.a}`, 'good'),
         card('scenario-loss', r.population_no_longer_within ? signedInt(-r.population_no_longer_within) : '0', `habitants qui ne sont plus à moins de ${thr}`, r.population_no_longer_within ? 'bad' : null),
         card('scenario-changed-count', int(changed.length), `communes changent de structure la plus proche${gained || lost ? ` (${gained} passent sous le seuil, ${lost} au-dessus)` : ''}`)),
       k().partial ? h('p', { class: 'caveat' }, `Liste des ${words.plural} partielle : les gains peuvent être surestimés là où une structure existante manque à la liste.`) : null,
       accessibilityBlock(r.accessibility),
       h('p', { class: 'hint' }, 'Sur la carte : contour rose pour les communes qui passent sous le seuil, rouge-orangé pour celles qui le dépassent, violet pour les autres communes dont la structure la plus proche change.'),
-      nearestTable.el,
-      terr.length ? terrTable.el : null,
+      h('details', { class: 'table-details', open: window.innerWidth > 760 || null },
+        h('summary', null, `Communes dont ${words.nearest} change (${int(changed.length)})`), nearestTable.el),
+      terr.length ? h('details', { class: 'table-details', open: window.innerWidth > 760 || null },
+        h('summary', null, `Par territoire (${int(terr.length)})`), terrTable.el) : null,
       h('p', { class: 'note' }, `${int(r.communes_examined ?? 0)} communes examinées ; modèle de distance : ${r.model ?? '—'}.`));
     announce(`Scénario calculé : ${signedInt(r.population_newly_within)} habitants nouvellement à moins de ${thr}.`);
     mapSummary();
@@ -279,7 +281,7 @@ export function createScenario(ctx, root) {
     const thr = `${num(Number(val), 1)} ${unit === 'km' ? 'km' : 'min'}`;
     el.hidden = false;
     fill(el,
-      h('strong', null, `${signedInt(result.population_newly_within)} hab.`), ` à moins de ${thr} d’${k().a.replace(/^une? /, '')}`,
+      h('strong', null, `${signedInt(result.population_newly_within)} hab.`), ` nouvellement à moins de ${thr} d’${k().a}`,
       result.population_no_longer_within ? [h('br'), h('strong', null, `${signedInt(-result.population_no_longer_within)} hab.`), ' au-delà'] : null,
       h('br'), `${int((result.nearest_changed ?? []).length)} communes changent de structure la plus proche`);
   }

@@ -93,26 +93,25 @@ export function createTerritoire(ctx, root) {
     const bandsOf = (k) => s.kinds?.[k.id]?.bands ?? [];
     const first = kinds.map(bandsOf).find((b) => b.length) ?? [];
     const bandLabel = (b) => `${num(b.threshold.value, 1)} ${b.threshold.unit === 'km' ? 'km' : 'min'}`;
-    const rows = meta.kinds.map((k) => {
-      const d = s.kinds?.[k.id];
-      if (!k.available || !d) {
-        return h('tr', { class: 'muted' }, h('th', { scope: 'row' }, k.short), h('td', { colspan: first.length + 3 }, `Pas de données : ${k.reason ?? 'non calculé'}.`));
-      }
-      return h('tr', null,
-        h('th', { scope: 'row' }, k.short, d.liste_partielle ? h('span', { class: 'star', title: 'liste partielle' }, '*') : null),
-        first.map((b0) => {
-          const b = d.bands.find((x) => x.threshold.unit === b0.threshold.unit && x.threshold.value === b0.threshold.value);
-          return h('td', { class: 'n' }, b ? pct(b.share_within) : '—');
-        }),
+    const missing = meta.kinds.filter((k) => !k.available || !s.kinds?.[k.id]);
+    const present = meta.kinds.filter((k) => k.available && s.kinds?.[k.id]);
+    const kindHead = (k) => h('th', { scope: 'row' }, k.short, s.kinds[k.id].liste_partielle ? h('span', { class: 'star', title: 'liste partielle' }, '*') : null);
+    const shareRows = present.map((k) => h('tr', null, kindHead(k),
+      first.map((b0) => {
+        const b = s.kinds[k.id].bands.find((x) => x.threshold.unit === b0.threshold.unit && x.threshold.value === b0.threshold.value);
+        return h('td', { class: 'n' }, b ? pct(b.share_within) : '—');
+      })));
+    const meanRows = present.map((k) => {
+      const d = s.kinds[k.id];
+      return h('tr', null, kindHead(k),
         h('td', { class: 'n' }, kmFromM(d.mean_distance_m)),
         h('td', { class: 'n' }, minutes(d.mean_car_min)),
         h('td', { class: 'n' }, int(d.structures_in_territory)));
     });
     const accRows = Object.entries(s.accessibility ?? {}).map(([id, a]) => h('tr', null,
-      h('th', { scope: 'row' }, profileName(id)),
+      h('th', { scope: 'row' }, profileName(id), h('span', { class: 'unit-line' }, a.unit_label ?? '')),
       h('td', { class: 'n' }, fmtValue(a.mean)),
-      h('td', { class: 'n' }, a.min != null ? `${fmtValue(a.min)} – ${fmtValue(a.max)}` : '—'),
-      h('td', null, a.unit_label ?? '')));
+      h('td', { class: 'n' }, a.min != null ? `${fmtValue(a.min)} – ${fmtValue(a.max)}` : '—')));
     const caveats = Object.entries(s.accessibility ?? {}).filter(([, a]) => a.caveat).map(([id, a]) => h('li', null, h('strong', null, `${profileName(id)} : `), a.caveat));
     const anyPartial = meta.kinds.some((k) => s.kinds?.[k.id]?.liste_partielle);
     const kindSel = select({
@@ -133,22 +132,29 @@ export function createTerritoire(ctx, root) {
       h('dl', { class: 'facts big' },
         h('dt', null, 'Population'), h('dd', null, habitants(s.population)),
         h('dt', null, 'Communes'), h('dd', null, int(s.communes))),
-      h('div', { class: 'table-wrap', tabindex: '0', role: 'region', 'aria-label': 'Proximité des structures' },
+      h('div', { class: 'table-wrap', tabindex: '0', role: 'region', 'aria-label': 'Part de la population proche des structures' },
         h('table', { class: 'data', id: 'territory-kinds' },
           h('caption', null, 'Part de la population à moins de… de la structure la plus proche'),
           h('thead', null, h('tr', null,
             h('th', { scope: 'col' }, 'Type'),
-            first.map((b) => h('th', { scope: 'col', class: 'n' }, bandLabel(b))),
-            h('th', { scope: 'col', class: 'n' }, 'Distance moyenne'),
-            h('th', { scope: 'col', class: 'n' }, 'Temps moyen'),
+            first.map((b) => h('th', { scope: 'col', class: 'n' }, bandLabel(b))))),
+          h('tbody', null, shareRows))),
+      h('div', { class: 'table-wrap', tabindex: '0', role: 'region', 'aria-label': 'Distances moyennes' },
+        h('table', { class: 'data', id: 'territory-means' },
+          h('caption', null, 'Distance et temps moyens jusqu’à la structure la plus proche'),
+          h('thead', null, h('tr', null,
+            h('th', { scope: 'col' }, 'Type'),
+            h('th', { scope: 'col', class: 'n' }, "À vol d'oiseau"),
+            h('th', { scope: 'col', class: 'n' }, 'En voiture (estimé)'),
             h('th', { scope: 'col', class: 'n' }, 'Structures dans le territoire'))),
-          h('tbody', null, rows))),
+          h('tbody', null, meanRows))),
+      missing.length ? h('p', { class: 'note' }, `${missing.map((k) => k.short).join(', ')} : pas de données (${missing[0].reason ?? 'non calculé'}).`) : null,
       h('p', { class: 'note' }, "Distances à vol d'oiseau depuis le chef-lieu de chaque commune ; temps en voiture estimés ; moyennes pondérées par la population.",
         anyPartial ? ' * Liste partielle : les parts sont sous-estimées là où des structures manquent.' : ''),
       accRows.length ? h('div', { class: 'table-wrap', tabindex: '0', role: 'region', 'aria-label': 'Accessibilité' },
         h('table', { class: 'data', id: 'territory-acc' },
           h('caption', null, 'Accessibilité potentielle localisée (moyenne du territoire)'),
-          h('thead', null, h('tr', null, h('th', { scope: 'col' }, 'Offre'), h('th', { scope: 'col', class: 'n' }, 'Moyenne'), h('th', { scope: 'col', class: 'n' }, 'Communes : min – max'), h('th', { scope: 'col' }, 'Unité'))),
+          h('thead', null, h('tr', null, h('th', { scope: 'col' }, 'Offre (unité)'), h('th', { scope: 'col', class: 'n' }, 'Moyenne'), h('th', { scope: 'col', class: 'n' }, 'Communes : min – max'))),
           h('tbody', null, accRows))) : null,
       caveats.length ? h('details', { class: 'caveats' }, h('summary', null, 'Limites de ces indicateurs'), h('ul', null, caveats)) : null,
       h('h3', null, 'Communes mal desservies'),
@@ -186,12 +192,16 @@ export function createTerritoire(ctx, root) {
       id: 'underserved-table',
       caption: `${plural(list.length, 'commune')} à plus de ${thr} ${unit === 'km' ? "à vol d'oiseau" : 'en voiture'} de ${kind.nearest} — ${c.territory_name}`,
       columns: [
-        { key: 'nom', label: 'Commune', format: (r) => h('button', { type: 'button', class: 'linkish', onclick: () => zoomCommune(r.code) }, r.nom), csv: (r) => r.nom },
+        {
+          key: 'nom', label: 'Commune', csv: (r) => r.nom,
+          format: (r) => [h('button', { type: 'button', class: 'linkish', onclick: () => zoomCommune(r.code) }, r.nom),
+            r.nearest_name ? h('span', { class: 'unit-line' }, `plus proche : ${r.nearest_name}`) : null],
+        },
         { key: 'code', label: 'Code INSEE', csvOnly: true },
         { key: 'population', label: 'Habitants', num: true, format: (r) => int(r.population) },
         { key: 'distance_m', label: 'Distance', num: true, format: (r) => kmFromM(r.distance_m), csv: (r) => (r.distance_m ?? 0) / 1000, csvLabel: "Distance à vol d'oiseau (km)" },
         { key: 'car_min', label: 'Temps', num: true, format: (r) => minutes(r.car_min), csv: (r) => r.car_min, csvLabel: 'Temps en voiture estimé (min)' },
-        { key: 'nearest_name', label: 'Structure la plus proche', format: (r) => h('span', { class: 'small' }, r.nearest_name) },
+        { key: 'nearest_name', label: 'Structure la plus proche', csvOnly: true },
       ],
       rows: list,
       sort: { key: 'population', dir: 'desc' },
