@@ -118,6 +118,8 @@ function show(view, args) {
     document.getElementById(t.getAttribute('aria-controls')).hidden = !on;
   }
   document.documentElement.dataset.view = view;
+  const label = tabs.find((t) => t.dataset.view === view)?.textContent.trim();
+  document.title = `${label} — careaccess, l'accès aux soins`;
   if (current && current !== view) views[current]?.hide?.();
   const changed = current !== view;
   current = view;

@@ -99,8 +99,9 @@ export function createCarte(ctx, root) {
     renderMapLegend();
   })();
 
+  let requested = null; // indicator named by the URL before the indicators were ready
   ctx.indicatorsReady.then((list) => {
-    const stored = localStorage.getItem(IND_KEY);
+    const stored = requested ?? localStorage.getItem(IND_KEY);
     const initial = list.find((i) => i.id === stored && !i.disabled) ?? list.find((i) => i.id === DEFAULT_INDICATOR) ?? list.find((i) => !i.disabled);
     const s = select({
       label: 'Indicateur',
@@ -248,6 +249,7 @@ export function createCarte(ctx, root) {
   return {
     show(args, { changed }) {
       if (changed) mapCtl.clearOverlays();
+      if (args[0] && !ctx.indicators) requested = args[0];
       if (args[0] && ctx.indicators) {
         const sel = root.querySelector('#indicator');
         if (sel && ctx.indicators.some((i) => i.id === args[0] && !i.disabled)) { sel.value = args[0]; setIndicator(args[0]); }

@@ -77,7 +77,7 @@ export function createTerritoire(ctx, root) {
       renderSummary(s);
       mapCtl.selectTerritory(type, code);
       mapCtl.fitBbox(s.bbox, { maxZoom: 10 });
-      document.title = `${s.nom} — careaccess`;
+      document.title = `${s.nom} — Territoire — careaccess`;
       await loadCoverage();
     } catch (e) {
       if (isAbort(e)) return;
