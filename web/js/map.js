@@ -4,7 +4,7 @@
 // a selected territory, lines to structures, scenario sites).
 
 /* global maplibregl */
-import { classOf, NODATA_COLOR } from './indicators.js';
+import { classOfRow, NODATA_COLOR } from './indicators.js';
 
 export const FRANCE_BOUNDS = [[-5.2, 41.3], [9.6, 51.2]];
 
@@ -333,7 +333,7 @@ export function createMap({ container, basemap, onStatus }) {
     if (!indicator || !colourRows) return;
     const ind = indicator;
     for (const r of colourRows) {
-      const c = classOf(ind, r[ind.id]);
+      const c = classOfRow(ind, r);
       map.setFeatureState({ source: 'communes', id: r.code }, { fc: c ? c.color : NODATA_COLOR, nd: !c });
     }
   }
