@@ -2,7 +2,7 @@
 // classes, structure layers with toggles, outlines, and the table alternative
 // (communes in the current view, sortable, CSV).
 
-import { h, fill, errorBox, loading, dataTable, select, partialBadge, slug } from '../ui.js';
+import { h, fill, errorBox, loading, dataTable, select, partialBadge, slug, announcer } from '../ui.js';
 import { int, value as fmtValue } from '../format.js';
 import { classOfRow, covered, noDataLabel, uncoveredLabel, NODATA_COLOR } from '../indicators.js';
 import { SYMBOLS, symbolDataUrl, FACILITY_MINZOOM } from '../map.js';
@@ -21,7 +21,8 @@ export function createCarte(ctx, root) {
 
   const indicatorBox = h('div', { class: 'indicator-box', 'aria-busy': 'true' }, loading('Calcul des classes des indicateurs…'));
   const info = h('div', { class: 'indicator-info' });
-  const legendBox = h('div', { class: 'legend', 'aria-live': 'polite' });
+  const legendBox = h('div', { class: 'legend' });
+  const say = announcer();
   const tableBox = h('div');
   const tableDetails = h('details', { class: 'table-alt' },
     h('summary', null, 'Tableau des communes de la vue (alternative à la carte)'),
@@ -34,6 +35,7 @@ export function createCarte(ctx, root) {
       h('strong', null, 'Plus la couleur est foncée, moins la commune est bien desservie.'),
       ' Cliquez sur une commune ou une structure pour le détail.'),
     indicatorBox,
+    say.el,
     info,
     legendBox,
     h('fieldset', { class: 'toggles' },
@@ -126,6 +128,7 @@ export function createCarte(ctx, root) {
     localStorage.setItem(IND_KEY, id);
     mapCtl.setIndicator(ind, ctx.table?.rows);
     document.documentElement.dataset.indicator = id;
+    say.say(`Carte des communes : ${ind.title}. Légende en ${ind.classes.length} classes sous le choix de l’indicateur.`);
     fill(info,
       h('h3', null, ind.title),
       ind.unit ? h('p', { class: 'unit' }, 'Unité : ', h('strong', null, ind.unit)) : null,

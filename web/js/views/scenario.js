@@ -9,6 +9,7 @@ import { h, fill, errorBox, loading, dataTable, searchBox, select, newId, slug }
 import { int, kmFromM, minutes, signedInt, habitants, num, fold, pct, value as fmtValue, signedValue } from '../format.js';
 import { TYPE_LABELS } from './territoire.js';
 import { showHint } from './trouver.js';
+import { FACILITY_MINZOOM } from '../map.js';
 
 const MAX_CHANGES = 200;
 
@@ -94,12 +95,10 @@ export function createScenario(ctx, root) {
     onPick: (ft) => { remove(ft); removeSearch.set(''); },
   });
 
-  const kindWords = h('span');
   const changesBox = h('div', { class: 'changes' });
-  const resultBox = h('div', { class: 'result', id: 'scenario-result', 'aria-live': 'polite' });
+  const resultBox = h('div', { class: 'result', id: 'scenario-result' });
   const liveNote = h('p', { class: 'sr-only', role: 'status', 'aria-live': 'polite' });
   const resetBtn = h('button', { type: 'button', class: 'secondary', id: 'scenario-reset', onclick: reset, disabled: true }, 'Réinitialiser le scénario');
-  const sitingBox = h('div', { class: 'siting' });
 
   fill(root,
     h('h2', null, 'Scénario'),
@@ -118,13 +117,13 @@ export function createScenario(ctx, root) {
 
   function announce(text) { liveNote.textContent = text; }
   function k() { return meta.kind(kind); }
-  function refreshKindWords() { kindWords.textContent = k().a; }
+  function refreshKindWords() { /* labels are rebuilt from k() on each render */ }
 
   function hint() {
     if (ctx.view !== 'scenario') return;
     showHint(mode === 'add'
       ? `Cliquez sur la carte pour placer ${k().a} hypothétique.`
-      : `Cliquez sur le symbole d’${k().a} existant pour le retirer.`);
+      : `Cliquez sur le symbole de la structure à retirer (${k().plural}${FACILITY_MINZOOM[kind] ? ', visibles en zoomant' : ''}).`);
   }
 
   function add(lon, lat, where) {
