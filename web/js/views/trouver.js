@@ -121,12 +121,12 @@ export function createTrouver(ctx, root) {
     const far = s.distance_m > FAR_M;
     return h('li', { class: 'structure', dataset: { id: s.id } },
       h('p', { class: 'name' }, h('strong', null, s.nom ?? 'Structure sans nom')),
-      h('p', { class: 'dist' },
-        s.distance_m < 50 && s.position === 'commune_chef_lieu'
-          ? h('span', { class: 'km' }, 'Dans la commune')
-          : h('span', { class: 'km' }, `${kmFromM(s.distance_m)} à vol d'oiseau`),
-        ' · ', h('span', { class: 'min' }, `environ ${minutes(s.car_min)} en voiture`),
-        s.road_km != null ? ` (${km(s.road_km)} par la route, estimé)` : ''),
+      s.distance_m < 50 && s.position === 'commune_chef_lieu'
+        ? h('p', { class: 'dist' }, h('span', { class: 'km' }, 'Dans la commune'))
+        : h('p', { class: 'dist' },
+          h('span', { class: 'km' }, `${kmFromM(s.distance_m)} à vol d'oiseau`),
+          ' · ', h('span', { class: 'min' }, `environ ${minutes(s.car_min)} en voiture`),
+          s.road_km != null ? ` (${km(s.road_km)} par la route, estimé)` : ''),
       far ? h('p', { class: 'caveat' }, "Très loin : la liste de ce type ne couvre sans doute pas votre territoire.") : null,
       h('p', { class: 'addr' }, s.adresse ?? h('span', { class: 'muted' }, 'Adresse inconnue'),
         s.commune ? ` — ${ctx.communeName(s.commune)}` : ''),
