@@ -1,7 +1,7 @@
 // careaccess web map: boots the map and the five views, routes with the URL hash
 // (#carte, #territoire/cls/thouarsais, #trouver/79329, #scenario, #calcul/79329/mg).
 
-import { loadMeta, loadCommuneTable, loadFacilities } from './meta.js';
+import { loadMeta, loadCommuneTable, loadFacilities, loadCoverage } from './meta.js';
 import { buildIndicators } from './indicators.js';
 import { createMap } from './map.js';
 import { h, fill, errorBox } from './ui.js';
@@ -118,6 +118,8 @@ function show(view, args) {
     document.getElementById(t.getAttribute('aria-controls')).hidden = !on;
   }
   document.documentElement.dataset.view = view;
+  const label = tabs.find((t) => t.dataset.view === view)?.textContent.trim();
+  document.title = `${label} — careaccess, l'accès aux soins`;
   if (current && current !== view) views[current]?.hide?.();
   const changed = current !== view;
   current = view;
@@ -163,8 +165,12 @@ async function boot() {
   window.careaccess.ctx = ctx;
 
   tableReady.then((t) => { ctx.table = t; }).catch(() => {});
+  // Départements reached by each partial list (a few kilobytes of CSV per kind).
+  ctx.coverageReady = loadCoverage(meta).catch((e) => { console.error(e); return {}; });
+  ctx.coverageReady.then((c) => { ctx.coverage = c; });
   // Indicator classes of the accessibility profiles come from the commune values.
-  ctx.indicatorsReady = tableReady.then((t) => buildIndicators(meta, t), () => buildIndicators(meta, null))
+  ctx.indicatorsReady = Promise.all([tableReady.catch(() => null), ctx.coverageReady])
+    .then(([t, cov]) => buildIndicators(meta, t, cov))
     .then((list) => { ctx.indicators = list; return list; });
 
   await mapCtl.ready;

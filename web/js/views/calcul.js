@@ -3,7 +3,7 @@
 // it shares, its ratio R_j and its contribution; they add up to the commune's value.
 
 import { api, qs, isAbort } from '../api.js';
-import { h, fill, errorBox, loading, dataTable, searchBox, select, slug } from '../ui.js';
+import { h, fill, errorBox, loading, dataTable, searchBox, select, slug, announcer } from '../ui.js';
 import { int, kmFromM, minutes, num, value as fmtValue, habitants } from '../format.js';
 import { profileName } from '../popups.js';
 
@@ -37,11 +37,12 @@ export function createCalcul(ctx, root) {
     value: profile,
     onChange: (v) => { profile = v; if (code) ctx.go('calcul', [code, profile]); },
   });
-  const result = h('div', { class: 'result', id: 'explain-result', 'aria-live': 'polite' });
+  const result = h('div', { class: 'result', id: 'explain-result' });
+  const say = announcer();
   fill(root,
     h('h2', null, 'Détail d’un calcul d’accessibilité'),
     h('p', { class: 'intro' }, 'Chaque valeur d’accessibilité se vérifie à la main : voici les sites pris en compte, leur poids selon la distance, l’offre et la demande qu’ils partagent, et ce que chacun apporte.'),
-    search.el, profSel.el, result);
+    search.el, profSel.el, say.el, result);
 
   async function run() {
     controller?.abort();
@@ -118,6 +119,7 @@ export function createCalcul(ctx, root) {
       h('th', { scope: 'row', colspan: 7 }, 'Somme des contributions = accessibilité de la commune'),
       h('td', { class: 'n' }, h('strong', null, fmtValue(sum)))));
     const ok = Math.abs(sum - e.accessibility) <= 1e-6 * Math.max(1, Math.abs(e.accessibility));
+    say.say(`${e.name} : ${fmtValue(e.accessibility)} ${e.unit_label}, somme de ${e.contributions.length} contributions.`);
     fill(result,
       h('h3', null, `${e.name} (${e.code})`),
       h('p', { class: 'big-value' }, h('strong', null, fmtValue(e.accessibility)), ` ${e.unit_label}`),

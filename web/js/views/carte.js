@@ -2,9 +2,9 @@
 // classes, structure layers with toggles, outlines, and the table alternative
 // (communes in the current view, sortable, CSV).
 
-import { h, fill, errorBox, loading, dataTable, select, partialBadge, slug } from '../ui.js';
+import { h, fill, errorBox, loading, dataTable, select, partialBadge, slug, announcer } from '../ui.js';
 import { int, value as fmtValue } from '../format.js';
-import { classOf, noDataLabel, NODATA_COLOR } from '../indicators.js';
+import { classOfRow, covered, noDataLabel, uncoveredLabel, NODATA_COLOR } from '../indicators.js';
 import { SYMBOLS, symbolDataUrl, FACILITY_MINZOOM } from '../map.js';
 
 const IND_KEY = 'careaccess.indicateur';
@@ -21,7 +21,8 @@ export function createCarte(ctx, root) {
 
   const indicatorBox = h('div', { class: 'indicator-box', 'aria-busy': 'true' }, loading('Calcul des classes des indicateurs…'));
   const info = h('div', { class: 'indicator-info' });
-  const legendBox = h('div', { class: 'legend', 'aria-live': 'polite' });
+  const legendBox = h('div', { class: 'legend' });
+  const say = announcer();
   const tableBox = h('div');
   const tableDetails = h('details', { class: 'table-alt' },
     h('summary', null, 'Tableau des communes de la vue (alternative à la carte)'),
@@ -34,6 +35,7 @@ export function createCarte(ctx, root) {
       h('strong', null, 'Plus la couleur est foncée, moins la commune est bien desservie.'),
       ' Cliquez sur une commune ou une structure pour le détail.'),
     indicatorBox,
+    say.el,
     info,
     legendBox,
     h('fieldset', { class: 'toggles' },
@@ -99,8 +101,9 @@ export function createCarte(ctx, root) {
     renderMapLegend();
   })();
 
+  let requested = null; // indicator named by the URL before the indicators were ready
   ctx.indicatorsReady.then((list) => {
-    const stored = localStorage.getItem(IND_KEY);
+    const stored = requested ?? localStorage.getItem(IND_KEY);
     const initial = list.find((i) => i.id === stored && !i.disabled) ?? list.find((i) => i.id === DEFAULT_INDICATOR) ?? list.find((i) => !i.disabled);
     const s = select({
       label: 'Indicateur',
@@ -125,6 +128,7 @@ export function createCarte(ctx, root) {
     localStorage.setItem(IND_KEY, id);
     mapCtl.setIndicator(ind, ctx.table?.rows);
     document.documentElement.dataset.indicator = id;
+    say.say(`Carte des communes : ${ind.title}. Légende en ${ind.classes.length} classes sous le choix de l’indicateur.`);
     fill(info,
       h('h3', null, ind.title),
       ind.unit ? h('p', { class: 'unit' }, 'Unité : ', h('strong', null, ind.unit)) : null,
@@ -139,11 +143,12 @@ export function createCarte(ctx, root) {
     const ind = indicator;
     const counts = ind.classes.map(() => ({ n: 0, pop: 0 }));
     const none = { n: 0, pop: 0 };
+    const outside = { n: 0, pop: 0 };
     const haveTable = Boolean(ctx.table);
     if (haveTable) {
       for (const r of ctx.table.rows) {
-        const c = classOf(ind, r[ind.id]);
-        const slot = c ? counts[ind.classes.indexOf(c)] : none;
+        const c = classOfRow(ind, r);
+        const slot = c ? counts[ind.classes.indexOf(c)] : covered(ind, r) ? none : outside;
         slot.n++;
         slot.pop += r.population ?? 0;
       }
@@ -163,7 +168,9 @@ export function createCarte(ctx, root) {
           h('th', { scope: 'col', class: 'n' }, 'Habitants'))),
         h('tbody', null,
           ind.classes.map((c, i) => row(c.color, c.label, counts[i])),
-          none.n || !haveTable ? row(NODATA_COLOR, noDataLabel(ind), none, true) : null)),
+          none.n || !haveTable ? row(NODATA_COLOR, noDataLabel(ind), none, true) : null,
+          outside.n ? row(NODATA_COLOR, uncoveredLabel(ind), outside, true) : null)),
+      outside.n ? h('p', { class: 'hint' }, `Hachurées aussi : les communes des départements où la liste partielle des ${ind.coverageKind?.plural ?? 'structures'} n’a aucune structure ; leur distance mesurerait la portée de la liste, pas l’accès.`) : null,
       ind.classNote ? h('p', { class: 'hint' }, ind.classNote) : null,
       ind.type === 'seq' ? h('p', { class: 'hint' }, 'Chaque classe contient sa borne basse : « 5 à moins de 10 km » compte 5 km, pas 10 km.') : null);
   }
@@ -185,7 +192,7 @@ export function createCarte(ctx, root) {
       h('p', { class: 'ml-title' }, ind.label, ind.unit && ind.type !== 'cat' && !/\((km|min)\)/.test(ind.label) ? h('span', { class: 'ml-unit' }, ` (${ind.unit})`) : null),
       h('ul', null,
         ind.classes.map((c) => h('li', null, h('span', { class: 'swatch', style: `background:${c.color}` }), shortLabel(c.label))),
-        h('li', null, h('span', { class: 'swatch hatch' }), 'pas de valeur')),
+        h('li', null, h('span', { class: 'swatch hatch' }), ind.coverage ? 'pas de valeur ou non couvert' : 'pas de valeur')),
       kinds.length ? h('ul', { class: 'ml-symbols' }, kinds.map((k) => h('li', null, symbolImg(k.id), k.short, k.partial ? ' (liste partielle)' : ''))) : null);
   }
 
@@ -212,13 +219,14 @@ export function createCarte(ctx, root) {
         key: ind.id, label: ind.type === 'cat' ? 'Zonage' : `Valeur${ind.unit === 'km' ? ' (km)' : ind.unit === 'minutes' ? ' (min)' : ''}`, num: ind.type !== 'cat',
         csvLabel: `${ind.title}${ind.unit ? ` (${ind.unit})` : ''}`,
         format: (r) => {
-          const c = classOf(ind, r[ind.id]);
+          const c = classOfRow(ind, r);
           return h('span', { class: 'value-cell' },
             h('span', { class: `swatch${c ? '' : ' hatch'}`, style: c ? `background:${c.color}` : null, 'aria-hidden': 'true' }),
-            r[ind.id] == null ? 'pas de valeur' : ind.type === 'cat' ? ind.format(r[ind.id]) : fmtValue(r[ind.id]));
+            r[ind.id] == null ? 'pas de valeur' : ind.type === 'cat' ? ind.format(r[ind.id]) : fmtValue(r[ind.id]),
+            covered(ind, r) ? null : h('span', { class: 'muted' }, ' (non couvert)'));
         },
       },
-      { key: 'classe', label: 'Classe', csvOnly: true, value: (r) => classOf(ind, r[ind.id])?.label ?? 'pas de valeur' },
+      { key: 'classe', label: 'Classe', csvOnly: true, value: (r) => classOfRow(ind, r)?.label ?? (covered(ind, r) ? 'pas de valeur' : 'non couvert par la liste') },
     ];
     const sort = ind.type === 'cat' ? { key: ind.id, dir: 'asc' } : { key: ind.id, dir: ind.worseHigh ? 'desc' : 'asc' };
     table = dataTable({
@@ -248,6 +256,7 @@ export function createCarte(ctx, root) {
   return {
     show(args, { changed }) {
       if (changed) mapCtl.clearOverlays();
+      if (args[0] && !ctx.indicators) requested = args[0];
       if (args[0] && ctx.indicators) {
         const sel = root.querySelector('#indicator');
         if (sel && ctx.indicators.some((i) => i.id === args[0] && !i.disabled)) { sel.value = args[0]; setIndicator(args[0]); }

@@ -9,6 +9,7 @@ import { h, fill, errorBox, loading, dataTable, searchBox, select, newId, slug }
 import { int, kmFromM, minutes, signedInt, habitants, num, fold, pct, value as fmtValue, signedValue } from '../format.js';
 import { TYPE_LABELS } from './territoire.js';
 import { showHint } from './trouver.js';
+import { FACILITY_MINZOOM } from '../map.js';
 
 const MAX_CHANGES = 200;
 
@@ -94,12 +95,10 @@ export function createScenario(ctx, root) {
     onPick: (ft) => { remove(ft); removeSearch.set(''); },
   });
 
-  const kindWords = h('span');
   const changesBox = h('div', { class: 'changes' });
-  const resultBox = h('div', { class: 'result', id: 'scenario-result', 'aria-live': 'polite' });
+  const resultBox = h('div', { class: 'result', id: 'scenario-result' });
   const liveNote = h('p', { class: 'sr-only', role: 'status', 'aria-live': 'polite' });
   const resetBtn = h('button', { type: 'button', class: 'secondary', id: 'scenario-reset', onclick: reset, disabled: true }, 'Réinitialiser le scénario');
-  const sitingBox = h('div', { class: 'siting' });
 
   fill(root,
     h('h2', null, 'Scénario'),
@@ -118,13 +117,13 @@ export function createScenario(ctx, root) {
 
   function announce(text) { liveNote.textContent = text; }
   function k() { return meta.kind(kind); }
-  function refreshKindWords() { kindWords.textContent = k().a; }
+  function refreshKindWords() { /* labels are rebuilt from k() on each render */ }
 
   function hint() {
     if (ctx.view !== 'scenario') return;
     showHint(mode === 'add'
       ? `Cliquez sur la carte pour placer ${k().a} hypothétique.`
-      : `Cliquez sur le symbole d’${k().a} existant pour le retirer.`);
+      : `Cliquez sur le symbole de la structure à retirer (${k().plural}${FACILITY_MINZOOM[kind] ? ', visibles en zoomant' : ''}).`);
   }
 
   function add(lon, lat, where) {
@@ -307,23 +306,33 @@ export function createScenario(ctx, root) {
     return n.within_after ? 'oui (déjà)' : 'non (toujours)';
   }
 
-  /** The accessibility deltas the service will add: shown generically when present. */
-  function accessibilityBlock(acc) {
-    if (acc == null) return null;
-    const scalars = Object.entries(acc).filter(([, v]) => v == null || typeof v !== 'object');
-    const arrays = Object.entries(acc).filter(([, v]) => Array.isArray(v) && v.length && typeof v[0] === 'object');
-    return h('section', { class: 'acc-delta', id: 'scenario-accessibility' },
-      h('h4', null, 'Accessibilité potentielle'),
-      scalars.length ? h('dl', { class: 'facts' }, scalars.map(([key, v]) => [h('dt', null, key.replace(/_/g, ' ')), h('dd', null, typeof v === 'number' ? (/delta|change/.test(key) ? signedValue(v) : fmtValue(v)) : String(v ?? '—'))])) : null,
+  /**
+   * The accessibility deltas the service will add (`accessibility` member): shown
+   * generically when present — scalars as a list, arrays of rows as tables, nested
+   * objects (e.g. one per profile) as sub-sections.
+   */
+  function accessibilityBlock(acc, depth = 0) {
+    if (acc == null || typeof acc !== 'object') return null;
+    const fmt = (key, v) => (typeof v === 'number' ? (/delta|change|diff/.test(key) ? signedValue(v) : fmtValue(v)) : String(v ?? '—'));
+    const label = (key) => key.replace(/_/g, ' ');
+    const entries = Object.entries(acc);
+    const scalars = entries.filter(([, v]) => v == null || typeof v !== 'object');
+    const arrays = entries.filter(([, v]) => Array.isArray(v) && v.length && typeof v[0] === 'object');
+    const nested = entries.filter(([, v]) => v && typeof v === 'object' && !Array.isArray(v));
+    const Hn = depth ? 'h5' : 'h4';
+    return h('section', { class: 'acc-delta', id: depth ? null : 'scenario-accessibility' },
+      depth ? null : h(Hn, null, 'Accessibilité potentielle'),
+      scalars.length ? h('dl', { class: 'facts' }, scalars.map(([key, v]) => [h('dt', null, label(key)), h('dd', null, fmt(key, v))])) : null,
       arrays.map(([key, rows]) => {
-        const keys = Object.keys(rows[0]).filter((x) => typeof rows[0][x] !== 'object');
+        const keys = Object.keys(rows[0]).filter((x) => rows[0][x] == null || typeof rows[0][x] !== 'object');
         return dataTable({
-          caption: key.replace(/_/g, ' '),
-          columns: keys.map((x) => ({ key: x, label: x.replace(/_/g, ' '), num: typeof rows[0][x] === 'number', format: (row) => (typeof row[x] === 'number' ? (/delta|change/.test(x) ? signedValue(row[x]) : fmtValue(row[x])) : row[x]) })),
+          caption: label(key),
+          columns: keys.map((x) => ({ key: x, label: label(x), num: typeof rows[0][x] === 'number', format: (row) => fmt(x, row[x]) })),
           rows, limit: 30,
           csvName: `scenario-accessibilite-${slug(key)}.csv`,
         }).el;
-      }));
+      }),
+      depth < 2 ? nested.map(([key, v]) => [h('h5', null, label(key)), accessibilityBlock(v, depth + 1)]) : null);
   }
 
   /* ---------------------------------------------------------- siting */

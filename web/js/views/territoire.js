@@ -3,7 +3,7 @@
 // the sortable table of underserved communes with CSV export.
 
 import { api, qs, isAbort } from '../api.js';
-import { h, fill, errorBox, loading, dataTable, searchBox, select, partialBadge, slug, newId } from '../ui.js';
+import { h, fill, errorBox, loading, dataTable, searchBox, select, partialBadge, slug, newId, announcer } from '../ui.js';
 import { int, km, kmFromM, minutes, pct, habitants, value as fmtValue, plural, num } from '../format.js';
 import { profileName } from '../popups.js';
 
@@ -55,11 +55,13 @@ export function createTerritoire(ctx, root) {
   const clsList = h('ul', { class: 'chips', 'aria-label': 'Contrats locaux de santé' },
     meta.cls.map((c) => h('li', null, h('button', { type: 'button', class: 'chip', onclick: () => ctx.go('territoire', ['cls', c.code]) }, c.nom))));
 
-  const result = h('div', { class: 'result', 'aria-live': 'polite' });
+  const result = h('div', { class: 'result' });
+  const say = announcer();
   fill(root,
     h('h2', null, 'Territoire'),
     h('p', { class: 'intro' }, 'Choisissez un contrat local de santé, un EPCI, un département ou une région : population, part des habitants proches de chaque type de structure, accessibilité et communes mal desservies.'),
     h('div', { class: 'search-row' }, typeSel.el, search.el),
+    say.el,
     meta.cls.length ? h('div', { class: 'quick' }, h('p', { class: 'hint', id: 'cls-quick' }, 'Contrats locaux de santé décrits dans les données :'), clsList) : null,
     result);
 
@@ -77,7 +79,7 @@ export function createTerritoire(ctx, root) {
       renderSummary(s);
       mapCtl.selectTerritory(type, code);
       mapCtl.fitBbox(s.bbox, { maxZoom: 10 });
-      document.title = `${s.nom} — careaccess`;
+      document.title = `${s.nom} — Territoire — careaccess`;
       await loadCoverage();
     } catch (e) {
       if (isAbort(e)) return;
@@ -87,7 +89,7 @@ export function createTerritoire(ctx, root) {
     }
   }
 
-  const coverageBox = h('div', { class: 'coverage', 'aria-live': 'polite' });
+  const coverageBox = h('div', { class: 'coverage' });
 
   function renderSummary(s) {
     const bandsOf = (k) => s.kinds?.[k.id]?.bands ?? [];
@@ -187,6 +189,7 @@ export function createTerritoire(ctx, root) {
     const band = c.bands.find((b) => (b.threshold.unit === 'km') === (unit === 'km') && b.threshold.value === val);
     const list = c.underserved ?? [];
     underserved = list.map((u) => u.code);
+    say.say(`${c.territory_name} : ${habitants(c.population)}, ${band ? `${pct(band.share_within)} à moins de ${thr} de ${kind.nearest}` : ''} ; ${plural(list.length, 'commune')} au-delà.`);
     applyMarks();
     const table = dataTable({
       id: 'underserved-table',

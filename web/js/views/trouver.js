@@ -3,7 +3,7 @@
 // drawn on the map.
 
 import { api, qs, isAbort } from '../api.js';
-import { h, fill, errorBox, loading, searchBox, select, partialBadge } from '../ui.js';
+import { h, fill, errorBox, loading, searchBox, select, partialBadge, announcer } from '../ui.js';
 import { km, kmFromM, minutes, phone, habitants, num, int } from '../format.js';
 import { positionNote } from '../meta.js';
 import { SYMBOLS, symbolDataUrl } from '../map.js';
@@ -39,13 +39,15 @@ export function createTrouver(ctx, root) {
   const geoBtn = 'geolocation' in navigator
     ? h('button', { type: 'button', class: 'secondary', onclick: locate }, 'Utiliser ma position')
     : null;
-  const result = h('div', { class: 'result', id: 'nearest-result', 'aria-live': 'polite' });
+  const result = h('div', { class: 'result', id: 'nearest-result' });
+  const say = announcer();
 
   fill(root,
     h('h2', null, 'Trouver une structure'),
     h('p', { class: 'intro' }, 'Les maisons de santé (MSP), EHPAD et hôpitaux les plus proches d’une commune ou d’un point de la carte, avec la distance et le temps de trajet estimé.'),
     search.el,
     h('div', { class: 'row' }, kSel.el, geoBtn),
+    say.el,
     result);
 
   function depName(code) {
@@ -104,8 +106,11 @@ export function createTrouver(ctx, root) {
         r.caveat ? h('p', { class: 'caveat' }, r.caveat) : null,
         r.structures.length ? h('ol', { class: 'structures' }, r.structures.map((s) => structureItem(s))) : h('p', null, 'Aucune structure trouvée.'));
     });
+    const from = fromLabel(data, label);
+    const firsts = data.results.map((r) => r.structures[0] ? `${r.label} la plus proche : ${r.structures[0].nom}, ${kmFromM(r.structures[0].distance_m)}` : null).filter(Boolean);
+    say.say(`Résultats depuis ${from}. ${firsts.join('. ')}.`);
     fill(result,
-      h('h3', null, `Depuis ${fromLabel(data, label)}`),
+      h('h3', null, `Depuis ${from}`),
       h('p', { class: 'note' }, "Distance à vol d'oiseau ; kilomètres par la route et temps en voiture estimés à partir de cette distance (pas un calcul d'itinéraire, heures creuses)."),
       sections);
   }
@@ -116,12 +121,12 @@ export function createTrouver(ctx, root) {
     const far = s.distance_m > FAR_M;
     return h('li', { class: 'structure', dataset: { id: s.id } },
       h('p', { class: 'name' }, h('strong', null, s.nom ?? 'Structure sans nom')),
-      h('p', { class: 'dist' },
-        s.distance_m < 50 && s.position === 'commune_chef_lieu'
-          ? h('span', { class: 'km' }, 'Dans la commune')
-          : h('span', { class: 'km' }, `${kmFromM(s.distance_m)} à vol d'oiseau`),
-        ' · ', h('span', { class: 'min' }, `environ ${minutes(s.car_min)} en voiture`),
-        s.road_km != null ? ` (${km(s.road_km)} par la route, estimé)` : ''),
+      s.distance_m < 50 && s.position === 'commune_chef_lieu'
+        ? h('p', { class: 'dist' }, h('span', { class: 'km' }, 'Dans la commune'))
+        : h('p', { class: 'dist' },
+          h('span', { class: 'km' }, `${kmFromM(s.distance_m)} à vol d'oiseau`),
+          ' · ', h('span', { class: 'min' }, `environ ${minutes(s.car_min)} en voiture`),
+          s.road_km != null ? ` (${km(s.road_km)} par la route, estimé)` : ''),
       far ? h('p', { class: 'caveat' }, "Très loin : la liste de ce type ne couvre sans doute pas votre territoire.") : null,
       h('p', { class: 'addr' }, s.adresse ?? h('span', { class: 'muted' }, 'Adresse inconnue'),
         s.commune ? ` — ${ctx.communeName(s.commune)}` : ''),
