@@ -844,3 +844,22 @@ fn sighup_swaps_in_a_new_build_and_keeps_the_old_one_when_loading_fails() {
     let (status, _) = server.get("/nearest?commune=79329&kind=msp");
     assert_eq!(status, 200);
 }
+
+#[tokio::test]
+async fn the_page_files_do_not_carry_the_data_etag() {
+    for path in ["/", "/index.html", "/style.css"] {
+        let a = send(
+            Request::get(path)
+                .header(header::ACCEPT, "text/html")
+                .body(Body::empty())
+                .unwrap(),
+        )
+        .await;
+        let tag = a
+            .headers
+            .get(header::ETAG)
+            .map(|t| t.to_str().unwrap().to_owned());
+        let data_tag = fixture().service.state().etag.clone();
+        assert_ne!(tag.as_deref(), Some(data_tag.as_str()), "{path}");
+    }
+}

@@ -154,10 +154,13 @@ pub fn app(service: Arc<Service>) -> Router {
         .route("/health", get(health))
         .route("/dataset", get(dataset))
         .route("/admin/reload", post(admin_reload))
+        // The build's ETag is for data answers only: the page's own files change with the
+        // code, not the data (a browser must not keep an old script because the data is
+        // the same).
+        .route_layer(middleware::from_fn_with_state(service.clone(), etag))
         .fallback_service(web)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
-        .layer(middleware::from_fn_with_state(service.clone(), etag))
         .layer(CompressionLayer::new())
         .layer(
             CorsLayer::new()
@@ -182,7 +185,11 @@ async fn method_not_allowed(req: Request) -> ApiError {
 /// Weak ETag from the build id: `If-None-Match` on any GET answers 304 without work.
 async fn etag(State(service): State<Arc<Service>>, req: Request, next: Next) -> Response {
     let tag = service.state().etag.clone();
-    let cacheable = req.method() == Method::GET && !req.uri().path().starts_with("/health");
+    let path = req.uri().path();
+    let cacheable = req.method() == Method::GET
+        && !path.starts_with("/health")
+        && path != "/"
+        && path != "/index.html";
     if cacheable
         && req
             .headers()
