@@ -380,7 +380,7 @@ fn row_to_facility(
         address,
         commune,
         capacity,
-        phone: col(&c.phone),
+        phone: col(&c.phone).map(|p| french_phone(&p)),
         position,
         position_quality: quality,
         source: spec.id.clone(),
@@ -389,9 +389,30 @@ fn row_to_facility(
     })
 }
 
+/// A French phone number as written: sources that store it as a number lose the leading
+/// 0 (`549680156` for `05 49 68 01 56`); nine digits starting 1–9 get it back. Anything
+/// else is kept as the source wrote it.
+fn french_phone(p: &str) -> String {
+    let p = p.trim();
+    if p.len() == 9 && p.bytes().all(|b| b.is_ascii_digit()) && !p.starts_with('0') {
+        format!("0{p}")
+    } else {
+        p.to_owned()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn phones_stored_as_numbers_get_their_leading_zero() {
+        assert_eq!(french_phone("549680156"), "0549680156");
+        assert_eq!(french_phone("05 49 68 01 56"), "05 49 68 01 56");
+        assert_eq!(french_phone("0549680156"), "0549680156");
+        assert_eq!(french_phone("+33549680156"), "+33549680156");
+        assert_eq!(french_phone("12345"), "12345");
+    }
 
     struct MapRow(Vec<(&'static str, &'static str)>);
     impl Row for MapRow {
