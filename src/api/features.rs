@@ -95,6 +95,7 @@ impl Collection {
         id_column: &str,
         meta: serde_json::Value,
     ) -> Self {
+        let id_at = info.columns.iter().position(|c| c.name == id_column);
         let items: Vec<Item> = features
             .into_iter()
             .enumerate()
@@ -104,10 +105,7 @@ impl Collection {
                     .iter()
                     .map(|c| f.properties.remove(&c.name).unwrap_or(Cell::Null))
                     .collect();
-                let id = info
-                    .columns
-                    .iter()
-                    .position(|c| c.name == id_column)
+                let id = id_at
                     .and_then(|i| match &cells[i] {
                         Cell::Text(s) => Some(s.clone()),
                         Cell::Int(v) => Some(v.to_string()),
