@@ -217,7 +217,7 @@ impl AppState {
         collections.push(communes);
 
         // One collection per kind of structure.
-        for kind in &engine.kinds_built() {
+        for kind in &kinds_built(&engine) {
             let (info, features) = take(kind.as_str())?;
             let used: Vec<&str> = engine
                 .data
@@ -372,16 +372,14 @@ fn add_indicator_columns(
     }
 }
 
-impl Engine {
-    /// Kinds with a built layer: every built-in kind (their layers exist even when empty)
-    /// and the custom kinds present.
-    pub fn kinds_built(&self) -> Vec<Kind> {
-        let mut kinds: Vec<Kind> = Kind::BUILTIN.to_vec();
-        for k in self.kinds.keys() {
-            if !kinds.contains(k) {
-                kinds.push(k.clone());
-            }
+/// Kinds with a built layer: every built-in kind (their layers exist even when empty)
+/// and the custom kinds present.
+fn kinds_built(engine: &Engine) -> Vec<Kind> {
+    let mut kinds: Vec<Kind> = Kind::BUILTIN.to_vec();
+    for k in engine.kinds.keys() {
+        if !kinds.contains(k) {
+            kinds.push(k.clone());
         }
-        kinds
     }
+    kinds
 }
