@@ -517,6 +517,34 @@ fn geometry_name(g: &geo::Geometry<f64>) -> &'static str {
     }
 }
 
+/// A GeoJSON geometry as geo types, or why not. Every position is checked first: the
+/// geojson crate's conversion indexes `[0]` and `[1]` without looking, and panics on a
+/// one-number position (found by fuzzing the points importer).
+fn to_geo(value: geojson::GeometryValue) -> Result<geo::Geometry<f64>, String> {
+    use geojson::GeometryValue as V;
+    fn short(p: &[geojson::Position]) -> bool {
+        p.iter().any(|p| p.len() < 2)
+    }
+    let bad = match &value {
+        V::Point { coordinates } => coordinates.len() < 2,
+        V::MultiPoint { coordinates } | V::LineString { coordinates } => short(coordinates),
+        V::MultiLineString { coordinates } | V::Polygon { coordinates } => {
+            coordinates.iter().any(|l| short(l))
+        }
+        V::MultiPolygon { coordinates } => coordinates.iter().flatten().any(|l| short(l)),
+        V::GeometryCollection { geometries } => {
+            for g in geometries {
+                to_geo(g.value.clone())?;
+            }
+            false
+        }
+    };
+    if bad {
+        return Err("a position has fewer than two coordinates".to_owned());
+    }
+    geo::Geometry::<f64>::try_from(value).map_err(|e| e.to_string())
+}
+
 /// GeoJSON FeatureCollection of commune (multi)polygons with a `code` property.
 fn read_contours_geojson(
     reader: impl Read,
@@ -548,7 +576,7 @@ fn read_contours_geojson(
                 continue;
             }
         };
-        let geometry = match f.geometry.map(|g| geo::Geometry::<f64>::try_from(g.value)) {
+        let geometry = match f.geometry.map(|g| to_geo(g.value)) {
             Some(Ok(geo::Geometry::MultiPolygon(m))) => m,
             Some(Ok(geo::Geometry::Polygon(p))) => MultiPolygon(vec![p]),
             Some(Ok(other)) => {
@@ -630,6 +658,22 @@ mod tests {
         assert_eq!(c.communes.len(), 1);
         assert_eq!(r.skipped["missing_code"], 1);
         assert_eq!(r.skipped["bad_geometry"], 1);
+    }
+
+    /// The panic the points fuzzer found in the geojson crate's conversion, on a contour.
+    #[test]
+    fn a_polygon_with_a_one_number_position_is_a_bad_geometry_not_a_panic() {
+        let gj = r#"{"type":"FeatureCollection","features":[
+          {"type":"Feature","properties":{"code":"79329"},"geometry":{"type":"Polygon","coordinates":[[[0,0],[1],[1,1],[0,0]]]}}]}"#;
+        let mut r = report();
+        let c = read_contours_geojson(gj.as_bytes(), &mut r).unwrap();
+        assert!(c.communes.is_empty());
+        assert_eq!(r.skipped_rows[0].reason, "bad_geometry");
+        assert!(
+            r.skipped_rows[0]
+                .detail
+                .contains("fewer than two coordinates")
+        );
     }
 
     #[test]

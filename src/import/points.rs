@@ -52,12 +52,22 @@ impl Row for FeatureRow {
         Some(s).filter(|s| !s.is_empty())
     }
 
+    /// Only a Point is converted: the geojson crate's conversion of other geometries
+    /// indexes positions without checking their length (a LineString position with one
+    /// number panicked there, found by fuzzing).
     fn geometry(&self) -> Option<Result<Point<f64>, String>> {
         let g = self.feature.geometry.as_ref()?;
-        Some(match geo::Geometry::<f64>::try_from(g.value.clone()) {
-            Ok(geo::Geometry::Point(p)) => Ok(p),
-            Ok(_) => Err("geometry is not a Point".into()),
-            Err(e) => Err(format!("bad geometry: {e}")),
+        Some(match &g.value {
+            geojson::GeometryValue::Point {
+                coordinates: position,
+            } => match position.as_slice() {
+                [x, y, ..] => Ok(Point::new(*x, *y)),
+                _ => Err(format!(
+                    "a Point needs two coordinates, not {}",
+                    position.len()
+                )),
+            },
+            other => Err(format!("geometry is a {}, not a Point", other.type_name())),
         })
     }
 }
@@ -85,22 +95,66 @@ pub fn read_points_csv(
     Ok(out)
 }
 
-/// Reads a GeoJSON FeatureCollection of points.
+/// The envelope of a GeoJSON FeatureCollection: features are parsed one by one, so that
+/// one malformed feature is a counted skip, not the loss of the file.
+#[derive(serde::Deserialize)]
+struct FeatureCollectionEnvelope {
+    #[serde(rename = "type")]
+    kind: String,
+    features: Vec<serde_json::Value>,
+    /// The `crs` member of GeoJSON 2008 (RFC 7946 has none: WGS84 lon/lat only).
+    #[serde(default)]
+    crs: Option<serde_json::Value>,
+}
+
+/// Names under which files declare WGS84 longitude/latitude.
+const WGS84_NAMES: &[&str] = &[
+    "urn:ogc:def:crs:OGC:1.3:CRS84",
+    "urn:ogc:def:crs:OGC::CRS84",
+    "urn:ogc:def:crs:EPSG::4326",
+    "EPSG:4326",
+    "CRS84",
+];
+
+/// Reads a GeoJSON FeatureCollection of points (RFC 7946: WGS84 longitude, latitude).
 pub fn read_points_geojson(
     reader: impl Read,
     spec: &SourceSpec,
     locator: &Locator,
     report: &mut SourceReport,
 ) -> Result<Vec<Facility>, ImportError> {
-    let fc: geojson::FeatureCollection = serde_json::from_reader(std::io::BufReader::new(reader))
-        .map_err(|e| {
-        ImportError::source(&spec.id, format!("not a GeoJSON FeatureCollection: {e}"))
-    })?;
+    let refuse = |why: String| ImportError::source(&spec.id, why);
+    let fc: FeatureCollectionEnvelope = serde_json::from_reader(std::io::BufReader::new(reader))
+        .map_err(|e| refuse(format!("not a GeoJSON FeatureCollection: {e}")))?;
+    if fc.kind != "FeatureCollection" {
+        return Err(refuse(format!(
+            "not a GeoJSON FeatureCollection: its type is {:?}",
+            fc.kind
+        )));
+    }
+    if let Some(crs) = &fc.crs {
+        let name = crs.pointer("/properties/name").and_then(|n| n.as_str());
+        if !name.is_some_and(|n| WGS84_NAMES.contains(&n)) {
+            return Err(refuse(format!(
+                "the file declares the CRS {}; careaccess reads GeoJSON in WGS84 \
+                 longitude/latitude (RFC 7946): reproject it first (e.g. ogr2ogr -t_srs EPSG:4326)",
+                name.map_or_else(|| crs.to_string(), str::to_owned)
+            )));
+        }
+    }
     let mut out = Vec::new();
-    for (i, feature) in fc.features.into_iter().enumerate() {
+    for (i, value) in fc.features.into_iter().enumerate() {
+        let line = i as u64 + 1;
         report.rows_read += 1;
+        let feature = match serde_json::from_value::<geojson::Feature>(value) {
+            Ok(f) => f,
+            Err(e) => {
+                report.skip(line, "bad_feature", format!("not a GeoJSON Feature: {e}"));
+                continue;
+            }
+        };
         let row = FeatureRow { feature };
-        if let Some(f) = row_to_facility(&row, i as u64 + 1, spec, locator, report) {
+        if let Some(f) = row_to_facility(&row, line, spec, locator, report) {
             out.push(f);
         }
     }
@@ -423,6 +477,18 @@ mod tests {
                 .map(|(_, v)| v.to_string())
                 .filter(|v| !v.is_empty())
         }
+    }
+
+    /// Found by fuzzing `points_geojson`: converting any geometry to geo types panicked
+    /// on a LineString whose position has one number.
+    #[test]
+    fn a_linestring_with_a_one_number_position_is_skipped_not_a_panic() {
+        let feature: geojson::Feature = serde_json::from_str(
+            r#"{"type":"Feature","geometry":{"type":"LineString","coordinates":[[0,0],[5]]},"properties":{}}"#,
+        )
+        .unwrap();
+        let got = FeatureRow { feature }.geometry().unwrap();
+        assert_eq!(got, Err("geometry is a LineString, not a Point".to_owned()));
     }
 
     #[test]
