@@ -255,7 +255,7 @@ pub struct ItemsQuery {
     pub limit: usize,
     pub offset: usize,
     /// `(column, value)`: the property must equal the value.
-    pub filters: Vec<(usize, String)>,
+    pub filters: Vec<(usize, FilterValue)>,
     /// Columns to output, in order; all when the request does not say.
     pub properties: Vec<usize>,
     pub format: Format,
@@ -266,13 +266,16 @@ impl ItemsQuery {
     /// Parses the query of `/collections/{id}/items`: the OGC parameters plus one equality
     /// filter per property name (`?departement=79`). Unknown names are a 400.
     pub fn parse(q: &QueryPairs, c: &Collection, default: Format) -> Result<Self, ApiError> {
-        let mut filters = Vec::new();
+        let mut filters: Vec<(usize, FilterValue)> = Vec::new();
         for (k, v) in q.pairs() {
             if ITEMS_PARAMS.contains(&k.as_str()) {
                 continue;
             }
             match c.column(k) {
-                Some(i) => filters.push((i, v.clone())),
+                Some(i) if filters.iter().any(|(j, _)| *j == i) => {
+                    return Err(params::bad(k, "is given more than once"));
+                }
+                Some(i) => filters.push((i, FilterValue::parse(k, c.info.columns[i].ty, v)?)),
                 None => {
                     return Err(ApiError::bad_request(format!(
                         "unknown parameter `{k}`: neither an items parameter ({}) nor a property of {} ({})",
@@ -351,7 +354,7 @@ impl ItemsQuery {
                 }) && self
                     .filters
                     .iter()
-                    .all(|(col, v)| cell_equals(&it.cells[*col], v))
+                    .all(|(col, v)| v.matches(&it.cells[*col]))
             })
             .map(|(i, _)| i)
             .collect()
@@ -426,19 +429,54 @@ fn segment_meets_rect(a: geo::Coord<f64>, b: geo::Coord<f64>, r: &Rect<f64>) -> 
     true
 }
 
-/// Does a cell equal a query-string value? Numbers compare as numbers (`population=0`
-/// matches `0.0`), booleans as `true`/`false`/`1`/`0`.
-pub fn cell_equals(cell: &Cell, v: &str) -> bool {
-    match cell {
-        Cell::Null => false,
-        Cell::Text(s) => s == v,
-        Cell::Int(i) => v.trim().parse::<i64>().is_ok_and(|x| x == *i),
-        Cell::Real(x) => v.trim().parse::<f64>().is_ok_and(|y| y == *x),
-        Cell::Bool(b) => match v {
-            "true" | "1" => *b,
-            "false" | "0" => !*b,
+/// The value of a property filter, parsed once for the type of its column.
+#[derive(Debug, Clone, PartialEq)]
+pub enum FilterValue {
+    Text(String),
+    Int(i64),
+    Real(f64),
+    Bool(bool),
+}
+
+impl FilterValue {
+    /// Parses `value` for a column of type `ty`; a value the column cannot hold is a 400
+    /// naming the parameter (it would otherwise match nothing, silently).
+    pub fn parse(name: &str, ty: ColType, value: &str) -> Result<Self, ApiError> {
+        Ok(match ty {
+            ColType::Text => FilterValue::Text(value.to_owned()),
+            ColType::Int => match value.trim().parse::<i64>() {
+                Ok(i) => FilterValue::Int(i),
+                Err(_) => {
+                    return Err(params::bad(
+                        name,
+                        format!("must be a whole number, not {value:?}"),
+                    ));
+                }
+            },
+            ColType::Real => FilterValue::Real(params::number(name, value)?),
+            ColType::Bool => match value {
+                "true" | "1" => FilterValue::Bool(true),
+                "false" | "0" => FilterValue::Bool(false),
+                _ => {
+                    return Err(params::bad(
+                        name,
+                        format!("must be true or false, not {value:?}"),
+                    ));
+                }
+            },
+        })
+    }
+
+    /// Does a cell hold this value? Numbers compare as numbers (`population=0` matches
+    /// `0.0`); an empty cell matches nothing.
+    pub fn matches(&self, cell: &Cell) -> bool {
+        match (cell, self) {
+            (Cell::Text(s), FilterValue::Text(v)) => s == v,
+            (Cell::Int(i), FilterValue::Int(v)) => i == v,
+            (Cell::Real(x), FilterValue::Real(v)) => x == v,
+            (Cell::Bool(b), FilterValue::Bool(v)) => b == v,
             _ => false,
-        },
+        }
     }
 }
 
