@@ -456,7 +456,7 @@ fn skipped(r: &SourceReport) -> Vec<(u64, &str)> {
 }
 
 /// `careaccess --data-dir <data> data <command>`.
-fn careaccess(data: &Path, command: &str) -> Command {
+pub(crate) fn careaccess(data: &Path, command: &str) -> Command {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_careaccess"));
     cmd.arg("--data-dir")
         .arg(data)

@@ -15,6 +15,11 @@ pub struct Server {
 impl Server {
     /// Starts the binary on `data_dir` and waits until `/health` answers.
     pub fn start(data_dir: &Path) -> Server {
+        Server::start_with(data_dir, &[])
+    }
+
+    /// The same, with these environment variables set.
+    pub fn start_with(data_dir: &Path, env: &[(&str, &str)]) -> Server {
         let port = std::net::TcpListener::bind("127.0.0.1:0")
             .unwrap()
             .local_addr()
@@ -26,6 +31,8 @@ impl Server {
             .args(["serve", "--bind", &format!("127.0.0.1:{port}")])
             .env_remove("CAREACCESS_MIRROR")
             .env_remove("CAREACCESS_DATA")
+            .env_remove("CAREACCESS_ADMIN_TOKEN")
+            .envs(env.iter().copied())
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::piped())
@@ -64,15 +71,25 @@ impl Server {
 
     /// `GET path` with a plain HTTP/1.1 request: status and body.
     pub fn get(&self, path: &str) -> (u16, String) {
+        self.request("GET", path, &[], "")
+    }
+
+    /// A plain HTTP/1.1 request with these extra header lines: status and body.
+    pub fn request(&self, method: &str, path: &str, headers: &[&str], body: &str) -> (u16, String) {
         use std::io::Write;
         let port = self.url.rsplit(':').next().unwrap().parse::<u16>().unwrap();
         let mut s = TcpStream::connect(("127.0.0.1", port)).unwrap();
         s.set_read_timeout(Some(Duration::from_secs(60))).unwrap();
-        write!(
-            s,
-            "GET {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n"
-        )
-        .unwrap();
+        let mut head = format!(
+            "{method} {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\
+             Content-Length: {}\r\n",
+            body.len()
+        );
+        for h in headers {
+            head.push_str(h);
+            head.push_str("\r\n");
+        }
+        write!(s, "{head}\r\n{body}").unwrap();
         let mut answer = String::new();
         s.read_to_string(&mut answer).unwrap();
         let status = answer[9..12].parse().unwrap();
