@@ -20,6 +20,8 @@
 pub mod analysis;
 pub mod api;
 pub mod crs;
+#[doc(hidden)]
+pub mod fuzz;
 pub mod geodesy;
 pub mod import;
 pub mod index;

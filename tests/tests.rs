@@ -2,6 +2,7 @@
 #![allow(clippy::unwrap_used)] // tests fail loudly on purpose
 
 mod api;
+mod bad_input;
 mod import_fixtures;
 mod mirror;
 mod server;
