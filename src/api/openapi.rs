@@ -13,6 +13,8 @@ use super::features;
 use super::ogc::{base_url, json_response};
 use super::params::{DEFAULT_LIMIT, MAX_LIMIT};
 use super::state::AppState;
+use crate::analysis::scenario::MAX_CHANGES;
+use crate::analysis::siting::MAX_PICKS;
 
 fn query(name: &str, description: &str, schema: Value, required: bool) -> Value {
     json!({ "name": name, "in": "query", "description": description, "required": required,
@@ -209,7 +211,7 @@ pub fn document_for(base: &str, st: &AppState) -> Value {
                 let mut p = vec![
                     query("territory", "cls:<id>, epci:<siren>, dep:<code>, reg:<code>, communes:<code>,<code>…", json!({"type": "string"}), true),
                     query("kind", "Kind of structure", kind_schema(st), true),
-                    query("k", "Sites to pick (1–50, default 3)", json!({"type": "integer", "minimum": 1, "maximum": 50, "default": 3}), false),
+                    query("k", &format!("Sites to pick (1–{MAX_PICKS}, default 3)"), json!({"type": "integer", "minimum": 1, "maximum": MAX_PICKS, "default": 3}), false),
                     model_param(),
                 ];
                 p.extend(threshold_params());
@@ -248,14 +250,14 @@ pub fn document_for(base: &str, st: &AppState) -> Value {
                 "Scenario": {
                     "type": "object",
                     "required": ["kind", "changes"],
-                    "description": format!("At most {MAX_SCENARIO_BYTES} bytes and 200 changes"),
+                    "description": format!("At most {MAX_SCENARIO_BYTES} bytes and {MAX_CHANGES} changes"),
                     "properties": {
                         "kind": kind_schema(st),
                         "within_km": {"type": "number"},
                         "within_min": {"type": "number"},
                         "model": {"type": "string", "enum": ["straight", "road_estimate", "matrix"]},
                         "profile": {"type": "string", "description": "Accessibility profile of the deltas (none: skip); default: the profile named after the kind"},
-                        "changes": { "type": "array", "items": { "oneOf": [
+                        "changes": { "type": "array", "minItems": 1, "maxItems": MAX_CHANGES, "items": { "oneOf": [
                             { "type": "object", "required": ["op", "lon", "lat"], "properties": {
                                 "op": {"type": "string", "enum": ["add"]}, "lon": {"type": "number"}, "lat": {"type": "number"},
                                 "name": {"type": "string"}, "capacity": {"type": "number"} } },

@@ -217,7 +217,7 @@ impl AppState {
         collections.push(communes);
 
         // One collection per kind of structure.
-        for kind in &kinds_built(&engine) {
+        for (rank, kind) in kinds_built(&engine).iter().enumerate() {
             let (info, features) = take(kind.as_str())?;
             let used: Vec<&str> = engine
                 .data
@@ -231,6 +231,7 @@ impl AppState {
                 "id",
                 serde_json::json!({
                     "sources": source_meta(&used),
+                    "kind": { "id": kind, "label": kind.label_fr(), "rank": rank },
                     "partial_list": engine.data.facilities_of(kind).any(|f| f.partial_list),
                 }),
             ));
