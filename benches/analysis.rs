@@ -3,27 +3,32 @@
 //! Needs a built data set: `careaccess data build` (data dir from `CAREACCESS_DATA`,
 //! default `geodata/`). Peer figures on the same inputs: `benches/peer_nearest.py`.
 //!
-//! Targets (2-core machine): nearest for all ~35,000 communes ≤ 20 ms per kind; national
-//! 2SFCA over the EHPAD with a 20 km catchment ≤ 40 ms; one scenario ≤ 10 ms, with its
-//! accessibility deltas. Figures in `benches/README.md`.
+//! Targets (2-core machine): loading the national build for a command ≤ 60 ms; nearest
+//! for all ~35,000 communes ≤ 20 ms per kind; national 2SFCA over the EHPAD with a 20 km
+//! catchment ≤ 40 ms; one scenario ≤ 10 ms, with its accessibility deltas. Figures in
+//! `benches/README.md`.
 
 use std::hint::black_box;
 use std::path::PathBuf;
 
-use careaccess::analysis::accessibility::{Demand, StepUnit, Supply, builtin_profiles};
+use careaccess::analysis::change::Change;
 use careaccess::analysis::coverage::Threshold;
-use careaccess::analysis::scenario::Change;
 use careaccess::analysis::{DistanceModel, Engine};
-use careaccess::import::load::{LoadOptions, load};
-use careaccess::model::Kind;
+use careaccess::import::profiles::builtin_profiles;
+use careaccess::model::{Demand, Kind, StepUnit, Supply};
+use careaccess::store::{LoadOptions, load};
 use criterion::{Criterion, criterion_group, criterion_main};
 
-fn engine() -> Option<Engine> {
-    let dir = std::env::var_os("CAREACCESS_DATA")
+fn data_dir() -> PathBuf {
+    std::env::var_os("CAREACCESS_DATA")
         .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("geodata"));
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("geodata"))
+}
+
+fn engine() -> Option<Engine> {
+    let dir = data_dir();
     match load(&dir, LoadOptions::default()) {
-        Ok(d) => Some(Engine::new(d)),
+        Ok(b) => Some(Engine::new(b.dataset)),
         Err(e) => {
             eprintln!(
                 "analysis benches skipped: no built data in {} ({e})",
@@ -32,6 +37,28 @@ fn engine() -> Option<Engine> {
             None
         }
     }
+}
+
+/// What every command pays before its analysis: the national build read back (attributes
+/// and reference points, no polygons), then the engine (R-trees, Hilbert order, grid).
+fn loading(c: &mut Criterion) {
+    let dir = data_dir();
+    if load(&dir, LoadOptions::default()).is_err() {
+        return;
+    }
+    let mut group = c.benchmark_group("load");
+    group.sample_size(20);
+    group.bench_function("dataset", |b| {
+        b.iter(|| black_box(load(&dir, LoadOptions::default()).map(|b| b.dataset.communes.len())))
+    });
+    group.bench_function("dataset + engine", |b| {
+        b.iter(|| {
+            black_box(
+                load(&dir, LoadOptions::default()).map(|b| Engine::new(b.dataset).kinds.len()),
+            )
+        })
+    });
+    group.finish();
 }
 
 fn nearest(c: &mut Criterion) {
@@ -153,5 +180,5 @@ fn two_step_fca(c: &mut Criterion) {
     });
 }
 
-criterion_group!(benches, nearest, two_step_fca, scenario);
+criterion_group!(benches, loading, nearest, two_step_fca, scenario);
 criterion_main!(benches);

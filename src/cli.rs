@@ -1,15 +1,18 @@
-//! Command line: clap definitions and the commands' glue. `anyhow` lives here only.
+//! The command line as typed (clap), and its conversion into the validated requests of
+//! `careaccess::analysis::request` — the same types, and so the same rules and messages,
+//! as the HTTP API. Names no other module of the binary.
 
-use std::path::{Path, PathBuf};
-use std::process::ExitCode;
+use std::path::PathBuf;
 
-use anyhow::Context;
+use anyhow::{Context, bail};
 use clap::{Args, Parser, Subcommand};
 
-use careaccess::analysis::DistanceModel;
-use careaccess::analysis::accessibility::{Demand, Supply};
-use careaccess::import::{self, Manifest, fetch};
-use careaccess::model::Kind;
+use careaccess::analysis::change::Change;
+use careaccess::analysis::request::{
+    AccessRequest, CoverageRequest, NearestRequest, ProfileChoice, ScenarioRequest, SitingRequest,
+};
+use careaccess::analysis::{DistanceModel, Engine, territory};
+use careaccess::model::{Demand, Supply};
 
 /// careaccess — where care is, and how far it is, for every commune of France.
 #[derive(Debug, Parser)]
@@ -54,10 +57,33 @@ pub enum Command {
 }
 
 #[derive(Debug, Args)]
-pub struct AccessArgs {
+pub struct ProfileArgs {
     /// Accessibility profile of the parameters file: mg, ehpad, msp, clic, hospital…
-    #[arg(long)]
-    pub kind: String,
+    #[arg(long, required_unless_present = "kind")]
+    pub profile: Option<String>,
+    /// Deprecated name of --profile (kept for one release).
+    #[arg(long, hide = true, conflicts_with = "profile")]
+    pub kind: Option<String>,
+}
+
+impl ProfileArgs {
+    /// The profile id, with a note on standard error when the deprecated flag named it.
+    pub fn id(&self) -> String {
+        match (&self.profile, &self.kind) {
+            (Some(p), _) => p.clone(),
+            (None, Some(k)) => {
+                eprintln!("note: --kind names a profile here and is deprecated: use --profile {k}");
+                k.clone()
+            }
+            (None, None) => "mg".to_owned(),
+        }
+    }
+}
+
+#[derive(Debug, Args)]
+pub struct AccessArgs {
+    #[command(flatten)]
+    pub profile: ProfileArgs,
     /// Supply per site: capacity (places, beds…) or sites (1 each). Default: the profile's.
     #[arg(long)]
     pub supply: Option<Supply>,
@@ -73,6 +99,17 @@ pub struct AccessArgs {
     /// Parameters file (default: <data-dir>/accessibility.toml, else the built-in one).
     #[arg(long)]
     pub params: Option<PathBuf>,
+}
+
+impl AccessArgs {
+    pub fn request(&self) -> AccessRequest {
+        AccessRequest {
+            profile: self.profile.id(),
+            supply: self.supply,
+            demand: self.demand,
+            model: self.model,
+        }
+    }
 }
 
 #[derive(Debug, Args)]
@@ -119,17 +156,36 @@ pub struct ZonageArgs {
 #[derive(Debug, Args)]
 pub struct ThresholdArgs {
     /// Threshold in straight km (default 10 km).
-    #[arg(long, conflicts_with = "within_min")]
+    #[arg(long, conflicts_with = "within_min", allow_negative_numbers = true)]
     pub within_km: Option<f64>,
     /// Threshold in car minutes.
-    #[arg(long)]
+    #[arg(long, allow_negative_numbers = true)]
     pub within_min: Option<f64>,
+}
+
+impl ThresholdArgs {
+    fn pair(&self) -> (Option<f64>, Option<f64>) {
+        (self.within_km, self.within_min)
+    }
+}
+
+#[derive(Debug, Args)]
+pub struct ModelArgs {
+    /// Distance model: straight (geodesic metres), road_estimate (road km and car minutes
+    /// estimated from the straight distance; the default) or matrix (travel-time table,
+    /// --matrix).
+    #[arg(long)]
+    pub model: Option<DistanceModel>,
+    /// Commune-to-commune travel times, CSV `from,to,minutes` (for --model matrix).
+    #[arg(long)]
+    pub matrix: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]
 pub struct ScenarioArgs {
+    /// Kind of structure: msp, ehpad, hospital…
     #[arg(long)]
-    pub kind: Kind,
+    pub kind: String,
     /// Add a site: LON,LAT or LON,LAT,CAPACITY (repeatable).
     #[arg(long, allow_negative_numbers = true)]
     pub add: Vec<String>,
@@ -164,16 +220,74 @@ pub struct ScenarioArgs {
     pub json: bool,
 }
 
+impl ScenarioArgs {
+    /// The changes as typed: `--add LON,LAT[,CAPACITY]`, `--remove ID`, `--resize ID=CAPACITY`.
+    fn changes(&self) -> anyhow::Result<Vec<Change>> {
+        let mut changes = Vec::new();
+        for a in &self.add {
+            let parts: Vec<&str> = a.split(',').map(str::trim).collect();
+            let num = |s: &str| {
+                s.parse::<f64>()
+                    .with_context(|| format!("--add {a:?}: {s:?} is not a number"))
+            };
+            let (lon, lat, capacity) = match parts.as_slice() {
+                [lon, lat] => (num(lon)?, num(lat)?, None),
+                [lon, lat, cap] => (num(lon)?, num(lat)?, Some(num(cap)?)),
+                _ => bail!("--add {a:?} must be LON,LAT or LON,LAT,CAPACITY"),
+            };
+            changes.push(Change::Add {
+                lon,
+                lat,
+                name: None,
+                capacity,
+            });
+        }
+        changes.extend(
+            self.remove
+                .iter()
+                .map(|id| Change::Remove { id: id.clone() }),
+        );
+        for r in &self.resize {
+            let (id, cap) = r
+                .split_once('=')
+                .with_context(|| format!("--resize {r:?} must be ID=CAPACITY"))?;
+            let capacity = cap
+                .trim()
+                .parse::<f64>()
+                .with_context(|| format!("--resize {r:?}: {cap:?} is not a number"))?;
+            changes.push(Change::Resize {
+                id: id.trim().to_owned(),
+                capacity,
+            });
+        }
+        Ok(changes)
+    }
+
+    pub fn request(&self, engine: &Engine) -> anyhow::Result<ScenarioRequest> {
+        Ok(ScenarioRequest::new(
+            engine,
+            &self.kind,
+            self.changes()?,
+            self.threshold.pair(),
+            self.model.model,
+            ProfileChoice::from_param(self.profile.as_deref()),
+            self.supply,
+            self.demand,
+        )?)
+    }
+}
+
 #[derive(Debug, Args)]
 pub struct SitingArgs {
     /// Territory: cls:<id>, epci:<siren>, dep:<code>, reg:<code>, communes:<code,code…>.
     #[arg(long)]
     pub territory: String,
+    /// Kind of structure: msp, ehpad, hospital…
     #[arg(long)]
-    pub kind: Kind,
-    /// How many sites to suggest.
-    #[arg(long, default_value_t = 3)]
-    pub k: usize,
+    pub kind: String,
+    /// How many sites to suggest (default 3).
+    #[arg(long)]
+    pub k: Option<usize>,
     #[command(flatten)]
     pub threshold: ThresholdArgs,
     #[command(flatten)]
@@ -182,22 +296,25 @@ pub struct SitingArgs {
     pub json: bool,
 }
 
-#[derive(Debug, Args)]
-pub struct ModelArgs {
-    /// Distance model: straight (geodesic metres), road_estimate (road km and car minutes
-    /// estimated from the straight distance) or matrix (travel-time table, --matrix).
-    #[arg(long, default_value = "straight")]
-    pub model: DistanceModel,
-    /// Commune-to-commune travel times, CSV `from,to,minutes` (for --model matrix).
-    #[arg(long)]
-    pub matrix: Option<PathBuf>,
+impl SitingArgs {
+    pub fn request(&self, engine: &Engine) -> anyhow::Result<SitingRequest> {
+        let territory = territory::resolve(&engine.data, &self.territory)?;
+        Ok(SitingRequest::new(
+            engine,
+            territory,
+            &self.kind,
+            self.k.map(|k| k as i128),
+            self.threshold.pair(),
+            self.model.model,
+        )?)
+    }
 }
 
 #[derive(Debug, Args)]
 pub struct NearestArgs {
     /// Kind of structure: msp, ehpad, ehpa, clic, centre_sante, hospital, autre, or a user kind.
     #[arg(long)]
-    pub kind: Kind,
+    pub kind: String,
     #[command(flatten)]
     pub model: ModelArgs,
     /// From this point (WGS84 longitude) instead of every commune.
@@ -206,12 +323,29 @@ pub struct NearestArgs {
     /// From this point (WGS84 latitude).
     #[arg(long, requires = "lon", allow_negative_numbers = true)]
     pub lat: Option<f64>,
-    /// How many structures from a point.
-    #[arg(long, default_value_t = 5)]
-    pub k: usize,
+    /// How many structures from a point (default 3).
+    #[arg(long)]
+    pub k: Option<usize>,
     /// Write the CSV here instead of standard output.
     #[arg(long)]
     pub out: Option<PathBuf>,
+}
+
+impl NearestArgs {
+    /// The request from a point (`--lon --lat`); `None` for the per-commune table.
+    pub fn point_request(&self, engine: &Engine) -> anyhow::Result<Option<NearestRequest>> {
+        if self.lon.is_none() && self.lat.is_none() {
+            return Ok(None);
+        }
+        Ok(Some(NearestRequest::new(
+            engine,
+            (self.lon, self.lat),
+            None,
+            Some(&self.kind),
+            self.k.map(|k| k as i128),
+            self.model.model,
+        )?))
+    }
 }
 
 #[derive(Debug, Args)]
@@ -219,8 +353,9 @@ pub struct CoverageArgs {
     /// Territory: cls:<id>, epci:<siren>, dep:<code>, reg:<code>, commune:<code>, communes:<code,code…>.
     #[arg(long)]
     pub territory: String,
+    /// Kind of structure: msp, ehpad, hospital…
     #[arg(long)]
-    pub kind: Kind,
+    pub kind: String,
     #[command(flatten)]
     pub model: ModelArgs,
     /// Communes beyond this threshold are listed as underserved.
@@ -229,6 +364,19 @@ pub struct CoverageArgs {
     /// Print JSON instead of a table.
     #[arg(long)]
     pub json: bool,
+}
+
+impl CoverageArgs {
+    pub fn request(&self, engine: &Engine) -> anyhow::Result<CoverageRequest> {
+        let territory = territory::resolve(&engine.data, &self.territory)?;
+        Ok(CoverageRequest::new(
+            engine,
+            territory,
+            &self.kind,
+            self.model.model,
+            self.threshold.pair(),
+        )?)
+    }
 }
 
 #[derive(Debug, Subcommand)]
@@ -267,182 +415,4 @@ pub struct ServeArgs {
     pub web_dir: Option<PathBuf>,
     #[command(flatten)]
     pub mirror: MirrorArg,
-}
-
-pub fn init_logging(verbose: u8) {
-    let default = match verbose {
-        0 => "careaccess=info,tower_http=warn",
-        1 => "careaccess=debug,tower_http=info",
-        _ => "debug",
-    };
-    let filter = tracing_subscriber::EnvFilter::try_from_env("CAREACCESS_LOG")
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
-    tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
-        .init();
-}
-
-pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
-    let data_dir = cli.data_dir;
-    match cli.command {
-        Command::Data(DataCommand::Fetch(args)) => {
-            let manifest = read_manifest(&data_dir)?;
-            run_fetch(
-                &manifest,
-                &data_dir,
-                args.mirror.mirror.as_deref(),
-                args.only.as_deref(),
-            )?;
-        }
-        Command::Data(DataCommand::Build) => {
-            let manifest = read_manifest(&data_dir)?;
-            run_build(&manifest, &data_dir)?;
-        }
-        Command::Data(DataCommand::Status) => status(&data_dir)?,
-        Command::Nearest(args) => crate::commands::nearest(&data_dir, &args)?,
-        Command::Coverage(args) => crate::commands::coverage(&data_dir, &args)?,
-        Command::Scenario(args) => crate::commands::scenario(&data_dir, &args)?,
-        Command::Siting(args) => crate::commands::siting(&data_dir, &args)?,
-        Command::Accessibility(args) => crate::commands::accessibility(&data_dir, &args)?,
-        Command::Explain(args) => crate::commands::explain(&data_dir, &args)?,
-        Command::Zonage(args) => crate::commands::zonage(&data_dir, &args)?,
-        Command::Serve(args) => {
-            ensure_data(&data_dir, args.mirror.mirror.as_deref())?;
-            let runtime = tokio::runtime::Runtime::new().context("starting the async runtime")?;
-            let web_dir = args
-                .web_dir
-                .clone()
-                .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("web"));
-            // The map's script (MapLibre) comes from npm, pinned by web/package-lock.json.
-            if web_dir.join("package-lock.json").exists() {
-                match import::npm::install_missing(&web_dir) {
-                    Ok(done) if !done.is_empty() => {
-                        tracing::info!("installed in web/node_modules: {}", done.join(", "))
-                    }
-                    Ok(_) => {}
-                    Err(e) => tracing::warn!(
-                        "the web map's dependencies are missing and could not be fetched ({e}); \
-                         the API works, the map needs `npm ci` in {}",
-                        web_dir.display()
-                    ),
-                }
-            }
-            runtime.block_on(careaccess::api::serve(&data_dir, &web_dir, args.bind))?;
-        }
-    }
-    Ok(ExitCode::SUCCESS)
-}
-
-fn read_manifest(data_dir: &Path) -> anyhow::Result<Manifest> {
-    let path = data_dir.join("sources.toml");
-    Manifest::read(&path).with_context(|| {
-        format!(
-            "reading the data manifest (is --data-dir {} right?)",
-            data_dir.display()
-        )
-    })
-}
-
-fn run_fetch(
-    manifest: &Manifest,
-    data_dir: &Path,
-    mirror: Option<&Path>,
-    only: Option<&[String]>,
-) -> anyhow::Result<()> {
-    let opts = fetch::FetchOptions {
-        data_dir,
-        mirror,
-        only,
-    };
-    let done = fetch::fetch(manifest, &opts)?;
-    for (id, f) in &done.fetched {
-        eprintln!(
-            "  {id:<20} {:<16} {} ({} bytes)",
-            f.origin.as_str(),
-            f.file,
-            f.bytes
-        );
-    }
-    for (id, why) in &done.absent {
-        eprintln!("  {id:<20} absent           {why}");
-    }
-    Ok(())
-}
-
-fn run_build(manifest: &Manifest, data_dir: &Path) -> anyhow::Result<()> {
-    let built = import::build::build(manifest, data_dir)?;
-    for s in &built.report.sources {
-        eprintln!(
-            "  {:<20} {:<7} read {:>7}  kept {:>7}  skipped {:>6}  superseded {:>5}",
-            s.id,
-            s.status,
-            s.rows_read,
-            s.kept,
-            s.skipped_total(),
-            s.superseded
-        );
-    }
-    for (name, n) in &built.report.outputs {
-        eprintln!("  {name:<24} {n:>7} features");
-    }
-    eprintln!(
-        "built {} (report: {}/build-report.json)",
-        built.dir.display(),
-        data_dir.display()
-    );
-    Ok(())
-}
-
-/// Fetches and builds what is missing, so that `serve` works on a fresh clone.
-fn ensure_data(data_dir: &Path, mirror: Option<&Path>) -> anyhow::Result<()> {
-    if data_dir
-        .join(import::build::CURRENT)
-        .join("communes.fgb")
-        .exists()
-    {
-        return Ok(());
-    }
-    tracing::info!(
-        "no built data in {}: fetching and building it",
-        data_dir.display()
-    );
-    let manifest = read_manifest(data_dir)?;
-    run_fetch(&manifest, data_dir, mirror, None)?;
-    run_build(&manifest, data_dir)
-}
-
-fn status(data_dir: &Path) -> anyhow::Result<()> {
-    let fetched = fetch::FetchManifest::read(data_dir)?;
-    println!(
-        "fetched sources ({}):",
-        fetch::FetchManifest::file_path(data_dir).display()
-    );
-    for (id, f) in &fetched.fetched {
-        println!(
-            "  {id:<20} {} {} {}",
-            f.origin.as_str(),
-            f.fetched_at,
-            f.file
-        );
-    }
-    for (id, why) in &fetched.absent {
-        println!("  {id:<20} absent: {why}");
-    }
-    let report_path = data_dir
-        .join(import::build::CURRENT)
-        .join("build-report.json");
-    match std::fs::read(&report_path) {
-        Ok(bytes) => {
-            let report: import::BuildReport = serde_json::from_slice(&bytes)
-                .with_context(|| format!("reading {}", report_path.display()))?;
-            println!("current build {} ({}):", report.build_id, report.builder);
-            for (name, n) in &report.outputs {
-                println!("  {name:<24} {n:>7} features");
-            }
-        }
-        Err(_) => println!("no build yet: run `careaccess data build`"),
-    }
-    Ok(())
 }

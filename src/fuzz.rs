@@ -18,8 +18,10 @@ use axum::http::Request;
 use geo::{MultiPolygon, Rect};
 use tower::ServiceExt;
 
-use crate::api::analysis::ScenarioRequest;
+use crate::analysis::change::MAX_CHANGES;
+use crate::analysis::request;
 use crate::api::params::{self, QueryPairs};
+use crate::api::query::{NearestQuery, ScenarioBody};
 use crate::api::{Service, app};
 use crate::import::communes::{Cog, CogCommune, Contour, Contours};
 use crate::import::locate::{Locator, MAX_OFFSHORE_M};
@@ -250,24 +252,40 @@ pub fn query(data: &[u8]) {
     };
     for (name, value) in pairs.pairs() {
         rejects(pairs.get(name).map(drop));
-        rejects(params::number(name, value).map(|v| assert!(v.is_finite())));
-        rejects(params::lon(name, value).map(|v| assert!((-180.0..=180.0).contains(&v))));
-        rejects(params::lat(name, value).map(|v| assert!((-90.0..=90.0).contains(&v))));
+        let number = params::number(name, value);
+        rejects(number.clone().map(|v| assert!(v.is_finite())));
+        if let Ok(v) = number {
+            let request = |r: Result<f64, request::RequestError>| r.map(drop).map_err(Into::into);
+            rejects(request(request::lon("lon", v).inspect(|v| {
+                assert!((-180.0..=180.0).contains(v));
+            })));
+            rejects(request(request::lat("lat", v).inspect(|v| {
+                assert!((-90.0..=90.0).contains(v));
+            })));
+            rejects(
+                request::threshold(Some(v), None)
+                    .map(drop)
+                    .map_err(Into::into),
+            );
+            rejects(
+                request::threshold(None, Some(v))
+                    .map(drop)
+                    .map_err(Into::into),
+            );
+        }
         rejects(params::limit(name, value).map(|v| assert!(v <= params::MAX_LIMIT)));
         rejects(params::offset(name, value).map(drop));
-        rejects(params::count(name, value, 1, 50).map(|v| assert!((1..=50).contains(&v))));
+        rejects(params::count("k", value, 1, 50).map(|v| assert!((1..=50).contains(&v))));
         rejects(params::bbox(name, value).map(|r| {
             let (lo, hi) = (r.min(), r.max());
             assert!(lo.x <= hi.x && lo.y <= hi.y, "{r:?}");
             assert!(-180.0 <= lo.x && hi.x <= 180.0 && -90.0 <= lo.y && hi.y <= 90.0);
         }));
         rejects(params::model(name, value).map(drop));
-        rejects(params::threshold(Some(value), None).map(drop));
-        rejects(params::threshold(None, Some(value)).map(drop));
     }
-    rejects(pairs.only(&["bbox", "limit", "offset"]));
-    rejects(ScenarioRequest::parse(data).map(|r| {
-        assert!(!r.changes.is_empty() && r.changes.len() <= crate::analysis::scenario::MAX_CHANGES);
+    rejects(pairs.only(NearestQuery::PARAMS));
+    rejects(ScenarioBody::parse(data).map(|r| {
+        assert!(!r.changes.is_empty() && r.changes.len() <= MAX_CHANGES);
     }));
 }
 

@@ -20,11 +20,13 @@
 pub mod analysis;
 pub mod api;
 pub mod crs;
+#[cfg(feature = "fuzz")]
 #[doc(hidden)]
 pub mod fuzz;
 pub mod geodesy;
 pub mod import;
 pub mod index;
 pub mod model;
+pub mod store;
 #[cfg(test)]
 mod test_support;

@@ -1,7 +1,7 @@
 //! careaccess: access to care in France.
 //!
-//! Run `careaccess --help`. The binary is thin: it parses the command line, then calls
-//! the library (`careaccess::import`, `careaccess::api`…).
+//! Run `careaccess --help`. The binary is thin: it parses the command line (`cli`), then
+//! runs the command (`commands`), which calls the library.
 
 mod cli;
 mod commands;
@@ -20,12 +20,6 @@ static GLOBAL: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
 
 fn main() -> ExitCode {
     let cli = <cli::Cli as clap::Parser>::parse();
-    cli::init_logging(cli.verbose);
-    match cli::run(cli) {
-        Ok(code) => code,
-        Err(e) => {
-            eprintln!("error: {e:#}");
-            ExitCode::FAILURE
-        }
-    }
+    commands::init_logging(cli.verbose);
+    commands::run(cli)
 }

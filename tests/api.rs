@@ -9,7 +9,7 @@ use std::sync::{Arc, OnceLock};
 use axum::body::Body;
 use axum::http::{HeaderMap, Request, StatusCode, header};
 use careaccess::api::{AppState, Service, app};
-use careaccess::import::fgb;
+use careaccess::store;
 use serde_json::{Value, json};
 use tower::ServiceExt;
 
@@ -351,12 +351,12 @@ async fn flatgeobuf_output_reads_back() {
     let dir = tempfile::tempdir().unwrap();
     let p = dir.path().join("c.fgb");
     std::fs::write(&p, &a.body).unwrap();
-    let (info, features) = fgb::read_layer_info(&p).unwrap();
+    let (info, features) = store::read_layer_info(&p).unwrap();
     assert_eq!(features.len(), 6);
     assert!(info.columns.iter().any(|c| c.name == "msp_km"));
     let empty = get("/collections/communes/items?f=fgb&bbox=5,45,6,46").await;
     std::fs::write(&p, &empty.body).unwrap();
-    assert!(fgb::read_layer(&p).unwrap().is_empty());
+    assert!(store::read_layer(&p).unwrap().is_empty());
 }
 
 // ------------------------------------------------------------ analyses
@@ -427,6 +427,7 @@ async fn territory_summary_and_coverage() {
 async fn explain_gives_the_audit_trail() {
     let st = fixture().service.state();
     let served: Vec<String> = st
+        .baselines
         .accessibility
         .iter()
         .filter(|(_, r)| r.is_ok())
@@ -493,10 +494,7 @@ async fn scenario_adds_a_site_and_reports_deltas() {
     let body = json!({"kind": "ehpad", "changes": [{"op": "add", "lon": -0.08, "lat": 46.83}]});
     let r = post("/scenarios", body.to_string()).await.json();
     if r["accessibility"].is_null() {
-        assert!(
-            r["accessibility_note"].as_str().unwrap().contains("ehpad"),
-            "{r}"
-        );
+        assert!(r["notes"][0].as_str().unwrap().contains("ehpad"), "{r}");
     }
     post(
         "/scenarios",

@@ -13,10 +13,12 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
-use careaccess::import::build::{self, BUILDS_DIR, Built, CURRENT};
+use careaccess::import::build::{self, Built};
 use careaccess::import::fetch::{self, FetchManifest, FetchOptions, Origin};
-use careaccess::import::fgb::{self, Cell, Feature};
 use careaccess::import::{BuildReport, Columns, ImportError, Manifest, SourceReport};
+use careaccess::store::fgb::Cell;
+use careaccess::store::{self, Feature};
+use careaccess::store::{BUILDS_DIR, CURRENT};
 use geo::{Area, Contains};
 
 const FINESS_FILE: &str = "etalab-cs1100507-stock-fixture.csv";
@@ -354,7 +356,7 @@ fn snapshot(data: &Path) -> Snapshot {
             .expect("dataset.json is JSON");
     let mut counts = BTreeMap::new();
     for (layer, n) in outputs {
-        let features = fgb::read_layer(&link.join(layer))
+        let features = store::read_layer(&link.join(layer))
             .unwrap_or_else(|e| panic!("{layer} of {name} does not read: {e}"));
         assert_eq!(features.len() as u64, *n, "{layer} of {name}");
         counts.insert(layer.clone(), features.len());
@@ -393,7 +395,7 @@ fn finished_builds(data: &Path) -> BTreeSet<String> {
 }
 
 fn layer(data: &Path, name: &str) -> Vec<Feature> {
-    fgb::read_layer(&data.join(CURRENT).join(name))
+    store::read_layer(&data.join(CURRENT).join(name))
         .unwrap_or_else(|e| panic!("{name} does not read: {e}"))
 }
 
@@ -510,6 +512,7 @@ fn fetch_and_build_the_mini_data_set() {
     let mut expected_outputs: BTreeSet<&str> = FACILITY_LAYERS.iter().map(|(n, _)| *n).collect();
     expected_outputs.extend([
         "communes.fgb",
+        "communes_points.fgb",
         "epci.fgb",
         "departements.fgb",
         "regions.fgb",
@@ -531,7 +534,7 @@ fn fetch_and_build_the_mini_data_set() {
             Path::new(CURRENT).join(name)
         );
         assert_eq!(
-            fgb::read_layer(&link).expect("layer through link").len(),
+            store::read_layer(&link).expect("layer through link").len(),
             snap.counts[name]
         );
     }

@@ -7,8 +7,9 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 
-use careaccess::import::fgb::{self, Cell, Feature};
 use careaccess::import::{BuildReport, Manifest, build, fetch};
+use careaccess::store::fgb::Cell;
+use careaccess::store::{self, Feature};
 
 struct Built {
     _tmp: tempfile::TempDir,
@@ -59,7 +60,7 @@ fn built() -> Option<&'static Built> {
 }
 
 fn layer(b: &Built, name: &str) -> Vec<Feature> {
-    fgb::read_layer(&b.data_dir.join(format!("{name}.fgb"))).unwrap()
+    store::read_layer(&b.data_dir.join(format!("{name}.fgb"))).unwrap()
 }
 
 fn text<'a>(f: &'a Feature, key: &str) -> Option<&'a str> {
@@ -212,12 +213,12 @@ fn gdal_reads_the_layers() {
 #[test]
 fn nearest_equals_brute_force_on_real_communes() {
     use careaccess::analysis::{DistanceModel, Engine};
-    use careaccess::import::load::{LoadOptions, load};
     use careaccess::model::Kind;
+    use careaccess::store::{LoadOptions, load};
     use geo::{Distance, Geodesic};
 
     let Some(b) = built() else { return };
-    let engine = Engine::new(load(&b.data_dir, LoadOptions::default()).unwrap());
+    let engine = Engine::new(load(&b.data_dir, LoadOptions::default()).unwrap().dataset);
     for kind in [Kind::Ehpad, Kind::Hospital, Kind::Msp] {
         let nearest = engine.nearest_per_commune(&kind, DistanceModel::Straight, None);
         let sites: Vec<_> = engine.data.facilities_of(&kind).collect();

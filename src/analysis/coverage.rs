@@ -8,11 +8,6 @@ use super::distance::{DistanceModel, Trip};
 use super::engine::Engine;
 use super::nearest::CommuneNearest;
 
-/// Default distance thresholds, km.
-pub const DEFAULT_KM: [f64; 4] = [5.0, 10.0, 20.0, 30.0];
-/// Default time thresholds, minutes.
-pub const DEFAULT_MIN: [f64; 3] = [10.0, 20.0, 30.0];
-
 /// A threshold: straight km or car minutes.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize)]
 #[serde(tag = "unit", content = "value", rename_all = "snake_case")]

@@ -6,16 +6,27 @@ use std::sync::OnceLock;
 use crate::geodesy::GeoPoint;
 use crate::index::grid::CellGrid;
 use crate::index::{PointIndex, hilbert_order};
-use crate::model::{Dataset, Facility, Kind, TerritoryType};
+use crate::model::{Dataset, Kind, TerritoryType};
 
 use super::travel::RoadEstimate;
 
-/// Facilities of one kind and their index.
+/// Facilities of one kind and their index (built on first use: a command that looks at
+/// one kind builds no other).
 #[derive(Debug, Clone)]
 pub struct KindIndex {
-    /// Indices into [`Dataset::facilities`]; `index` answers with positions in this list.
+    /// Indices into [`Dataset::facilities`]; the index answers with positions in this list.
     pub facilities: Vec<usize>,
-    pub index: PointIndex,
+    /// The facilities' positions, in the order of `facilities`.
+    pub points: Vec<GeoPoint>,
+    index: OnceLock<PointIndex>,
+}
+
+impl KindIndex {
+    /// The R-tree of the kind's facilities.
+    pub fn index(&self) -> &PointIndex {
+        self.index
+            .get_or_init(|| PointIndex::new(self.points.clone()))
+    }
 }
 
 /// A data set ready for analyses.
@@ -24,8 +35,9 @@ pub struct Engine {
     pub data: Dataset,
     /// Reference point of each commune (index = commune index), if it has one.
     pub commune_points: Vec<Option<GeoPoint>>,
-    /// Communes with a reference point; answers with positions in `commune_ids`.
-    pub commune_index: PointIndex,
+    /// Communes with a reference point, built on first use ([`Engine::commune_index`]);
+    /// answers with positions in `commune_ids`.
+    commune_index: OnceLock<PointIndex>,
     /// Commune index of each point of `commune_index`.
     pub commune_ids: Vec<usize>,
     /// The communes with a reference point along a Hilbert curve: consecutive communes
@@ -34,8 +46,9 @@ pub struct Engine {
     pub(crate) commune_order: Vec<usize>,
     /// The reference points in `commune_order`.
     pub(crate) ordered_points: Vec<GeoPoint>,
-    /// The reference points in latitude/longitude cells, for the 2SFCA catchments.
-    pub(crate) commune_grid: CellGrid,
+    /// The reference points in latitude/longitude cells, for the 2SFCA catchments (built
+    /// on first use).
+    commune_grid: OnceLock<CellGrid>,
     pub kinds: BTreeMap<Kind, KindIndex>,
     pub road: RoadEstimate,
     /// Territory memberships by index, built on first use ([`Engine::territory_index`]).
@@ -52,19 +65,12 @@ impl Engine {
         let commune_ids: Vec<usize> = (0..commune_points.len())
             .filter(|&i| commune_points[i].is_some())
             .collect();
-        let commune_index = PointIndex::new(
-            commune_ids
-                .iter()
-                .filter_map(|&i| commune_points[i])
-                .collect(),
-        );
         let commune_order = hilbert_order(
             &commune_ids
                 .iter()
                 .filter_map(|&i| Some((i, commune_points[i]?)))
                 .collect::<Vec<_>>(),
         );
-        let commune_grid = CellGrid::new(&commune_points);
         let ordered_points = commune_order
             .iter()
             .filter_map(|&i| commune_points[i])
@@ -76,23 +82,29 @@ impl Engine {
         let kinds = by_kind
             .into_iter()
             .map(|(kind, facilities)| {
-                let index = PointIndex::new(
-                    facilities
-                        .iter()
-                        .map(|&i| GeoPoint::from_point(data.facilities[i].position))
-                        .collect(),
-                );
-                (kind, KindIndex { facilities, index })
+                let points = facilities
+                    .iter()
+                    .map(|&i| GeoPoint::from_point(data.facilities[i].position))
+                    .collect();
+                let index = OnceLock::new();
+                (
+                    kind,
+                    KindIndex {
+                        facilities,
+                        points,
+                        index,
+                    },
+                )
             })
             .collect();
         Engine {
             data,
             commune_points,
-            commune_index,
+            commune_index: OnceLock::new(),
             commune_ids,
             commune_order,
             ordered_points,
-            commune_grid,
+            commune_grid: OnceLock::new(),
             kinds,
             road: RoadEstimate::default(),
             territory_index: OnceLock::new(),
@@ -106,9 +118,22 @@ impl Engine {
             .get_or_init(|| TerritoryIndex::new(&self.data))
     }
 
-    /// The facility behind a hit of `kinds[kind].index`.
-    pub fn facility(&self, kind: &Kind, hit_index: usize) -> &Facility {
-        &self.data.facilities[self.kinds[kind].facilities[hit_index]]
+    /// The R-tree of the communes with a reference point (positions in `commune_ids`).
+    pub fn commune_index(&self) -> &PointIndex {
+        self.commune_index.get_or_init(|| {
+            PointIndex::new(
+                self.commune_ids
+                    .iter()
+                    .filter_map(|&i| self.commune_points[i])
+                    .collect(),
+            )
+        })
+    }
+
+    /// The reference points in latitude/longitude cells, for the 2SFCA catchments.
+    pub(crate) fn commune_grid(&self) -> &CellGrid {
+        self.commune_grid
+            .get_or_init(|| CellGrid::new(&self.commune_points))
     }
 }
 

@@ -5,76 +5,23 @@
 //! An added site can only become the nearest of communes closer to it than their
 //! current nearest; a removed site only matters to the communes it served. Both sets are
 //! found through the R-trees, so one change costs a few R-tree queries, not a national
-//! recomputation. The accessibility (2SFCA) side of a scenario is
-//! [`Engine::scenario_accessibility`] (module [`super::scenario_accessibility`]), whose
-//! result goes in [`ScenarioResult::accessibility`].
+//! recomputation. The changes themselves are checked in [`super::change`]; the
+//! accessibility (2SFCA) side of a scenario is [`Engine::scenario_accessibility`] (module
+//! [`super::fca::delta`]), whose result goes in [`ScenarioResult::accessibility`].
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 
-use crate::geodesy::{GeoPoint, chord_m, geodesic_from_chord, geodesic_lower_bound, geodesic_m};
+use crate::geodesy::{chord_m, geodesic_from_chord, geodesic_lower_bound, geodesic_m};
 use crate::model::{Kind, TerritoryType};
 
+use super::change::{Added, Change, Resolved, ScenarioError};
 use super::coverage::Threshold;
 use super::distance::{DistanceModel, Trip};
 use super::engine::Engine;
+use super::fca::delta::AccessibilityDelta;
 use super::nearest::CommuneNearest;
-pub use super::scenario_accessibility::{
-    AccessSummary, AccessibilityDelta, CommuneAccessDelta, SiteDelta, TerritoryAccessDelta,
-};
-
-/// One change to the structures of a kind.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(tag = "op", rename_all = "snake_case")]
-pub enum Change {
-    /// A new site at a WGS84 point.
-    Add {
-        lon: f64,
-        lat: f64,
-        #[serde(default)]
-        name: Option<String>,
-        /// Capacity (places, professionals…); 1 site when absent.
-        #[serde(default)]
-        capacity: Option<f64>,
-    },
-    /// An existing structure closes (by its id: FINESS number or source id).
-    Remove { id: String },
-    /// An existing structure changes capacity.
-    Resize { id: String, capacity: f64 },
-}
-
-/// Why a scenario cannot be computed.
-#[derive(Debug, Clone, PartialEq, thiserror::Error)]
-pub enum ScenarioError {
-    #[error("change {0}: ({1}, {2}) is not a WGS84 longitude/latitude")]
-    BadPoint(usize, f64, f64),
-    #[error("change {0}: no structure of kind {1} with id {2:?}")]
-    UnknownId(usize, Kind, String),
-    #[error("change {0}: capacity {1} must be a number ≥ 0")]
-    BadCapacity(usize, f64),
-    #[error("a scenario has at most {max} changes, this one has {0}", max = MAX_CHANGES)]
-    TooMany(usize),
-    #[error(
-        "accessibility profile {profile:?} takes its supply from {supply}, not from the structures of kind {kind}: its accessibility cannot follow this scenario"
-    )]
-    ProfileKind {
-        profile: String,
-        supply: String,
-        kind: Kind,
-    },
-    #[error(
-        "change {change}: accessibility profile {profile:?} counts each site's capacity: give the added site a capacity, or count sites (supply \"sites\")"
-    )]
-    MissingCapacity { change: usize, profile: String },
-    #[error(
-        "the baseline accessibility was computed with the matrix model: give the same travel-time table"
-    )]
-    MatrixMissing,
-}
-
-/// Changes per scenario (a request-size bound for the API).
-pub const MAX_CHANGES: usize = 200;
 
 /// A site after the scenario: existing (facility index) or added (change index).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -136,27 +83,6 @@ pub struct TerritoryDelta {
     pub population_newly_within: u64,
     pub population_no_longer_within: u64,
     pub communes_nearest_changed: usize,
-}
-
-/// A site a scenario adds.
-#[derive(Debug, Clone)]
-pub(crate) struct Added {
-    /// Index of the change.
-    pub(crate) change: usize,
-    pub(crate) point: GeoPoint,
-    pub(crate) name: String,
-    pub(crate) capacity: Option<f64>,
-}
-
-/// Changes checked against the structures of a kind. Positions are in
-/// `engine.kinds[kind].facilities`.
-#[derive(Debug, Clone, Default)]
-pub(crate) struct Resolved {
-    /// Closed structures, with the index of the change.
-    pub(crate) removed: BTreeMap<usize, usize>,
-    pub(crate) added: Vec<Added>,
-    /// The last capacity given to each resized structure, with its change index.
-    pub(crate) resized: BTreeMap<usize, (usize, f64)>,
 }
 
 impl Engine {
@@ -231,7 +157,7 @@ impl Engine {
             };
             // Nearest after: the nearest remaining existing site, or an added one.
             let mut best: Option<(f64, Site)> = ki
-                .and_then(|k| k.index.nearest_where(&p, |i| !removed.contains_key(&i)))
+                .and_then(|k| k.index().nearest_where(&p, |i| !removed.contains_key(&i)))
                 .map(|h| {
                     (
                         h.distance_m,
@@ -288,68 +214,6 @@ impl Engine {
         Ok(result)
     }
 
-    /// Checks the changes against the structures of `kind`.
-    pub(crate) fn resolve_changes(
-        &self,
-        kind: &Kind,
-        changes: &[Change],
-    ) -> Result<Resolved, ScenarioError> {
-        if changes.len() > MAX_CHANGES {
-            return Err(ScenarioError::TooMany(changes.len()));
-        }
-        let ki = self.kinds.get(kind);
-        let position_of = |i: usize, id: &str| {
-            ki.and_then(|k| {
-                k.facilities
-                    .iter()
-                    .position(|&f| self.data.facilities[f].id == id)
-            })
-            .ok_or_else(|| ScenarioError::UnknownId(i, kind.clone(), id.to_owned()))
-        };
-        let mut resolved = Resolved::default();
-        for (i, c) in changes.iter().enumerate() {
-            match c {
-                Change::Add {
-                    lon,
-                    lat,
-                    name,
-                    capacity,
-                } => {
-                    if !(lon.is_finite()
-                        && lat.is_finite()
-                        && (-180.0..=180.0).contains(lon)
-                        && (-90.0..=90.0).contains(lat))
-                    {
-                        return Err(ScenarioError::BadPoint(i, *lon, *lat));
-                    }
-                    if let Some(cap) = capacity
-                        && !(cap.is_finite() && *cap >= 0.0)
-                    {
-                        return Err(ScenarioError::BadCapacity(i, *cap));
-                    }
-                    resolved.added.push(Added {
-                        change: i,
-                        point: GeoPoint::new(*lon, *lat),
-                        name: name
-                            .clone()
-                            .unwrap_or_else(|| format!("Nouveau site {}", i + 1)),
-                        capacity: *capacity,
-                    });
-                }
-                Change::Remove { id } => {
-                    resolved.removed.insert(position_of(i, id)?, i);
-                }
-                Change::Resize { id, capacity } => {
-                    if !(capacity.is_finite() && *capacity >= 0.0) {
-                        return Err(ScenarioError::BadCapacity(i, *capacity));
-                    }
-                    resolved.resized.insert(position_of(i, id)?, (i, *capacity));
-                }
-            }
-        }
-        Ok(resolved)
-    }
-
     fn territory_deltas(&self, changed: &[NearestChange]) -> Vec<TerritoryDelta> {
         let index = self.territory_index();
         let mut acc: BTreeMap<(TerritoryType, &str), TerritoryDelta> = BTreeMap::new();
@@ -387,52 +251,25 @@ impl Engine {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::{Commune, Dataset, Facility, InseeCode, PositionQuality, Territory};
-    use geo::Point;
+    use crate::model::{Commune, Dataset, Facility};
+    use crate::test_support::{self, rng};
     use proptest::prelude::*;
 
+    /// Commune `79iii` in one of two EPCI (by the parity of `i`).
     fn commune(i: usize, lon: f64, lat: f64) -> Commune {
+        let epci = if i % 2 == 0 { "200000001" } else { "200000002" };
         Commune {
-            code: InseeCode::parse(&format!("79{i:03}")).unwrap(),
-            name: format!("Commune {i}"),
-            population: 100 + (i as u32 * 37) % 900,
-            departement: "79".into(),
-            region: "75".into(),
-            epci: Some(if i % 2 == 0 { "200000001" } else { "200000002" }.into()),
-            ref_point: Some(Point::new(lon, lat)),
-            ref_point_source: None,
-            geometry: None,
+            epci: Some(epci.into()),
+            ..test_support::commune(&format!("79{i:03}"), lon, lat, 100 + (i as u32 * 37) % 900)
         }
     }
 
     fn msp(id: &str, lon: f64, lat: f64) -> Facility {
-        Facility {
-            id: id.into(),
-            finess: None,
-            kind: Kind::Msp,
-            category: None,
-            category_label: None,
-            name: format!("MSP {id}"),
-            address: None,
-            commune: None,
-            capacity: Some(1.0),
-            phone: None,
-            position: Point::new(lon, lat),
-            position_quality: PositionQuality::Address,
-            source: "test".into(),
-            partial_list: false,
-            source_line: 1,
-        }
+        test_support::facility(id, Kind::Msp, lon, lat, Some(1.0))
     }
 
     fn dataset(seed: u64, sites: usize) -> Dataset {
-        let mut s = seed.max(1);
-        let mut next = move || {
-            s ^= s << 13;
-            s ^= s >> 7;
-            s ^= s << 17;
-            (s >> 11) as f64 / (1u64 << 53) as f64
-        };
+        let mut next = rng(seed);
         let communes: Vec<Commune> = (0..300)
             .map(|i| commune(i, -0.8 + 0.8 * next(), 46.6 + 0.6 * next()))
             .collect();
@@ -445,18 +282,7 @@ mod tests {
                 )
             })
             .collect();
-        let territories = vec![Territory {
-            kind: TerritoryType::Departement,
-            code: "79".into(),
-            name: "Deux-Sèvres".into(),
-            communes: communes.iter().map(|c| c.code.clone()).collect(),
-        }];
-        Dataset {
-            communes,
-            facilities,
-            territories,
-            ..Dataset::default()
-        }
+        test_support::dataset(communes, facilities)
     }
 
     /// A copy of the data with the changes applied.

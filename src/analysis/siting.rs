@@ -13,6 +13,7 @@ use super::coverage::Threshold;
 use super::distance::{DistanceModel, Trip};
 use super::engine::Engine;
 use super::nearest::CommuneNearest;
+use super::request::MAX_SITING_K;
 
 /// One suggested site.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -43,9 +44,6 @@ pub struct Siting {
     pub share_within_before: f64,
     pub picks: Vec<Pick>,
 }
-
-/// Upper bound on k (a request-size bound for the API).
-pub const MAX_PICKS: usize = 50;
 
 impl Engine {
     /// Greedy choice of up to `k` new sites of `kind` in `territory`. Stops early when no
@@ -84,7 +82,7 @@ impl Engine {
             .filter_map(|&c| {
                 let p = self.commune_points[c]?;
                 let mut reach: Vec<usize> = self
-                    .commune_index
+                    .commune_index()
                     .within(&p, radius_m)
                     .filter(|h| reaches(h.distance_m))
                     .map(|h| self.commune_ids[h.index])
@@ -95,7 +93,7 @@ impl Engine {
             })
             .collect();
         let mut picks = Vec::new();
-        for rank in 1..=k.min(MAX_PICKS) {
+        for rank in 1..=k.min(MAX_SITING_K) {
             let gain = |reach: &[usize]| -> u64 {
                 reach
                     .iter()
@@ -155,30 +153,24 @@ fn share(part: u64, whole: u64) -> f64 {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::{Commune, Dataset, InseeCode, TerritoryType};
-    use geo::Point;
+    use crate::model::TerritoryType;
+    use crate::test_support::{commune, engine};
 
     /// Communes along a meridian, 1 km apart in latitude (≈111 km per degree).
     fn line(pops: &[u32]) -> Engine {
         let communes = pops
             .iter()
             .enumerate()
-            .map(|(i, &population)| Commune {
-                code: InseeCode::parse(&format!("79{:03}", i + 1)).unwrap(),
-                name: format!("C{}", i + 1),
-                population,
-                departement: "79".into(),
-                region: "75".into(),
-                epci: None,
-                ref_point: Some(Point::new(0.0, 46.0 + i as f64 * 0.009)),
-                ref_point_source: None,
-                geometry: None,
+            .map(|(i, &population)| {
+                commune(
+                    &format!("79{:03}", i + 1),
+                    0.0,
+                    46.0 + i as f64 * 0.009,
+                    population,
+                )
             })
             .collect();
-        Engine::new(Dataset {
-            communes,
-            ..Dataset::default()
-        })
+        engine(communes, Vec::new())
     }
 
     fn all(e: &Engine) -> Territory {

@@ -75,5 +75,11 @@ impl IntoResponse for ApiError {
     }
 }
 
+impl From<crate::analysis::request::RequestError> for ApiError {
+    fn from(e: crate::analysis::request::RequestError) -> Self {
+        ApiError::bad_request(e.to_string())
+    }
+}
+
 /// The result of a handler.
 pub type ApiResult<T> = Result<T, ApiError>;

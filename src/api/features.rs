@@ -2,25 +2,27 @@
 //! decimal commas for French spreadsheets) and FlatGeobuf.
 
 use std::collections::HashMap;
-use std::sync::OnceLock;
+use std::sync::{Arc, OnceLock};
 
 use geo::{BoundingRect, Geometry, Intersects, Rect};
 use serde::Serialize;
 use serde::ser::{SerializeMap, SerializeSeq};
+use serde_json::json;
 use serde_json::value::RawValue;
 
-use crate::import::fgb::{self, Cell, ColType, Column, Feature, LayerInfo};
+use crate::store::fgb::{self, CellRef, ColType, Column, LayerInfo};
+use crate::store::{Table, Values};
 
 use super::error::ApiError;
-use super::params::{self, DEFAULT_LIMIT, QueryPairs};
+use super::params::{self, DEFAULT_LIMIT, MAX_LIMIT, Param, QueryPairs};
 
-/// One feature: a stable id, a geometry and one cell per column.
+/// One feature: a stable id and a geometry; its properties are row `n` of the
+/// collection's columns.
 #[derive(Debug, Clone)]
 pub struct Item {
     pub id: String,
     pub geometry: Option<Geometry<f64>>,
     pub bbox: Option<Rect<f64>>,
-    pub cells: Vec<Cell>,
     /// The geometry as GeoJSON, written on the first request that returns the feature
     /// (numbers are the bulk of a page: each is formatted once).
     geojson: OnceLock<Box<RawValue>>,
@@ -29,29 +31,24 @@ pub struct Item {
 }
 
 impl Item {
-    pub fn new(
-        id: String,
-        geometry: Option<Geometry<f64>>,
-        bbox: Option<Rect<f64>>,
-        cells: Vec<Cell>,
-    ) -> Self {
+    pub fn new(id: String, geometry: Option<Geometry<f64>>) -> Self {
+        let geometry = geometry.filter(|g| g.bounding_rect().is_some());
         Item {
             id,
+            bbox: geometry.as_ref().and_then(|g| g.bounding_rect()),
             geometry,
-            bbox,
-            cells,
             geojson: OnceLock::new(),
             all_properties: OnceLock::new(),
         }
     }
 
-    /// Every property of the feature (columns of `c`) as a JSON object, cached.
-    fn all_properties_json(&self, c: &Collection) -> &RawValue {
+    /// Every property of the feature (row `row` of `c`) as a JSON object, cached.
+    fn all_properties_json(&self, c: &Collection, row: usize) -> &RawValue {
         self.all_properties.get_or_init(|| {
             let all: Vec<usize> = (0..c.info.columns.len()).collect();
             let f = GeoJsonFeature {
                 collection: c,
-                item: self,
+                row,
                 properties: &all,
             };
             serde_json::to_string(&Properties(&f))
@@ -71,13 +68,15 @@ impl Item {
     }
 }
 
-/// A collection served under `/collections/{id}`.
+/// A collection served under `/collections/{id}`: a layer's columns (shared with its
+/// simplified map copy) and one item per row.
 #[derive(Debug, Clone)]
 pub struct Collection {
     pub id: String,
     pub title: String,
     pub description: String,
     pub info: LayerInfo,
+    columns: Arc<Vec<Values>>,
     pub items: Vec<Item>,
     by_id: HashMap<String, usize>,
     pub extent: Option<Rect<f64>>,
@@ -86,35 +85,30 @@ pub struct Collection {
 }
 
 impl Collection {
-    /// A collection from features read from a layer; `id_column` holds the stable id
-    /// (INSEE code, FINESS number or source id, SIREN…).
-    pub fn new(
-        id: &str,
-        info: LayerInfo,
-        features: Vec<Feature>,
-        id_column: &str,
-        meta: serde_json::Value,
-    ) -> Self {
-        let id_at = info.columns.iter().position(|c| c.name == id_column);
-        let items: Vec<Item> = features
-            .into_iter()
-            .enumerate()
-            .map(|(n, mut f)| {
-                let cells: Vec<Cell> = info
-                    .columns
-                    .iter()
-                    .map(|c| f.properties.remove(&c.name).unwrap_or(Cell::Null))
-                    .collect();
-                let id = id_at
-                    .and_then(|i| match &cells[i] {
-                        Cell::Text(s) => Some(s.clone()),
-                        Cell::Int(v) => Some(v.to_string()),
-                        _ => None,
-                    })
-                    .unwrap_or_else(|| (n + 1).to_string());
-                let geometry = f.geometry.filter(|g| g.bounding_rect().is_some());
-                let bbox = geometry.as_ref().and_then(|g| g.bounding_rect());
-                Item::new(id, geometry, bbox, cells)
+    /// A collection from a layer's table; `id_column` holds the stable id (INSEE code,
+    /// FINESS number or source id, SIREN…). Rows without one are numbered from 1.
+    pub fn new(id: &str, table: Table, id_column: &str, meta: serde_json::Value) -> Self {
+        let Table {
+            info,
+            columns,
+            geometries,
+            ..
+        } = table;
+        let ids = info
+            .columns
+            .iter()
+            .position(|c| c.name == id_column)
+            .and_then(|i| columns.get(i));
+        let mut geometries = geometries.into_iter();
+        let rows = columns.first().map_or(0, Values::len);
+        let items: Vec<Item> = (0..rows)
+            .map(|n| {
+                let id = match ids.map(|v| v.get(n)) {
+                    Some(CellRef::Text(s)) => s.to_owned(),
+                    Some(CellRef::Int(v)) => v.to_string(),
+                    _ => (n + 1).to_string(),
+                };
+                Item::new(id, geometries.next().flatten())
             })
             .collect();
         let by_id = items
@@ -133,6 +127,7 @@ impl Collection {
             title: info.title.clone(),
             description: info.description.clone(),
             info,
+            columns: Arc::new(columns),
             items,
             by_id,
             extent,
@@ -140,39 +135,28 @@ impl Collection {
         }
     }
 
-    /// Adds a computed column (e.g. distance to the nearest MSP) with one cell per item.
-    pub fn add_column(&mut self, column: Column, cells: impl IntoIterator<Item = Cell>) {
-        self.info.columns.push(column);
-        let mut cells = cells.into_iter();
-        for it in &mut self.items {
-            it.cells.push(cells.next().unwrap_or(Cell::Null));
-            it.all_properties.take();
-        }
-    }
-
     /// The same collection with every geometry transformed (e.g. simplified for display).
     pub fn map_geometries(&self, f: impl Fn(&Geometry<f64>) -> Geometry<f64>) -> Collection {
         Collection {
-            id: self.id.clone(),
-            title: self.title.clone(),
-            description: self.description.clone(),
-            info: self.info.clone(),
             items: self
                 .items
                 .iter()
-                .map(|it| {
-                    Item::new(
-                        it.id.clone(),
-                        it.geometry.as_ref().map(&f),
-                        it.bbox,
-                        it.cells.clone(),
-                    )
+                .map(|it| Item {
+                    geojson: OnceLock::new(),
+                    all_properties: OnceLock::new(),
+                    geometry: it.geometry.as_ref().map(&f),
+                    ..it.clone()
                 })
                 .collect(),
-            by_id: self.by_id.clone(),
-            extent: self.extent,
-            meta: self.meta.clone(),
+            ..self.clone()
         }
+    }
+
+    /// Property `column` of row `row`.
+    pub fn cell(&self, row: usize, column: usize) -> CellRef<'_> {
+        self.columns
+            .get(column)
+            .map_or(CellRef::Null, |v| v.get(row))
     }
 
     pub fn item(&self, id: &str) -> Option<&Item> {
@@ -236,16 +220,63 @@ pub enum Separator {
     Semicolon,
 }
 
+const FORMAT: Param = Param {
+    name: "f",
+    description: "Output format",
+    required: false,
+    schema: |_| json!({"type": "string", "enum": ["json", "csv", "fgb"], "default": "json"}),
+};
+const PROPERTIES: Param = Param {
+    name: "properties",
+    description: "Comma-separated properties to return (empty: none)",
+    required: false,
+    schema: |_| json!({"type": "array", "items": {"type": "string"}}),
+};
+const SEPARATOR: Param = Param {
+    name: "sep",
+    description: "CSV separator: `,` (default) or `;` (with decimal commas, for French spreadsheets)",
+    required: false,
+    schema: |_| json!({"type": "string", "enum": [",", ";"]}),
+};
+
+/// Parameters of `/collections/{id}/items/{featureId}`.
+pub const ITEM_PARAMS: &[Param] = &[FORMAT, PROPERTIES, SEPARATOR];
+
 /// Parameters of an items request that are not property filters.
-pub const ITEMS_PARAMS: [&str; 8] = [
-    "bbox",
-    "bbox-crs",
-    "limit",
-    "offset",
-    "f",
-    "properties",
-    "sep",
-    "datetime",
+pub const ITEMS_PARAMS: &[Param] = &[
+    Param {
+        name: "bbox",
+        description: "minlon,minlat,maxlon,maxlat in CRS84 (WGS84 degrees); corners ordered",
+        required: false,
+        schema: |_| json!({"type": "array", "minItems": 4, "maxItems": 6, "items": {"type": "number"}}),
+    },
+    Param {
+        name: "bbox-crs",
+        description: "Only http://www.opengis.net/def/crs/OGC/1.3/CRS84",
+        required: false,
+        schema: |_| json!({"type": "string"}),
+    },
+    Param {
+        name: "limit",
+        description: "Page size",
+        required: false,
+        schema: |_| json!({"type": "integer", "minimum": 0, "maximum": MAX_LIMIT, "default": DEFAULT_LIMIT}),
+    },
+    Param {
+        name: "offset",
+        description: "Features to skip (the `next` and `prev` links set it)",
+        required: false,
+        schema: |_| json!({"type": "integer", "minimum": 0, "default": 0}),
+    },
+    FORMAT,
+    PROPERTIES,
+    SEPARATOR,
+    Param {
+        name: "datetime",
+        description: "Accepted for conformance; the collections have no time dimension",
+        required: false,
+        schema: |_| json!({"type": "string"}),
+    },
 ];
 
 /// A parsed `/items` request.
@@ -268,7 +299,7 @@ impl ItemsQuery {
     pub fn parse(q: &QueryPairs, c: &Collection, default: Format) -> Result<Self, ApiError> {
         let mut filters: Vec<(usize, FilterValue)> = Vec::new();
         for (k, v) in q.pairs() {
-            if ITEMS_PARAMS.contains(&k.as_str()) {
+            if ITEMS_PARAMS.iter().any(|p| p.name == k) {
                 continue;
             }
             match c.column(k) {
@@ -279,7 +310,11 @@ impl ItemsQuery {
                 None => {
                     return Err(ApiError::bad_request(format!(
                         "unknown parameter `{k}`: neither an items parameter ({}) nor a property of {} ({})",
-                        ITEMS_PARAMS.join(", "),
+                        ITEMS_PARAMS
+                            .iter()
+                            .map(|p| p.name)
+                            .collect::<Vec<_>>()
+                            .join(", "),
                         c.id,
                         c.info
                             .columns
@@ -346,7 +381,7 @@ impl ItemsQuery {
         c.items
             .iter()
             .enumerate()
-            .filter(|(_, it)| {
+            .filter(|(row, it)| {
                 self.bbox.is_none_or(|b| match (&it.bbox, &it.geometry) {
                     // Exact test only for features across the bbox's edge.
                     (Some(ib), Some(g)) => ib.intersects(&b) && (within(ib, &b) || touches(g, &b)),
@@ -354,7 +389,7 @@ impl ItemsQuery {
                 }) && self
                     .filters
                     .iter()
-                    .all(|(col, v)| v.matches(&it.cells[*col]))
+                    .all(|(col, v)| v.matches(c.cell(*row, *col)))
             })
             .map(|(i, _)| i)
             .collect()
@@ -469,12 +504,12 @@ impl FilterValue {
 
     /// Does a cell hold this value? Numbers compare as numbers (`population=0` matches
     /// `0.0`); an empty cell matches nothing.
-    pub fn matches(&self, cell: &Cell) -> bool {
+    pub fn matches(&self, cell: CellRef<'_>) -> bool {
         match (cell, self) {
-            (Cell::Text(s), FilterValue::Text(v)) => s == v,
-            (Cell::Int(i), FilterValue::Int(v)) => i == v,
-            (Cell::Real(x), FilterValue::Real(v)) => x == v,
-            (Cell::Bool(b), FilterValue::Bool(v)) => b == v,
+            (CellRef::Text(s), FilterValue::Text(v)) => s == v,
+            (CellRef::Int(i), FilterValue::Int(v)) => i == *v,
+            (CellRef::Real(x), FilterValue::Real(v)) => x == *v,
+            (CellRef::Bool(b), FilterValue::Bool(v)) => b == *v,
             _ => false,
         }
     }
@@ -578,25 +613,25 @@ impl Serialize for GeoJsonGeometry<'_> {
 }
 
 /// A cell as a JSON value (non-finite numbers become `null`).
-pub struct JsonCell<'a>(pub &'a Cell);
+pub struct JsonCell<'a>(pub CellRef<'a>);
 
 impl Serialize for JsonCell<'_> {
     fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         match self.0 {
-            Cell::Null => s.serialize_none(),
-            Cell::Text(t) => s.serialize_str(t),
-            Cell::Real(v) if v.is_finite() => s.serialize_f64(*v),
-            Cell::Real(_) => s.serialize_none(),
-            Cell::Int(v) => s.serialize_i64(*v),
-            Cell::Bool(v) => s.serialize_bool(*v),
+            CellRef::Null => s.serialize_none(),
+            CellRef::Text(t) => s.serialize_str(t),
+            CellRef::Real(v) if v.is_finite() => s.serialize_f64(v),
+            CellRef::Real(_) => s.serialize_none(),
+            CellRef::Int(v) => s.serialize_i64(v),
+            CellRef::Bool(v) => s.serialize_bool(v),
         }
     }
 }
 
-/// One GeoJSON feature with the chosen properties.
+/// One GeoJSON feature (row `row` of the collection) with the chosen properties.
 pub struct GeoJsonFeature<'a> {
     pub collection: &'a Collection,
-    pub item: &'a Item,
+    pub row: usize,
     pub properties: &'a [usize],
 }
 
@@ -609,7 +644,7 @@ impl Serialize for Properties<'_> {
         for &i in f.properties {
             m.serialize_entry(
                 &f.collection.info.columns[i].name,
-                &JsonCell(&f.item.cells[i]),
+                &JsonCell(f.collection.cell(f.row, i)),
             )?;
         }
         m.end()
@@ -618,14 +653,18 @@ impl Serialize for Properties<'_> {
 
 impl Serialize for GeoJsonFeature<'_> {
     fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let item = &self.collection.items[self.row];
         let mut m = s.serialize_map(Some(4))?;
         m.serialize_entry("type", "Feature")?;
-        m.serialize_entry("id", &self.item.id)?;
-        m.serialize_entry("geometry", self.item.geometry_json())?;
+        m.serialize_entry("id", &item.id)?;
+        m.serialize_entry("geometry", item.geometry_json())?;
         let all = self.properties.len() == self.collection.info.columns.len()
             && self.properties.iter().enumerate().all(|(i, &p)| i == p);
         if all {
-            m.serialize_entry("properties", self.item.all_properties_json(self.collection))?;
+            m.serialize_entry(
+                "properties",
+                item.all_properties_json(self.collection, self.row),
+            )?;
         } else {
             m.serialize_entry("properties", &Properties(self))?;
         }
@@ -647,9 +686,9 @@ struct Features<'a>(&'a GeoJsonPage<'a>);
 impl Serialize for Features<'_> {
     fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         let p = self.0;
-        s.collect_seq(p.items.iter().map(|&i| GeoJsonFeature {
+        s.collect_seq(p.items.iter().map(|&row| GeoJsonFeature {
             collection: p.collection,
-            item: &p.collection.items[i],
+            row,
             properties: p.properties,
         }))
     }
@@ -712,13 +751,13 @@ pub fn csv(
         let it = &c.items[i];
         row.clear();
         for &p in properties {
-            row.push(match &it.cells[p] {
-                Cell::Null => String::new(),
-                Cell::Text(s) => s.clone(),
-                Cell::Real(v) if v.is_finite() => csv_number(*v, sep),
-                Cell::Real(_) => String::new(),
-                Cell::Int(v) => v.to_string(),
-                Cell::Bool(b) => b.to_string(),
+            row.push(match c.cell(i, p) {
+                CellRef::Null => String::new(),
+                CellRef::Text(s) => s.to_owned(),
+                CellRef::Real(v) if v.is_finite() => csv_number(v, sep),
+                CellRef::Real(_) => String::new(),
+                CellRef::Int(v) => v.to_string(),
+                CellRef::Bool(b) => b.to_string(),
             });
         }
         if points {
@@ -755,23 +794,14 @@ pub fn flatgeobuf(
         }
         _ => geo::MultiPolygon::<f64>(vec![]).into(),
     };
-    let rows: Vec<(&Geometry<f64>, Vec<Cell>)> = items
-        .iter()
-        .map(|&i| {
-            let it = &c.items[i];
-            (
-                it.geometry.as_ref().unwrap_or(&empty),
-                properties.iter().map(|&p| it.cells[p].clone()).collect(),
-            )
-        })
-        .collect();
+    let rows = items.iter().map(|&i| {
+        (
+            c.items[i].geometry.as_ref().unwrap_or(&empty),
+            properties.iter().map(|&p| c.cell(i, p)).collect::<Vec<_>>(),
+        )
+    });
     let mut out = Vec::new();
-    fgb::encode(
-        &mut out,
-        &info,
-        rows.iter().map(|(g, cells)| (*g, cells.as_slice())),
-    )
-    .map_err(ApiError::internal)?;
+    fgb::encode(&mut out, &info, rows).map_err(ApiError::internal)?;
     Ok(out)
 }
 

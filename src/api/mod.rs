@@ -6,12 +6,15 @@
 //! flight finish on the data they started with.
 
 pub mod analysis;
+pub mod collections;
 pub mod error;
 pub mod features;
 pub mod map;
 pub mod ogc;
 pub mod openapi;
 pub mod params;
+pub mod query;
+pub mod response;
 pub mod search;
 pub mod state;
 
@@ -34,10 +37,26 @@ use tower_http::trace::TraceLayer;
 pub use error::{ApiError, ApiResult};
 pub use state::{AppState, StateError};
 
-use params::QueryPairs;
+use params::{Param, QueryPairs};
 
 /// Largest request body accepted (scenarios are the only bodies).
-pub const MAX_BODY_BYTES: usize = analysis::MAX_SCENARIO_BYTES;
+pub const MAX_BODY_BYTES: usize = query::MAX_SCENARIO_BYTES;
+
+/// Parameters of the landing page `/`.
+pub const LANDING_PARAMS: &[Param] = &[
+    Param {
+        name: "f",
+        description: "json (the OGC landing page) or html (the web map)",
+        required: false,
+        schema: |_| serde_json::json!({"type": "string", "enum": ["json", "html"]}),
+    },
+    Param {
+        name: "fond",
+        description: "The web map's raster basemap, an XYZ URL template with {z}, {x} and {y} (read by the page)",
+        required: false,
+        schema: |_| serde_json::json!({"type": "string"}),
+    },
+];
 
 /// The service: the current state (swapped on reload) and its settings.
 pub struct Service {
@@ -220,7 +239,7 @@ async fn landing(
     headers: HeaderMap,
 ) -> Response {
     let q = QueryPairs::parse(raw.as_deref());
-    if let Err(e) = q.only(&["f"]) {
+    if let Err(e) = q.only(LANDING_PARAMS) {
         return e.into_response();
     }
     let html = match q.get("f") {
@@ -265,7 +284,7 @@ async fn health(State(service): State<Arc<Service>>) -> Response {
 }
 
 async fn dataset(State(service): State<Arc<Service>>) -> Response {
-    ogc::json_response(&service.state().dataset, "application/json")
+    ogc::json_response(&service.state().meta, "application/json")
 }
 
 /// `POST /admin/reload` with `Authorization: Bearer <CAREACCESS_ADMIN_TOKEN>`.

@@ -379,7 +379,7 @@ pub async fn item(
     let st = service.state();
     let c = find(&st, &id)?;
     let q = QueryPairs::parse(raw.as_deref());
-    q.only(&["f", "properties", "sep"])?;
+    q.only(features::ITEM_PARAMS)?;
     let query = ItemsQuery::parse(&q, c, Format::GeoJson)?;
     let Some(index) = c.item_index(&feature) else {
         return Err(ApiError::not_found(format!(
@@ -393,7 +393,7 @@ pub async fn item(
     let url = format!("{base}/collections/{}/items/{}", c.id, feature);
     let mut v = serde_json::to_value(GeoJsonFeature {
         collection: c,
-        item: &c.items[index],
+        row: index,
         properties: &query.properties,
     })
     .map_err(ApiError::internal)?;

@@ -3,9 +3,10 @@
 //! (they are fuzzed).
 
 use geo::Rect;
+use serde_json::Value;
 
 use crate::analysis::DistanceModel;
-use crate::analysis::coverage::Threshold;
+use crate::analysis::request;
 
 use super::error::ApiError;
 
@@ -46,11 +47,15 @@ impl QueryPairs {
 
     /// Rejects parameters outside `known` (a typo such as `limt=5` would otherwise be
     /// ignored silently).
-    pub fn only(&self, known: &[&str]) -> Result<(), ApiError> {
-        match self.0.iter().find(|(k, _)| !known.contains(&k.as_str())) {
+    pub fn only(&self, known: &[Param]) -> Result<(), ApiError> {
+        match self
+            .0
+            .iter()
+            .find(|(k, _)| !known.iter().any(|p| p.name == k))
+        {
             Some((k, _)) => Err(ApiError::bad_request(format!(
                 "unknown parameter `{k}` (known: {})",
-                known.join(", ")
+                known.iter().map(|p| p.name).collect::<Vec<_>>().join(", ")
             ))),
             None => Ok(()),
         }
@@ -71,6 +76,38 @@ pub fn bad(name: &str, message: impl std::fmt::Display) -> ApiError {
     ApiError::bad_request(format!("parameter `{name}` {message}"))
 }
 
+/// A query parameter of an endpoint: its name, what it means and its JSON Schema. The
+/// same list checks a request's parameter names ([`QueryPairs::only`]) and documents the
+/// endpoint in `/api`.
+#[derive(Clone, Copy)]
+pub struct Param {
+    pub name: &'static str,
+    pub description: &'static str,
+    pub required: bool,
+    pub schema: fn(&Served) -> Value,
+}
+
+/// What the schemas of a service's parameters may list: the kinds of structure and the
+/// accessibility profiles it serves.
+#[derive(Debug, Clone, Default)]
+pub struct Served {
+    pub kinds: Vec<String>,
+    pub profiles: Vec<String>,
+}
+
+impl Param {
+    /// The OpenAPI parameter object.
+    pub fn openapi(&self, st: &Served) -> Value {
+        serde_json::json!({
+            "name": self.name,
+            "in": "query",
+            "description": self.description,
+            "required": self.required,
+            "schema": (self.schema)(st),
+        })
+    }
+}
+
 fn shown(value: &str) -> String {
     let mut s: String = value.chars().take(40).collect();
     if value.chars().count() > 40 {
@@ -87,55 +124,29 @@ pub fn number(name: &str, value: &str) -> Result<f64, ApiError> {
     }
 }
 
-/// A longitude in degrees (WGS84 / CRS84).
-pub fn lon(name: &str, value: &str) -> Result<f64, ApiError> {
-    let v = number(name, value)?;
-    if (-180.0..=180.0).contains(&v) {
-        Ok(v)
-    } else {
-        Err(bad(
+/// A whole number (its range is the request's rule).
+pub fn integer(name: &str, value: &str) -> Result<i128, ApiError> {
+    value.trim().parse::<i128>().map_err(|_| {
+        bad(
             name,
-            format!("must be a longitude in [-180, 180], not {v}"),
-        ))
-    }
-}
-
-/// A latitude in degrees (WGS84 / CRS84).
-pub fn lat(name: &str, value: &str) -> Result<f64, ApiError> {
-    let v = number(name, value)?;
-    if (-90.0..=90.0).contains(&v) {
-        Ok(v)
-    } else {
-        Err(bad(
-            name,
-            format!("must be a latitude in [-90, 90], not {v}"),
-        ))
-    }
+            format!("must be a whole number, not {}", shown(value)),
+        )
+    })
 }
 
 /// A whole number in `min..=max`.
-pub fn count(name: &str, value: &str, min: usize, max: usize) -> Result<usize, ApiError> {
-    match value.trim().parse::<i128>() {
-        Ok(v) if v >= min as i128 && v <= max as i128 => Ok(v as usize),
-        Ok(v) => Err(bad(
-            name,
-            format!("must be between {min} and {max}, not {v}"),
-        )),
-        Err(_) => Err(bad(
-            name,
-            format!("must be a whole number, not {}", shown(value)),
-        )),
-    }
+pub fn count(name: &'static str, value: &str, min: usize, max: usize) -> Result<usize, ApiError> {
+    Ok(request::count(name, integer(name, value)?, min, max)?)
 }
 
 /// `limit` of an items request: 0 to [`MAX_LIMIT`].
-pub fn limit(name: &str, value: &str) -> Result<usize, ApiError> {
-    count(name, value, 0, MAX_LIMIT)
+pub fn limit(_name: &str, value: &str) -> Result<usize, ApiError> {
+    count("limit", value, 0, MAX_LIMIT)
 }
 
 /// `offset` of an items request.
-pub fn offset(name: &str, value: &str) -> Result<usize, ApiError> {
-    count(name, value, 0, 100_000_000)
+pub fn offset(_name: &str, value: &str) -> Result<usize, ApiError> {
+    count("offset", value, 0, 100_000_000)
 }
 
 /// `bbox=minlon,minlat,maxlon,maxlat` in CRS84 (a 6-number bbox with heights is
@@ -185,26 +196,6 @@ pub fn bbox(name: &str, value: &str) -> Result<Rect<f64>, ApiError> {
 /// `model=straight|road_estimate|matrix`.
 pub fn model(name: &str, value: &str) -> Result<DistanceModel, ApiError> {
     value.parse().map_err(|e| bad(name, e))
-}
-
-/// `within_km` / `within_min`: at most one; default 10 km.
-pub fn threshold(within_km: Option<&str>, within_min: Option<&str>) -> Result<Threshold, ApiError> {
-    let positive = |name: &str, v: &str| {
-        let x = number(name, v)?;
-        if (0.0..=1000.0).contains(&x) {
-            Ok(x)
-        } else {
-            Err(bad(name, format!("must be between 0 and 1000, not {x}")))
-        }
-    };
-    match (within_km, within_min) {
-        (Some(_), Some(_)) => Err(ApiError::bad_request(
-            "give `within_km` or `within_min`, not both",
-        )),
-        (Some(k), None) => Ok(Threshold::Km(positive("within_km", k)?)),
-        (None, Some(m)) => Ok(Threshold::Minutes(positive("within_min", m)?)),
-        (None, None) => Ok(Threshold::Km(10.0)),
-    }
 }
 
 #[cfg(test)]
@@ -258,25 +249,39 @@ mod tests {
 
     #[test]
     fn query_pairs_reject_repeats_and_unknown_names() {
+        let known = |name| Param {
+            name,
+            description: "",
+            required: false,
+            schema: |_| Value::Null,
+        };
         let q = QueryPairs::parse(Some("a=1&b=x%20y&a=2&c"));
         assert!(q.get("a").unwrap_err().detail.contains("more than once"));
         assert_eq!(q.get("b").unwrap(), Some("x y"));
         assert_eq!(q.get("c").unwrap(), Some(""));
-        assert!(q.only(&["a", "b"]).unwrap_err().detail.contains("`c`"));
-        assert!(QueryPairs::parse(Some("%FF=1")).only(&["a"]).is_err());
+        assert!(
+            q.only(&[known("a"), known("b")])
+                .unwrap_err()
+                .detail
+                .contains("`c`")
+        );
+        assert!(
+            QueryPairs::parse(Some("%FF=1"))
+                .only(&[known("a")])
+                .is_err()
+        );
     }
 
     #[test]
-    fn coordinates_and_thresholds() {
-        assert!(lon("lon", "-0.21").is_ok());
-        assert!(lon("lon", "181").is_err());
-        assert!(lat("lat", "abc").unwrap_err().detail.contains("`lat`"));
-        assert_eq!(threshold(None, None).unwrap(), Threshold::Km(10.0));
-        assert_eq!(
-            threshold(None, Some("20")).unwrap(),
-            Threshold::Minutes(20.0)
+    fn numbers_name_their_parameter() {
+        assert_eq!(number("lon", "-0.21").unwrap(), -0.21);
+        assert!(number("lat", "abc").unwrap_err().detail.contains("`lat`"));
+        assert!(number("lat", "inf").is_err());
+        assert!(
+            integer("k", "2.5")
+                .unwrap_err()
+                .detail
+                .contains("whole number")
         );
-        assert!(threshold(Some("1"), Some("2")).is_err());
-        assert!(threshold(Some("-1"), None).is_err());
     }
 }

@@ -10,27 +10,21 @@ use std::path::{Path, PathBuf};
 
 use flatgeobuf::GeometryType;
 use geo::MultiPolygon;
-use serde::Serialize;
 
 use crate::model::{Facility, InseeCode, Kind};
+use crate::store::fgb::{self, Cell, ColType, Column, Layer};
+use crate::store::layout::{
+    COMMUNE_POINTS_LAYER, COMMUNES_LAYER, REPORT_FILE, TRAVEL_MATRIX_FILE, layer_file,
+};
+use crate::store::{DatasetMeta, SourceMeta, Staging};
 
 use super::communes::{self, Cog, Contours};
 use super::fetch::{FetchManifest, rfc3339_utc};
-use super::fgb::{self, Cell, ColType, Column, Layer};
 use super::indicators::{self, IndicatorTable};
 use super::locate::Locator;
 use super::{
     BuildReport, Format, ImportError, Manifest, Role, SourceReport, SourceSpec, finess, points,
 };
-
-/// Folder of finished builds, under the data dir.
-pub const BUILDS_DIR: &str = "builds";
-/// Symlink to the build in force, under the data dir.
-pub const CURRENT: &str = "current";
-/// The normalised travel-time table in a build folder.
-pub const TRAVEL_MATRIX_FILE: &str = "travel_matrix.csv";
-/// Builds kept besides the current one (for a quick roll-back by hand).
-const KEEP_OLD_BUILDS: usize = 1;
 
 /// What was built.
 #[derive(Debug)]
@@ -47,124 +41,17 @@ pub fn build(manifest: &Manifest, data_dir: &Path) -> Result<Built, ImportError>
     let seq = SEQ.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     let build_id = rfc3339_utc(std::time::SystemTime::now()).replace([':', '-'], "")
         + &format!("-{seq}-{}", std::process::id());
-    let builds = data_dir.join(BUILDS_DIR);
-    std::fs::create_dir_all(&builds).map_err(|e| ImportError::io(&builds, e))?;
-    let staging = builds.join(format!(".staging-{build_id}"));
-    std::fs::create_dir_all(&staging).map_err(|e| ImportError::io(&staging, e))?;
-    let result = build_into(manifest, data_dir, &fetched, &staging, &build_id);
-    let report = match result {
+    let staging = Staging::begin(data_dir, &build_id)?;
+    let report = match build_into(manifest, data_dir, &fetched, &staging.dir, &build_id) {
         Ok(r) => r,
         Err(e) => {
-            let _ = std::fs::remove_dir_all(&staging);
+            staging.abandon();
             return Err(e);
         }
     };
-    let dir = builds.join(&build_id);
-    if let Err(e) = std::fs::rename(&staging, &dir) {
-        let _ = std::fs::remove_dir_all(&staging);
-        return Err(ImportError::io(&dir, e));
-    }
-    publish(data_dir, &build_id, &report)?;
-    prune(&builds, &build_id);
-    remove_stale_links(data_dir);
+    let outputs: Vec<String> = report.outputs.keys().cloned().collect();
+    let dir = staging.commit(&outputs)?;
     Ok(Built { dir, report })
-}
-
-/// Points `current` at the build, atomically (symlink + rename), and keeps the
-/// convenience links `geodata/<layer>.fgb` → `current/<layer>.fgb`.
-fn publish(data_dir: &Path, build_id: &str, report: &BuildReport) -> Result<(), ImportError> {
-    let target = Path::new(BUILDS_DIR).join(build_id);
-    let tmp = data_dir.join(format!(".{CURRENT}.{build_id}"));
-    let _ = std::fs::remove_file(&tmp);
-    symlink(&target, &tmp)?;
-    let current = data_dir.join(CURRENT);
-    std::fs::rename(&tmp, &current).map_err(|e| ImportError::io(&current, e))?;
-    let mut names: Vec<String> = report.outputs.keys().cloned().collect();
-    names.push("build-report.json".into());
-    for name in names {
-        let link = data_dir.join(&name);
-        if std::fs::symlink_metadata(&link).is_ok_and(|m| m.file_type().is_symlink()) {
-            continue;
-        }
-        if link.exists() {
-            continue; // a user's own file: never overwritten
-        }
-        symlink(&Path::new(CURRENT).join(&name), &link)?;
-    }
-    // Links to layers that this build no longer has.
-    if let Ok(entries) = std::fs::read_dir(data_dir) {
-        for e in entries.flatten() {
-            let p = e.path();
-            let is_link = std::fs::symlink_metadata(&p).is_ok_and(|m| m.file_type().is_symlink());
-            if is_link && p.extension().is_some_and(|x| x == "fgb") && !p.exists() {
-                let _ = std::fs::remove_file(&p);
-            }
-        }
-    }
-    Ok(())
-}
-
-#[cfg(unix)]
-fn symlink(target: &Path, link: &Path) -> Result<(), ImportError> {
-    std::os::unix::fs::symlink(target, link).map_err(|e| ImportError::io(link, e))
-}
-
-#[cfg(not(unix))]
-fn symlink(_target: &Path, link: &Path) -> Result<(), ImportError> {
-    Err(ImportError::Write {
-        path: link.to_owned(),
-        message: "atomic data switch needs symlinks (Unix)".into(),
-    })
-}
-
-/// Removes `.current.<id>` links left by a build killed between creating its link and
-/// renaming it onto `current`.
-fn remove_stale_links(data_dir: &Path) {
-    let Ok(entries) = std::fs::read_dir(data_dir) else {
-        return;
-    };
-    for e in entries.flatten() {
-        let name = e.file_name().to_string_lossy().into_owned();
-        if name.starts_with(&format!(".{CURRENT}.")) {
-            let _ = std::fs::remove_file(e.path());
-        }
-    }
-}
-
-/// Removes staging folders of killed builds and all but the newest old builds.
-fn prune(builds: &Path, keep: &str) {
-    let Ok(entries) = std::fs::read_dir(builds) else {
-        return;
-    };
-    let mut old: Vec<String> = entries
-        .flatten()
-        .filter_map(|e| e.file_name().into_string().ok())
-        .filter(|n| n != keep)
-        .collect();
-    old.sort();
-    let stale_staging: Vec<&String> = old.iter().filter(|n| n.starts_with(".staging-")).collect();
-    for n in stale_staging {
-        // A staging folder of a build still running has a live pid in its name.
-        let pid_alive = n
-            .rsplit('-')
-            .next()
-            .and_then(|p| p.parse::<u32>().ok())
-            .is_some_and(|pid| Path::new(&format!("/proc/{pid}")).exists());
-        if !pid_alive {
-            let _ = std::fs::remove_dir_all(builds.join(n));
-        }
-    }
-    // Oldest first, by modification time (names sort badly within one second).
-    let mut finished: Vec<&String> = old.iter().filter(|n| !n.starts_with('.')).collect();
-    finished.sort_by_key(|n| {
-        std::fs::metadata(builds.join(n))
-            .and_then(|m| m.modified())
-            .unwrap_or(std::time::UNIX_EPOCH)
-    });
-    let excess = finished.len().saturating_sub(KEEP_OLD_BUILDS);
-    for n in finished.into_iter().take(excess) {
-        let _ = std::fs::remove_dir_all(builds.join(n));
-    }
 }
 
 fn new_report(spec: &SourceSpec) -> SourceReport {
@@ -354,8 +241,15 @@ fn build_into(
     step("communes.fgb");
     let layer = communes_layer(&cog, &contours, &locator, &tables, &perimeters);
     outputs.insert(
-        "communes.fgb".to_owned(),
-        fgb::write_layer(&out.join("communes.fgb"), &layer)?,
+        layer_file(COMMUNES_LAYER),
+        fgb::write_layer(&out.join(layer_file(COMMUNES_LAYER)), &layer)?,
+    );
+    // The same attributes at the reference points: what analyses read (a sixth of the
+    // bytes: no polygons), and a point layer for GIS users.
+    let points = communes_points_layer(layer, &locator);
+    outputs.insert(
+        layer_file(COMMUNE_POINTS_LAYER),
+        fgb::write_layer(&out.join(layer_file(COMMUNE_POINTS_LAYER)), &points)?,
     );
 
     let mut kinds: BTreeMap<Kind, Vec<&Facility>> =
@@ -364,7 +258,7 @@ fn build_into(
         kinds.entry(f.kind.clone()).or_default().push(f);
     }
     for (kind, list) in &kinds {
-        let name = format!("{}.fgb", kind.as_str());
+        let name = layer_file(kind.as_str());
         step(&name);
         let layer = facility_layer(kind, list);
         outputs.insert(name.clone(), fgb::write_layer(&out.join(&name), &layer)?);
@@ -385,16 +279,11 @@ fn build_into(
         outputs,
     };
     let json = serde_json::to_vec_pretty(&report).map_err(|e| ImportError::Write {
-        path: out.join("build-report.json"),
+        path: out.join(REPORT_FILE),
         message: e.to_string(),
     })?;
-    fgb::write_file(&out.join("build-report.json"), &json)?;
-    let meta = DatasetMeta::new(manifest, &report, &tables);
-    let json = serde_json::to_vec_pretty(&meta).map_err(|e| ImportError::Write {
-        path: out.join("dataset.json"),
-        message: e.to_string(),
-    })?;
-    fgb::write_file(&out.join("dataset.json"), &json)?;
+    fgb::write_file(&out.join(REPORT_FILE), &json)?;
+    dataset_meta(manifest, &report, &tables).write(out)?;
     progress.finish_and_clear();
     Ok(report)
 }
@@ -657,6 +546,33 @@ fn communes_layer(
     }
 }
 
+/// The communes layer with each polygon replaced by the commune's reference point (a
+/// multipoint of one point; empty where the commune has none).
+fn communes_points_layer(communes: Layer, locator: &Locator) -> Layer {
+    let features = communes
+        .features
+        .into_iter()
+        .map(|(_, cells)| {
+            let point = cells
+                .first()
+                .and_then(Cell::as_str)
+                .and_then(|c| InseeCode::parse(c).ok())
+                .and_then(|c| locator.ref_point(&c));
+            let geometry: geo::Geometry<f64> =
+                geo::MultiPoint(point.map(|(p, _)| p).into_iter().collect()).into();
+            (geometry, cells)
+        })
+        .collect();
+    Layer {
+        name: COMMUNE_POINTS_LAYER.into(),
+        title: "Communes : points de référence (mairie, ou point intérieur) et indicateurs".into(),
+        description: "Les attributs de communes.fgb au point de référence de chaque commune".into(),
+        geometry_type: GeometryType::MultiPoint,
+        features,
+        ..communes
+    }
+}
+
 fn facility_layer(kind: &Kind, list: &[&Facility]) -> Layer {
     let columns = vec![
         Column::new("id", ColType::Text).described("Identifiant stable (numéro FINESS si connu)"),
@@ -878,63 +794,42 @@ fn territory_layers(
 }
 
 /// `dataset.json`: what every layer and column comes from, for the API and the UI.
-#[derive(Debug, Serialize)]
-struct DatasetMeta {
-    build_id: String,
-    builder: String,
-    sources: Vec<SourceMeta>,
-    /// Indicator column → source id.
-    fields: BTreeMap<String, String>,
-    layers: BTreeMap<String, u64>,
-}
-
-#[derive(Debug, Serialize)]
-struct SourceMeta {
-    id: String,
-    title: String,
-    url: String,
-    licence: String,
-    vintage: String,
-    caveat: Option<String>,
-    partial_list: bool,
-    kind: Option<String>,
-    status: String,
-}
-
-impl DatasetMeta {
-    fn new(manifest: &Manifest, report: &BuildReport, tables: &[(String, IndicatorTable)]) -> Self {
-        let status: HashMap<&str, &str> = report
+fn dataset_meta(
+    manifest: &Manifest,
+    report: &BuildReport,
+    tables: &[(String, IndicatorTable)],
+) -> DatasetMeta {
+    let status: HashMap<&str, &str> = report
+        .sources
+        .iter()
+        .map(|r| (r.id.as_str(), r.status.as_str()))
+        .collect();
+    DatasetMeta {
+        build_id: report.build_id.clone(),
+        builder: report.builder.clone(),
+        sources: manifest
             .sources
             .iter()
-            .map(|r| (r.id.as_str(), r.status.as_str()))
-            .collect();
-        DatasetMeta {
-            build_id: report.build_id.clone(),
-            builder: report.builder.clone(),
-            sources: manifest
-                .sources
-                .iter()
-                .map(|s| SourceMeta {
-                    id: s.id.clone(),
-                    title: s.title.clone(),
-                    url: s.url.clone(),
-                    licence: s.licence.clone(),
-                    vintage: s.vintage.clone(),
-                    caveat: s.caveat.clone(),
-                    partial_list: s.partial_list,
-                    kind: s.kind.as_ref().map(|k| k.to_string()),
-                    status: status
-                        .get(s.id.as_str())
-                        .copied()
-                        .unwrap_or("absent")
-                        .to_owned(),
-                })
-                .collect(),
-            fields: tables
-                .iter()
-                .flat_map(|(id, t)| t.fields.iter().map(move |f| (f.clone(), id.clone())))
-                .collect(),
-            layers: report.outputs.clone(),
-        }
+            .map(|s| SourceMeta {
+                id: s.id.clone(),
+                title: s.title.clone(),
+                url: s.url.clone(),
+                licence: s.licence.clone(),
+                vintage: s.vintage.clone(),
+                caveat: s.caveat.clone(),
+                partial_list: s.partial_list,
+                kind: s.kind.as_ref().map(|k| k.to_string()),
+                status: status
+                    .get(s.id.as_str())
+                    .copied()
+                    .unwrap_or("absent")
+                    .to_owned(),
+            })
+            .collect(),
+        fields: tables
+            .iter()
+            .flat_map(|(id, t)| t.fields.iter().map(move |f| (f.clone(), id.clone())))
+            .collect(),
+        layers: report.outputs.clone(),
     }
 }

@@ -28,6 +28,8 @@ pub enum ImportError {
     Write { path: PathBuf, message: String },
     #[error("reading {path}: {message}")]
     Read { path: PathBuf, message: String },
+    #[error(transparent)]
+    Store(#[from] crate::store::StoreError),
 }
 
 impl ImportError {

@@ -1,5 +1,6 @@
-//! From official files to the model: fetch, parse, validate, reproject once, write
-//! `geodata/*.fgb`, and read them back.
+//! From official files to a build: fetch, parse, validate, reproject once, and write
+//! `geodata/builds/<id>/*.fgb` through the store. Also reads accessibility profiles
+//! (`profiles`). May use `model` and `store`; never `analysis` or `api`.
 //!
 //! ```text
 //! sources.toml ─ fetch ─▶ geodata/sources/<id>/<file> ─ build ─▶ geodata/builds/<id>/*.fgb
@@ -11,13 +12,12 @@ pub mod communes;
 mod delimited;
 mod error;
 pub mod fetch;
-pub mod fgb;
 pub mod finess;
 pub mod indicators;
-pub mod load;
 pub mod locate;
 pub mod npm;
 pub mod points;
+pub mod profiles;
 mod report;
 mod sources;
 

@@ -18,10 +18,11 @@ pub enum IdError {
 /// INSEE code of a commune (COG), e.g. `79329` Thouars, `2A004` Ajaccio, `97411`.
 ///
 /// Codes lose their leading zero in spreadsheets (`1001` for `01001`): [`InseeCode::parse`]
-/// restores it for 4-digit numeric input.
+/// restores it for 4-digit numeric input. Held inline (five ASCII bytes): copying a code
+/// allocates nothing, and codes order as their text does.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(try_from = "String", into = "String")]
-pub struct InseeCode(String);
+pub struct InseeCode([u8; 5]);
 
 impl InseeCode {
     pub fn parse(s: &str) -> Result<Self, IdError> {
@@ -35,23 +36,24 @@ impl InseeCode {
         let dep_ok = b.len() == 5
             && ((b[0].is_ascii_digit() && b[1].is_ascii_digit())
                 || (b[0] == b'2' && (b[1] == b'A' || b[1] == b'B')));
-        if dep_ok && b[2..].iter().all(u8::is_ascii_digit) {
-            Ok(Self(s))
-        } else {
-            Err(IdError::Insee(s))
+        match <[u8; 5]>::try_from(b) {
+            Ok(code) if dep_ok && b[2..].iter().all(u8::is_ascii_digit) => Ok(Self(code)),
+            _ => Err(IdError::Insee(s)),
         }
     }
 
     pub fn as_str(&self) -> &str {
-        &self.0
+        // Always ASCII: checked by `parse`.
+        std::str::from_utf8(&self.0).unwrap_or_default()
     }
 
     /// Département code: 2 characters in metropolitan France (`79`, `2A`), 3 overseas (`974`).
     pub fn departement(&self) -> &str {
-        if self.0.starts_with("97") || self.0.starts_with("98") {
-            &self.0[..3]
+        let s = self.as_str();
+        if s.starts_with("97") || s.starts_with("98") {
+            &s[..3]
         } else {
-            &self.0[..2]
+            &s[..2]
         }
     }
 }
@@ -65,13 +67,13 @@ impl TryFrom<String> for InseeCode {
 
 impl From<InseeCode> for String {
     fn from(c: InseeCode) -> String {
-        c.0
+        c.as_str().to_owned()
     }
 }
 
 impl fmt::Display for InseeCode {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
+        f.write_str(self.as_str())
     }
 }
 

@@ -7,6 +7,7 @@ mod commune;
 mod dataset;
 mod facility;
 mod ids;
+mod profile;
 mod territory;
 mod travel_matrix;
 
@@ -14,5 +15,9 @@ pub use commune::{Commune, RefPointSource};
 pub use dataset::{Dataset, Indicators};
 pub use facility::{Facility, Kind, KindError, PositionQuality};
 pub use ids::{FinessNumber, IdError, InseeCode};
+pub use profile::{
+    Demand, MAX_STEPS, POP75_INDICATOR, Profile, ProfileError, STANDARDISED_INDICATOR, Step,
+    StepUnit, Supply, SupplySource,
+};
 pub use territory::{Territory, TerritoryType, TerritoryTypeError};
 pub use travel_matrix::TravelMatrix;

@@ -1,9 +1,13 @@
-// careaccess web map: boots the map and the five views, routes with the URL hash
+// careaccess web map: boots the map, builds the context every view receives (complete
+// before any view exists), creates the five views, and routes with the URL hash
 // (#carte, #territoire/cls/thouarsais, #trouver/79329, #scenario, #calcul/79329/mg).
+// Views never import each other: what they share goes through ctx and its store.
 
 import { loadMeta, loadCommuneTable, loadFacilities, loadCoverage } from './meta.js';
 import { buildIndicators } from './indicators.js';
 import { createMap } from './map.js';
+import { createStore } from './store.js';
+import { createFacilityLayers } from './facilities.js';
 import { h, fill, errorBox } from './ui.js';
 import { communePopup, facilityPopup } from './popups.js';
 import { createCarte } from './views/carte.js';
@@ -120,10 +124,10 @@ function show(view, args) {
   document.documentElement.dataset.view = view;
   const label = tabs.find((t) => t.dataset.view === view)?.textContent.trim();
   document.title = `${label} — careaccess, l'accès aux soins`;
-  if (current && current !== view) views[current]?.hide?.();
+  if (current && current !== view) views[current].hide();
   const changed = current !== view;
   current = view;
-  views[view]?.show?.(args, { changed });
+  views[view].show(args, { changed });
 }
 
 /* ------------------------------------------------------------ boot */
@@ -132,7 +136,7 @@ async function boot() {
   setupSettings();
   setupTabs();
   const basemap = basemapUrl();
-  const mapCtl = createMap({ container: 'map', basemap, onStatus: setMapStatus });
+  const mapCtl = createMap({ container: 'map', basemap, onStatus: setMapStatus, hintEl: $('#map-hint') });
   window.careaccess = { map: mapCtl.map, mapCtl };
 
   let meta;
@@ -143,16 +147,33 @@ async function boot() {
     setMapStatus(e.message, 'error');
     return;
   }
-
   const tableReady = loadCommuneTable(meta);
+  tableReady.catch(() => {}); // its error is shown where the table is needed
+  // Départements reached by each partial list (a few kilobytes of CSV per kind).
+  const coverageReady = loadCoverage(meta).catch((e) => { console.error(e); return {}; });
+  await mapCtl.ready;
+
+  // Data that arrives later is reached through promises (tableReady…) or is null until
+  // then (table…); everything else is in place before the first view is created.
+  const store = createStore({ territory: null });
+  const layers = createFacilityLayers({ mapCtl, meta, store });
   const ctx = {
     mapCtl,
     meta,
-    table: null,
-    tableReady,
-    indicators: null,
+    store,
+    /** Structure layers on the map: layers.show(kind) makes a kind visible. */
+    layers,
+    basemap,
     go,
     get view() { return current; },
+    table: null,
+    tableReady,
+    coverage: null,
+    coverageReady,
+    indicators: null,
+    // Indicator classes of the accessibility profiles come from the commune values.
+    indicatorsReady: Promise.all([tableReady.catch(() => null), coverageReady])
+      .then(([t, cov]) => buildIndicators(meta, t, cov)),
     facilities: (kind) => loadFacilities(kind),
     communeName(code) {
       const r = ctx.table?.byCode.get(code);
@@ -160,38 +181,24 @@ async function boot() {
     },
     popupCommune: (feature, lngLat) => communePopup(ctx, feature, lngLat),
     popupFacility: (feature) => facilityPopup(ctx, feature),
-    basemap,
   };
   window.careaccess.ctx = ctx;
-
   tableReady.then((t) => { ctx.table = t; }).catch(() => {});
-  // Départements reached by each partial list (a few kilobytes of CSV per kind).
-  ctx.coverageReady = loadCoverage(meta).catch((e) => { console.error(e); return {}; });
-  ctx.coverageReady.then((c) => { ctx.coverage = c; });
-  // Indicator classes of the accessibility profiles come from the commune values.
-  ctx.indicatorsReady = Promise.all([tableReady.catch(() => null), ctx.coverageReady])
-    .then(([t, cov]) => buildIndicators(meta, t, cov))
-    .then((list) => { ctx.indicators = list; return list; });
+  coverageReady.then((c) => { ctx.coverage = c; });
+  ctx.indicatorsReady.then((list) => { ctx.indicators = list; }).catch(() => {});
 
-  await mapCtl.ready;
+  // Default map click: popups. Views register theirs when created, and are asked first.
+  mapCtl.onClick(({ facility, commune, lngLat }) => {
+    if (facility) { ctx.popupFacility(facility); return true; }
+    if (commune) { ctx.popupCommune(commune, lngLat); return true; }
+    return false;
+  });
   views = {
     carte: createCarte(ctx, $('#view-carte')),
     territoire: createTerritoire(ctx, $('#view-territoire')),
     trouver: createTrouver(ctx, $('#view-trouver')),
     scenario: createScenario(ctx, $('#view-scenario')),
     calcul: createCalcul(ctx, $('#view-calcul')),
-  };
-  // Default map click: popups (views may take the click first, e.g. the scenario).
-  mapCtl.onClick(({ facility, commune, lngLat }) => {
-    if (facility) { ctx.popupFacility(facility); return true; }
-    if (commune) { ctx.popupCommune(commune, lngLat); return true; }
-    return false;
-  });
-  for (const v of Object.values(views)) v.setupClick?.();
-  ctx.showFacility = (kind) => views.carte.showFacility(kind);
-  ctx.territory = () => {
-    const c = views.territoire.current;
-    return c?.summary ? { type: c.type, code: c.code, nom: c.summary.nom } : null;
   };
   $('#boot').remove();
   window.addEventListener('popstate', () => { const { view, args } = parseHash(); show(view, args); });

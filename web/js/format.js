@@ -121,3 +121,8 @@ export function fold(s) {
 export function plural(n, word, pluralWord = `${word}s`) {
   return `${int(n)} ${Math.abs(n) >= 2 ? pluralWord : word}`;
 }
+
+/** First letter in capitals: "centres de santé" → "Centres de santé". */
+export function capital(s) {
+  return s ? s[0].toUpperCase() + s.slice(1) : s;
+}

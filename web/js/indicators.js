@@ -2,7 +2,7 @@
 // (/collections/communes properties and accessibility profiles), with their classes,
 // colours (ColorBrewer YlGnBu, colour-blind safe; darker = less well served) and legends.
 
-import { km, minutes, num, value as fmtValue } from './format.js';
+import { km, minutes, num, value as fmtValue, capital } from './format.js';
 
 /** ColorBrewer YlGnBu, light → dark. */
 const YLGNBU = {
@@ -52,7 +52,7 @@ export function buildIndicators(meta, table, coverage = {}) {
       list.push({
         id, group: GROUPS[unit], kind: k.id, type: 'seq', worseHigh: true,
         label: `${k.short} — ${unit === 'km' ? 'distance (km)' : 'temps (min)'}`,
-        title: `${capitalise(what)} jusqu’à ${k.nearest}`,
+        title: `${capital(what)} jusqu’à ${k.nearest}`,
         unit: unit === 'km' ? 'km' : 'minutes',
         description: prop.description,
         breaks: unit === 'km' ? [2, 5, 10, 20, 30] : [5, 10, 15, 20, 30],
@@ -82,7 +82,7 @@ export function buildIndicators(meta, table, coverage = {}) {
       bound: fmtValue,
       coverage: p.supply?.kind && meta.kind(p.supply.kind)?.partial ? coverage[p.supply.kind] ?? null : null,
       coverageKind: p.supply?.kind ? meta.kind(p.supply.kind) : null,
-      caveat: p.caveat ? capitalise(p.caveat) + '.' : null,
+      caveat: p.caveat ? capital(p.caveat) + '.' : null,
       classNote: 'Classes : quantiles des valeurs des communes (arrondis).',
     });
   }
@@ -109,24 +109,22 @@ export function buildIndicators(meta, table, coverage = {}) {
       unit: null,
       categories: ZONAGE,
       format: (v) => zonageLabel(v),
-      caveat: src?.caveat ? `${capitalise(src.caveat)}.` : null,
+      caveat: src?.caveat ? `${capital(src.caveat)}.` : null,
     });
   }
   for (const ind of list) if (!ind.disabled) ind.classes = classesOf(ind);
   return list;
 }
 
+/** The profile's short name (the indicator list has room for hospitals' full name). */
 function shortProfile(p) {
-  const names = { mg: 'Médecins généralistes (approché)', msp: 'MSP', ehpad: 'Places en EHPAD', hospital: 'Établissements hospitaliers', clic: 'CLIC' };
-  return `${names[p.id] ?? p.id} — accessibilité`;
+  return `${p.id === 'hospital' ? 'Établissements hospitaliers' : p.name} — accessibilité`;
 }
 
 export function zonageLabel(code) {
   if (code == null) return 'non renseigné';
   return ZONAGE.find((z) => z.code === code)?.label ?? code;
 }
-
-const capitalise = (s) => (s ? s[0].toUpperCase() + s.slice(1) : s);
 
 /** Quintiles of the positive values, two significant digits; a "0" class when zeros are common. */
 function quantileBreaks(values) {

@@ -1,7 +1,9 @@
 // The MapLibre map: no external tiles by default (a plain background and the service's
 // own outlines), an optional raster basemap, the communes choropleth, structure symbols
-// (one shape and colour per kind), and overlays the views draw on (marks on communes,
-// a selected territory, lines to structures, scenario sites).
+// (one shape and colour per kind, a layer per kind made when first filled), and the
+// overlays views draw: each view gets its own handle (`overlays(owner)`) and sets or
+// clears only its own marks on communes, selected territory, lines, rings, scenario
+// sites and map hint; the map shows the union of them.
 
 /* global maplibregl */
 import { classOfRow, NODATA_COLOR } from './indicators.js';
@@ -9,7 +11,7 @@ import { classOfRow, NODATA_COLOR } from './indicators.js';
 export const FRANCE_BOUNDS = [[-5.2, 41.3], [9.6, 51.2]];
 
 /** Symbols per kind: shape + Okabe–Ito colour, dark outline and white halo. */
-export const SYMBOLS = {
+const SYMBOLS = {
   msp: { shape: 'diamond', fill: '#E69F00', label: 'losange orange' },
   ehpad: { shape: 'triangle', fill: '#CC79A7', label: 'triangle rose' },
   hospital: { shape: 'cross', fill: '#ffffff', accent: '#D55E00', label: 'carré blanc à croix rouge' },
@@ -18,6 +20,20 @@ export const SYMBOLS = {
   scenario: { shape: 'star', fill: '#111111', label: 'étoile noire' },
   removed: { shape: 'x', fill: '#111111', label: 'croix noire' },
 };
+/** Symbols for kinds the page has none for (picked by the kind's name, so they stay put). */
+const OTHER_SYMBOLS = [
+  { shape: 'hexagon', fill: '#009E73', label: 'hexagone vert' },
+  { shape: 'hexagon', fill: '#F0E442', label: 'hexagone jaune' },
+  { shape: 'square', fill: '#999999', label: 'carré gris' },
+];
+
+/** The symbol of a kind of structure (or of a scenario site). */
+function symbolOf(kind) {
+  if (SYMBOLS[kind]) return SYMBOLS[kind];
+  let hash = 0;
+  for (const c of String(kind)) hash = (hash * 31 + c.charCodeAt(0)) >>> 0;
+  return OTHER_SYMBOLS[hash % OTHER_SYMBOLS.length];
+}
 
 /** Marks drawn as outlines on communes (feature-state `mark`). */
 export const MARKS = {
@@ -54,16 +70,24 @@ const FR_LOCALE = {
   'CooperativeGesturesHandler.MobileHelpText': 'Deux doigts pour déplacer la carte',
 };
 
-/** Dense kinds are drawn from the département scale up (thousands of symbols nationally). */
-export const FACILITY_MINZOOM = { ehpad: 6.5, hospital: 6.5, clic: 6.5, centre_sante: 6.5 };
+/** Kinds with this many structures or more are dense: drawn from the département scale up. */
+const DENSE_COUNT = 1000;
+const DENSE_MINZOOM = 6.5;
+
+/** The zoom from which a kind's symbols are drawn (0: always). kind: a kind of meta.kinds. */
+export function facilityMinzoom(kind) {
+  return (kind?.count ?? 0) >= DENSE_COUNT ? DENSE_MINZOOM : 0;
+}
 
 const EMPTY = { type: 'FeatureCollection', features: [] };
 const OUTLINES = ['regions', 'departements', 'epci', 'cls'];
+/** Overlay parts holding one value (the others hold lists). */
+const SINGLE_PARTS = new Set(['territory', 'origin', 'hint']);
 const TERRITORY_SOURCE = { cls: 'cls', epci: 'epci', departement: 'departements', region: 'regions' };
 
 /** Icon images drawn on a canvas (no sprite or glyph server needed). */
 function icon(kind) {
-  const s = SYMBOLS[kind];
+  const s = symbolOf(kind);
   const ratio = 2;
   const size = 30;
   const c = document.createElement('canvas');
@@ -88,14 +112,17 @@ function icon(kind) {
       path.arc(m, m, r - 1, 0, Math.PI * 2);
       break;
     case 'pentagon':
-      for (let i = 0; i < 5; i++) {
-        const a = -Math.PI / 2 + (i * 2 * Math.PI) / 5;
+    case 'hexagon': {
+      const n = s.shape === 'pentagon' ? 5 : 6;
+      for (let i = 0; i < n; i++) {
+        const a = -Math.PI / 2 + (i * 2 * Math.PI) / n;
         const x = m + r * Math.cos(a);
         const y = m + r * Math.sin(a);
         if (i) path.lineTo(x, y); else path.moveTo(x, y);
       }
       path.closePath();
       break;
+    }
     case 'star':
       for (let i = 0; i < 10; i++) {
         const a = -Math.PI / 2 + (i * Math.PI) / 5;
@@ -129,13 +156,27 @@ function icon(kind) {
   return g.getImageData(0, 0, c.width, c.height);
 }
 
+const dataUrls = new Map();
 /** A small PNG data URL of a kind's symbol (legends, lists). */
-export function symbolDataUrl(kind) {
-  const img = icon(kind);
-  const c = document.createElement('canvas');
-  c.width = img.width; c.height = img.height;
-  c.getContext('2d').putImageData(img, 0, 0);
-  return c.toDataURL('image/png');
+function symbolDataUrl(kind) {
+  if (!dataUrls.has(kind)) {
+    const img = icon(kind);
+    const c = document.createElement('canvas');
+    c.width = img.width; c.height = img.height;
+    c.getContext('2d').putImageData(img, 0, 0);
+    dataUrls.set(kind, c.toDataURL('image/png'));
+  }
+  return dataUrls.get(kind);
+}
+
+/** The symbol of a kind as a decorative image, for lists and legends. */
+export function symbolImg(kind, size = 18) {
+  const img = document.createElement('img');
+  img.className = 'sym';
+  img.src = symbolDataUrl(kind);
+  img.alt = '';
+  img.width = img.height = size;
+  return img;
 }
 
 function hatch() {
@@ -155,10 +196,11 @@ function hatch() {
 
 /**
  * Creates the map. opts: {container, basemap (raster tile URL template or null),
- * onStatus(text|null, state)}. Returns a controller; `ready` resolves once the style and
- * layers exist (the communes may still be loading: watch onStatus).
+ * onStatus(text|null, state), hintEl (where overlay hints are written)}. Returns a
+ * controller; `ready` resolves once the style and layers exist (the communes may still
+ * be loading: watch onStatus).
  */
-export function createMap({ container, basemap, onStatus }) {
+export function createMap({ container, basemap, onStatus, hintEl }) {
   const style = {
     version: 8,
     sources: {},
@@ -195,7 +237,7 @@ export function createMap({ container, basemap, onStatus }) {
   const status = (text, state) => onStatus?.(text, state);
   let indicator = null;
   let marks = new Map();
-  const facilityKinds = new Set();
+  const facilityKinds = new Map(); // kind → minzoom of its layer
   const clickHandlers = [];
   const loadedHandlers = [];
   let communesLoaded = false;
@@ -203,7 +245,7 @@ export function createMap({ container, basemap, onStatus }) {
   const ready = new Promise((resolve) => {
     map.on('load', () => {
       map.addImage('hatch', hatch(), { pixelRatio: 1 });
-      for (const k of Object.keys(SYMBOLS)) map.addImage(`icon-${k}`, icon(k), { pixelRatio: 2 });
+      for (const k of ['scenario', 'removed']) map.addImage(`icon-${k}`, icon(k), { pixelRatio: 2 });
 
       // Régions and départements first (small: they draw at once and show France while
       // the communes load); EPCI outlines (3 Mo) only when first needed.
@@ -253,17 +295,7 @@ export function createMap({ container, basemap, onStatus }) {
       map.addLayer({ id: 'links-halo', type: 'line', source: 'links', paint: { 'line-color': '#ffffff', 'line-width': ['coalesce', ['+', ['get', 'w'], 3], 5] } });
       map.addLayer({ id: 'links', type: 'line', source: 'links', paint: { 'line-color': '#111111', 'line-width': ['coalesce', ['get', 'w'], 2], 'line-dasharray': [2, 1] } });
       map.addLayer({ id: 'rings', type: 'circle', source: 'rings', paint: { 'circle-radius': 13, 'circle-color': 'rgba(0,0,0,0)', 'circle-stroke-color': '#111111', 'circle-stroke-width': 3 } });
-      for (const k of ['clic', 'centre_sante', 'ehpad', 'hospital', 'msp']) {
-        map.addSource(`fac-${k}`, { type: 'geojson', data: EMPTY, promoteId: 'id' });
-        map.addLayer({
-          id: `fac-${k}`, type: 'symbol', source: `fac-${k}`, minzoom: FACILITY_MINZOOM[k] ?? 0,
-          layout: {
-            'icon-image': `icon-${k}`,
-            'icon-size': ['interpolate', ['linear'], ['zoom'], 4, 0.42, 7, 0.62, 10, 0.85, 13, 1],
-            'icon-allow-overlap': true, 'icon-ignore-placement': true, visibility: 'none',
-          },
-        });
-      }
+      // Structure layers (fac-<kind>) are added below this one when first filled.
       map.addLayer({
         id: 'scenario', type: 'symbol', source: 'scenario',
         layout: { 'icon-image': ['match', ['get', 'op'], 'remove', 'icon-removed', 'icon-scenario'], 'icon-size': 1, 'icon-allow-overlap': true, 'icon-ignore-placement': true },
@@ -316,7 +348,23 @@ export function createMap({ container, basemap, onStatus }) {
     console.error(e);
   });
 
-  const facilityLayers = () => [...facilityKinds].map((k) => `fac-${k}`).concat('scenario');
+  const facilityLayers = () => [...facilityKinds.keys()].map((k) => `fac-${k}`).concat('scenario');
+
+  /** Adds a kind's layer: dense kinds under the sparse ones, all under the scenario sites. */
+  function addFacilityLayer(kind, minzoom) {
+    if (!map.hasImage(`icon-${kind}`)) map.addImage(`icon-${kind}`, icon(kind), { pixelRatio: 2 });
+    map.addSource(`fac-${kind}`, { type: 'geojson', data: EMPTY, promoteId: 'id' });
+    const sparse = [...facilityKinds].find(([, z]) => z === 0);
+    map.addLayer({
+      id: `fac-${kind}`, type: 'symbol', source: `fac-${kind}`, minzoom,
+      layout: {
+        'icon-image': `icon-${kind}`,
+        'icon-size': ['interpolate', ['linear'], ['zoom'], 4, 0.42, 7, 0.62, 10, 0.85, 13, 1],
+        'icon-allow-overlap': true, 'icon-ignore-placement': true, visibility: 'none',
+      },
+    }, minzoom && sparse ? `fac-${sparse[0]}` : 'scenario');
+    facilityKinds.set(kind, minzoom);
+  }
 
   map.on('click', (e) => {
     const pad = 7;
@@ -339,6 +387,40 @@ export function createMap({ container, basemap, onStatus }) {
     map.getSource('epci')?.setData('/map/epci');
   }
   map.on('zoomend', () => { if (map.getZoom() >= 6) ensureEpci(); });
+
+  /* Overlays, per owner: {marks: [[code, mark]], territory: {type, code}, origin: lngLat,
+     links: [{from, to, w}], rings: [lngLat], sites: [GeoJSON point features], hint: text}.
+     Each part is drawn from the union of every owner's. */
+  const overlayParts = new Map();
+  const collection = (features) => ({ type: 'FeatureCollection', features });
+  const drawPart = {
+    marks: (list) => { marks = new Map(list); applyMarks(); },
+    territory: (list) => selectTerritories(list),
+    origin: (list) => setData('origin', collection(list.map(point))),
+    rings: (list) => setData('rings', collection(list.map(point))),
+    links: (list) => setData('links', collection(list.map((l) => ({ type: 'Feature', properties: { w: l.w ?? 2 }, geometry: { type: 'LineString', coordinates: [l.from, l.to] } })))),
+    sites: (list) => setData('scenario', collection(list)),
+    hint: (list) => {
+      if (!hintEl) return;
+      hintEl.textContent = list.at(-1) ?? '';
+      hintEl.hidden = !hintEl.textContent;
+    },
+  };
+  function drawOverlays(keys) {
+    const all = [...overlayParts.values()];
+    for (const key of keys) {
+      drawPart[key](all.flatMap((o) => (o[key] == null ? [] : SINGLE_PARTS.has(key) ? [o[key]] : o[key])));
+    }
+  }
+  /** Outlines territories [{type: cls|epci|departement|region, code}]. */
+  function selectTerritories(list) {
+    if (list.some((t) => t.type === 'epci')) { if (communesLoaded) ensureEpci(); else loadedHandlers.push(ensureEpci); }
+    for (const [t, src] of Object.entries(TERRITORY_SOURCE)) {
+      const f = ['in', ['get', 'code'], ['literal', list.filter((x) => x.type === t).map((x) => x.code)]];
+      map.setFilter(`sel-${src}`, f);
+      map.setFilter(`sel-${src}-halo`, f);
+    }
+  }
 
   let shownMarks = new Map();
   function applyMarks() {
@@ -375,39 +457,37 @@ export function createMap({ container, basemap, onStatus }) {
     },
     get indicator() { return indicator; },
 
-    setFacilities(kind, fc) { facilityKinds.add(kind); setData(`fac-${kind}`, fc); },
+    /** Fills the layer of a kind of structure (made at the first call) with its points. */
+    setFacilities(kind, fc, { minzoom = 0 } = {}) {
+      if (!facilityKinds.has(kind)) addFacilityLayer(kind, minzoom);
+      setData(`fac-${kind}`, fc);
+    },
     setFacilityVisible(kind, on) { if (map.getLayer(`fac-${kind}`)) map.setLayoutProperty(`fac-${kind}`, 'visibility', on ? 'visible' : 'none'); },
     setOutlineVisible(name, on) { if (map.getLayer(`${name}-line`)) map.setLayoutProperty(`${name}-line`, 'visibility', on ? 'visible' : 'none'); },
 
-    /** marks: Map code → one of MARKS. */
-    setMarks(m) { marks = new Map(m); applyMarks(); },
-    clearMarks() { marks = new Map(); applyMarks(); },
-
-    /** Outlines a territory (type cls|epci|departement|region), or clears with null. */
-    selectTerritory(type, code) {
-      if (type === 'epci' && code) { if (communesLoaded) ensureEpci(); else loadedHandlers.push(ensureEpci); }
-      for (const [t, src] of Object.entries(TERRITORY_SOURCE)) {
-        const f = ['==', ['get', 'code'], t === type && code ? code : '\u0000'];
-        map.setFilter(`sel-${src}`, f);
-        map.setFilter(`sel-${src}-halo`, f);
-      }
+    /**
+     * The overlays of one owner (a view): set(parts) replaces the parts given
+     * ({marks, territory, origin, links, rings, sites, hint}; null removes one),
+     * clear() removes all of this owner's. Other owners' overlays stay.
+     */
+    overlays(owner) {
+      return {
+        set(parts) {
+          overlayParts.set(owner, { ...overlayParts.get(owner), ...parts });
+          drawOverlays(Object.keys(parts));
+        },
+        clear() {
+          const had = overlayParts.get(owner);
+          if (!had) return;
+          overlayParts.delete(owner);
+          drawOverlays(Object.keys(had));
+        },
+      };
     },
-    setOrigin(lngLat) {
-      setData('origin', lngLat ? { type: 'FeatureCollection', features: [point(lngLat)] } : EMPTY);
-    },
-    /** lines: [{from:[lon,lat], to:[lon,lat], w?}] */
-    setLinks(lines) {
-      setData('links', { type: 'FeatureCollection', features: (lines ?? []).map((l) => ({ type: 'Feature', properties: { w: l.w ?? 2 }, geometry: { type: 'LineString', coordinates: [l.from, l.to] } })) });
-    },
-    setRings(points) { setData('rings', { type: 'FeatureCollection', features: (points ?? []).map((p) => point(p)) }); },
-    setScenario(fc) { setData('scenario', fc); },
-    clearOverlays() {
-      this.clearMarks();
-      this.selectTerritory(null, null);
-      this.setOrigin(null);
-      this.setLinks([]);
-      this.setRings([]);
-      this.setScenario(null);
+    /** Owners with something on the map now (the browser test checks views clean up). */
+    get overlayOwners() {
+      const drawn = (v) => v != null && !(Array.isArray(v) && !v.length);
+      return [...overlayParts].filter(([, parts]) => Object.values(parts).some(drawn)).map(([owner]) => owner);
     },
     fitBbox(b, opts = {}) {
       if (!b) return;

@@ -1,23 +1,10 @@
-// What the service says about its data: kinds of structures (and which have none),
-// accessibility profiles, commune attributes (a light table without geometry, loaded
-// as CSV in pages), and the structure points.
+// What the service says about its data: kinds of structures (every structure collection
+// of /collections names its kind), limits of the API and the kinds each computation
+// accepts (from /api, the OpenAPI document), accessibility profiles, commune attributes
+// (a light table without geometry, loaded as CSV in pages), and the structure points.
 
 import { api, apiText, qs } from './api.js';
-
-/** The kinds of structure the issue names, in display order. */
-export const KIND_IDS = ['msp', 'ehpad', 'clic', 'centre_sante', 'hospital'];
-
-/** French grammar the sentences need, per kind (the collection title is used when unknown). */
-const KIND_WORDS = {
-  msp: { short: 'MSP', nearest: 'la MSP la plus proche', a: 'une MSP', plural: 'MSP' },
-  ehpad: { short: 'EHPAD', nearest: "l'EHPAD le plus proche", a: 'un EHPAD', plural: 'EHPAD' },
-  clic: { short: 'CLIC', nearest: 'le CLIC le plus proche', a: 'un CLIC', plural: 'CLIC' },
-  centre_sante: { short: 'Centre de santé', nearest: 'le centre de santé le plus proche', a: 'un centre de santé', plural: 'centres de santé' },
-  hospital: { short: 'Hôpital', nearest: "l'établissement hospitalier le plus proche", a: 'un établissement hospitalier', plural: 'établissements hospitaliers' },
-};
-
-/** Profiles of 2SFCA accessibility in display order (others follow). */
-const PROFILE_ORDER = ['mg', 'msp', 'ehpad', 'hospital', 'clic'];
+import { kindWords, ALWAYS_NAMED_KINDS, PROFILE_NAMES } from './labels.js';
 
 /** Commune attributes loaded for tables, names and reference points. */
 const COMMUNE_FIELDS = [
@@ -27,10 +14,11 @@ const COMMUNE_FIELDS = [
 const TEXT_FIELDS = new Set(['code', 'nom', 'departement', 'departement_nom', 'region', 'region_nom', 'epci', 'epci_nom', 'cls', 'zonage_mg', 'ref_point']);
 
 export async function loadMeta() {
-  const [collections, communes, dataset, clsCsv] = await Promise.all([
+  const [collections, communes, dataset, spec, clsCsv] = await Promise.all([
     api('/collections'),
     api('/collections/communes'),
     api('/dataset'),
+    api('/api'),
     apiText(`/collections/cls/items${qs({ f: 'csv', limit: 1000 })}`).catch(() => ''),
   ]);
   const [clsHead, ...clsLines] = parseCsv(clsCsv);
@@ -41,42 +29,56 @@ export async function loadMeta() {
   const absent = (dataset.sources ?? []).filter((s) => s.status !== 'built');
   const propNames = new Set(communes.properties.map((p) => p.name));
 
-  const kinds = KIND_IDS.map((id) => {
-    const c = byId.get(id);
-    const words = KIND_WORDS[id] ?? { short: id, nearest: `${id} le plus proche`, a: id, plural: id };
-    const count = c?.numberOfFeatures ?? 0;
-    const available = count > 0;
-    let reason = null;
-    if (!c) reason = "ce type de structure n'est pas servi par le service";
-    else if (!available) {
-      reason = 'aucune structure de ce type dans les données chargées';
-      if (absent.length) reason += ` (source non chargée : ${absent.map((s) => s.title).join(' ; ')})`;
-    }
-    const sources = c?.careaccess?.sources ?? [];
-    return {
-      id,
-      title: c?.title ?? words.short,
-      ...words,
-      count,
-      available,
-      reason,
-      partial: Boolean(c?.careaccess?.partial_list),
-      sources,
-      caveat: sources.map((s) => s.caveat).filter(Boolean).join(' ; ') || null,
-      hasIndicator: propNames.has(`${id}_km`),
-    };
-  });
+  // Structure collections carry careaccess.kind = {id, label, rank}; the others are
+  // communes and territories.
+  const allKinds = collections.collections
+    .filter((c) => c.careaccess?.kind)
+    .sort((a, b) => a.careaccess.kind.rank - b.careaccess.kind.rank)
+    .map((c) => {
+      const { id } = c.careaccess.kind;
+      const title = c.careaccess.kind.label ?? c.title ?? id;
+      const count = c.numberOfFeatures ?? 0;
+      const available = count > 0;
+      let reason = null;
+      if (!available) {
+        reason = 'aucune structure de ce type dans les données chargées';
+        if (absent.length) reason += ` (source non chargée : ${absent.map((s) => s.title).join(' ; ')})`;
+      }
+      const sources = c.careaccess.sources ?? [];
+      return {
+        id,
+        title,
+        ...kindWords(id, title),
+        count,
+        available,
+        reason,
+        partial: Boolean(c.careaccess.partial_list),
+        sources,
+        caveat: sources.map((s) => s.caveat).filter(Boolean).join(' ; ') || null,
+        hasIndicator: propNames.has(`${id}_km`),
+      };
+    });
+  // The kinds the page lists: those with structures, and the ones it always names.
+  const kinds = allKinds.filter((k) => k.available || ALWAYS_NAMED_KINDS.has(k.id));
+  const kindRank = (id) => allKinds.findIndex((k) => k.id === id);
 
+  // Profiles without a kind of structure (doctors) first, then in the order of the kinds.
   const rawProfiles = communes.careaccess?.accessibility_profiles ?? {};
   const profiles = Object.entries(rawProfiles)
-    .map(([id, p]) => ({ id, ...p, hasIndicator: propNames.has(`acc_${id}`) }))
-    .sort((a, b) => rank(a.id) - rank(b.id));
+    .map(([id, p]) => ({ id, ...p, name: PROFILE_NAMES[id] ?? p.title ?? id, hasIndicator: propNames.has(`acc_${id}`) }))
+    .sort((a, b) => (a.supply?.kind ? kindRank(a.supply.kind) : -1) - (b.supply?.kind ? kindRank(b.supply.kind) : -1));
 
+  const declared = readApi(spec);
   return {
     kinds,
-    kind: (id) => kinds.find((k) => k.id === id),
+    allKinds,
+    kind: (id) => allKinds.find((k) => k.id === id),
+    /** Kinds with structures that a computation ('scenario' or 'coverage') accepts. */
+    kindsFor: (what) => kinds.filter((k) => k.available && (!declared.accepts[what] || declared.accepts[what].has(k.id))),
     profiles,
     profile: (id) => profiles.find((p) => p.id === id),
+    profileName: (id) => profiles.find((p) => p.id === id)?.name ?? PROFILE_NAMES[id] ?? id,
+    limits: declared.limits,
     properties: new Map(communes.properties.map((p) => [p.name, p])),
     communeCount: communes.numberOfFeatures,
     communeSources: communes.careaccess?.sources ?? [],
@@ -88,9 +90,27 @@ export async function loadMeta() {
   };
 }
 
-function rank(id) {
-  const i = PROFILE_ORDER.indexOf(id);
-  return i < 0 ? 99 : i;
+/**
+ * What the OpenAPI document declares. limits: most changes in a scenario, most structures
+ * per kind for /nearest, most sites for /siting (Infinity when not declared: the service
+ * then says in words what it refuses). accepts: the kinds a scenario and a territory's
+ * coverage take (a Set, or null when any kind goes).
+ */
+function readApi(spec) {
+  const param = (path, name) => spec.paths?.[path]?.get?.parameters?.find((p) => p.name === name)?.schema;
+  const kinds = (schema) => (Array.isArray(schema?.enum) ? new Set(schema.enum) : null);
+  const scenario = spec.components?.schemas?.Scenario?.properties;
+  return {
+    limits: {
+      scenarioChanges: scenario?.changes?.maxItems ?? Infinity,
+      nearestK: param('/nearest', 'k')?.maximum ?? Infinity,
+      sitingK: param('/siting', 'k')?.maximum ?? Infinity,
+    },
+    accepts: {
+      scenario: kinds(scenario?.kind),
+      coverage: kinds(param('/territories/{type}/{code}/coverage', 'kind')),
+    },
+  };
 }
 
 /**

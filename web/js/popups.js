@@ -5,7 +5,7 @@ import { h, partialBadge } from './ui.js';
 import { habitants, km, minutes, phone, int, value as fmtValue } from './format.js';
 import { positionNote } from './meta.js';
 import { zonageLabel } from './indicators.js';
-import { SYMBOLS, symbolDataUrl } from './map.js';
+import { symbolImg } from './map.js';
 
 let popup = null;
 
@@ -74,7 +74,7 @@ export function communePopup(ctx, feature, lngLat) {
       h('td', { class: 'n' }, minutes(p[`${k.id}_min`]))));
   }
   const accRows = ctx.meta.profiles.filter((pr) => pr.hasIndicator).map((pr) => h('tr', { class: ind?.id === `acc_${pr.id}` ? 'current' : null },
-    h('th', { scope: 'row' }, profileName(pr.id)),
+    h('th', { scope: 'row' }, pr.name),
     h('td', { class: 'n' }, fmtValue(p[`acc_${pr.id}`])),
     h('td', { class: 'unit' }, SHORT_UNITS[pr.id] ?? pr.unit)));
   if (ctx.meta.properties.has('apl_mg')) {
@@ -105,10 +105,6 @@ export function communePopup(ctx, feature, lngLat) {
   return open(ctx, lngLat, content);
 }
 
-export function profileName(id) {
-  return { mg: 'Médecins généralistes (approché)', msp: 'MSP', ehpad: 'Places en EHPAD', hospital: 'Hôpitaux', clic: 'CLIC' }[id] ?? id;
-}
-
 /** Popup of a structure (a feature of a facility layer or the scenario layer). */
 export function facilityPopup(ctx, feature) {
   const p = feature.properties;
@@ -125,7 +121,7 @@ export function facilityPopup(ctx, feature) {
   const note = positionNote(p.position);
   const content = h('div', { class: 'popup-body' },
     h('h2', { class: 'popup-title' }, p.nom ?? 'Structure sans nom'),
-    h('p', { class: 'sub kindline' }, SYMBOLS[p.kind] ? h('img', { src: symbolDataUrl(p.kind), alt: '', width: 16, height: 16 }) : null,
+    h('p', { class: 'sub kindline' }, symbolImg(p.kind),
       kind?.title ?? p.kind, partial ? [' ', partialBadge()] : null),
     h('dl', { class: 'facts' },
       p.adresse ? [h('dt', null, 'Adresse'), h('dd', null, p.adresse)] : [h('dt', null, 'Adresse'), h('dd', { class: 'muted' }, 'inconnue')],

@@ -375,6 +375,21 @@ export function select({ label, options, value, onChange, hint }) {
   return { el, select: sel };
 }
 
+/**
+ * A select of counts (e.g. 1, 3, 5, 10) keeping those up to `max` (the service's limit);
+ * `preferred` is chosen when kept, else the largest kept. onChange gets a number.
+ */
+export function countSelect({ label, counts, max, preferred, onChange }) {
+  const kept = counts.filter((n) => n <= max);
+  const value = kept.includes(preferred) ? preferred : kept.at(-1);
+  return select({
+    label,
+    options: kept.map((n) => ({ value: String(n), label: String(n) })),
+    value: String(value),
+    onChange: onChange && ((v) => onChange(Number(v))),
+  });
+}
+
 /** A badge saying a list is partial. */
 export function partialBadge(text = 'liste partielle') {
   return h('span', { class: 'badge warn' }, text);

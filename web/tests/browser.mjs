@@ -6,8 +6,8 @@
 // Checks: the map canvas draws the communes; the citizen view finds the structures near
 // Thouars with distances; the Thouarsais CLS territory view shows its underserved
 // communes (sortable table, CSV export); a scenario site changes the numbers; the explain
-// view opens from a commune popup; API errors are shown in words; the page fits a 390 px
-// phone. Screenshots of every view go to tests/artifacts/screenshots/ (git-ignored).
+// view opens from a commune popup; each view clears its own map overlays when left; the
+// limits come from /api; API errors are shown in words; the page fits a 390 px phone. Screenshots of every view go to tests/artifacts/screenshots/ (git-ignored).
 // Exits non-zero with a message naming the failed step.
 
 import { chromium } from 'playwright-core';
@@ -57,6 +57,10 @@ async function waitMapIdle(p) {
     m.once('idle', done);
     setTimeout(done, 20000);
   }));
+}
+/** The views that have overlays on the map now. */
+async function overlayOwners(p) {
+  return p.evaluate(() => window.careaccess.mapCtl.overlayOwners);
 }
 async function tab(p, name) {
   await p.getByRole('tab', { name }).click();
@@ -181,6 +185,7 @@ async function desktop(browser) {
   step = 'territoire : CLS du Thouarsais';
   log(step);
   await tab(p, 'Territoire');
+  check(!(await overlayOwners(p)).includes('trouver'), 'les tracés de « Trouver une structure » restent sur la carte');
   await pickSuggestion(p, p.getByRole('combobox', { name: 'Nom du territoire' }), 'thouarsais', 'CLS du Thouarsais');
   await p.locator('#territory-kinds').waitFor({ timeout: STEP_TIMEOUT });
   const summary = await p.locator('#view-territoire .result').innerText();
@@ -209,7 +214,11 @@ async function desktop(browser) {
 
   step = 'scénario : ajout d’une MSP';
   log(step);
+  check((await overlayOwners(p)).includes('territoire'), 'le territoire choisi n’est pas tracé sur la carte');
   await tab(p, 'Scénario');
+  check(!(await overlayOwners(p)).includes('territoire'), 'le contour du territoire reste sur la carte hors de sa vue');
+  await waitMapIdle(p);
+  check(await p.evaluate(() => window.careaccess.map.queryRenderedFeatures({ layers: ['sel-cls'] }).length) === 0, 'le contour du CLS est encore dessiné dans la vue Scénario');
   check(await p.locator('#scenario-result').getAttribute('data-state') === 'empty', 'le scénario ne part pas de zéro');
   await p.evaluate(() => { window.careaccess.map.jumpTo({ center: [-0.12, 46.9], zoom: 9 }); });
   await waitMapIdle(p);
@@ -249,6 +258,7 @@ async function desktop(browser) {
   step = 'détail d’un calcul depuis la fenêtre d’une commune';
   log(step);
   await tab(p, 'Carte');
+  check((await overlayOwners(p)).length === 0, `des tracés restent sur la vue Carte : ${await overlayOwners(p)}`);
   // Structure symbols sit on the chef-lieu: hide them (with their checkboxes) to click the commune.
   for (const k of ['msp', 'ehpad', 'hospital']) await p.locator(`#fac-toggle-${k}`).uncheck();
   await p.evaluate(() => { window.careaccess.map.jumpTo({ center: [-0.2153, 46.9816], zoom: 10 }); });
@@ -270,13 +280,36 @@ async function desktop(browser) {
 
   step = 'erreur du service affichée';
   log(step);
+  // The limits come from the service's OpenAPI document: lowered here to see the page follow.
+  const apiDoc = (u) => u.pathname === '/api';
+  await p.route(apiDoc, async (route) => {
+    const res = await route.fetch();
+    const spec = await res.json();
+    spec.components.schemas.Scenario.properties.changes.maxItems = 1;
+    spec.paths['/nearest'].get.parameters.find((x) => x.name === 'k').schema.maximum = 5;
+    await route.fulfill({ response: res, json: spec });
+  });
   await p.goto(`${BASE}#calcul/99999/mg`);
+  await p.reload(); // a new page load (the hash alone does not reload), which reads the lowered limits
   await p.waitForFunction(() => document.documentElement.dataset.ready === 'true', null, { timeout: STEP_TIMEOUT });
   const err = p.locator('#explain-result [role=alert]');
   await err.waitFor({ timeout: STEP_TIMEOUT });
   const errText = await err.innerText();
   check(/Erreur du service/.test(errText) && /99999/.test(errText), `l'erreur n'est pas expliquée : ${errText}`);
   await shot(p, '07-erreur.png');
+
+  step = 'limites lues dans /api';
+  log(step);
+  const kOptions = await p.locator('#view-trouver').getByLabel('Structures par type').locator('option').allTextContents();
+  check(kOptions.join(',') === '1,3,5', `choix du nombre de structures inattendu avec un maximum de 5 : ${kOptions}`);
+  await tab(p, 'Scénario');
+  for (const [lon, lat] of [[-0.05, 46.85], [1.5, 47.5]]) {
+    const pt = await mapPoint(p, lon, lat);
+    await p.mouse.click(pt.x, pt.y);
+  }
+  await p.waitForFunction(() => /Au plus 1 changement par scénario/.test(document.querySelector('#map-hint')?.textContent ?? ''), null, { timeout: STEP_TIMEOUT });
+  check(await p.locator('.change-list li').count() === 1, 'le scénario dépasse la limite donnée par /api');
+  await p.unroute(apiDoc);
   await context.close();
 }
 

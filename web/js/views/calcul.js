@@ -1,11 +1,11 @@
 // View 5 — Détail d'un calcul (explain): the audit trail of a commune's 2SFCA
 // accessibility: every site of its catchment with distance, weight, supply, the demand
 // it shares, its ratio R_j and its contribution; they add up to the commune's value.
+// Its overlays: the commune, lines to the sites (width by contribution), rings on them.
 
 import { api, qs, isAbort } from '../api.js';
 import { h, fill, errorBox, loading, dataTable, searchBox, select, slug, announcer } from '../ui.js';
 import { int, kmFromM, minutes, num, value as fmtValue, habitants } from '../format.js';
-import { profileName } from '../popups.js';
 
 const DEMAND_LABEL = {
   population: 'population municipale',
@@ -15,6 +15,7 @@ const DEMAND_LABEL = {
 
 export function createCalcul(ctx, root) {
   const { mapCtl, meta } = ctx;
+  const overlays = mapCtl.overlays('calcul');
   const profiles = meta.profiles.filter((p) => p.hasIndicator);
   let code = null;
   let profile = profiles[0]?.id ?? 'mg';
@@ -33,7 +34,7 @@ export function createCalcul(ctx, root) {
   });
   const profSel = select({
     label: 'Accessibilité à',
-    options: profiles.map((p) => ({ value: p.id, label: profileName(p.id) })),
+    options: profiles.map((p) => ({ value: p.id, label: p.name })),
     value: profile,
     onChange: (v) => { profile = v; if (code) ctx.go('calcul', [code, profile]); },
   });
@@ -50,7 +51,7 @@ export function createCalcul(ctx, root) {
     const signal = controller.signal;
     result.setAttribute('aria-busy', 'true');
     last = null;
-    if (ctx.view === 'calcul') mapCtl.clearOverlays();
+    overlays.clear();
     fill(result, loading('Chargement du détail du calcul…'));
     try {
       const e = await api(`/communes/${encodeURIComponent(code)}/explain${qs({ kind: profile })}`, { signal });
@@ -123,7 +124,7 @@ export function createCalcul(ctx, root) {
     fill(result,
       h('h3', null, `${e.name} (${e.code})`),
       h('p', { class: 'big-value' }, h('strong', null, fmtValue(e.accessibility)), ` ${e.unit_label}`),
-      h('p', null, p?.title ?? profileName(e.profile)),
+      h('p', null, p?.title ?? meta.profileName(e.profile)),
       e.caveat ? h('p', { class: 'caveat' }, h('strong', null, 'Attention : '), e.caveat) : null,
       e.profile === 'mg' && ctx.table?.byCode.get(e.code)?.apl_mg != null
         ? h('p', { class: 'note' }, `Pour comparaison, APL DREES 2021 de la commune : ${fmtValue(ctx.table.byCode.get(e.code).apl_mg)} consultations/an/habitant standardisé.`) : null,
@@ -153,11 +154,10 @@ export function createCalcul(ctx, root) {
     const e = last;
     const t = ctx.table ?? await ctx.tableReady.catch(() => null);
     const from = t?.byCode.get(e.code);
-    mapCtl.clearOverlays();
-    mapCtl.setMarks([[e.code, 'selected']]);
+    if (ctx.view !== 'calcul' || last !== e) return; // left or replaced meanwhile
+    overlays.set({ marks: [[e.code, 'selected']], origin: null, links: null, rings: null });
     if (!from) return;
     const o = [from.ref_lon, from.ref_lat];
-    mapCtl.setOrigin(o);
     const p = meta.profile(e.profile);
     const kind = p?.supply?.kind;
     let byId = null;
@@ -174,19 +174,18 @@ export function createCalcul(ctx, root) {
       lines.push({ from: o, to, w: 0.8 + 4 * ((c.contribution ?? 0) / max) });
       pts.push(to);
     }
-    mapCtl.setLinks(lines);
-    mapCtl.setRings(pts.slice(1));
+    if (ctx.view !== 'calcul' || last !== e) return;
+    overlays.set({ origin: o, links: lines, rings: pts.slice(1) });
     mapCtl.fitPoints(pts, { maxZoom: 11 });
   }
 
   return {
-    show(args, { changed }) {
-      if (changed) mapCtl.clearOverlays();
+    show(args) {
       const [c, pr] = args;
       if (pr && profiles.some((x) => x.id === pr)) { profile = pr; profSel.select.value = pr; }
       if (c && (c !== code || !last || last.profile !== profile)) { code = c; run(); return; }
       if (last) draw();
     },
-    hide() {},
+    hide() { overlays.clear(); },
   };
 }

@@ -3,20 +3,16 @@
 // (communes in the current view, sortable, CSV).
 
 import { h, fill, errorBox, loading, dataTable, select, partialBadge, slug, announcer } from '../ui.js';
-import { int, value as fmtValue } from '../format.js';
+import { int, value as fmtValue, capital } from '../format.js';
 import { classOfRow, covered, noDataLabel, uncoveredLabel, NODATA_COLOR } from '../indicators.js';
-import { SYMBOLS, symbolDataUrl, FACILITY_MINZOOM } from '../map.js';
+import { symbolImg, facilityMinzoom } from '../map.js';
 
 const IND_KEY = 'careaccess.indicateur';
-const FAC_KEY = 'careaccess.structures';
 const DEFAULT_INDICATOR = 'apl_mg';
 
-const capital = (s) => s[0].toUpperCase() + s.slice(1);
-
 export function createCarte(ctx, root) {
-  const { mapCtl, meta } = ctx;
+  const { mapCtl, meta, store, layers } = ctx;
   let indicator = null;
-  let facilitiesOn = new Set(JSON.parse(localStorage.getItem(FAC_KEY) ?? 'null') ?? ['msp', 'ehpad', 'hospital']);
   const facilityStatus = h('div', { class: 'field-status', role: 'status', 'aria-live': 'polite' });
 
   const indicatorBox = h('div', { class: 'indicator-box', 'aria-busy': 'true' }, loading('Calcul des classes des indicateurs…'));
@@ -60,46 +56,24 @@ export function createCarte(ctx, root) {
         h('label', { for: id }, symbolImg(k.id), `${k.title}`),
         h('p', { class: 'why', id: `${id}-why` }, 'Indisponible : aucune structure dans les données chargées (voir ci-dessous).'));
     }
-    const cb = h('input', { type: 'checkbox', id, checked: facilitiesOn.has(k.id) || null, onchange: () => toggleFacility(k, cb.checked) });
+    const cb = h('input', { type: 'checkbox', id, checked: layers.isShown(k.id) || null, onchange: () => layers.show(k.id, cb.checked) });
     return h('div', { class: 'check' }, cb,
       h('label', { for: id }, symbolImg(k.id), `${k.title} (${int(k.count)})`, k.partial ? [' ', partialBadge()] : null),
-      FACILITY_MINZOOM[k.id] ? h('p', { class: 'why' }, 'Visibles en zoomant à l’échelle d’un département.') : null,
+      facilityMinzoom(k) ? h('p', { class: 'why' }, 'Visibles en zoomant à l’échelle d’un département.') : null,
       k.partial && k.caveat ? h('p', { class: 'why' }, k.caveat) : null);
   }
 
-  async function toggleFacility(k, on) {
-    if (on) facilitiesOn.add(k.id); else facilitiesOn.delete(k.id);
-    localStorage.setItem(FAC_KEY, JSON.stringify([...facilitiesOn]));
-    if (on) await ensureFacility(k);
-    mapCtl.setFacilityVisible(k.id, on);
-    renderMapLegend();
-  }
-
-  const loaded = new Set();
-  async function ensureFacility(k) {
-    if (loaded.has(k.id)) return;
-    facilityStatus.replaceChildren(loading(`Chargement des ${k.plural}…`));
-    try {
-      const fc = await ctx.facilities(k.id);
-      mapCtl.setFacilities(k.id, fc);
-      loaded.add(k.id);
-      facilityStatus.replaceChildren();
-    } catch (e) {
-      facilityStatus.replaceChildren(errorBox(e));
-    }
-  }
-
-  // Structures load in the background; the dense kinds (drawn from the département
-  // scale) wait for the communes, which share the map's worker.
-  (async () => {
+  // The structure layers are shown from the toggles here or by another view (the
+  // scenario needs its kind clickable): the checkboxes and the legend follow the store.
+  store.subscribe('facilities', (shown) => {
     for (const k of meta.kinds) {
-      if (!k.available || !facilitiesOn.has(k.id)) continue;
-      if (FACILITY_MINZOOM[k.id]) await new Promise((r) => mapCtl.whenCommunesLoaded(r));
-      await ensureFacility(k);
-      mapCtl.setFacilityVisible(k.id, facilitiesOn.has(k.id));
+      const cb = root.querySelector(`#fac-toggle-${k.id}`);
+      if (cb && !cb.disabled) cb.checked = shown.has(k.id);
     }
     renderMapLegend();
-  })();
+  });
+  store.subscribe('facilityStatus', (st) => fill(facilityStatus,
+    st?.loading ? loading(`Chargement des ${st.loading.plural}…`) : st?.error ? errorBox(st.error) : null));
 
   let requested = null; // indicator named by the URL before the indicators were ready
   ctx.indicatorsReady.then((list) => {
@@ -181,7 +155,7 @@ export function createCarte(ctx, root) {
     const el = document.getElementById('map-legend');
     if (!indicator) return;
     const ind = indicator;
-    const kinds = meta.kinds.filter((k) => k.available && facilitiesOn.has(k.id));
+    const kinds = meta.kinds.filter((k) => k.available && layers.isShown(k.id));
     const body = h('div', { id: 'map-legend-body', hidden: !legendOpen || null });
     const toggle = h('button', {
       type: 'button', class: 'ml-toggle', 'aria-expanded': legendOpen ? 'true' : 'false', 'aria-controls': 'map-legend-body',
@@ -254,30 +228,20 @@ export function createCarte(ctx, root) {
   ctx.tableReady.then((t) => { if (indicator) { mapCtl.setIndicator(indicator, t.rows); renderLegend(); } }).catch((e) => legendBox.append(errorBox(e)));
 
   return {
-    show(args, { changed }) {
-      if (changed) mapCtl.clearOverlays();
+    show(args) {
       if (args[0] && !ctx.indicators) requested = args[0];
       if (args[0] && ctx.indicators) {
         const sel = root.querySelector('#indicator');
         if (sel && ctx.indicators.some((i) => i.id === args[0] && !i.disabled)) { sel.value = args[0]; setIndicator(args[0]); }
       }
     },
-    hide() {},
-    get indicator() { return indicator; },
-    /** Makes a kind's structures visible (the scenario needs them to be clicked). */
-    showFacility(kindId) {
-      const cb = root.querySelector(`#fac-toggle-${kindId}`);
-      if (cb && !cb.checked && !cb.disabled) { cb.checked = true; toggleFacility(meta.kind(kindId), true); }
-    },
+    hide() {}, // Carte draws no overlay: the colours and structure layers stay for every view
   };
-}
-
-function symbolImg(kind) {
-  return SYMBOLS[kind] ? h('img', { class: 'sym', src: symbolDataUrl(kind), alt: '', width: 18, height: 18 }) : null;
 }
 
 function sourcesDetails(meta) {
   const sources = meta.dataset.sources ?? [];
+  const unlisted = meta.allKinds.filter((k) => !meta.kinds.includes(k));
   return h('details', { class: 'sources' },
     h('summary', null, 'Sources des données, millésimes et licences'),
     h('p', { class: 'hint' }, `Données du build ${meta.dataset.build_id ?? ''}. Distances : ${meta.distanceModel ?? "à vol d'oiseau"}.`),
@@ -286,6 +250,7 @@ function sourcesDetails(meta) {
       s.status !== 'built' ? h('span', { class: 'badge' }, ' non chargée') : null,
       s.partial_list ? [' ', partialBadge()] : null,
       s.caveat ? h('div', { class: 'caveat' }, s.caveat) : null))),
+    unlisted.length ? h('p', { class: 'hint' }, `Types de structure que le service connaît mais sans aucune structure dans ces données : ${unlisted.map((k) => k.title).join(' ; ')}.`) : null,
     h('p', null, 'API et téléchargements : ', h('a', { href: '/api' }, 'description OpenAPI'), ' · ', h('a', { href: '/collections?f=json' }, 'collections (GeoJSON, CSV, FlatGeobuf)'), '.'));
 }
 

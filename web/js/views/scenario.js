@@ -2,20 +2,21 @@
 // chef-lieu) or remove an existing one (click its symbol, or search it by name) →
 // deltas at once: population newly within the threshold, communes whose nearest
 // changed, per territory, accessibility when the service gives it; reset. Siting
-// suggestions for a territory can be added to the scenario.
+// suggestions for a territory (its own, or the one shown in Territoire) can be added to
+// the scenario. Its overlays: the scenario sites, the communes whose nearest changed, a
+// hint; and the headline numbers over the map (#map-summary).
 
 import { api, qs, isAbort } from '../api.js';
-import { h, fill, errorBox, loading, dataTable, searchBox, select, newId, slug } from '../ui.js';
-import { int, kmFromM, minutes, signedInt, habitants, num, fold, pct, value as fmtValue, signedValue } from '../format.js';
-import { TYPE_LABELS } from './territoire.js';
-import { showHint } from './trouver.js';
-import { FACILITY_MINZOOM } from '../map.js';
-
-const MAX_CHANGES = 200;
+import { h, fill, errorBox, loading, dataTable, searchBox, select, countSelect, newId, slug } from '../ui.js';
+import { int, kmFromM, minutes, signedInt, habitants, num, fold, pct, plural, value as fmtValue, signedValue } from '../format.js';
+import { TYPE_LABELS } from '../labels.js';
+import { facilityMinzoom } from '../map.js';
 
 export function createScenario(ctx, root) {
-  const { mapCtl, meta } = ctx;
-  const kinds = meta.kinds.filter((k) => k.available);
+  const { mapCtl, meta, store, layers } = ctx;
+  const overlays = mapCtl.overlays('scenario');
+  const maxChanges = meta.limits.scenarioChanges;
+  const kinds = meta.kindsFor('scenario');
   let kind = kinds.find((k) => k.id === 'msp')?.id ?? kinds[0]?.id;
   let threshold = 'km:10';
   let mode = 'add';
@@ -33,8 +34,7 @@ export function createScenario(ctx, root) {
       const before = changes.length;
       changes = changes.filter((c) => c.op === 'add' || c.kind === kind);
       if (changes.length !== before) announce('Les retraits d’un autre type de structure ont été enlevés du scénario.');
-      refreshKindWords();
-      ctx.showFacility?.(kind);
+      layers.show(kind);
       hint();
       update();
     },
@@ -117,17 +117,22 @@ export function createScenario(ctx, root) {
 
   function announce(text) { liveNote.textContent = text; }
   function k() { return meta.kind(kind); }
-  function refreshKindWords() { /* labels are rebuilt from k() on each render */ }
-
-  function hint() {
+  function hint(text) {
     if (ctx.view !== 'scenario') return;
-    showHint(mode === 'add'
-      ? `Cliquez sur la carte pour placer ${k().a} hypothétique.`
-      : `Cliquez sur le symbole de la structure à retirer (${k().plural}${FACILITY_MINZOOM[kind] ? ', visibles en zoomant' : ''}).`);
+    overlays.set({
+      hint: text ?? (mode === 'add'
+        ? `Cliquez sur la carte pour placer ${k().a} hypothétique.`
+        : `Cliquez sur le symbole de la structure à retirer (${k().plural}${facilityMinzoom(k()) ? ', visibles en zoomant' : ''}).`),
+    });
   }
 
   function add(lon, lat, where) {
-    if (changes.length >= MAX_CHANGES) { announce(`Au plus ${MAX_CHANGES} changements.`); return; }
+    if (changes.length >= maxChanges) {
+      const text = `Au plus ${plural(maxChanges, 'changement')} par scénario (limite du service).`;
+      announce(text);
+      hint(text);
+      return;
+    }
     seq++;
     const name = `${k().short} hypothétique n° ${seq}${where ? ` (${where})` : ''}`;
     changes.push({ op: 'add', lon: Number(lon.toFixed(6)), lat: Number(lat.toFixed(6)), name, key: `a${seq}` });
@@ -166,15 +171,10 @@ export function createScenario(ctx, root) {
 
   function draw() {
     if (ctx.view !== 'scenario') return;
-    mapCtl.setScenario({
-      type: 'FeatureCollection',
-      features: changes.map((c) => ({ type: 'Feature', properties: { op: c.op, nom: c.name }, geometry: { type: 'Point', coordinates: [c.lon, c.lat] } })),
+    overlays.set({
+      sites: changes.map((c) => ({ type: 'Feature', properties: { op: c.op, nom: c.name }, geometry: { type: 'Point', coordinates: [c.lon, c.lat] } })),
+      marks: (result?.nearest_changed ?? []).map((n) => [n.code, n.within_after && !n.within_before ? 'gained' : !n.within_after && n.within_before ? 'lost' : 'changed']),
     });
-    const marks = [];
-    for (const n of result?.nearest_changed ?? []) {
-      marks.push([n.code, n.within_after && !n.within_before ? 'gained' : !n.within_after && n.within_before ? 'lost' : 'changed']);
-    }
-    mapCtl.setMarks(marks);
   }
 
   async function update() {
@@ -340,7 +340,7 @@ export function createScenario(ctx, root) {
   function sitingSection() {
     let territory = null;
     const out = h('div', { 'aria-live': 'polite' });
-    const kSel = select({ label: 'Nombre de sites', options: [1, 2, 3, 5].map((n) => ({ value: String(n), label: String(n) })), value: '3' });
+    const kSel = countSelect({ label: 'Nombre de sites', counts: [1, 2, 3, 5], max: meta.limits.sitingK, preferred: 3 });
     const terrLabel = h('p', { class: 'hint' });
     const tSearch = searchBox({
       label: 'Territoire étudié',
@@ -352,7 +352,7 @@ export function createScenario(ctx, root) {
       onPick: (x) => { territory = { type: x.type, code: x.code, nom: x.nom }; },
     });
     const run = async () => {
-      const t = territory ?? (ctx.territory?.() ?? null);
+      const t = territory ?? store.get('territory');
       if (!t) { fill(out, errorBox('Choisissez d’abord un territoire (ici ou dans la vue Territoire).')); return; }
       const [unit, val] = threshold.split(':');
       const prefix = { cls: 'cls', epci: 'epci', departement: 'dep', region: 'reg' }[t.type] ?? t.type;
@@ -378,41 +378,40 @@ export function createScenario(ctx, root) {
       tSearch.el, terrLabel, kSel.el,
       h('button', { type: 'button', onclick: run }, 'Proposer des emplacements'),
       out);
-    details.addEventListener('toggle', () => {
-      const t = ctx.territory?.();
+    const showShared = () => {
+      const t = store.get('territory');
       terrLabel.textContent = t && !territory ? `Territoire de la vue Territoire : ${t.nom}.` : '';
-    });
+    };
+    store.subscribe('territory', showShared);
+    details.addEventListener('toggle', showShared);
     return details;
   }
 
-  function setupClick() {
-    mapCtl.onClick(({ lngLat, facility, commune }) => {
-      if (ctx.view !== 'scenario') return false;
-      if (mode === 'remove') {
-        if (facility && !facility.properties.op) { remove(facility); return true; }
-        announce('Aucune structure existante à cet endroit : cliquez sur un symbole.');
-        showHint('Aucune structure ici : cliquez sur un symbole de structure du type choisi.');
-        return true;
-      }
-      add(lngLat.lng, lngLat.lat, commune?.properties?.nom);
+  mapCtl.onClick(({ lngLat, facility, commune }) => {
+    if (ctx.view !== 'scenario') return false;
+    if (mode === 'remove') {
+      if (facility && !facility.properties.op) { remove(facility); return true; }
+      announce('Aucune structure existante à cet endroit : cliquez sur un symbole.');
+      hint('Aucune structure ici : cliquez sur un symbole de structure du type choisi.');
       return true;
-    });
-  }
+    }
+    add(lngLat.lng, lngLat.lat, commune?.properties?.nom);
+    return true;
+  });
 
-  refreshKindWords();
   update();
 
   return {
-    setupClick,
-    show(args, { changed }) {
-      if (changed) mapCtl.clearOverlays();
+    show() {
       // The chosen kind's structures must be visible to be removed by a click.
-      ctx.showFacility?.(kind);
+      layers.show(kind);
       draw();
       hint();
       mapSummary();
     },
-    hide() { showHint(null); const el = document.getElementById('map-summary'); if (el) el.hidden = true; },
-    get changes() { return changes; },
+    hide() {
+      overlays.clear();
+      document.getElementById('map-summary').hidden = true;
+    },
   };
 }

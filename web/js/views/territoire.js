@@ -1,29 +1,23 @@
 // View 2 — Territoire: pick a CLS, EPCI, département or région by name → zoom to it,
 // population, share within thresholds of each kind, mean distances, accessibility, and
-// the sortable table of underserved communes with CSV export.
+// the sortable table of underserved communes with CSV export. Its overlays: the territory
+// outlined and its underserved communes marked. It publishes the territory it shows
+// (store key `territory`) for the scenario's siting suggestions.
 
 import { api, qs, isAbort } from '../api.js';
 import { h, fill, errorBox, loading, dataTable, searchBox, select, partialBadge, slug, newId, announcer } from '../ui.js';
-import { int, km, kmFromM, minutes, pct, habitants, value as fmtValue, plural, num } from '../format.js';
-import { profileName } from '../popups.js';
+import { int, kmFromM, minutes, pct, habitants, value as fmtValue, plural, num, capital } from '../format.js';
+import { TYPE_LABELS } from '../labels.js';
 
-export const TYPE_LABELS = {
-  cls: 'Contrat local de santé',
-  epci: 'EPCI',
-  departement: 'Département',
-  region: 'Région',
-  commune: 'Commune',
-};
 const THRESHOLDS = [
   { value: 'km:5', label: '5 km' }, { value: 'km:10', label: '10 km' }, { value: 'km:20', label: '20 km' }, { value: 'km:30', label: '30 km' },
   { value: 'min:10', label: '10 minutes' }, { value: 'min:15', label: '15 minutes' }, { value: 'min:20', label: '20 minutes' }, { value: 'min:30', label: '30 minutes' },
 ];
 
-const capital = (s) => s[0].toUpperCase() + s.slice(1);
-
 export function createTerritoire(ctx, root) {
-  const { mapCtl, meta } = ctx;
-  const kinds = meta.kinds.filter((k) => k.available);
+  const { mapCtl, meta, store } = ctx;
+  const overlays = mapCtl.overlays('territoire');
+  const kinds = meta.kindsFor('coverage');
   let current = null; // {type, code, summary}
   let underserved = []; // codes marked on the map
   let covKind = kinds[0]?.id;
@@ -70,14 +64,18 @@ export function createTerritoire(ctx, root) {
     summaryController = new AbortController();
     const signal = summaryController.signal;
     current = { type, code, summary: null };
+    underserved = [];
+    overlays.clear();
+    store.set('territory', null);
     result.setAttribute('aria-busy', 'true');
     fill(result, loading('Calcul du résumé du territoire…'));
     try {
       const s = await api(`/territories/${encodeURIComponent(type)}/${encodeURIComponent(code)}`, { signal });
       current.summary = s;
+      store.set('territory', { type, code, nom: s.nom });
       search.set(s.nom);
       renderSummary(s);
-      mapCtl.selectTerritory(type, code);
+      draw();
       mapCtl.fitBbox(s.bbox, { maxZoom: 10 });
       document.title = `${s.nom} — Territoire — careaccess`;
       await loadCoverage();
@@ -111,10 +109,10 @@ export function createTerritoire(ctx, root) {
         h('td', { class: 'n' }, int(d.structures_in_territory)));
     });
     const accRows = Object.entries(s.accessibility ?? {}).map(([id, a]) => h('tr', null,
-      h('th', { scope: 'row' }, profileName(id), h('span', { class: 'unit-line' }, a.unit_label ?? '')),
+      h('th', { scope: 'row' }, meta.profileName(id), h('span', { class: 'unit-line' }, a.unit_label ?? '')),
       h('td', { class: 'n' }, fmtValue(a.mean)),
       h('td', { class: 'n' }, a.min != null ? `${fmtValue(a.min)} – ${fmtValue(a.max)}` : '—')));
-    const caveats = Object.entries(s.accessibility ?? {}).filter(([, a]) => a.caveat).map(([id, a]) => h('li', null, h('strong', null, `${profileName(id)} : `), a.caveat));
+    const caveats = Object.entries(s.accessibility ?? {}).filter(([, a]) => a.caveat).map(([id, a]) => h('li', null, h('strong', null, `${meta.profileName(id)} : `), a.caveat));
     const anyPartial = meta.kinds.some((k) => s.kinds?.[k.id]?.liste_partielle);
     const kindSel = select({
       label: 'Type de structure',
@@ -190,7 +188,7 @@ export function createTerritoire(ctx, root) {
     const list = c.underserved ?? [];
     underserved = list.map((u) => u.code);
     say.say(`${c.territory_name} : ${habitants(c.population)}, ${band ? `${pct(band.share_within)} à moins de ${thr} de ${kind.nearest}` : ''} ; ${plural(list.length, 'commune')} au-delà.`);
-    applyMarks();
+    draw();
     const table = dataTable({
       id: 'underserved-table',
       caption: `${plural(list.length, 'commune')} à plus de ${thr} ${unit === 'km' ? "à vol d'oiseau" : 'en voiture'} de ${kind.nearest} — ${c.territory_name}`,
@@ -222,9 +220,13 @@ export function createTerritoire(ctx, root) {
       table.el);
   }
 
-  function applyMarks() {
-    if (ctx.view !== 'territoire') return;
-    mapCtl.setMarks(underserved.map((c) => [c, 'underserved']));
+  /** The territory outlined and its underserved communes marked, while this view is shown. */
+  function draw() {
+    if (ctx.view !== 'territoire' || !current?.summary) return;
+    overlays.set({
+      territory: { type: current.type, code: current.code },
+      marks: underserved.map((c) => [c, 'underserved']),
+    });
   }
 
   function zoomCommune(code) {
@@ -239,19 +241,16 @@ export function createTerritoire(ctx, root) {
 
   return {
     show(args, { changed }) {
-      if (changed) mapCtl.clearOverlays();
       const [type, code] = args;
       if (type && code) {
         const t = type === 'dep' ? 'departement' : type === 'reg' ? 'region' : type;
         if (!current || current.type !== t || current.code !== code) { open(t, code); return; }
       }
       if (current?.summary) {
-        mapCtl.selectTerritory(current.type, current.code);
-        applyMarks();
+        draw();
         if (changed) mapCtl.fitBbox(current.summary.bbox, { maxZoom: 10 });
       }
     },
-    hide() {},
-    get current() { return current; },
+    hide() { overlays.clear(); },
   };
 }

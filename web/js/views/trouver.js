@@ -1,20 +1,21 @@
 // View 3 — Trouver une structure (citizens): a commune name or a click on the map →
 // the nearest structures of each kind with distance, estimated time, address and phone,
-// drawn on the map.
+// drawn on the map (its own overlays: origin, lines, rings, the commune; and a hint).
 
 import { api, qs, isAbort } from '../api.js';
-import { h, fill, errorBox, loading, searchBox, select, partialBadge, announcer } from '../ui.js';
+import { h, fill, errorBox, loading, searchBox, countSelect, partialBadge, announcer } from '../ui.js';
 import { km, kmFromM, minutes, phone, habitants, num, int } from '../format.js';
 import { positionNote } from '../meta.js';
-import { SYMBOLS, symbolDataUrl } from '../map.js';
+import { symbolImg } from '../map.js';
 
 const FAR_M = 100_000;
+const NO_RESULT = { marks: null, origin: null, links: null, rings: null };
 
 export function createTrouver(ctx, root) {
   const { mapCtl, meta } = ctx;
+  const overlays = mapCtl.overlays('trouver');
   let last = null; // {params, data, label}
   let controller = null;
-  let k = 3;
 
   const search = searchBox({
     label: 'Votre commune',
@@ -30,12 +31,14 @@ export function createTrouver(ctx, root) {
     },
     onPick: (x) => ctx.go('trouver', [x.code]),
   });
-  const kSel = select({
+  const kSel = countSelect({
     label: 'Structures par type',
-    options: [1, 3, 5, 10].map((n) => ({ value: String(n), label: String(n) })),
-    value: String(k),
-    onChange: (v) => { k = Number(v); if (last) run(last.params, last.label); },
+    counts: [1, 3, 5, 10],
+    max: meta.limits.nearestK,
+    preferred: 3,
+    onChange: (n) => { k = n; if (last) run(last.params, last.label); },
   });
+  let k = Number(kSel.select.value);
   const geoBtn = 'geolocation' in navigator
     ? h('button', { type: 'button', class: 'secondary', onclick: locate }, 'Utiliser ma position')
     : null;
@@ -44,7 +47,7 @@ export function createTrouver(ctx, root) {
 
   fill(root,
     h('h2', null, 'Trouver une structure'),
-    h('p', { class: 'intro' }, 'Les maisons de santé (MSP), EHPAD et hôpitaux les plus proches d’une commune ou d’un point de la carte, avec la distance et le temps de trajet estimé.'),
+    h('p', { class: 'intro' }, `Les ${listWords(meta.kinds.filter((x) => x.available).map((x) => x.plural))} les plus proches d’une commune ou d’un point de la carte, avec la distance et le temps de trajet estimé.`),
     search.el,
     h('div', { class: 'row' }, kSel.el, geoBtn),
     say.el,
@@ -68,7 +71,7 @@ export function createTrouver(ctx, root) {
     controller = new AbortController();
     const signal = controller.signal;
     result.setAttribute('aria-busy', 'true');
-    if (ctx.view === 'trouver') mapCtl.clearOverlays();
+    overlays.set(NO_RESULT);
     fill(result, loading('Recherche des structures les plus proches…'));
     try {
       const data = await api(`/nearest${qs({ ...params, k })}`, { signal });
@@ -96,11 +99,11 @@ export function createTrouver(ctx, root) {
     const byKind = new Map(data.results.map((r) => [r.kind, r]));
     const sections = meta.kinds.map((kind) => {
       const r = byKind.get(kind.id);
-      const head = h('h4', { class: 'kind-head' }, SYMBOLS[kind.id] ? h('img', { class: 'sym', src: symbolDataUrl(kind.id), alt: '', width: 18, height: 18 }) : null,
+      const head = h('h4', { class: 'kind-head' }, symbolImg(kind.id),
         h('span', null, r?.label ?? kind.title, r?.liste_partielle || kind.partial ? [' ', partialBadge()] : null));
       if (!r) {
         return h('section', { class: 'kind-result unavailable', 'aria-label': kind.title }, head,
-          h('p', { class: 'muted' }, `Pas de données : ${kind.reason ?? 'non disponible'}.`));
+          h('p', { class: 'muted' }, `Pas de données : ${kind.reason ?? 'le service ne donne pas encore les structures les plus proches de ce type'}.`));
       }
       return h('section', { class: 'kind-result', 'aria-label': r.label, dataset: { kind: r.kind } }, head,
         r.caveat ? h('p', { class: 'caveat' }, r.caveat) : null,
@@ -145,10 +148,7 @@ export function createTrouver(ctx, root) {
   function draw(data) {
     if (ctx.view !== 'trouver') return;
     const o = [data.from.lon, data.from.lat];
-    mapCtl.clearMarks();
     const code = data.from?.commune?.code;
-    if (code) mapCtl.setMarks([[code, 'selected']]);
-    mapCtl.setOrigin(o);
     const lines = [];
     const rings = [];
     const fit = [o];
@@ -160,28 +160,23 @@ export function createTrouver(ctx, root) {
         if (s.distance_m <= FAR_M / 2) fit.push([s.lon, s.lat]);
       }
     }
-    mapCtl.setLinks(lines);
-    mapCtl.setRings(rings);
+    overlays.set({ marks: code ? [[code, 'selected']] : null, origin: o, links: lines, rings });
     mapCtl.fitPoints(fit, { maxZoom: 12 });
   }
 
   // A click on the map in this view: the nearest structures from that point.
-  function setupClick() {
-    mapCtl.onClick(({ lngLat, commune, facility }) => {
-      if (ctx.view !== 'trouver' || facility) return false;
-      const label = commune ? `${commune.properties.nom}` : null;
-      const arg = `@${lngLat.lng.toFixed(5)},${lngLat.lat.toFixed(5)}`;
-      history.replaceState(null, '', `#trouver/${encodeURIComponent(arg)}`);
-      run({ lon: lngLat.lng.toFixed(5), lat: lngLat.lat.toFixed(5) }, label);
-      return true;
-    });
-  }
+  mapCtl.onClick(({ lngLat, commune, facility }) => {
+    if (ctx.view !== 'trouver' || facility) return false;
+    const label = commune ? `${commune.properties.nom}` : null;
+    const arg = `@${lngLat.lng.toFixed(5)},${lngLat.lat.toFixed(5)}`;
+    history.replaceState(null, '', `#trouver/${encodeURIComponent(arg)}`);
+    run({ lon: lngLat.lng.toFixed(5), lat: lngLat.lat.toFixed(5) }, label);
+    return true;
+  });
 
   return {
-    setupClick,
-    show(args, { changed }) {
-      if (changed) mapCtl.clearOverlays();
-      showHint('Cliquez sur la carte pour chercher depuis un point.');
+    show(args) {
+      overlays.set({ hint: 'Cliquez sur la carte pour chercher depuis un point.' });
       const a = args[0];
       if (a && a.startsWith('@')) {
         const [lon, lat] = a.slice(1).split(',').map(Number);
@@ -195,13 +190,11 @@ export function createTrouver(ctx, root) {
       }
       if (last) draw(last.data);
     },
-    hide() { showHint(null); },
+    hide() { overlays.clear(); },
   };
 }
 
-export function showHint(text) {
-  const el = document.getElementById('map-hint');
-  if (!el) return;
-  el.hidden = !text;
-  el.textContent = text ?? '';
+/** "a, b et c". */
+function listWords(words) {
+  return words.length > 1 ? `${words.slice(0, -1).join(', ')} et ${words.at(-1)}` : words[0] ?? 'structures';
 }

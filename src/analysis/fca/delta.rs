@@ -36,13 +36,14 @@ use serde::Serialize;
 
 use crate::model::{InseeCode, Kind, TerritoryType};
 
-use super::accessibility::{
-    AGGREGATE_WEIGHTING, Accessibility, Demand, Measure, Pair, PairRule, Supply, SupplySource,
-    Totals,
-};
-use super::distance::{DistanceModel, TravelMatrix};
-use super::engine::Engine;
-use super::scenario::{Change, Resolved, ScenarioError};
+use crate::analysis::change::{Change, Resolved, ScenarioError};
+use crate::analysis::distance::{DistanceModel, TravelMatrix};
+use crate::analysis::engine::Engine;
+use crate::model::{Demand, Supply, SupplySource};
+
+use super::aggregate::{AGGREGATE_WEIGHTING, AccessSummary};
+use super::catchment::{Measure, PairRule};
+use super::{Accessibility, Pair};
 
 /// How a changed site's accessibility terms are recomputed.
 pub const DELTA_FORMULA: &str = "ajout : ΔA_i = w_in·R_n ; fermeture : ΔA_i = −w_ij·R_j ; capacité : ΔA_i = w_ij·result_scale·(S'_j − S_j)/D_j (D_j = Σ_k w(d_kj)·P_k, inchangé : la demande ne change pas)";
@@ -95,35 +96,6 @@ pub struct CommuneAccessDelta {
     pub after: f64,
     /// `after − before`.
     pub delta: f64,
-}
-
-/// A territory's accessibility summed up with the DREES rules of
-/// [`Engine::aggregate`](super::engine::Engine::aggregate).
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct AccessSummary {
-    pub communes_with_value: usize,
-    /// Mean of `A_i` weighted by the standardised population (DREES rule), the population
-    /// municipale standing in where it is missing.
-    pub mean: Option<f64>,
-    /// Mean weighted by the population municipale.
-    pub mean_by_population: Option<f64>,
-    /// Mean weighted by the demand used (`Σ A_i·P_i / Σ P_i`).
-    pub mean_by_demand: Option<f64>,
-    pub min: Option<f64>,
-    pub max: Option<f64>,
-}
-
-impl From<&Totals> for AccessSummary {
-    fn from(t: &Totals) -> Self {
-        AccessSummary {
-            communes_with_value: t.with_value,
-            mean: t.mean(),
-            mean_by_population: t.mean_by_population(),
-            mean_by_demand: t.mean_by_demand(),
-            min: t.min,
-            max: t.max,
-        }
-    }
 }
 
 /// The accessibility of a territory touched by the scenario, before and after (every
@@ -182,14 +154,13 @@ struct NewSite {
 impl Engine {
     /// The accessibility deltas of `changes` to the structures of `kind`, against
     /// `baseline` (from [`Engine::accessibility`] with a profile whose supply is that
-    /// kind). Put the result in [`ScenarioResult::accessibility`]. `matrix`: the
-    /// travel-time table of the baseline, needed when it used the `matrix` model.
-    ///
-    /// [`ScenarioResult::accessibility`]: super::scenario::ScenarioResult::accessibility
+    /// kind); the caller puts the result beside the nearest deltas of the scenario
+    /// (`ScenarioResult::accessibility`). `matrix`: the travel-time table of the
+    /// baseline, needed when it used the `matrix` model.
     ///
     /// # Errors
     ///
-    /// The errors of [`Engine::scenario`] for bad changes; [`ScenarioError::ProfileKind`]
+    /// The errors of the change checks for bad changes; [`ScenarioError::ProfileKind`]
     /// when the baseline's supply is not `kind`; [`ScenarioError::MissingCapacity`] for
     /// an added site without capacity under a capacity supply;
     /// [`ScenarioError::MatrixMissing`].
@@ -326,7 +297,7 @@ impl Engine {
                 }
                 None => {
                     // Left out of the baseline for lack of a capacity: it joins.
-                    let point = ki.index.point(pos);
+                    let point = &ki.points[pos];
                     let (pairs, demand) = self.new_site_pairs(
                         &rule,
                         baseline.search_radius_m,
@@ -485,68 +456,25 @@ impl Engine {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::analysis::accessibility::{Profile, Step, StepUnit};
-    use crate::model::{Commune, Dataset, Facility, PositionQuality, RefPointSource, Territory};
-    use geo::Point;
+    use crate::model::{Commune, Facility, Profile, Step, StepUnit};
+    use crate::test_support::{self, engine};
     use proptest::prelude::*;
 
+    /// A commune in one of two EPCI (by the parity of its population).
     fn commune(code: &str, lon: f64, lat: f64, population: u32) -> Commune {
+        let epci = if population % 2 == 0 {
+            "200000001"
+        } else {
+            "200000002"
+        };
         Commune {
-            code: InseeCode::parse(code).unwrap(),
-            name: format!("Commune {code}"),
-            population,
-            departement: code[..2].to_owned(),
-            region: "75".to_owned(),
-            epci: Some(
-                if population % 2 == 0 {
-                    "200000001"
-                } else {
-                    "200000002"
-                }
-                .to_owned(),
-            ),
-            ref_point: Some(Point::new(lon, lat)),
-            ref_point_source: Some(RefPointSource::Mairie),
-            geometry: None,
+            epci: Some(epci.to_owned()),
+            ..test_support::commune(code, lon, lat, population)
         }
     }
 
     fn ehpad(id: &str, lon: f64, lat: f64, capacity: Option<f64>) -> Facility {
-        Facility {
-            id: id.to_owned(),
-            finess: None,
-            kind: Kind::Ehpad,
-            category: None,
-            category_label: None,
-            name: format!("EHPAD {id}"),
-            address: None,
-            commune: None,
-            capacity,
-            phone: None,
-            position: Point::new(lon, lat),
-            position_quality: PositionQuality::Address,
-            source: "test".to_owned(),
-            partial_list: false,
-            source_line: 0,
-        }
-    }
-
-    fn engine(mut communes: Vec<Commune>, mut facilities: Vec<Facility>) -> Engine {
-        communes.sort_by(|a, b| a.code.cmp(&b.code));
-        facilities.sort_by(|a, b| a.id.cmp(&b.id));
-        let territories = vec![Territory {
-            kind: TerritoryType::Departement,
-            code: "79".to_owned(),
-            name: "Deux-Sèvres".to_owned(),
-            communes: communes.iter().map(|c| c.code.clone()).collect(),
-        }];
-        Engine::new(Dataset {
-            build_id: "test".to_owned(),
-            communes,
-            facilities,
-            territories,
-            ..Dataset::default()
-        })
+        test_support::facility(id, Kind::Ehpad, lon, lat, capacity)
     }
 
     fn profile(unit: StepUnit, steps: &[(f64, f64)], per_site: Supply) -> Profile {

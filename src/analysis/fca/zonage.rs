@@ -1,0 +1,202 @@
+//! Zonage review: APL values classed by the national rules (DREES/DGOS FAQ: ≤ 2.5
+//! ZIP-eligible, 2.5–4 vivier, > 4 outside) and crossed with the official doctors'
+//! zonage of a territory.
+
+use std::collections::BTreeMap;
+
+use serde::Serialize;
+
+use crate::analysis::engine::Engine;
+use crate::model::{Territory, TerritoryType};
+
+use super::Accessibility;
+
+/// Official indicator of the DREES reference APL (GPs aged 65 or less).
+pub const DREES_APL_INDICATOR: &str = "apl_mg_65";
+/// Official doctors' zonage, text indicator (`1_ZIP`, `2_ZAC`, `3_HZ`, `4_ZAR`, …).
+pub const ZONAGE_INDICATOR: &str = "zonage_mg";
+/// APL at or below this → selected nationally as ZIP (DREES/DGOS FAQ).
+pub const ZIP_MAX: f64 = 2.5;
+/// APL above [`ZIP_MAX`] and at or below this → "vivier" (ARS choice of ZIP / ZAC).
+pub const VIVIER_MAX: f64 = 4.0;
+
+/// Class of a GP accessibility value in the national zonage rules (DREES/DGOS FAQ,
+/// arrêté du 13 novembre 2017).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ZonageClass {
+    /// APL ≤ 2.5: selected nationally as ZIP.
+    ZipEligible,
+    /// 2.5 < APL ≤ 4: the "vivier" where ARS choose extra ZIP and the ZAC.
+    Vivier,
+    /// APL > 4: outside the vivier.
+    Outside,
+}
+
+impl ZonageClass {
+    /// Classifies an APL value (consultations/an/habitant standardisé).
+    pub fn of(apl: f64) -> ZonageClass {
+        if apl <= ZIP_MAX {
+            ZonageClass::ZipEligible
+        } else if apl <= VIVIER_MAX {
+            ZonageClass::Vivier
+        } else {
+            ZonageClass::Outside
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ZonageClass::ZipEligible => "zip_eligible",
+            ZonageClass::Vivier => "vivier",
+            ZonageClass::Outside => "hors_vivier",
+        }
+    }
+}
+
+/// Which APL values a zonage review classifies.
+#[derive(Debug, Clone, Copy)]
+pub enum ZonageValues<'a> {
+    /// Our accessibility (meaningful for the `mg` profile only).
+    Accessibility(&'a Accessibility),
+    /// The DREES APL 2021 reference for GPs aged 65 or less (`apl_mg_65`).
+    DreesApl65,
+}
+
+/// One cell of the agreement table.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ZonageCell {
+    /// Our class; `None` where the value is missing.
+    pub ours: Option<ZonageClass>,
+    /// Official `zonage_mg` code (`1_ZIP`, `2_ZAC`, `3_HZ`, `4_ZAR`, `N/A - …`), or
+    /// `absent`.
+    pub official: String,
+    pub communes: usize,
+    pub population: u64,
+}
+
+/// Share of communes where ZIP-eligible ↔ official ZIP agree.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ZonageAgreement {
+    /// Communes with both a value and an official code among ZIP / ZAC / HZ / ZAR.
+    pub communes_compared: usize,
+    /// Of which: ZIP-eligible and official ZIP, or not ZIP-eligible and not ZIP.
+    pub communes_agree: usize,
+    pub share_communes: Option<f64>,
+    pub population_compared: u64,
+    pub population_agree: u64,
+    pub share_population: Option<f64>,
+}
+
+/// Our (or the DREES) APL classes against the official zonage, for one territory.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ZonageReview {
+    pub territory_type: TerritoryType,
+    pub territory_code: String,
+    pub territory_name: String,
+    /// `accessibility:<profile>` or `apl_mg_65`.
+    pub values: String,
+    pub rule: &'static str,
+    /// Always "à confirmer": the zonage layer is a low-provenance national file.
+    pub status: &'static str,
+    pub caveats: Vec<String>,
+    /// Cells in class order (ours: ZIP-eligible, vivier, outside, missing; then the
+    /// official code).
+    pub cells: Vec<ZonageCell>,
+    pub agreement: ZonageAgreement,
+}
+
+const OFFICIAL_CODES: [&str; 4] = ["1_ZIP", "2_ZAC", "3_HZ", "4_ZAR"];
+
+impl Engine {
+    /// Classifies APL values (≤ 2.5 ZIP-eligible; ≤ 4 vivier; above, outside) and
+    /// crosses them with the official zonage (`zonage_mg`) of a territory.
+    pub fn zonage_review(&self, values: ZonageValues<'_>, territory: &Territory) -> ZonageReview {
+        let (members, _) = self.members(territory);
+        let official = self.data.indicators.text.get(ZONAGE_INDICATOR);
+        let value = |i: usize| match values {
+            ZonageValues::Accessibility(acc) => acc.value(i),
+            ZonageValues::DreesApl65 => self.data.indicator(DREES_APL_INDICATOR, i),
+        };
+        let mut cells: BTreeMap<(Option<ZonageClass>, String), (usize, u64)> = BTreeMap::new();
+        let mut agreement = ZonageAgreement {
+            communes_compared: 0,
+            communes_agree: 0,
+            share_communes: None,
+            population_compared: 0,
+            population_agree: 0,
+            share_population: None,
+        };
+        for &i in &members {
+            let pop = u64::from(self.data.communes[i].population);
+            let ours = value(i).filter(|v| v.is_finite()).map(ZonageClass::of);
+            let code = official
+                .and_then(|col| col.get(i).cloned().flatten())
+                .map(|s| s.trim().to_owned())
+                .filter(|s| !s.is_empty())
+                .unwrap_or_else(|| "absent".to_owned());
+            if let Some(class) = ours
+                && OFFICIAL_CODES.contains(&code.as_str())
+            {
+                agreement.communes_compared += 1;
+                agreement.population_compared += pop;
+                if (class == ZonageClass::ZipEligible) == (code == "1_ZIP") {
+                    agreement.communes_agree += 1;
+                    agreement.population_agree += pop;
+                }
+            }
+            let cell = cells.entry((ours, code)).or_default();
+            cell.0 += 1;
+            cell.1 += pop;
+        }
+        if agreement.communes_compared > 0 {
+            agreement.share_communes =
+                Some(agreement.communes_agree as f64 / agreement.communes_compared as f64);
+        }
+        if agreement.population_compared > 0 {
+            agreement.share_population =
+                Some(agreement.population_agree as f64 / agreement.population_compared as f64);
+        }
+        // Missing values last.
+        let mut cells: Vec<ZonageCell> = cells
+            .into_iter()
+            .map(|((ours, official), (communes, population))| ZonageCell {
+                ours,
+                official,
+                communes,
+                population,
+            })
+            .collect();
+        cells.sort_by_key(|c| (c.ours.is_none(), c.ours));
+        let mut caveats = vec![
+            "zonage à confirmer : fichier national de faible provenance (millésime inconnu, vers 2024-2025), à vérifier avec les arrêtés ARS".to_owned(),
+            "le zonage est arrêté par territoire de vie-santé (APL moyenne pondérée par la population) et les ARS choisissent des ZIP dans le vivier : un écart commune par commune n'est pas une erreur".to_owned(),
+        ];
+        let name = match values {
+            ZonageValues::Accessibility(acc) => {
+                if let Some(c) = &acc.caveat {
+                    caveats.push(c.clone());
+                }
+                format!("accessibility:{}", acc.profile.id)
+            }
+            ZonageValues::DreesApl65 => {
+                caveats.push(
+                    "APL DREES 2021 (médecins de 65 ans et moins) : antérieure au zonage comparé"
+                        .to_owned(),
+                );
+                DREES_APL_INDICATOR.to_owned()
+            }
+        };
+        ZonageReview {
+            territory_type: territory.kind,
+            territory_code: territory.code.clone(),
+            territory_name: territory.name.clone(),
+            values: name,
+            rule: "APL ≤ 2,5 → éligible ZIP ; 2,5 < APL ≤ 4 → vivier ; APL > 4 → hors vivier (FAQ DREES/DGOS)",
+            status: "à confirmer",
+            caveats,
+            cells,
+            agreement,
+        }
+    }
+}

@@ -1,0 +1,184 @@
+//! `accessibility`, `explain` and `zonage`: the 2SFCA per commune, its audit trail, and
+//! APL classes against the doctors' zonage.
+
+use std::io::Write;
+use std::path::Path;
+
+use anyhow::bail;
+
+use careaccess::analysis::fca::Accessibility;
+use careaccess::analysis::fca::zonage::ZonageValues;
+use careaccess::analysis::request::AccessRequest;
+use careaccess::analysis::{Engine, territory};
+use careaccess::model::InseeCode;
+
+use super::{Output, engine, matrix_for, num, profiles};
+use crate::cli::{AccessArgs, AccessibilityArgs, ExplainArgs, ZonageArgs};
+
+/// Runs the profile an `AccessRequest` names.
+fn run(
+    engine: &Engine,
+    data_dir: &Path,
+    req: &AccessRequest,
+    args: Option<&AccessArgs>,
+    params: Option<&Path>,
+) -> anyhow::Result<Accessibility> {
+    let profiles = profiles(data_dir, params)?;
+    let (profile, model) = req.resolve(&profiles)?;
+    let matrix = matrix_for(model, args.and_then(|a| a.matrix.as_ref()), engine)?;
+    Ok(engine.accessibility(profile, req.supply, req.demand, model, matrix.as_ref())?)
+}
+
+pub fn accessibility(data_dir: &Path, args: &AccessibilityArgs) -> anyhow::Result<()> {
+    let engine = engine(data_dir)?;
+    let acc = run(
+        &engine,
+        data_dir,
+        &args.access.request(),
+        Some(&args.access),
+        args.access.params.as_deref(),
+    )?;
+    let mut w = Output::to(args.out.as_deref())?;
+    let params = serde_json::json!({
+        "profile": acc.profile,
+        "supply": acc.supply,
+        "demand": acc.demand,
+        "model": acc.model,
+        "unit": acc.unit_label,
+        "caveat": acc.caveat,
+        "formula": acc.formula,
+        "build": engine.data.build_id,
+    });
+    writeln!(w, "# careaccess accessibility {params}")?;
+    let mut csv = csv::Writer::from_writer(Vec::new());
+    csv.write_record(["code", "nom", "population", "demand", "accessibility"])?;
+    for (i, c) in engine.data.communes.iter().enumerate() {
+        csv.write_record([
+            c.code.to_string(),
+            c.name.clone(),
+            c.population.to_string(),
+            acc.demand_values[i].map(|d| num(d, 3)).unwrap_or_default(),
+            acc.values[i].map(|a| format!("{a:.6}")).unwrap_or_default(),
+        ])?;
+    }
+    w.csv(csv)?;
+    w.finish()?;
+    eprintln!(
+        "{} sites ({} left out), {} commune–site pairs; unit: {}{}",
+        acc.counts.sites,
+        acc.counts.sites_left_out,
+        acc.counts.pairs,
+        acc.unit_label,
+        acc.caveat
+            .as_deref()
+            .map(|c| format!(" — {c}"))
+            .unwrap_or_default()
+    );
+    if let Some(t) = &args.territory {
+        let territory = territory::resolve(&engine.data, t)?;
+        let agg = engine.aggregate(&acc, &territory, args.threshold);
+        eprintln!("{}", serde_json::to_string_pretty(&agg)?);
+    }
+    Ok(())
+}
+
+pub fn explain(data_dir: &Path, args: &ExplainArgs) -> anyhow::Result<()> {
+    let engine = engine(data_dir)?;
+    let code = InseeCode::parse(&args.commune)?;
+    let Some(i) = engine.data.commune_index(&code) else {
+        bail!("{code} is not a commune of the data set");
+    };
+    let acc = run(
+        &engine,
+        data_dir,
+        &args.access.request(),
+        Some(&args.access),
+        args.access.params.as_deref(),
+    )?;
+    let e = engine.explain(&acc, i);
+    let mut o = Output::stdout();
+    if args.json {
+        o.json(&e)?;
+        return o.finish();
+    }
+    writeln!(
+        o,
+        "{} {} — profile {} — model {} — unit {}",
+        e.code, e.name, e.profile, e.model, e.unit_label
+    )?;
+    if let Some(c) = &e.caveat {
+        writeln!(o, "  caveat: {c}")?;
+    }
+    writeln!(o, "  {}", e.formula)?;
+    writeln!(
+        o,
+        "  demand P_i = {}",
+        e.demand.map_or("–".into(), |d| format!("{d:.3}"))
+    )?;
+    writeln!(
+        o,
+        "  {:<12} {:<34} {:>8} {:>7} {:>7} {:>10} {:>14} {:>12} {:>12}",
+        "site", "nom", "km", "min", "w", "S_j", "Σ w·P", "R_j", "w·R_j"
+    )?;
+    for c in &e.contributions {
+        writeln!(
+            o,
+            "  {:<12} {:<34} {:>8.2} {:>7.1} {:>7.4} {:>10.1} {:>14.1} {:>12.6} {:>12.6}",
+            c.site_id,
+            c.site_name.chars().take(34).collect::<String>(),
+            c.distance_m / 1000.0,
+            c.car_min,
+            c.weight,
+            c.supply,
+            c.demand_in_catchment,
+            c.ratio.unwrap_or(f64::NAN),
+            c.contribution
+        )?;
+    }
+    writeln!(o, "  A_i = Σ w·R_j = {:.6}", e.sum)?;
+    o.finish()
+}
+
+pub fn zonage(data_dir: &Path, args: &ZonageArgs) -> anyhow::Result<()> {
+    let engine = engine(data_dir)?;
+    let territory = territory::resolve(&engine.data, &args.territory)?;
+    let acc;
+    let values = if args.values == "ours" {
+        let req = AccessRequest {
+            profile: "mg".to_owned(),
+            supply: None,
+            demand: None,
+            model: None,
+        };
+        acc = run(&engine, data_dir, &req, None, args.params.as_deref())?;
+        ZonageValues::Accessibility(&acc)
+    } else {
+        ZonageValues::DreesApl65
+    };
+    let review = engine.zonage_review(values, &territory);
+    let mut o = Output::stdout();
+    if args.json {
+        o.json(&review)?;
+        return o.finish();
+    }
+    writeln!(
+        o,
+        "{} ({} {}) — values: {} — rule: {} — status: {}",
+        review.territory_name,
+        review.territory_type,
+        review.territory_code,
+        review.values,
+        review.rule,
+        review.status
+    )?;
+    for c in &review.caveats {
+        writeln!(o, "  caveat: {c}")?;
+    }
+    writeln!(o, "{}", serde_json::to_string_pretty(&review.cells)?)?;
+    writeln!(
+        o,
+        "agreement: {}",
+        serde_json::to_string(&review.agreement)?
+    )?;
+    o.finish()
+}

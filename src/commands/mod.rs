@@ -1,0 +1,210 @@
+//! The commands of the binary: load what a command needs, build its request from the
+//! command line (`crate::cli`), run the analysis, print or write the answer. `anyhow`
+//! lives here and in `cli`, nowhere in the library.
+//!
+//! Output goes through [`Output`], so a reader that stops early (`careaccess coverage … |
+//! head -1`) ends the command quietly instead of a panic on the closed pipe.
+
+mod access;
+mod data;
+mod nearest;
+mod scenario;
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use anyhow::{Context, bail};
+
+use careaccess::analysis::{DistanceModel, Engine, TravelMatrix};
+use careaccess::import::profiles::profiles_for;
+use careaccess::model::{InseeCode, Profile};
+use careaccess::store::{LoadOptions, load};
+
+use crate::cli::{Cli, Command, DataCommand};
+
+/// Logs to standard error; `CAREACCESS_LOG` takes a `tracing` filter.
+pub fn init_logging(verbose: u8) {
+    let default = match verbose {
+        0 => "careaccess=info,tower_http=warn",
+        1 => "careaccess=debug,tower_http=info",
+        _ => "debug",
+    };
+    let filter = tracing_subscriber::EnvFilter::try_from_env("CAREACCESS_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+        .init();
+}
+
+/// Runs a command line.
+pub fn run(cli: Cli) -> ExitCode {
+    match dispatch(cli) {
+        Ok(()) => ExitCode::SUCCESS,
+        // The reader went away (`| head`): what it wanted is written.
+        Err(e) if closed_pipe(&e) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn closed_pipe(e: &anyhow::Error) -> bool {
+    e.chain().any(|c| {
+        c.downcast_ref::<std::io::Error>()
+            .is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe)
+    })
+}
+
+fn dispatch(cli: Cli) -> anyhow::Result<()> {
+    let data_dir = cli.data_dir;
+    match cli.command {
+        Command::Data(DataCommand::Fetch(args)) => data::fetch(&data_dir, &args),
+        Command::Data(DataCommand::Build) => data::build(&data_dir),
+        Command::Data(DataCommand::Status) => data::status(&data_dir),
+        Command::Serve(args) => data::serve(&data_dir, &args),
+        Command::Nearest(args) => nearest::nearest(&data_dir, &args),
+        Command::Coverage(args) => nearest::coverage(&data_dir, &args),
+        Command::Siting(args) => nearest::siting(&data_dir, &args),
+        Command::Scenario(args) => scenario::scenario(&data_dir, &args),
+        Command::Accessibility(args) => access::accessibility(&data_dir, &args),
+        Command::Explain(args) => access::explain(&data_dir, &args),
+        Command::Zonage(args) => access::zonage(&data_dir, &args),
+    }
+}
+
+/// Standard output, or a file.
+pub struct Output(Box<dyn Write>);
+
+impl Output {
+    pub fn stdout() -> Self {
+        Output(Box::new(std::io::BufWriter::new(std::io::stdout().lock())))
+    }
+
+    pub fn to(path: Option<&Path>) -> anyhow::Result<Self> {
+        Ok(match path {
+            Some(p) => Output(Box::new(std::io::BufWriter::new(
+                std::fs::File::create(p).with_context(|| format!("creating {}", p.display()))?,
+            ))),
+            None => Output::stdout(),
+        })
+    }
+
+    /// Pretty JSON and a newline.
+    pub fn json(&mut self, v: &impl serde::Serialize) -> anyhow::Result<()> {
+        serde_json::to_writer_pretty(&mut self.0, v)?;
+        writeln!(self.0)?;
+        Ok(())
+    }
+
+    /// A CSV table written whole.
+    pub fn csv(&mut self, table: csv::Writer<Vec<u8>>) -> anyhow::Result<()> {
+        self.0.write_all(&table.into_inner()?)?;
+        Ok(())
+    }
+
+    pub fn finish(mut self) -> anyhow::Result<()> {
+        self.0.flush()?;
+        Ok(())
+    }
+}
+
+impl Write for Output {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.write(buf)
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.0.flush()
+    }
+}
+
+/// The engine of the current build (reference points and attributes, no polygons).
+pub fn engine(data_dir: &Path) -> anyhow::Result<Engine> {
+    let build = load(data_dir, LoadOptions::default()).with_context(|| {
+        format!(
+            "loading the built data of {} (run `careaccess data build`?)",
+            data_dir.display()
+        )
+    })?;
+    Ok(Engine::new(build.dataset))
+}
+
+/// The profiles: `--params`, else `<data-dir>/accessibility.toml`, else the shipped ones.
+pub fn profiles(
+    data_dir: &Path,
+    params: Option<&Path>,
+) -> anyhow::Result<std::collections::BTreeMap<String, Profile>> {
+    Ok(profiles_for(params, data_dir)?)
+}
+
+/// Reads a travel-time table `from,to,minutes` given on the command line; rows with
+/// unknown communes or bad minutes are counted and reported.
+fn read_matrix(path: &Path, engine: &Engine) -> anyhow::Result<TravelMatrix> {
+    let file = std::fs::File::open(path).with_context(|| format!("opening {}", path.display()))?;
+    let mut report = careaccess::import::SourceReport {
+        id: path.display().to_string(),
+        ..Default::default()
+    };
+    let known = |c: &InseeCode| {
+        engine
+            .data
+            .commune_index(c)
+            .map(|_| c.clone())
+            .ok_or_else(|| format!("{c} is not a commune of the data set"))
+    };
+    let m = careaccess::import::indicators::read_matrix_csv(
+        std::io::BufReader::new(file),
+        b',',
+        known,
+        &mut report,
+    )?;
+    if report.skipped_total() > 0 {
+        let lines: Vec<String> = report
+            .skipped_rows
+            .iter()
+            .take(20)
+            .map(|s| format!("line {}: {}", s.line, s.detail))
+            .collect();
+        eprintln!(
+            "warning: {}: {} rows skipped ({:?}): {}",
+            path.display(),
+            report.skipped_total(),
+            report.skipped,
+            lines.join("; ")
+        );
+    }
+    if m.is_empty() {
+        bail!("{}: no usable row", path.display());
+    }
+    Ok(m)
+}
+
+/// The travel-time table for `model`: `--matrix FILE`, else the one built from
+/// `sources.toml` (role `travel_matrix`); `None` for the other models.
+pub fn matrix_for(
+    model: DistanceModel,
+    file: Option<&PathBuf>,
+    engine: &Engine,
+) -> anyhow::Result<Option<TravelMatrix>> {
+    match (model, file) {
+        (DistanceModel::Matrix, Some(p)) => Ok(Some(read_matrix(p, engine)?)),
+        (DistanceModel::Matrix, None) => match &engine.data.travel_matrix {
+            Some(m) => Ok(Some(m.clone())),
+            None => bail!(
+                "--model matrix needs a travel-time table: declare one in sources.toml \
+                 (role = \"travel_matrix\", format = \"matrix_csv\") or pass --matrix FILE (CSV from,to,minutes)"
+            ),
+        },
+        (_, Some(_)) => bail!("--matrix is only used with --model matrix"),
+        _ => Ok(None),
+    }
+}
+
+/// A number with a fixed count of decimals.
+pub fn num(v: f64, decimals: usize) -> String {
+    format!("{v:.decimals$}")
+}

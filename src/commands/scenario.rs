@@ -1,0 +1,152 @@
+//! `scenario`: what opening, closing or resizing structures changes — nearest, coverage
+//! and, with the kind's profile, accessibility.
+
+use std::io::Write;
+use std::path::Path;
+
+use anyhow::Context;
+
+use careaccess::analysis::fca::delta::AccessibilityDelta;
+use careaccess::analysis::scenario::NearestSite;
+use careaccess::model::SupplySource;
+
+use super::{Output, engine, matrix_for, profiles};
+use crate::cli::ScenarioArgs;
+
+pub fn scenario(data_dir: &Path, args: &ScenarioArgs) -> anyhow::Result<()> {
+    let engine = engine(data_dir)?;
+    let req = args.request(&engine)?;
+    let matrix = matrix_for(req.model, args.model.matrix.as_ref(), &engine)?;
+    let baseline = engine.nearest_per_commune(&req.kind, req.model, matrix.as_ref());
+    let mut r = engine.scenario(&req.kind, &req.changes, req.model, req.threshold, &baseline)?;
+    let profiles = profiles(data_dir, args.params.as_deref())?;
+    match req.profile.resolve(&profiles, &req.kind)? {
+        Some(profile) => {
+            let model = req.profile_model(profile);
+            let matrix = matrix
+                .as_ref()
+                .filter(|_| model == careaccess::analysis::DistanceModel::Matrix);
+            let acc = engine.accessibility(profile, req.supply, req.demand, model, matrix)?;
+            let delta = engine
+                .scenario_accessibility(&req.kind, &req.changes, &acc, matrix)
+                .with_context(|| {
+                    format!(
+                        "accessibility deltas with profile {:?} (--profile none skips them)",
+                        acc.profile.id
+                    )
+                })?;
+            r.accessibility = Some(delta);
+        }
+        None if args.profile.is_none() => eprintln!(
+            "note: no accessibility profile for kind {} (choose one with --profile): accessibility deltas skipped",
+            req.kind
+        ),
+        None => {}
+    }
+    let mut o = Output::stdout();
+    if args.json {
+        o.json(&r)?;
+        return o.finish();
+    }
+    writeln!(
+        o,
+        "scenario on {} — model {} — threshold {}: {} inhabitants newly within, {} no longer within; {} communes change nearest structure",
+        r.kind,
+        r.model,
+        r.threshold.label(),
+        r.population_newly_within,
+        r.population_no_longer_within,
+        r.nearest_changed.len()
+    )?;
+    for t in &r.territories {
+        writeln!(
+            o,
+            "  {} {:<12} {:<40} +{} / -{} inhabitants, {} communes",
+            t.territory_type,
+            t.code,
+            t.name,
+            t.population_newly_within,
+            t.population_no_longer_within,
+            t.communes_nearest_changed
+        )?;
+    }
+    let show = |s: &Option<NearestSite>| {
+        s.as_ref().map_or("(aucune)".to_owned(), |s| {
+            format!("{} à {:.1} km", s.name, s.trip.distance_m / 1000.0)
+        })
+    };
+    for c in r.nearest_changed.iter().take(30) {
+        writeln!(
+            o,
+            "    {} {:<30} {:>7} hab.  {} → {}",
+            c.code,
+            c.nom,
+            c.population,
+            show(&c.before),
+            show(&c.after)
+        )?;
+    }
+    if let Some(a) = &r.accessibility {
+        print_accessibility_delta(&mut o, a)?;
+    }
+    o.finish()
+}
+
+fn print_accessibility_delta(o: &mut Output, a: &AccessibilityDelta) -> anyhow::Result<()> {
+    let supply = match &a.supply {
+        SupplySource::Facilities { per_site, .. } => per_site.as_str(),
+        SupplySource::CommuneIndicator { commune_indicator } => commune_indicator,
+    };
+    writeln!(
+        o,
+        "accessibility (2SFCA) — profile {} — {} — supply {}, demand {}, model {} — unit: {}",
+        a.profile,
+        a.measure,
+        supply,
+        a.demand.as_str(),
+        a.model,
+        a.unit_label
+    )?;
+    if let Some(c) = &a.caveat {
+        writeln!(o, "  caveat: {c}")?;
+    }
+    let opt = |v: Option<f64>| v.map_or("–".to_owned(), |v| format!("{v:.4}"));
+    for s in &a.sites {
+        writeln!(
+            o,
+            "  site {:<14} {:<30} S {} → {}, Σ w·P {:.1}, R {} → {}, {} communes",
+            s.id,
+            s.name.chars().take(30).collect::<String>(),
+            opt(s.supply_before),
+            opt(s.supply_after),
+            s.demand_in_catchment,
+            opt(s.ratio_before),
+            opt(s.ratio_after),
+            s.communes_reached
+        )?;
+    }
+    for t in &a.territories {
+        writeln!(
+            o,
+            "  {} {:<12} {:<40} mean {} → {} ({}), {} communes changed",
+            t.territory_type,
+            t.code,
+            t.name,
+            opt(t.before.mean),
+            opt(t.after.mean),
+            t.delta_mean.map_or("–".to_owned(), |d| format!("{d:+.4}")),
+            t.communes_changed
+        )?;
+    }
+    for c in a.communes.iter().take(30) {
+        writeln!(
+            o,
+            "    {} {:<30} {:>7} hab.  {:.4} → {:.4} ({:+.4})",
+            c.code, c.nom, c.population, c.before, c.after, c.delta
+        )?;
+    }
+    for n in &a.notes {
+        writeln!(o, "  note: {n}")?;
+    }
+    Ok(())
+}

@@ -1,0 +1,70 @@
+//! `dataset.json`: what a build holds and where each part comes from — written by the
+//! build, read back by the loader and served as `/dataset`.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use serde::{Deserialize, Serialize};
+
+use super::StoreError;
+use super::layout::DATASET_FILE;
+
+/// The description of one build.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct DatasetMeta {
+    pub build_id: String,
+    /// `careaccess <version>`.
+    pub builder: String,
+    /// Every source of `sources.toml`, built or not.
+    pub sources: Vec<SourceMeta>,
+    /// Indicator column of `communes.fgb` → id of its source.
+    pub fields: BTreeMap<String, String>,
+    /// Layer file → number of features.
+    pub layers: BTreeMap<String, u64>,
+}
+
+/// One source as the build used it.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct SourceMeta {
+    pub id: String,
+    pub title: String,
+    pub url: String,
+    pub licence: String,
+    pub vintage: String,
+    pub caveat: Option<String>,
+    pub partial_list: bool,
+    /// The kind of structure it holds, for facility sources.
+    pub kind: Option<String>,
+    /// `built`, `absent` (an optional source not fetched) or `failed`.
+    pub status: String,
+}
+
+impl DatasetMeta {
+    /// Reads `dataset.json` of a build folder.
+    pub fn read(dir: &Path) -> Result<DatasetMeta, StoreError> {
+        let path = dir.join(DATASET_FILE);
+        let bytes = std::fs::read(&path).map_err(|e| StoreError::io(&path, e))?;
+        serde_json::from_slice(&bytes).map_err(|e| StoreError::Read {
+            path,
+            message: e.to_string(),
+        })
+    }
+
+    /// Writes `dataset.json` into a build folder.
+    pub fn write(&self, dir: &Path) -> Result<(), StoreError> {
+        let path = dir.join(DATASET_FILE);
+        let json = serde_json::to_vec_pretty(self).map_err(|e| StoreError::Write {
+            path: path.clone(),
+            message: e.to_string(),
+        })?;
+        super::fgb::write_file(&path, &json)
+    }
+
+    /// The sources among `ids`, in manifest order.
+    pub fn sources_among<'a>(&'a self, ids: &[&str]) -> Vec<&'a SourceMeta> {
+        self.sources
+            .iter()
+            .filter(|s| ids.contains(&s.id.as_str()))
+            .collect()
+    }
+}
