@@ -1,4 +1,5 @@
-//! Coordinate reference systems: the only projection code of the crate.
+//! Coordinate reference systems: the only projection code of the crate. Names no other
+//! module of the crate.
 //!
 //! FINESS gives Lambert-93 in metropolitan France and local UTM zones overseas; we
 //! convert everything to WGS84 longitude/latitude once, at import, and every layer

@@ -1,4 +1,5 @@
-//! Distances on the WGS84 ellipsoid, fast enough for national analyses.
+//! Distances on the WGS84 ellipsoid, fast enough for national analyses. Names no other
+//! module of the crate.
 //!
 //! Points are kept with their Earth-centred (ECEF) coordinates in metres. The straight
 //! 3-D chord between two points is never longer than the geodesic between them, so an

@@ -1,20 +1,29 @@
 //! careaccess: access to care in France.
 //!
-//! Data flows one way; lower layers never name higher ones:
+//! Data flows one way — official files → `import` → `store` (a build on disk) → `model`
+//! → `index` → `analysis` → `api` → `web/` — and a module names only the modules it
+//! builds on, never one above it; no two modules name each other:
 //!
 //! ```text
-//! official files ─▶ import ─▶ model ─▶ index ─▶ analysis ─▶ api ─▶ web/
-//!                   (parse,    (typed   (rstar)  (pure,       (axum, OGC API –
-//!                   validate,  ids,              deterministic) Features)
-//!                   reproject) metres)
+//! module     may use
+//! model      —
+//! crs        —
+//! geodesy    —
+//! index      geodesy
+//! store      model
+//! import     model, store, crs
+//! analysis   model, index, geodesy
+//! api        analysis, store, import (profile files), model, geodesy
 //! ```
 //!
 //! - [`crs`]: Lambert-93 and overseas UTM zones ↔ WGS84, the only projection code.
 //! - [`geodesy`]: WGS84 geodesic distances (exact nearest through ECEF R-trees).
-//! - [`model`]: communes, facilities, territories; no I/O.
-//! - [`import`]: `sources.toml`, fetch, build of `geodata/*.fgb`, and loading them back.
+//! - [`model`]: communes, facilities, territories, accessibility profiles; no I/O.
+//! - [`store`]: the build on disk — layout, `dataset.json`, FlatGeobuf codec, the loader.
+//! - [`import`]: `sources.toml`, fetch, parse and validate, write a build; profile files.
 //! - [`index`]: R-trees answering nearest / within in geodesic metres.
-//! - [`analysis`]: nearest, coverage, accessibility, scenarios — pure and deterministic.
+//! - [`analysis`]: validated requests; nearest, coverage, 2SFCA, scenarios — pure and
+//!   deterministic.
 //! - [`api`]: the HTTP service.
 
 pub mod analysis;

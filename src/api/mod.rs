@@ -1,5 +1,12 @@
 //! HTTP service (axum): OGC API – Features over the built layers, the analysis
-//! endpoints, and the web map.
+//! endpoints, and the web map. The top layer: uses every module below it (`analysis`,
+//! `store`, `import` for the profiles file, `model`); nothing below names it.
+//!
+//! - [`state`] assembles what one build serves ([`collections`], the baselines, the
+//!   name index); [`query`] turns query strings into the validated requests of
+//!   `analysis::request` and lists each endpoint's parameters for [`openapi`];
+//!   [`response`] is the one shape of analysis answers; [`error`] maps every failure
+//!   to problem+json.
 //!
 //! The state is loaded once per data build and shared read-only; a reload (SIGHUP or
 //! `POST /admin/reload`) builds a new state aside and swaps it in whole, so requests in

@@ -1,3 +1,5 @@
+//! The import's error type: what stops a build as a whole.
+
 use std::path::{Path, PathBuf};
 
 /// Why an import step failed as a whole. Row-level problems are not errors: they are

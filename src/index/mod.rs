@@ -1,5 +1,6 @@
 //! Spatial indexes: R-trees over Earth-centred points (see [`crate::geodesy`]) that
 //! answer "the k nearest" and "everything within r metres" in true geodesic distance.
+//! Uses `geodesy` only.
 
 pub mod grid;
 

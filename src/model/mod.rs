@@ -1,4 +1,5 @@
-//! Domain types: communes, facilities, territories. No I/O here.
+//! Domain types: communes, facilities, territories, accessibility profiles. No I/O here;
+//! names no other module of the crate.
 //!
 //! Coordinates are WGS84 longitude/latitude in degrees (`geo::Point`, x = lon);
 //! every distance in the model is in metres and says so in its name.

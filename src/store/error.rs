@@ -1,3 +1,5 @@
+//! The store's error type: built data that cannot be written or read back.
+
 use std::path::{Path, PathBuf};
 
 /// Why built data could not be written or read back.
