@@ -3,7 +3,8 @@
 //! that every input that once found a fault keeps being tried on stable Rust, in CI.
 //!
 //! Each function takes arbitrary bytes and panics only when careaccess breaks one of its
-//! promises on them: an importer that panics, loses a row (rows read ≠ kept + skipped) or
+//! promises on them: an importer that panics, loses a row (rows read ≠ kept + skipped
+//! + aggregated) or
 //! keeps a facility at a position that is not in France; a query parser that panics or
 //! accepts a value outside its range; a route that answers 5xx.
 //!
@@ -229,9 +230,12 @@ pub fn commune_csv(data: &[u8]) {
     {
         assert_eq!(
             report.rows_read,
-            table.rows.len() as u64 + report.skipped_total(),
-            "commune_csv: rows read ≠ kept + skipped ({report:?})"
+            report.kept + report.skipped_total() + report.aggregated,
+            "commune_csv: rows read ≠ kept + skipped + aggregated ({report:?})"
         );
+        // Every kept row, and one row per commune of the aggregated arrondissements.
+        assert!(table.rows.len() as u64 >= report.kept);
+        assert!(table.rows.len() as u64 <= report.kept + report.aggregated);
         for (code, values) in &table.rows {
             assert!(locator().is_commune(code), "commune_csv: unknown {code}");
             assert_eq!(values.len(), table.fields.len());

@@ -172,7 +172,7 @@ const FINESS_KEPT: [(&str, u64, &str); 7] = [
 ];
 
 /// Features expected in each facility layer of the full mini build.
-const FACILITY_LAYERS: [(&str, usize); 8] = [
+const FACILITY_LAYERS: [(&str, usize); 11] = [
     // FINESS Thouars + msp_points M03, M04, M05, M18, M19, M20 (Loudun; M01, M02, M06
     // in the Deux-Sèvres yield to FINESS).
     ("msp.fgb", 7),
@@ -183,6 +183,9 @@ const FACILITY_LAYERS: [(&str, usize); 8] = [
     ("clic.fgb", 1),         // FINESS Bressuire
     ("centre_sante.fgb", 0), // Saumur and Brest (no geolocation) are not kept
     ("hospital.fgb", 1),     // FINESS CH of Thouars
+    ("psychiatry.fgb", 0),
+    ("ssr.fgb", 0),
+    ("long_stay.fgb", 0),
     ("autre.fgb", 1),        // FINESS pharmacie of Thouars
     ("consultation_avancee.fgb", 3),
 ];
@@ -653,8 +656,8 @@ fn fetch_and_build_the_mini_data_set() {
         let written: u64 = s.kept_by_kind.values().sum();
         assert_eq!(
             written,
-            s.rows_read - s.skipped_total() - s.superseded,
-            "{}: rows_read − skipped − superseded",
+            s.rows_read - s.skipped_total() - s.superseded - s.aggregated,
+            "{}: rows_read − skipped − superseded − aggregated",
             s.id
         );
         assert_eq!(written, s.kept, "{}", s.id);

@@ -112,8 +112,8 @@ fn facility_counts_match_the_report() {
     for s in &b.report.sources {
         assert_eq!(
             s.rows_read,
-            s.kept + s.skipped_total() + s.superseded,
-            "source {}: read = kept + skipped + superseded",
+            s.kept + s.skipped_total() + s.superseded + s.aggregated,
+            "source {}: read = kept + skipped + superseded + aggregated",
             s.id
         );
         for (kind, n) in &s.kept_by_kind {

@@ -64,13 +64,14 @@ fn run_build(manifest: &Manifest, data_dir: &Path) -> anyhow::Result<()> {
     let built = import::build::build(manifest, data_dir)?;
     for s in &built.report.sources {
         eprintln!(
-            "  {:<20} {:<7} read {:>7}  kept {:>7}  skipped {:>6}  superseded {:>5}",
+            "  {:<20} {:<7} read {:>7}  kept {:>7}  skipped {:>6}  superseded {:>5}  aggregated {:>4}",
             s.id,
             s.status,
             s.rows_read,
             s.kept,
             s.skipped_total(),
-            s.superseded
+            s.superseded,
+            s.aggregated
         );
     }
     for (name, n) in &built.report.outputs {

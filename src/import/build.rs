@@ -24,6 +24,7 @@ use super::indicators::{self, IndicatorTable};
 use super::locate::Locator;
 use super::{
     BuildReport, Format, ImportError, Manifest, Role, SourceReport, SourceSpec, finess, points,
+    reclassify,
 };
 
 /// What was built.
@@ -160,7 +161,7 @@ fn build_into(
         let mut r = new_report(spec);
         step(&spec.id);
         if let Some(path) = source_file(spec, data_dir, fetched, &mut r)? {
-            let facilities = match spec.format {
+            let mut facilities = match spec.format {
                 Format::FinessEtalab => {
                     let parsed = finess::parse(open(&path)?, spec, &mut r)?;
                     if let Some(date) = &parsed.extraction_date {
@@ -179,6 +180,7 @@ fn build_into(
                     )));
                 }
             };
+            reclassify::apply(&mut facilities, spec, &mut r);
             by_source.push((reports.len(), facilities));
         }
         reports.push(r);

@@ -109,6 +109,10 @@ pub fn read_commune_csv(
         numeric: vec![true; fields.len()],
         rows: HashMap::new(),
     };
+    // Rows of arrondissements municipaux and of former communes (merged since the file's
+    // vintage), by their commune actuelle: added up at the end.
+    let mut parts_of: BTreeMap<InseeCode, Vec<(u64, Vec<Option<Value>>)>> = BTreeMap::new();
+    let (mut arrondissements, mut merged) = (0, 0);
     while let Some((line, record)) = rows.next_row(report) {
         let raw_code = &record[code_col];
         let code = match InseeCode::parse(raw_code) {
@@ -118,10 +122,22 @@ pub fn read_commune_csv(
                 continue;
             }
         };
-        if !locator.is_commune(&code) {
-            let why = match locator.parent_of(&code) {
-                Some(p) => format!("{code} is no longer a commune (now part of {p})"),
-                None => format!("{code} is not a commune of the COG in force"),
+        let parent = if locator.is_commune(&code) {
+            None
+        } else {
+            locator
+                .arrondissement_parent(&code)
+                .or_else(|| locator.parent_of(&code))
+        };
+        if !locator.is_commune(&code) && parent.is_none_or(|_| spec.aggregate.is_empty()) {
+            let why = match (locator.arrondissement_parent(&code), parent) {
+                (Some(p), _) => format!(
+                    "{code} is an arrondissement of {p}: declare [source.aggregate] to add it up into {p}"
+                ),
+                (None, Some(p)) => format!(
+                    "{code} is no longer a commune (now part of {p}; declare [source.aggregate] to add it up)"
+                ),
+                (None, None) => format!("{code} is not a commune of the COG in force"),
             };
             report.skip(line, "unknown_commune", why);
             continue;
@@ -151,15 +167,124 @@ pub fn read_commune_csv(
                 }
             })
             .collect();
-        table.rows.insert(code, values);
-        report.kept += 1;
+        match parent {
+            Some(p) => {
+                if locator.arrondissement_parent(&code).is_some() {
+                    arrondissements += 1;
+                } else {
+                    merged += 1;
+                }
+                parts_of.entry(p.clone()).or_default().push((line, values));
+            }
+            None => {
+                table.rows.insert(code, values);
+                report.kept += 1;
+            }
+        }
+    }
+    for (commune, mut parts) in parts_of {
+        report.aggregated += parts.len() as u64;
+        // A commune that also has a row of its own (the former commune whose code it
+        // kept): that row is one of the parts.
+        if let Some(own) = table.rows.remove(&commune) {
+            parts.push((0, own));
+        }
+        let values = add_up(&table.fields, &spec.aggregate, &parts);
+        table.rows.insert(commune, values);
+    }
+    if arrondissements > 0 {
+        report.note(format!(
+            "{arrondissements} rows of arrondissements municipaux (Paris, Lyon, Marseille) added up into their commune"
+        ));
+    }
+    if merged > 0 {
+        report.note(format!(
+            "{merged} rows of former communes added up into the commune they now belong to"
+        ));
     }
     Ok(table)
+}
+
+/// One commune's values from its arrondissements' rows, by the declared rules: sums, and
+/// means weighted by a summed field (rows missing a value or a weight are left out of
+/// that field). Fields without a rule, or with no value in any row, stay empty.
+fn add_up(
+    fields: &[String],
+    rules: &BTreeMap<String, super::Aggregate>,
+    parts: &[(u64, Vec<Option<Value>>)],
+) -> Vec<Option<Value>> {
+    let number = |row: &[Option<Value>], k: usize| match row.get(k) {
+        Some(Some(Value::Number(x))) => Some(*x),
+        _ => None,
+    };
+    let sum = |k: usize| {
+        let values: Vec<f64> = parts.iter().filter_map(|(_, r)| number(r, k)).collect();
+        (!values.is_empty()).then(|| values.iter().sum::<f64>())
+    };
+    fields
+        .iter()
+        .enumerate()
+        .map(|(k, name)| {
+            let v = match rules.get(name)? {
+                super::Aggregate::Named(super::AggregateName::Sum) => sum(k)?,
+                super::Aggregate::WeightedMean { mean_weighted_by } => {
+                    let w = fields.iter().position(|f| f == mean_weighted_by)?;
+                    let (mut num, mut den) = (0.0, 0.0);
+                    for (_, r) in parts {
+                        if let (Some(v), Some(wt)) = (number(r, k), number(r, w)) {
+                            num += v * wt;
+                            den += wt;
+                        }
+                    }
+                    (den > 0.0).then(|| num / den)?
+                }
+            };
+            Some(Value::Number(v))
+        })
+        .collect()
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::import::{Aggregate, AggregateName};
+
+    /// Counts add up; rates are averaged with the weight of each row; a field without a
+    /// rule, or without any value, stays empty.
+    #[test]
+    fn arrondissements_add_up_by_the_declared_rules() {
+        let fields: Vec<String> = ["apl", "pop", "count", "label"].map(String::from).to_vec();
+        let rules: BTreeMap<String, Aggregate> = [
+            ("pop".to_owned(), Aggregate::Named(AggregateName::Sum)),
+            ("count".to_owned(), Aggregate::Named(AggregateName::Sum)),
+            (
+                "apl".to_owned(),
+                Aggregate::WeightedMean {
+                    mean_weighted_by: "pop".to_owned(),
+                },
+            ),
+        ]
+        .into();
+        let row = |apl: Option<f64>, pop: f64, count: Option<f64>| {
+            vec![
+                apl.map(Value::Number),
+                Some(Value::Number(pop)),
+                count.map(Value::Number),
+                Some(Value::Text("x".into())),
+            ]
+        };
+        let parts = vec![
+            (2, row(Some(4.0), 1_000.0, Some(10.0))),
+            (3, row(Some(2.0), 3_000.0, None)),
+            (4, row(None, 500.0, Some(5.0))),
+        ];
+        let v = add_up(&fields, &rules, &parts);
+        // (4 × 1000 + 2 × 3000) / 4000; the row without an APL is left out of the mean.
+        assert_eq!(v[0], Some(Value::Number(2.5)));
+        assert_eq!(v[1], Some(Value::Number(4_500.0)));
+        assert_eq!(v[2], Some(Value::Number(15.0)));
+        assert_eq!(v[3], None);
+    }
 
     #[test]
     fn travel_matrix_rows_are_checked_and_counted() {

@@ -25,6 +25,8 @@ pub struct Locator {
     ref_points: HashMap<InseeCode, (Point<f64>, RefPointSource)>,
     /// Communes déléguées/associées: own point (mairie or interior point) and parent.
     former: HashMap<InseeCode, (Option<Point<f64>>, InseeCode)>,
+    /// Arrondissements municipaux (Paris, Lyon, Marseille) → their commune.
+    arrondissements: HashMap<InseeCode, InseeCode>,
     known: HashSet<InseeCode>,
 }
 
@@ -84,8 +86,14 @@ impl Locator {
             polygons,
             ref_points,
             former,
+            arrondissements: cog.arrondissements.clone(),
             known,
         }
+    }
+
+    /// The commune of an arrondissement municipal (`75101` → `75056`).
+    pub fn arrondissement_parent(&self, code: &InseeCode) -> Option<&InseeCode> {
+        self.arrondissements.get(code)
     }
 
     pub fn is_commune(&self, code: &InseeCode) -> bool {

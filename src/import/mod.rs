@@ -18,9 +18,13 @@ pub mod locate;
 pub mod npm;
 pub mod points;
 pub mod profiles;
+pub mod reclassify;
 mod report;
 mod sources;
 
 pub use error::ImportError;
 pub use report::{BuildReport, MAX_LISTED_SKIPS, SkippedRow, SourceReport};
-pub use sources::{Columns, Format, Manifest, PerimeterSpec, Registry, Role, SourceSpec};
+pub use sources::{
+    Aggregate, AggregateName, Columns, Format, Manifest, PerimeterSpec, ReclassifyRule, Registry,
+    Role, SourceSpec,
+};

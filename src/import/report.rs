@@ -42,6 +42,13 @@ pub struct SourceReport {
     pub skipped: BTreeMap<String, u64>,
     /// Rows dropped because a preferred source covers the same kind and département.
     pub superseded: u64,
+    /// Rows added up into another row (arrondissements municipaux into their commune):
+    /// rows read = kept + skipped + superseded + aggregated.
+    #[serde(default)]
+    pub aggregated: u64,
+    /// Sites moved to another kind by category or name, by `from→to: reason`.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub reclassified: BTreeMap<String, u64>,
     /// Facilities kept, by kind.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub kept_by_kind: BTreeMap<String, u64>,

@@ -112,6 +112,15 @@ pub struct SourceSpec {
     /// FINESS: category code (`categetab`) → kind.
     #[serde(default)]
     pub categories: BTreeMap<String, Kind>,
+    /// Facilities: category label (the `category_label` column) → kind, for sources that
+    /// give the label rather than the code; other labels keep the source's `kind`.
+    #[serde(default)]
+    pub kind_by_category: BTreeMap<String, Kind>,
+    /// Facilities: rules that move a site to another kind by its name (a day unit or a
+    /// psychiatric service registered under a general hospital's category…), tried in
+    /// order; the first that matches decides.
+    #[serde(default)]
+    pub reclassify: Vec<ReclassifyRule>,
     /// FINESS: categories whose aggregate (`categagretab`) starts with this are hospitals.
     #[serde(default)]
     pub hospital_aggregate_prefix: Option<String>,
@@ -127,6 +136,49 @@ pub struct SourceSpec {
     /// Commune indicators: output property → source column.
     #[serde(default)]
     pub fields: BTreeMap<String, String>,
+    /// Commune indicators: how rows of arrondissements municipaux (Paris, Lyon,
+    /// Marseille) add up into their commune, per output property. Properties without a
+    /// rule are left empty for these communes.
+    #[serde(default)]
+    pub aggregate: BTreeMap<String, Aggregate>,
+}
+
+/// A site of kind `from` whose name matches one of `names` (and one of `with`, when
+/// given) and none of `unless` goes to kind `to` — unless its category is one of
+/// `except_categories`. Patterns are regular expressions on the folded name: lowercase,
+/// no accents, dots removed (`C.A.T.T.P.` → `cattp`), other punctuation as spaces.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ReclassifyRule {
+    pub from: Kind,
+    pub to: Kind,
+    /// What the rule recognises, as the build report says it.
+    pub reason: String,
+    pub names: Vec<String>,
+    #[serde(default)]
+    pub with: Vec<String>,
+    #[serde(default)]
+    pub unless: Vec<String>,
+    /// Category codes or labels the rule does not apply to.
+    #[serde(default)]
+    pub except_categories: Vec<String>,
+}
+
+/// How the values of several rows (the arrondissements of Paris, Lyon or Marseille) make
+/// their commune's value.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(untagged)]
+pub enum Aggregate {
+    /// `"sum"`: counts and populations.
+    Named(AggregateName),
+    /// `{ mean_weighted_by = "<property>" }`: rates, weighted by a summed property.
+    WeightedMean { mean_weighted_by: String },
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AggregateName {
+    Sum,
 }
 
 impl SourceSpec {
@@ -244,6 +296,29 @@ impl Manifest {
             if s.role == Role::CommuneIndicators && (s.code_column.is_none() || s.fields.is_empty())
             {
                 return bad("commune indicators need `code_column` and `fields`".into());
+            }
+            for (i, rule) in s.reclassify.iter().enumerate() {
+                for p in rule.names.iter().chain(&rule.with).chain(&rule.unless) {
+                    if let Err(e) = regex::Regex::new(p) {
+                        return bad(format!("reclassify[{i}]: pattern {p:?}: {e}"));
+                    }
+                }
+            }
+            for (field, rule) in &s.aggregate {
+                if !s.fields.contains_key(field) {
+                    return bad(format!(
+                        "aggregate names {field:?}, which is not in `fields`"
+                    ));
+                }
+                if let Aggregate::WeightedMean {
+                    mean_weighted_by: w,
+                } = rule
+                    && s.aggregate.get(w) != Some(&Aggregate::Named(AggregateName::Sum))
+                {
+                    return bad(format!(
+                        "aggregate of {field:?} is weighted by {w:?}, which must be a field aggregated by \"sum\""
+                    ));
+                }
             }
         }
         for s in &self.sources {

@@ -23,8 +23,17 @@ pub enum Kind {
     Ehpa,
     /// Centre de santé (FINESS 124).
     CentreSante,
-    /// Hospitals and clinics (FINESS 101, 106, 355 and the other hospital categories).
+    /// General hospitals: MCO sites of C.H., C.H.R./C.H.U., ex-hôpitaux locaux, CLCC and
+    /// medical, surgical or multidisciplinary clinics (FINESS 101, 106, 355, 365, 128,
+    /// 129, 131, 122).
     Hospital,
+    /// Psychiatric hospitals and units: CHS (FINESS 292), CMP, CATTP, psychiatric day
+    /// hospitals and sector units.
+    Psychiatry,
+    /// Soins de suite et de réadaptation (FINESS 109, and SSR sites of hospitals).
+    Ssr,
+    /// Soins de longue durée, USLD (FINESS 362).
+    LongStay,
     /// A FINESS category not mapped to a kind; kept, never dropped.
     Other,
     /// A kind declared by a user source in `sources.toml` (e.g. `consultation_avancee`).
@@ -33,12 +42,15 @@ pub enum Kind {
 
 impl Kind {
     /// The built-in kinds, in display order.
-    pub const BUILTIN: [Kind; 7] = [
+    pub const BUILTIN: [Kind; 10] = [
         Kind::Msp,
         Kind::Ehpad,
         Kind::Clic,
         Kind::CentreSante,
         Kind::Hospital,
+        Kind::Psychiatry,
+        Kind::Ssr,
+        Kind::LongStay,
         Kind::Ehpa,
         Kind::Other,
     ];
@@ -52,6 +64,9 @@ impl Kind {
             Kind::Ehpa => "ehpa",
             Kind::CentreSante => "centre_sante",
             Kind::Hospital => "hospital",
+            Kind::Psychiatry => "psychiatry",
+            Kind::Ssr => "ssr",
+            Kind::LongStay => "long_stay",
             Kind::Other => "autre",
             Kind::Custom(s) => s,
         }
@@ -65,7 +80,10 @@ impl Kind {
             Kind::Ehpad => "EHPAD",
             Kind::Ehpa => "EHPA (hébergement non médicalisé)",
             Kind::CentreSante => "Centres de santé",
-            Kind::Hospital => "Établissements hospitaliers",
+            Kind::Hospital => "Hôpitaux généraux (C.H., C.H.U., cliniques)",
+            Kind::Psychiatry => "Psychiatrie (C.H.S., CMP, hôpitaux de jour)",
+            Kind::Ssr => "Soins de suite et de réadaptation (SSR)",
+            Kind::LongStay => "Soins de longue durée (USLD)",
             Kind::Other => "Autres établissements FINESS",
             Kind::Custom(s) => s,
         }
@@ -89,6 +107,9 @@ impl FromStr for Kind {
             "ehpa" => Kind::Ehpa,
             "centre_sante" => Kind::CentreSante,
             "hospital" => Kind::Hospital,
+            "psychiatry" => Kind::Psychiatry,
+            "ssr" => Kind::Ssr,
+            "long_stay" => Kind::LongStay,
             "autre" => Kind::Other,
             s if !s.is_empty()
                 && s.len() <= 40

@@ -10,6 +10,7 @@ mod facility;
 mod ids;
 mod profile;
 mod territory;
+mod text;
 mod travel_matrix;
 
 pub use commune::{Commune, RefPointSource};
@@ -21,4 +22,5 @@ pub use profile::{
     StepUnit, Supply, SupplySource,
 };
 pub use territory::{Territory, TerritoryType, TerritoryTypeError};
+pub use text::fold;
 pub use travel_matrix::TravelMatrix;
