@@ -82,6 +82,9 @@ pub struct IndicatorTable {
     pub rows: HashMap<InseeCode, Vec<Option<Value>>>,
 }
 
+/// A row that adds up into another commune's: its line and values.
+type Part = (u64, Vec<Option<Value>>);
+
 /// Reads a CSV with one row per commune.
 pub fn read_commune_csv(
     reader: impl Read,
@@ -111,7 +114,7 @@ pub fn read_commune_csv(
     };
     // Rows of arrondissements municipaux and of former communes (merged since the file's
     // vintage), by their commune actuelle: added up at the end.
-    let mut parts_of: BTreeMap<InseeCode, Vec<(u64, Vec<Option<Value>>)>> = BTreeMap::new();
+    let mut parts_of: BTreeMap<InseeCode, Vec<Part>> = BTreeMap::new();
     let (mut arrondissements, mut merged) = (0, 0);
     while let Some((line, record)) = rows.next_row(report) {
         let raw_code = &record[code_col];
@@ -211,7 +214,7 @@ pub fn read_commune_csv(
 fn add_up(
     fields: &[String],
     rules: &BTreeMap<String, super::Aggregate>,
-    parts: &[(u64, Vec<Option<Value>>)],
+    parts: &[Part],
 ) -> Vec<Option<Value>> {
     let number = |row: &[Option<Value>], k: usize| match row.get(k) {
         Some(Some(Value::Number(x))) => Some(*x),
