@@ -187,7 +187,7 @@ pub struct ScenarioArgs {
     #[arg(long)]
     pub kind: String,
     /// Add a site: LON,LAT or LON,LAT,CAPACITY (repeatable).
-    #[arg(long, allow_negative_numbers = true)]
+    #[arg(long, allow_hyphen_values = true)]
     pub add: Vec<String>,
     /// Close a structure by id (repeatable).
     #[arg(long)]
@@ -215,6 +215,10 @@ pub struct ScenarioArgs {
     /// Parameters file (default: <data-dir>/accessibility.toml, else the built-in one).
     #[arg(long)]
     pub params: Option<PathBuf>,
+    /// The territory looked at (cls:<id>, epci:<siren>, dep:<code>…): the headline is
+    /// the change inside it.
+    #[arg(long)]
+    pub territory: Option<String>,
     /// Print JSON instead of a summary.
     #[arg(long)]
     pub json: bool,
@@ -264,6 +268,11 @@ impl ScenarioArgs {
     }
 
     pub fn request(&self, engine: &Engine) -> anyhow::Result<ScenarioRequest> {
+        let territory = self
+            .territory
+            .as_deref()
+            .map(|t| territory::resolve(&engine.data, t))
+            .transpose()?;
         Ok(ScenarioRequest::new(
             engine,
             &self.kind,
@@ -273,7 +282,8 @@ impl ScenarioArgs {
             ProfileChoice::from_param(self.profile.as_deref()),
             self.supply,
             self.demand,
-        )?)
+        )?
+        .inside(territory))
     }
 }
 
@@ -312,7 +322,7 @@ impl SitingArgs {
 
 #[derive(Debug, Args)]
 pub struct NearestArgs {
-    /// Kind of structure: msp, ehpad, ehpa, clic, centre_sante, hospital, autre, or a user kind.
+    /// Kind of structure: msp, ehpad, ehpa, clic, centre_sante, hospital (general), psychiatry, ssr, long_stay, autre, or a user kind.
     #[arg(long)]
     pub kind: String,
     #[command(flatten)]

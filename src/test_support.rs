@@ -31,6 +31,7 @@ pub(crate) fn commune(code: &str, lon: f64, lat: f64, population: u32) -> Commun
         departement: code[..2].to_owned(),
         region: "75".to_owned(),
         epci: None,
+        zone: None,
         ref_point: Some(Point::new(lon, lat)),
         ref_point_source: Some(RefPointSource::Mairie),
         geometry: None,

@@ -252,6 +252,39 @@ async fn communes_carry_the_indicators_of_every_kind() {
         .problem(404, &["99999", "communes"]);
 }
 
+/// The consultations of the fixture speak for the Deux-Sèvres only (`covers`): Loudun
+/// (86) is "non couvert" in the collection's metadata, the communes' columns, /nearest
+/// and the coverage of the Vienne, which gives no share instead of 0 %.
+#[tokio::test]
+async fn where_a_list_does_not_speak_the_answer_says_so() {
+    let meta = get_ok("/collections/consultation_avancee").await;
+    assert_eq!(meta["careaccess"]["scope"], json!(["79"]), "{meta}");
+    let loudun = get_ok("/collections/communes/items/86137").await;
+    let p = &loudun["properties"];
+    assert_eq!(p["consultation_avancee_manque"], "hors_couverture", "{p}");
+    assert!(p["consultation_avancee_km"].is_null(), "{p}");
+    let thouars = get_ok("/collections/communes/items/79329").await;
+    assert!(thouars["properties"]["consultation_avancee_manque"].is_null());
+    assert!(thouars["properties"]["consultation_avancee_km"].is_number());
+
+    let n = get_ok("/nearest?commune=86137&kind=consultation_avancee").await;
+    let r = &n["results"][0];
+    assert_eq!(r["hors_couverture"], true, "{n}");
+    assert!(
+        r["caveat"].as_str().unwrap().starts_with("non couvert"),
+        "{n}"
+    );
+    let n = get_ok("/nearest?commune=79329&kind=consultation_avancee").await;
+    assert_eq!(n["results"][0]["hors_couverture"], false, "{n}");
+
+    let cov = get_ok("/territories/dep/86/coverage?kind=consultation_avancee").await;
+    assert_eq!(cov["communes"], 0, "{cov}");
+    assert_eq!(cov["communes_out_of_scope"], 1, "{cov}");
+    assert_eq!(cov["population_out_of_scope"], 6839, "{cov}");
+    assert!(cov["bands"][0]["share_within"].is_null(), "{cov}");
+    assert_eq!(cov["underserved"], json!([]), "{cov}");
+}
+
 #[tokio::test]
 async fn items_page_with_links_that_keep_every_parameter() {
     let page =

@@ -68,7 +68,8 @@ fn every_command_ends_quietly_when_its_reader_closes() {
             "--json",
         ],
         &["siting", "--territory", "dep:79", "--kind", "msp"],
-        &["scenario", "--kind", "msp", "--add=-0.08,46.83"],
+        // A negative longitude after a space, as users type it.
+        &["scenario", "--kind", "msp", "--add", "-0.08,46.83"],
         &["accessibility", "--profile", "msp"],
         &["explain", "--profile", "msp", "--commune", "79329"],
         &["zonage", "--territory", "dep:79"],

@@ -186,7 +186,7 @@ const FACILITY_LAYERS: [(&str, usize); 11] = [
     ("psychiatry.fgb", 0),
     ("ssr.fgb", 0),
     ("long_stay.fgb", 0),
-    ("autre.fgb", 1),        // FINESS pharmacie of Thouars
+    ("autre.fgb", 1), // FINESS pharmacie of Thouars
     ("consultation_avancee.fgb", 3),
 ];
 

@@ -11,9 +11,9 @@ use careaccess::import::{BuildReport, Manifest, build, fetch};
 use careaccess::store::fgb::Cell;
 use careaccess::store::{self, Feature};
 
-struct Built {
+pub(crate) struct Built {
     _tmp: tempfile::TempDir,
-    data_dir: PathBuf,
+    pub(crate) data_dir: PathBuf,
     report: BuildReport,
 }
 
@@ -29,7 +29,7 @@ fn mirror() -> Option<PathBuf> {
 }
 
 /// Fetches and builds once for every test of this file.
-fn built() -> Option<&'static Built> {
+pub(crate) fn built() -> Option<&'static Built> {
     static BUILT: OnceLock<Option<Built>> = OnceLock::new();
     BUILT
         .get_or_init(|| {
@@ -221,17 +221,30 @@ fn nearest_equals_brute_force_on_real_communes() {
     let engine = Engine::new(load(&b.data_dir, LoadOptions::default()).unwrap().dataset);
     for kind in [Kind::Ehpad, Kind::Hospital, Kind::Msp] {
         let nearest = engine.nearest_per_commune(&kind, DistanceModel::Straight, None);
-        let sites: Vec<_> = engine.data.facilities_of(&kind).collect();
-        // Every 20th commune: ~1,750 communes × all sites, with Karney's geodesic.
+        let ki = &engine.kinds[&kind];
+        // Every 20th commune: ~1,750 communes × every site of its zone, with Karney's
+        // geodesic; none where the kind's list does not speak.
         for n in nearest.iter().step_by(20) {
             let Some(p) = engine.commune_points[n.commune] else {
                 continue;
             };
-            let (best, d) = sites
+            if !engine.data.in_scope(&kind, n.commune) {
+                assert_eq!(n.trip, None);
+                continue;
+            }
+            let zone = engine.commune_zone[n.commune];
+            let best = ki
+                .facilities
                 .iter()
+                .zip(&ki.zones)
+                .filter(|(_, z)| **z == zone)
+                .map(|(&f, _)| &engine.data.facilities[f])
                 .map(|f| (f, Geodesic.distance(p.point(), f.position)))
-                .min_by(|a, b| a.1.total_cmp(&b.1))
-                .unwrap();
+                .min_by(|a, b| a.1.total_cmp(&b.1));
+            let Some((best, d)) = best else {
+                assert_eq!(n.trip, None, "no {kind} in the zone");
+                continue;
+            };
             let got = n.trip.unwrap();
             assert!(
                 // The fast arc is within 25 cm of Karney below 300 km (src/geodesy.rs).

@@ -1,6 +1,7 @@
 //! One integration test binary (faster to link than one per file).
 #![allow(clippy::unwrap_used)] // tests fail loudly on purpose
 
+mod answers;
 mod api;
 mod bad_input;
 mod cli;

@@ -6,7 +6,7 @@ use crate::model::{Kind, Territory, TerritoryType};
 
 use super::distance::{DistanceModel, Trip};
 use super::engine::Engine;
-use super::nearest::CommuneNearest;
+use super::nearest::{CommuneNearest, NoNearest};
 
 /// A threshold: straight km or car minutes.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize)]
@@ -38,8 +38,9 @@ impl Threshold {
 pub struct Band {
     pub threshold: Threshold,
     pub population_within: u64,
-    /// Share of the territory's population, 0–1.
-    pub share_within: f64,
+    /// Share of the territory's population, 0–1; none when no one is counted (a
+    /// territory the kind's list does not cover).
+    pub share_within: Option<f64>,
     pub population_beyond: u64,
 }
 
@@ -54,6 +55,8 @@ pub struct Underserved {
     pub car_min: Option<f64>,
     pub nearest_id: Option<String>,
     pub nearest_name: Option<String>,
+    /// Why there is no nearest structure (`aucune_structure_par_la_route`…).
+    pub reason: Option<NoNearest>,
 }
 
 /// Coverage summary of a territory for one kind.
@@ -64,7 +67,9 @@ pub struct Coverage {
     pub territory_name: String,
     pub kind: Kind,
     pub model: DistanceModel,
+    /// Member communes counted (those where the kind's list speaks).
     pub communes: usize,
+    /// Their population: the denominator of every share.
     pub population: u64,
     pub bands: Vec<Band>,
     /// Population-weighted mean distance to the nearest, metres.
@@ -76,9 +81,20 @@ pub struct Coverage {
     /// Communes beyond `underserved_threshold` (or with no structure at all), most
     /// populated first.
     pub underserved: Vec<Underserved>,
-    /// Population of communes without a reference point or without any structure of
-    /// this kind anywhere.
+    /// Population of communes without a reference point (no distance).
     pub population_unknown: u64,
+    /// Population of communes with no structure of the kind reachable by road (none in
+    /// their zone: an island without one): beyond every threshold, no distance.
+    pub population_no_structure: u64,
+    /// Member communes where the kind's list does not speak (a partial list): "non
+    /// couvert", left out of every figure above.
+    pub communes_out_of_scope: usize,
+    pub population_out_of_scope: u64,
+}
+
+/// `part / whole`, none of nothing.
+pub(crate) fn share(part: u64, whole: u64) -> Option<f64> {
+    (whole > 0).then(|| part as f64 / whole as f64)
 }
 
 impl Engine {
@@ -106,18 +122,24 @@ impl Engine {
         thresholds: &[Threshold],
         underserved_threshold: Threshold,
     ) -> Coverage {
-        let (members, population) = self.members(territory);
+        let (all, _) = self.members(territory);
+        let (members, outside): (Vec<usize>, Vec<usize>) =
+            all.into_iter().partition(|&i| self.data.in_scope(kind, i));
+        let population: u64 = members
+            .iter()
+            .map(|&i| u64::from(self.data.communes[i].population))
+            .sum();
         let mut bands: Vec<Band> = thresholds
             .iter()
             .map(|&t| Band {
                 threshold: t,
                 population_within: 0,
-                share_within: 0.0,
+                share_within: None,
                 population_beyond: 0,
             })
             .collect();
         let (mut wd, mut wt, mut w, mut max_d) = (0.0, 0.0, 0.0, None::<f64>);
-        let mut unknown = 0u64;
+        let (mut unknown, mut no_structure) = (0u64, 0u64);
         let mut underserved = Vec::new();
         for &i in &members {
             let c = &self.data.communes[i];
@@ -139,7 +161,10 @@ impl Engine {
                     max_d = Some(max_d.map_or(t.distance_m, |m: f64| m.max(t.distance_m)));
                 }
                 None => {
-                    unknown += pop;
+                    match n.missing {
+                        Some(NoNearest::NoneByRoad) => no_structure += pop,
+                        _ => unknown += pop,
+                    }
                     for b in &mut bands {
                         b.population_beyond += pop;
                     }
@@ -156,15 +181,12 @@ impl Engine {
                     car_min: n.trip.map(|t| t.car_min),
                     nearest_id: facility.map(|f| f.id.clone()),
                     nearest_name: facility.map(|f| f.name.clone()),
+                    reason: n.missing,
                 });
             }
         }
         for b in &mut bands {
-            b.share_within = if population > 0 {
-                b.population_within as f64 / population as f64
-            } else {
-                0.0
-            };
+            b.share_within = share(b.population_within, population);
         }
         underserved.sort_by(|a, b| {
             b.population
@@ -186,6 +208,12 @@ impl Engine {
             underserved_threshold,
             underserved,
             population_unknown: unknown,
+            population_no_structure: no_structure,
+            communes_out_of_scope: outside.len(),
+            population_out_of_scope: outside
+                .iter()
+                .map(|&i| u64::from(self.data.communes[i].population))
+                .sum(),
         }
     }
 }

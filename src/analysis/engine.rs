@@ -5,27 +5,87 @@ use std::sync::OnceLock;
 
 use crate::geodesy::GeoPoint;
 use crate::index::grid::CellGrid;
-use crate::index::{PointIndex, hilbert_order};
-use crate::model::{Dataset, Kind, TerritoryType};
+use crate::index::{Hit, PointIndex, hilbert_order};
+use crate::model::{Dataset, InseeCode, Kind, TerritoryType};
 
 use super::travel::RoadEstimate;
 
-/// Facilities of one kind and their index (built on first use: a command that looks at
-/// one kind builds no other).
-#[derive(Debug, Clone)]
-pub struct KindIndex {
-    /// Indices into [`Dataset::facilities`]; the index answers with positions in this list.
-    pub facilities: Vec<usize>,
-    /// The facilities' positions, in the order of `facilities`.
-    pub points: Vec<GeoPoint>,
+/// A reachability zone (index into [`Engine::zone_codes`]): the communes one can drive
+/// between. No nearest structure, coverage band or catchment crosses zones.
+pub type Zone = u32;
+
+/// The facilities of one kind in one zone, and their R-tree (built on first use: a
+/// command that looks at one kind builds no other).
+#[derive(Debug, Clone, Default)]
+pub struct ZoneIndex {
+    /// Positions in the kind's list ([`KindIndex::facilities`]).
+    pub members: Vec<usize>,
+    points: Vec<GeoPoint>,
     index: OnceLock<PointIndex>,
 }
 
-impl KindIndex {
-    /// The R-tree of the kind's facilities.
+impl ZoneIndex {
+    /// The R-tree of the zone's facilities; its hits index `members`.
     pub fn index(&self) -> &PointIndex {
         self.index
             .get_or_init(|| PointIndex::new(self.points.clone()))
+    }
+
+    /// A hit of [`ZoneIndex::index`] as a position in the kind's list.
+    pub fn position(&self, hit: Hit) -> Hit {
+        Hit {
+            index: self.members[hit.index],
+            distance_m: hit.distance_m,
+        }
+    }
+}
+
+/// Facilities of one kind, by zone.
+#[derive(Debug, Clone)]
+pub struct KindIndex {
+    /// Indices into [`Dataset::facilities`]; positions in this list are a kind's ids.
+    pub facilities: Vec<usize>,
+    /// The facilities' positions, in the order of `facilities`.
+    pub points: Vec<GeoPoint>,
+    /// The zone of each facility (its commune's), in the order of `facilities`.
+    pub zones: Vec<Zone>,
+    by_zone: BTreeMap<Zone, ZoneIndex>,
+}
+
+impl KindIndex {
+    /// The kind's facilities in a zone (`None`: none there).
+    pub fn zone(&self, zone: Zone) -> Option<&ZoneIndex> {
+        self.by_zone.get(&zone)
+    }
+
+    /// The nearest facility in `zone` (position in the kind's list).
+    pub fn nearest(&self, zone: Zone, q: &GeoPoint) -> Option<Hit> {
+        let z = self.zone(zone)?;
+        z.index().nearest(q).map(|h| z.position(h))
+    }
+
+    /// The `k` nearest facilities in `zone`, nearest first.
+    pub fn nearest_k(&self, zone: Zone, q: &GeoPoint, k: usize) -> Vec<Hit> {
+        self.zone(zone).map_or_else(Vec::new, |z| {
+            z.index()
+                .nearest_k(q, k)
+                .into_iter()
+                .map(|h| z.position(h))
+                .collect()
+        })
+    }
+
+    /// The nearest facility in `zone` that `keep` accepts (by position in the kind's list).
+    pub fn nearest_where(
+        &self,
+        zone: Zone,
+        q: &GeoPoint,
+        keep: impl Fn(usize) -> bool,
+    ) -> Option<Hit> {
+        let z = self.zone(zone)?;
+        z.index()
+            .nearest_where(q, |i| keep(z.members[i]))
+            .map(|h| z.position(h))
     }
 }
 
@@ -40,12 +100,19 @@ pub struct Engine {
     commune_index: OnceLock<PointIndex>,
     /// Commune index of each point of `commune_index`.
     pub commune_ids: Vec<usize>,
-    /// The communes with a reference point along a Hilbert curve: consecutive communes
-    /// are close, so bulk searches in this order reuse each answer as the next one's
-    /// starting bound.
+    /// The zone of each commune (communes the build placed in no zone share one).
+    pub commune_zone: Vec<Zone>,
+    /// The code naming each zone (its most populated commune); `None` for the communes
+    /// the build placed in no zone.
+    pub zone_codes: Vec<Option<InseeCode>>,
+    /// The communes with a reference point by zone, each zone along a Hilbert curve:
+    /// consecutive communes are close, so bulk searches in this order reuse each answer
+    /// as the next one's starting bound.
     pub(crate) commune_order: Vec<usize>,
     /// The reference points in `commune_order`.
     pub(crate) ordered_points: Vec<GeoPoint>,
+    /// Each zone's range of `commune_order`.
+    pub(crate) zone_runs: Vec<(Zone, std::ops::Range<usize>)>,
     /// The reference points in latitude/longitude cells, for the 2SFCA catchments (built
     /// on first use).
     commune_grid: OnceLock<CellGrid>,
@@ -65,12 +132,32 @@ impl Engine {
         let commune_ids: Vec<usize> = (0..commune_points.len())
             .filter(|&i| commune_points[i].is_some())
             .collect();
-        let commune_order = hilbert_order(
+        let mut zone_codes: Vec<Option<InseeCode>> = Vec::new();
+        let mut zone_of: HashMap<Option<&InseeCode>, Zone> = HashMap::new();
+        let commune_zone: Vec<Zone> = data
+            .communes
+            .iter()
+            .map(|c| {
+                *zone_of.entry(c.zone.as_ref()).or_insert_with(|| {
+                    zone_codes.push(c.zone.clone());
+                    (zone_codes.len() - 1) as Zone
+                })
+            })
+            .collect();
+        let mut commune_order = hilbert_order(
             &commune_ids
                 .iter()
                 .filter_map(|&i| Some((i, commune_points[i]?)))
                 .collect::<Vec<_>>(),
         );
+        commune_order.sort_by_key(|&c| commune_zone[c]);
+        let mut zone_runs: Vec<(Zone, std::ops::Range<usize>)> = Vec::new();
+        for (k, &c) in commune_order.iter().enumerate() {
+            match zone_runs.last_mut() {
+                Some((z, r)) if *z == commune_zone[c] => r.end = k + 1,
+                _ => zone_runs.push((commune_zone[c], k..k + 1)),
+            }
+        }
         let ordered_points = commune_order
             .iter()
             .filter_map(|&i| commune_points[i])
@@ -79,20 +166,40 @@ impl Engine {
         for (i, f) in data.facilities.iter().enumerate() {
             by_kind.entry(f.kind.clone()).or_default().push(i);
         }
+        // A facility is in its commune's zone (a facility without a commune — never one
+        // of a build — in the zone of the nearest commune).
+        let facility_zone = |f: &crate::model::Facility, p: &GeoPoint| -> Zone {
+            f.commune
+                .as_ref()
+                .and_then(|c| data.commune_index(c))
+                .map(|c| commune_zone[c])
+                .unwrap_or_else(|| nearest_zone(&commune_points, &commune_zone, p))
+        };
         let kinds = by_kind
             .into_iter()
             .map(|(kind, facilities)| {
-                let points = facilities
+                let points: Vec<GeoPoint> = facilities
                     .iter()
                     .map(|&i| GeoPoint::from_point(data.facilities[i].position))
                     .collect();
-                let index = OnceLock::new();
+                let zones: Vec<Zone> = facilities
+                    .iter()
+                    .zip(&points)
+                    .map(|(&i, p)| facility_zone(&data.facilities[i], p))
+                    .collect();
+                let mut by_zone: BTreeMap<Zone, ZoneIndex> = BTreeMap::new();
+                for (pos, (&z, p)) in zones.iter().zip(&points).enumerate() {
+                    let zi = by_zone.entry(z).or_default();
+                    zi.members.push(pos);
+                    zi.points.push(*p);
+                }
                 (
                     kind,
                     KindIndex {
                         facilities,
                         points,
-                        index,
+                        zones,
+                        by_zone,
                     },
                 )
             })
@@ -102,8 +209,11 @@ impl Engine {
             commune_points,
             commune_index: OnceLock::new(),
             commune_ids,
+            commune_zone,
+            zone_codes,
             commune_order,
             ordered_points,
+            zone_runs,
             commune_grid: OnceLock::new(),
             kinds,
             road: RoadEstimate::default(),
@@ -130,11 +240,34 @@ impl Engine {
         })
     }
 
+    /// The commune a point stands for: the one whose reference point is nearest.
+    pub fn commune_at(&self, p: &GeoPoint) -> Option<usize> {
+        self.commune_index()
+            .nearest(p)
+            .map(|h| self.commune_ids[h.index])
+    }
+
+    /// The zone of any point: the zone of the commune it stands for.
+    pub fn zone_at(&self, p: &GeoPoint) -> Zone {
+        self.commune_at(p).map_or(0, |c| self.commune_zone[c])
+    }
+
     /// The reference points in latitude/longitude cells, for the 2SFCA catchments.
     pub(crate) fn commune_grid(&self) -> &CellGrid {
         self.commune_grid
             .get_or_init(|| CellGrid::new(&self.commune_points))
     }
+}
+
+/// The zone of the commune whose reference point is nearest to `p`, by a scan (for the
+/// rare facility without a commune, before the communes' R-tree exists).
+fn nearest_zone(points: &[Option<GeoPoint>], zones: &[Zone], p: &GeoPoint) -> Zone {
+    points
+        .iter()
+        .zip(zones)
+        .filter_map(|(q, z)| Some((crate::geodesy::chord_m(p, q.as_ref()?), *z)))
+        .min_by(|a, b| a.0.total_cmp(&b.0))
+        .map_or(0, |(_, z)| z)
 }
 
 /// Territories and their communes, by index: what a scenario looks up for every commune

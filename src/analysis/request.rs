@@ -375,6 +375,8 @@ pub struct ScenarioRequest {
     pub supply: Option<Supply>,
     /// Demand of the accessibility deltas (default: the profile's).
     pub demand: Option<Demand>,
+    /// The territory the caller looks at: the headline is the change inside it.
+    pub territory: Option<Territory>,
 }
 
 impl ScenarioRequest {
@@ -412,7 +414,14 @@ impl ScenarioRequest {
             profile,
             supply,
             demand,
+            territory: None,
         })
+    }
+
+    /// The territory whose change is the headline.
+    pub fn inside(mut self, territory: Option<Territory>) -> Self {
+        self.territory = territory;
+        self
     }
 
     /// The model of the accessibility deltas: the scenario's when it fits the profile's

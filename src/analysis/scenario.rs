@@ -14,12 +14,12 @@ use std::collections::{BTreeMap, BTreeSet};
 use serde::Serialize;
 
 use crate::geodesy::{chord_m, geodesic_from_chord, geodesic_lower_bound, geodesic_m};
-use crate::model::{Kind, TerritoryType};
+use crate::model::{InseeCode, Kind, Territory, TerritoryType};
 
 use super::change::{Added, Change, Resolved, ScenarioError};
 use super::coverage::Threshold;
 use super::distance::{DistanceModel, Trip};
-use super::engine::Engine;
+use super::engine::{Engine, TerritoryIndex, Zone};
 use super::fca::delta::AccessibilityDelta;
 use super::nearest::CommuneNearest;
 
@@ -68,10 +68,26 @@ pub struct ScenarioResult {
     pub communes_examined: usize,
     /// The same deltas per département, région, EPCI and CLS perimeter touched.
     pub territories: Vec<TerritoryDelta>,
+    /// The deltas inside the territory the caller looks at (the headline), when one is
+    /// given ([`ScenarioResult::inside`]).
+    pub inside: Option<TerritoryDelta>,
+    /// Communes within the threshold of an added site where the kind's list does not
+    /// speak (a partial list): "non couvert", left out of every total above.
+    pub out_of_scope: Vec<OutOfScope>,
+    /// Their population.
+    pub population_out_of_scope: u64,
     /// Accessibility (2SFCA) deltas, when the caller has a baseline accessibility of the
     /// same kind: [`Engine::scenario_accessibility`]. `None` from [`Engine::scenario`]
     /// alone.
     pub accessibility: Option<AccessibilityDelta>,
+}
+
+/// A commune a scenario would reach but whose département the kind's list does not cover.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct OutOfScope {
+    pub code: String,
+    pub nom: String,
+    pub population: u32,
 }
 
 /// Deltas of one territory.
@@ -83,6 +99,45 @@ pub struct TerritoryDelta {
     pub population_newly_within: u64,
     pub population_no_longer_within: u64,
     pub communes_nearest_changed: usize,
+    /// Population of its communes left out as "non couvert" (see
+    /// [`ScenarioResult::out_of_scope`]).
+    #[serde(default)]
+    pub population_out_of_scope: u64,
+}
+
+impl ScenarioResult {
+    /// Sets the headline: the deltas inside `territory`.
+    pub fn with_inside(mut self, territory: &Territory) -> Self {
+        let member = |code: &str| {
+            InseeCode::parse(code).is_ok_and(|c| territory.communes.binary_search(&c).is_ok())
+        };
+        let mut d = TerritoryDelta {
+            territory_type: territory.kind,
+            code: territory.code.clone(),
+            name: territory.name.clone(),
+            population_newly_within: 0,
+            population_no_longer_within: 0,
+            communes_nearest_changed: 0,
+            population_out_of_scope: 0,
+        };
+        for ch in self.nearest_changed.iter().filter(|c| member(&c.code)) {
+            d.communes_nearest_changed += 1;
+            if ch.within_after && !ch.within_before {
+                d.population_newly_within += u64::from(ch.population);
+            }
+            if ch.within_before && !ch.within_after {
+                d.population_no_longer_within += u64::from(ch.population);
+            }
+        }
+        d.population_out_of_scope = self
+            .out_of_scope
+            .iter()
+            .filter(|c| member(&c.code))
+            .map(|c| u64::from(c.population))
+            .sum();
+        self.inside = Some(d);
+        self
+    }
 }
 
 impl Engine {
@@ -112,17 +167,30 @@ impl Engine {
                 }
             }
         }
-        for Added { point: p, .. } in &added {
+        // Communes of an added site's zone where the list does not speak, within the
+        // threshold of the site: reported, not counted.
+        let mut out_of_scope: BTreeSet<usize> = BTreeSet::new();
+        let added_zone: Vec<Zone> = added.iter().map(|a| self.zone_at(&a.point)).collect();
+        for (Added { point: p, .. }, &zone) in added.iter().zip(&added_zone) {
             // One pass over the communes: the chord-based lower bound rules most of
             // them out without computing a geodesic.
             for (c, q) in self.commune_points.iter().enumerate() {
                 let Some(q) = q else { continue };
+                if self.commune_zone[c] != zone {
+                    continue;
+                }
                 let current = baseline[c].trip.map_or(f64::INFINITY, |t| t.distance_m);
                 let chord = chord_m(p, q);
                 if geodesic_lower_bound(chord) < current
                     && geodesic_from_chord(p, q, chord) < current
                 {
-                    affected.insert(c);
+                    if self.data.in_scope(kind, c) {
+                        affected.insert(c);
+                    } else if threshold
+                        .reached(Trip::estimate(&self.road, geodesic_from_chord(p, q, chord)))
+                    {
+                        out_of_scope.insert(c);
+                    }
                 }
             }
         }
@@ -149,22 +217,40 @@ impl Engine {
             population_no_longer_within: 0,
             nearest_changed: Vec::new(),
             communes_examined: affected.len(),
+            inside: None,
+            population_out_of_scope: out_of_scope
+                .iter()
+                .map(|&c| u64::from(self.data.communes[c].population))
+                .sum(),
+            out_of_scope: out_of_scope
+                .iter()
+                .map(|&c| {
+                    let commune = &self.data.communes[c];
+                    OutOfScope {
+                        code: commune.code.to_string(),
+                        nom: commune.name.clone(),
+                        population: commune.population,
+                    }
+                })
+                .collect(),
             accessibility: None,
         };
         for &c in &affected {
             let Some(p) = self.commune_points[c] else {
                 continue;
             };
-            // Nearest after: the nearest remaining existing site, or an added one.
+            let zone = self.commune_zone[c];
+            // Nearest after: the nearest remaining existing site of the zone, or an added
+            // one in the zone.
             let mut best: Option<(f64, Site)> = ki
-                .and_then(|k| k.index().nearest_where(&p, |i| !removed.contains_key(&i)))
+                .and_then(|k| k.nearest_where(zone, &p, |i| !removed.contains_key(&i)))
                 .map(|h| {
                     (
                         h.distance_m,
                         Site::Existing(ki.map_or(0, |k| k.facilities[h.index])),
                     )
                 });
-            for a in &added {
+            for (a, _) in added.iter().zip(&added_zone).filter(|(_, z)| **z == zone) {
                 let d = geodesic_m(&p, &a.point);
                 if best.is_none_or(|(bd, _)| d < bd) {
                     best = Some((d, Site::Added(a.change)));
@@ -210,31 +296,52 @@ impl Engine {
                 .cmp(&a.population)
                 .then_with(|| a.code.cmp(&b.code))
         });
-        result.territories = self.territory_deltas(&result.nearest_changed);
+        result.territories = self.territory_deltas(&result.nearest_changed, &result.out_of_scope);
         Ok(result)
     }
 
-    fn territory_deltas(&self, changed: &[NearestChange]) -> Vec<TerritoryDelta> {
+    fn territory_deltas(
+        &self,
+        changed: &[NearestChange],
+        out_of_scope: &[OutOfScope],
+    ) -> Vec<TerritoryDelta> {
         let index = self.territory_index();
-        let mut acc: BTreeMap<(TerritoryType, &str), TerritoryDelta> = BTreeMap::new();
-        for ch in changed {
-            let Some(commune) = crate::model::InseeCode::parse(&ch.code)
+        let mut acc: BTreeMap<(TerritoryType, String), TerritoryDelta> = BTreeMap::new();
+        let commune_of = |code: &str| {
+            InseeCode::parse(code)
                 .ok()
                 .and_then(|c| self.data.commune_index(&c))
-            else {
+        };
+        fn entry<'a>(
+            acc: &'a mut BTreeMap<(TerritoryType, String), TerritoryDelta>,
+            index: &TerritoryIndex,
+            t: usize,
+        ) -> &'a mut TerritoryDelta {
+            acc.entry((index.kind(t), index.code(t).to_owned()))
+                .or_insert_with(|| TerritoryDelta {
+                    territory_type: index.kind(t),
+                    code: index.code(t).to_owned(),
+                    name: index.name(t).to_owned(),
+                    population_newly_within: 0,
+                    population_no_longer_within: 0,
+                    communes_nearest_changed: 0,
+                    population_out_of_scope: 0,
+                })
+        }
+        for c in out_of_scope {
+            let Some(commune) = commune_of(&c.code) else {
                 continue;
             };
             for &t in index.of_commune(commune) {
-                let d = acc
-                    .entry((index.kind(t), index.code(t)))
-                    .or_insert_with(|| TerritoryDelta {
-                        territory_type: index.kind(t),
-                        code: index.code(t).to_owned(),
-                        name: index.name(t).to_owned(),
-                        population_newly_within: 0,
-                        population_no_longer_within: 0,
-                        communes_nearest_changed: 0,
-                    });
+                entry(&mut acc, index, t).population_out_of_scope += u64::from(c.population);
+            }
+        }
+        for ch in changed {
+            let Some(commune) = commune_of(&ch.code) else {
+                continue;
+            };
+            for &t in index.of_commune(commune) {
+                let d = entry(&mut acc, index, t);
                 d.communes_nearest_changed += 1;
                 if ch.within_after && !ch.within_before {
                     d.population_newly_within += u64::from(ch.population);

@@ -9,7 +9,7 @@ use serde::Serialize;
 
 use crate::model::{Kind, Territory};
 
-use super::coverage::Threshold;
+use super::coverage::{Threshold, share};
 use super::distance::{DistanceModel, Trip};
 use super::engine::Engine;
 use super::nearest::CommuneNearest;
@@ -29,7 +29,7 @@ pub struct Pick {
     /// Communes newly covered.
     pub communes_covered: usize,
     /// Share of the territory's population within the threshold after this pick, 0–1.
-    pub share_within_after: f64,
+    pub share_within_after: Option<f64>,
 }
 
 /// Ranked suggestions for a territory.
@@ -40,9 +40,14 @@ pub struct Siting {
     pub kind: Kind,
     pub model: DistanceModel,
     pub threshold: Threshold,
+    /// Population of the member communes where the kind's list speaks: gains and shares
+    /// count these only.
     pub population: u64,
-    pub share_within_before: f64,
+    pub share_within_before: Option<f64>,
     pub picks: Vec<Pick>,
+    /// Member communes where the kind's list does not speak ("non couvert").
+    pub communes_out_of_scope: usize,
+    pub population_out_of_scope: u64,
 }
 
 impl Engine {
@@ -57,7 +62,15 @@ impl Engine {
         model: DistanceModel,
         baseline: &[CommuneNearest],
     ) -> Siting {
-        let (members, population) = self.members(territory);
+        let (all, _) = self.members(territory);
+        let (members, outside): (Vec<usize>, Vec<usize>) =
+            all.into_iter().partition(|&i| self.data.in_scope(kind, i));
+        let pop = |list: &[usize]| -> u64 {
+            list.iter()
+                .map(|&i| u64::from(self.data.communes[i].population))
+                .sum()
+        };
+        let population = pop(&members);
         let radius_m = match threshold {
             Threshold::Km(km) => km * 1_000.0,
             Threshold::Minutes(m) => self.road.straight_m_within_minutes(m),
@@ -81,12 +94,13 @@ impl Engine {
             .iter()
             .filter_map(|&c| {
                 let p = self.commune_points[c]?;
+                let zone = self.commune_zone[c];
                 let mut reach: Vec<usize> = self
                     .commune_index()
                     .within(&p, radius_m)
                     .filter(|h| reaches(h.distance_m))
                     .map(|h| self.commune_ids[h.index])
-                    .filter(|m| in_territory.contains(m))
+                    .filter(|m| in_territory.contains(m) && self.commune_zone[*m] == zone)
                     .collect();
                 reach.sort_unstable();
                 Some((c, reach))
@@ -138,15 +152,9 @@ impl Engine {
             population,
             share_within_before: share(before, population),
             picks,
+            communes_out_of_scope: outside.len(),
+            population_out_of_scope: pop(&outside),
         }
-    }
-}
-
-fn share(part: u64, whole: u64) -> f64 {
-    if whole == 0 {
-        0.0
-    } else {
-        part as f64 / whole as f64
     }
 }
 
@@ -198,14 +206,14 @@ mod tests {
             DistanceModel::Straight,
             &base,
         );
-        assert_eq!(s.share_within_before, 0.0);
+        assert_eq!(s.share_within_before, Some(0.0));
         // 79010, 79011 and 79012 each reach 920 people: ties go to the lower code.
         assert_eq!(s.picks[0].code, "79010");
         assert_eq!(s.picks[0].marginal_population, 10 + 900 + 10);
         assert_eq!(s.picks[1].code, "79002");
         let gained: u64 = s.picks.iter().map(|p| p.marginal_population).sum();
         assert_eq!(gained, pops.iter().map(|&p| u64::from(p)).sum::<u64>());
-        assert!((s.picks.last().unwrap().share_within_after - 1.0).abs() < 1e-12);
+        assert!((s.picks.last().unwrap().share_within_after.unwrap() - 1.0).abs() < 1e-12);
         assert!(s.picks.len() < 12, "stops once everyone is covered");
     }
 }

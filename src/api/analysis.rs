@@ -108,6 +108,9 @@ pub async fn nearest(
         Some(k) => vec![k],
         None => st.engine.kinds.keys().cloned().collect(),
     };
+    // The commune the origin stands for (the nearest reference point for a point): whether
+    // each kind's list speaks there.
+    let origin_commune = commune.or_else(|| st.engine.commune_at(&point));
     let results: Vec<Value> = kinds
         .iter()
         .map(|kind| {
@@ -141,11 +144,20 @@ pub async fn nearest(
                 })
                 .collect();
             let partial = data.facilities_of(kind).any(|f| f.partial_list);
+            let outside = origin_commune.is_some_and(|c| !data.in_scope(kind, c));
+            let caveat = if outside {
+                Some("non couvert : la liste de ce type de structure ne couvre pas ce département ; les structures les plus proches qu'elle connaît sont plus loin, d'autres peuvent exister plus près")
+            } else if partial {
+                Some("liste partielle : des structures de ce type peuvent manquer")
+            } else {
+                None
+            };
             json!({
                 "kind": kind,
                 "label": kind.label_fr(),
                 "liste_partielle": partial,
-                "caveat": partial.then_some("liste partielle : des structures de ce type peuvent manquer"),
+                "hors_couverture": outside,
+                "caveat": caveat,
                 "structures": structures,
             })
         })
@@ -352,6 +364,9 @@ pub async fn scenarios(
             .engine
             .scenario(&req.kind, &req.changes, req.model, req.threshold, &base)
             .map_err(|e| ApiError::bad_request(e.to_string()))?;
+        if let Some(t) = &req.territory {
+            r = r.with_inside(t);
+        }
         let mut notes = Vec::new();
         let explicit = matches!(req.profile, request::ProfileChoice::Named(_));
         match req.profile.resolve(&st.profiles, &req.kind)? {

@@ -86,6 +86,8 @@ pub fn build(
                 "sources": sources(&used),
                 "kind": { "id": kind, "label": kind.label_fr(), "rank": rank },
                 "partial_list": engine.data.facilities_of(kind).any(|f| f.partial_list),
+                // Where the list speaks: `null` everywhere; outside, "non couvert".
+                "scope": engine.data.scopes.get(kind).and_then(|s| s.departements.as_ref()),
             }),
         ));
     }
@@ -132,6 +134,17 @@ fn add_indicator_columns(communes: &mut Table, engine: &Engine, baselines: &Base
             Values::Real(trips().map(|t| t.map(|t| round(t.car_min, 1))).collect()),
         );
         communes.push_column(
+            Column::new(&format!("{kind}_manque"), ColType::Text).described(format!(
+                "{label} : pourquoi il n'y a pas de distance — hors_couverture (la liste ne couvre pas ce département), aucune_structure_par_la_route (aucune dans la zone d'accès par la route), sans_point_de_reference"
+            )),
+            Values::Text(
+                per_commune
+                    .iter()
+                    .map(|n| n.missing.map(|m| m.code()))
+                    .collect(),
+            ),
+        );
+        communes.push_column(
             Column::new(&format!("{kind}_id"), ColType::Text).described(format!(
                 "{label} : identifiant de la plus proche (FINESS ou source)"
             )),
@@ -154,6 +167,17 @@ fn add_indicator_columns(communes: &mut Table, engine: &Engine, baselines: &Base
                     .unwrap_or_default()
             )),
             Values::Real(acc.values.iter().map(|v| v.map(|v| round(v, 4))).collect()),
+        );
+        let missing: Vec<Option<String>> = acc
+            .missing
+            .iter()
+            .map(|m| m.map(|m| m.to_string()))
+            .collect();
+        communes.push_column(
+            Column::new(&format!("acc_{id}_manque"), ColType::Text).described(format!(
+                "Accessibilité {id} : pourquoi il n'y a pas de valeur — sites_sans_capacite:n (n sites de la zone de chalandise sans capacité connue), demande_voisine_inconnue:n, hors_couverture, demande_inconnue, sans_point_de_reference"
+            )),
+            Values::Text(missing.iter().map(Option::as_deref).collect()),
         );
     }
 }

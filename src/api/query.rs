@@ -307,6 +307,10 @@ pub struct ScenarioBody {
     /// the profile named after the kind, when its supply is that kind.
     #[serde(default)]
     pub profile: Option<String>,
+    /// The territory the user looks at (`cls:thouarsais`, `dep:79`…): the headline
+    /// (`inside`) is the change inside it.
+    #[serde(default)]
+    pub territory: Option<String>,
 }
 
 /// Largest accepted scenario body.
@@ -351,6 +355,11 @@ impl ScenarioBody {
             .as_deref()
             .map(|m| params::model("model", m))
             .transpose()?;
+        let territory = self
+            .territory
+            .as_deref()
+            .map(|t| territory::resolve(&st.engine.data, t).map_err(|e| bad("territory", e)))
+            .transpose()?;
         Ok(ScenarioRequest::new(
             &st.engine,
             &self.kind,
@@ -360,7 +369,8 @@ impl ScenarioBody {
             ProfileChoice::from_param(self.profile.as_deref()),
             None,
             None,
-        )?)
+        )?
+        .inside(territory))
     }
 
     /// JSON Schema of the body (`/api`).
@@ -375,6 +385,7 @@ impl ScenarioBody {
                 "within_min": (WITHIN_MIN.schema)(st),
                 "model": (MODEL.schema)(st),
                 "profile": {"type": "string", "description": "Accessibility profile of the deltas (none: skip); default: the profile named after the kind"},
+                "territory": {"type": "string", "description": "The territory looked at (cls:<id>, epci:<siren>, dep:<code>…): `inside` gives the change inside it"},
                 "changes": { "type": "array", "minItems": 1, "maxItems": MAX_CHANGES, "items": { "oneOf": [
                     { "type": "object", "required": ["op", "lon", "lat"], "properties": {
                         "op": {"type": "string", "enum": ["add"]}, "lon": {"type": "number"}, "lat": {"type": "number"},

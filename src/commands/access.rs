@@ -39,19 +39,33 @@ pub fn accessibility(data_dir: &Path, args: &AccessibilityArgs) -> anyhow::Resul
         args.access.params.as_deref(),
     )?;
     let mut w = Output::to(args.out.as_deref())?;
+    // What was used, not the profile's defaults: the supply, demand and unit of this run.
     let params = serde_json::json!({
-        "profile": acc.profile,
+        "profile": acc.profile.id,
+        "title": acc.profile.title,
+        "unit": acc.unit_label,
+        "steps": acc.profile.steps,
+        "steps_in": acc.profile.unit,
         "supply": acc.supply,
+        "supply_scale": acc.profile.supply_scale,
+        "result_scale": acc.profile.result_scale,
         "demand": acc.demand,
         "model": acc.model,
-        "unit": acc.unit_label,
         "caveat": acc.caveat,
         "formula": acc.formula,
+        "missing": "a value is given only when every term is known: `manque` says why not",
         "build": engine.data.build_id,
     });
     writeln!(w, "# careaccess accessibility {params}")?;
     let mut csv = csv::Writer::from_writer(Vec::new());
-    csv.write_record(["code", "nom", "population", "demand", "accessibility"])?;
+    csv.write_record([
+        "code",
+        "nom",
+        "population",
+        "demand",
+        "accessibility",
+        "manque",
+    ])?;
     for (i, c) in engine.data.communes.iter().enumerate() {
         csv.write_record([
             c.code.to_string(),
@@ -59,15 +73,18 @@ pub fn accessibility(data_dir: &Path, args: &AccessibilityArgs) -> anyhow::Resul
             c.population.to_string(),
             acc.demand_values[i].map(|d| num(d, 3)).unwrap_or_default(),
             acc.values[i].map(|a| format!("{a:.6}")).unwrap_or_default(),
+            acc.missing(i).map(|m| m.to_string()).unwrap_or_default(),
         ])?;
     }
     w.csv(csv)?;
     w.finish()?;
     eprintln!(
-        "{} sites ({} left out), {} commune–site pairs; unit: {}{}",
+        "{} sites ({} without a known supply), {} commune–site pairs, {} communes with a value, {} unknown; unit: {}{}",
         acc.counts.sites,
-        acc.counts.sites_left_out,
+        acc.counts.sites_without_supply,
         acc.counts.pairs,
+        acc.counts.communes_with_value,
+        acc.counts.communes - acc.counts.communes_with_value,
         acc.unit_label,
         acc.caveat
             .as_deref()
@@ -115,6 +132,9 @@ pub fn explain(data_dir: &Path, args: &ExplainArgs) -> anyhow::Result<()> {
         "  demand P_i = {}",
         e.demand.map_or("–".into(), |d| format!("{d:.3}"))
     )?;
+    if let Some(m) = &e.missing {
+        writeln!(o, "  no value: {m}")?;
+    }
     writeln!(
         o,
         "  {:<12} {:<34} {:>8} {:>7} {:>7} {:>10} {:>14} {:>12} {:>12}",
@@ -123,19 +143,23 @@ pub fn explain(data_dir: &Path, args: &ExplainArgs) -> anyhow::Result<()> {
     for c in &e.contributions {
         writeln!(
             o,
-            "  {:<12} {:<34} {:>8.2} {:>7.1} {:>7.4} {:>10.1} {:>14.1} {:>12.6} {:>12.6}",
+            "  {:<12} {:<34} {:>8.2} {:>7.1} {:>7.4} {:>10} {:>14.1} {:>12.6} {:>12.6}",
             c.site_id,
             c.site_name.chars().take(34).collect::<String>(),
             c.distance_m / 1000.0,
             c.car_min,
             c.weight,
-            c.supply,
+            c.supply
+                .map_or("inconnue".to_owned(), |s| format!("{s:.1}")),
             c.demand_in_catchment,
             c.ratio.unwrap_or(f64::NAN),
             c.contribution
         )?;
     }
-    writeln!(o, "  A_i = Σ w·R_j = {:.6}", e.sum)?;
+    match e.accessibility {
+        Some(_) => writeln!(o, "  A_i = Σ w·R_j = {:.6}", e.sum)?,
+        None => writeln!(o, "  A_i unknown (the known terms add up to {:.6})", e.sum)?,
+    }
     o.finish()
 }
 
@@ -174,11 +198,38 @@ pub fn zonage(data_dir: &Path, args: &ZonageArgs) -> anyhow::Result<()> {
     for c in &review.caveats {
         writeln!(o, "  caveat: {c}")?;
     }
-    writeln!(o, "{}", serde_json::to_string_pretty(&review.cells)?)?;
     writeln!(
         o,
-        "agreement: {}",
-        serde_json::to_string(&review.agreement)?
+        "  {:<12} {:<24} {:>8} {:>11}  accord",
+        "classe", "zonage officiel", "communes", "population"
+    )?;
+    for c in &review.cells {
+        writeln!(
+            o,
+            "  {:<12} {:<24} {:>8} {:>11}  {}",
+            c.ours.map_or("manquante", |c| c.as_str()),
+            c.official,
+            c.communes,
+            c.population,
+            match c.agrees {
+                Some(true) => "oui",
+                Some(false) => "non",
+                None => "non comparé",
+            }
+        )?;
+    }
+    let a = &review.agreement;
+    let pct = |s: Option<f64>| s.map_or("–".to_owned(), |s| format!("{:.1} %", 100.0 * s));
+    writeln!(
+        o,
+        "agreement: {} of {} communes ({}), {} of {} inhabitants ({})\n  rule: {}",
+        a.communes_agree,
+        a.communes_compared,
+        pct(a.share_communes),
+        a.population_agree,
+        a.population_compared,
+        pct(a.share_population),
+        a.rule
     )?;
     o.finish()
 }

@@ -52,10 +52,18 @@ pub fn run(cli: Cli) -> ExitCode {
     }
 }
 
+/// Whether an error comes from writing to a reader that went away: an I/O error, or one
+/// that the CSV and JSON writers wrap without naming it as their source.
 fn closed_pipe(e: &anyhow::Error) -> bool {
+    use std::io::ErrorKind::BrokenPipe;
     e.chain().any(|c| {
         c.downcast_ref::<std::io::Error>()
-            .is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe)
+            .is_some_and(|io| io.kind() == BrokenPipe)
+            || c.downcast_ref::<csv::Error>().is_some_and(
+                |e| matches!(e.kind(), csv::ErrorKind::Io(io) if io.kind() == BrokenPipe),
+            )
+            || c.downcast_ref::<serde_json::Error>()
+                .is_some_and(|e| e.io_error_kind() == Some(BrokenPipe))
     })
 }
 
@@ -207,4 +215,39 @@ pub fn matrix_for(
 /// A number with a fixed count of decimals.
 pub fn num(v: f64, decimals: usize) -> String {
     format!("{v:.decimals$}")
+}
+
+#[cfg(test)]
+mod tests {
+    use std::io::{self, Write};
+
+    /// A reader that has gone away.
+    struct Closed;
+
+    impl Write for Closed {
+        fn write(&mut self, _: &[u8]) -> io::Result<usize> {
+            Err(io::ErrorKind::BrokenPipe.into())
+        }
+
+        fn flush(&mut self) -> io::Result<()> {
+            Err(io::ErrorKind::BrokenPipe.into())
+        }
+    }
+
+    /// Long tables reach the pipe from inside the CSV writer, long JSON from inside
+    /// serde_json: both count as a closed pipe, like a plain write.
+    #[test]
+    fn a_closed_pipe_is_recognised_through_every_writer() {
+        let mut csv = csv::Writer::from_writer(Closed);
+        let e = (0..100_000)
+            .map(|i| csv.write_record([i.to_string()]))
+            .find_map(Result::err)
+            .unwrap();
+        assert!(super::closed_pipe(&e.into()));
+        let e = serde_json::to_writer(Closed, &vec![1; 10_000]).unwrap_err();
+        assert!(super::closed_pipe(&e.into()));
+        let e = writeln!(Closed, "x").unwrap_err();
+        assert!(super::closed_pipe(&e.into()));
+        assert!(!super::closed_pipe(&anyhow::anyhow!("other")));
+    }
 }

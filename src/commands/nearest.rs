@@ -17,11 +17,20 @@ pub fn nearest(data_dir: &Path, args: &NearestArgs) -> anyhow::Result<()> {
     let matrix = matrix_for(model, args.model.matrix.as_ref(), &engine)?;
     let mut w = Output::to(args.out.as_deref())?;
     let partial = engine.data.facilities_of(&kind).any(|f| f.partial_list);
+    // From a point: whether the kind's list speaks at the commune the point stands for.
+    let outside = from_point.as_ref().is_some_and(|req| match req.origin {
+        Origin::Point(p) => engine
+            .commune_at(&p)
+            .is_some_and(|c| !engine.data.in_scope(&kind, c)),
+        Origin::Commune(c) => !engine.data.in_scope(&kind, c),
+    });
     writeln!(
         w,
         "# careaccess nearest kind={kind} model={model} build={}{}",
         engine.data.build_id,
-        if partial {
+        if outside {
+            " caveat=hors_couverture (the list of this kind does not cover this département: nearer structures may exist)"
+        } else if partial {
             " caveat=liste_partielle (some structures of this kind come from lists known to be incomplete)"
         } else {
             ""
@@ -73,6 +82,7 @@ pub fn nearest(data_dir: &Path, args: &NearestArgs) -> anyhow::Result<()> {
             "distance_m",
             "road_km",
             "car_min",
+            "manque",
         ])?;
         let all = engine.nearest_per_commune(&kind, model, matrix.as_ref());
         // Numbers formatted into buffers reused from row to row.
@@ -100,6 +110,7 @@ pub fn nearest(data_dir: &Path, args: &NearestArgs) -> anyhow::Result<()> {
                 dist,
                 road,
                 min,
+                n.missing.map_or("", |m| m.code()),
             ])?;
         }
     }
@@ -137,13 +148,42 @@ pub fn coverage(data_dir: &Path, args: &CoverageArgs) -> anyhow::Result<()> {
         cov.communes,
         cov.population
     )?;
+    if cov.communes_out_of_scope > 0 {
+        writeln!(
+            o,
+            "  non couvert: {} communes, {} inhabitants where the list of {} does not speak (left out of every figure)",
+            cov.communes_out_of_scope, cov.population_out_of_scope, cov.kind
+        )?;
+    }
+    if cov.communes == 0 {
+        writeln!(
+            o,
+            "  no figure: the list of {} does not cover this territory",
+            cov.kind
+        )?;
+        return o.finish();
+    }
     for b in &cov.bands {
         writeln!(
             o,
-            "  within {:>7}: {:>9} inhabitants ({:>5.1} %)",
+            "  within {:>7}: {:>9} inhabitants ({})",
             b.threshold.label(),
             b.population_within,
-            100.0 * b.share_within
+            percent(b.share_within)
+        )?;
+    }
+    if cov.population_no_structure > 0 {
+        writeln!(
+            o,
+            "  {} inhabitants with no {} reachable by road (none on their island): beyond every threshold",
+            cov.population_no_structure, cov.kind
+        )?;
+    }
+    if cov.population_unknown > 0 {
+        writeln!(
+            o,
+            "  {} inhabitants of communes without a reference point: beyond every threshold, no distance",
+            cov.population_unknown
         )?;
     }
     if let Some(d) = cov.mean_distance_m {
@@ -196,17 +236,24 @@ pub fn siting(data_dir: &Path, args: &SitingArgs) -> anyhow::Result<()> {
     }
     writeln!(
         o,
-        "{} — {} within {} — {} inhabitants, {:.1} % within today",
+        "{} — {} within {} — {} inhabitants, {} within today",
         s.territory_name,
         s.kind,
         s.threshold.label(),
         s.population,
-        100.0 * s.share_within_before
+        percent(s.share_within_before)
     )?;
+    if s.communes_out_of_scope > 0 {
+        writeln!(
+            o,
+            "  non couvert: {} communes, {} inhabitants where the list of {} does not speak (left out)",
+            s.communes_out_of_scope, s.population_out_of_scope, s.kind
+        )?;
+    }
     for p in &s.picks {
         writeln!(
             o,
-            "  {}. {} {:<30} ({:.5}, {:.5})  +{} inhabitants ({} communes) → {:.1} %",
+            "  {}. {} {:<30} ({:.5}, {:.5})  +{} inhabitants ({} communes) → {}",
             p.rank,
             p.code,
             p.nom,
@@ -214,11 +261,22 @@ pub fn siting(data_dir: &Path, args: &SitingArgs) -> anyhow::Result<()> {
             p.lat,
             p.marginal_population,
             p.communes_covered,
-            100.0 * p.share_within_after
+            percent(p.share_within_after)
         )?;
     }
-    if s.picks.is_empty() {
+    if s.population == 0 && s.communes_out_of_scope > 0 {
+        writeln!(
+            o,
+            "  no suggestion: the list of {} does not cover this territory",
+            s.kind
+        )?;
+    } else if s.picks.is_empty() {
         writeln!(o, "  no site would bring anyone new within the threshold")?;
     }
     o.finish()
+}
+
+/// A share as a percentage, or a dash where there is none.
+fn percent(share: Option<f64>) -> String {
+    share.map_or("–".into(), |s| format!("{:>5.1} %", 100.0 * s))
 }

@@ -7,6 +7,7 @@ use std::path::Path;
 use anyhow::Context;
 
 use careaccess::analysis::fca::delta::AccessibilityDelta;
+use careaccess::analysis::fca::missing::Missing;
 use careaccess::analysis::scenario::NearestSite;
 use careaccess::model::SupplySource;
 
@@ -19,6 +20,9 @@ pub fn scenario(data_dir: &Path, args: &ScenarioArgs) -> anyhow::Result<()> {
     let matrix = matrix_for(req.model, args.model.matrix.as_ref(), &engine)?;
     let baseline = engine.nearest_per_commune(&req.kind, req.model, matrix.as_ref());
     let mut r = engine.scenario(&req.kind, &req.changes, req.model, req.threshold, &baseline)?;
+    if let Some(t) = &req.territory {
+        r = r.with_inside(t);
+    }
     let profiles = profiles(data_dir, args.params.as_deref())?;
     match req.profile.resolve(&profiles, &req.kind)? {
         Some(profile) => {
@@ -58,16 +62,45 @@ pub fn scenario(data_dir: &Path, args: &ScenarioArgs) -> anyhow::Result<()> {
         r.population_no_longer_within,
         r.nearest_changed.len()
     )?;
-    for t in &r.territories {
+    if let Some(t) = &r.inside {
         writeln!(
             o,
-            "  {} {:<12} {:<40} +{} / -{} inhabitants, {} communes",
+            "  inside {} {} ({}): +{} / -{} inhabitants, {} communes change nearest structure",
             t.territory_type,
             t.code,
             t.name,
             t.population_newly_within,
             t.population_no_longer_within,
             t.communes_nearest_changed
+        )?;
+    }
+    if r.population_out_of_scope > 0 {
+        writeln!(
+            o,
+            "  non couvert: {} inhabitants of {} communes within the threshold are where the list of {} does not speak (left out)",
+            r.population_out_of_scope,
+            r.out_of_scope.len(),
+            r.kind
+        )?;
+    }
+    for t in &r.territories {
+        writeln!(
+            o,
+            "  {} {:<12} {:<40} +{} / -{} inhabitants, {} communes{}",
+            t.territory_type,
+            t.code,
+            t.name,
+            t.population_newly_within,
+            t.population_no_longer_within,
+            t.communes_nearest_changed,
+            if t.population_out_of_scope > 0 {
+                format!(
+                    " (non couvert: {} inhabitants left out)",
+                    t.population_out_of_scope
+                )
+            } else {
+                String::new()
+            }
         )?;
     }
     let show = |s: &Option<NearestSite>| {
@@ -138,11 +171,21 @@ fn print_accessibility_delta(o: &mut Output, a: &AccessibilityDelta) -> anyhow::
             t.communes_changed
         )?;
     }
+    let value = |v: Option<f64>, m: &Option<Missing>| match (v, m) {
+        (Some(v), _) => format!("{v:.4}"),
+        (None, Some(m)) => format!("inconnue ({m})"),
+        (None, None) => "inconnue".to_owned(),
+    };
     for c in a.communes.iter().take(30) {
         writeln!(
             o,
-            "    {} {:<30} {:>7} hab.  {:.4} → {:.4} ({:+.4})",
-            c.code, c.nom, c.population, c.before, c.after, c.delta
+            "    {} {:<30} {:>7} hab.  {} → {} ({})",
+            c.code,
+            c.nom,
+            c.population,
+            value(c.before, &c.missing_before),
+            value(c.after, &c.missing_after),
+            c.delta.map_or("–".to_owned(), |d| format!("{d:+.4}"))
         )?;
     }
     for n in &a.notes {

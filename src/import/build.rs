@@ -24,7 +24,7 @@ use super::indicators::{self, IndicatorTable};
 use super::locate::Locator;
 use super::{
     BuildReport, Format, ImportError, Manifest, Role, SourceReport, SourceSpec, finess, points,
-    reclassify,
+    reclassify, scope, zones,
 };
 
 /// What was built.
@@ -148,8 +148,15 @@ fn build_into(
     let mut contours = communes::read_contours(&path, &mut r)?;
     contours.fill_from_former(&cog, &mut r);
     contours.check_mairies(&mut r);
+    let zones = zones::zones(
+        &cog,
+        &contours,
+        &manifest.road_links,
+        &manifest.contour_gaps,
+        &mut r,
+    )?;
+    let locator = Locator::new(&cog, &contours).with_gaps(&manifest.contour_gaps, &mut r);
     reports.push(r);
-    let locator = Locator::new(&cog, &contours);
 
     // Facilities, source by source, then precedence between sources.
     let mut by_source: Vec<(usize, Vec<Facility>)> = Vec::new();
@@ -241,7 +248,7 @@ fn build_into(
     let mut outputs = BTreeMap::new();
     let perimeters = perimeters(manifest, &cog)?;
     step("communes.fgb");
-    let layer = communes_layer(&cog, &contours, &locator, &tables, &perimeters);
+    let layer = communes_layer(&cog, &contours, &locator, &zones, &tables, &perimeters);
     outputs.insert(
         layer_file(COMMUNES_LAYER),
         fgb::write_layer(&out.join(layer_file(COMMUNES_LAYER)), &layer)?,
@@ -285,7 +292,12 @@ fn build_into(
         message: e.to_string(),
     })?;
     fgb::write_file(&out.join(REPORT_FILE), &json)?;
-    dataset_meta(manifest, &report, &tables).write(out)?;
+    let mut meta = dataset_meta(manifest, &report, &tables);
+    meta.kinds = scope::kind_scopes(manifest, &facilities)
+        .into_iter()
+        .map(|(k, s)| (k.to_string(), s))
+        .collect();
+    meta.write(out)?;
     progress.finish_and_clear();
     Ok(report)
 }
@@ -423,7 +435,7 @@ fn check_field_names(tables: &[(String, IndicatorTable)]) -> Result<(), ImportEr
 }
 
 /// Fixed columns of `communes.fgb`.
-const COMMUNE_COLUMNS: [(&str, ColType, &str); 13] = [
+const COMMUNE_COLUMNS: [(&str, ColType, &str); 14] = [
     ("code", ColType::Text, "Code INSEE (COG)"),
     ("nom", ColType::Text, "Nom de la commune"),
     (
@@ -455,7 +467,12 @@ const COMMUNE_COLUMNS: [(&str, ColType, &str); 13] = [
     (
         "ref_point",
         ColType::Text,
-        "Origine du point de référence: mairie ou interior_point",
+        "Origine du point de référence : mairie, interior_point (point intérieur du polygone) ou covering_commune (point de la commune dont le polygone la couvre)",
+    ),
+    (
+        "zone",
+        ColType::Text,
+        "Zone d'accès par la route : code de la commune la plus peuplée des communes reliées par la route (continent, Corse, chaque DROM, chaque île sans pont)",
     ),
 ];
 
@@ -463,6 +480,7 @@ fn communes_layer(
     cog: &Cog,
     contours: &Contours,
     locator: &Locator,
+    zones: &HashMap<InseeCode, InseeCode>,
     tables: &[(String, IndicatorTable)],
     perimeters: &[Perimeter],
 ) -> Layer {
@@ -524,6 +542,7 @@ fn communes_layer(
             Cell::opt_real(rp.map(|(p, _)| p.x())),
             Cell::opt_real(rp.map(|(p, _)| p.y())),
             Cell::opt_text(rp.map(|(_, s)| s.as_str())),
+            Cell::opt_text(zones.get(&c.code).map(|z| z.as_str())),
         ];
         for (_, t) in tables {
             let row = t.rows.get(&c.code);
@@ -833,5 +852,6 @@ fn dataset_meta(
             .flat_map(|(id, t)| t.fields.iter().map(move |f| (f.clone(), id.clone())))
             .collect(),
         layers: report.outputs.clone(),
+        kinds: BTreeMap::new(),
     }
 }

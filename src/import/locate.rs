@@ -91,6 +91,42 @@ impl Locator {
         }
     }
 
+    /// Communes without a polygon of their own that lie within another commune's
+    /// (declared in `sources.toml`): they take that commune's reference point.
+    pub fn with_gaps(
+        mut self,
+        gaps: &[super::ContourGap],
+        report: &mut super::SourceReport,
+    ) -> Self {
+        for gap in gaps {
+            let within = InseeCode::parse(&gap.within).ok();
+            let Some((point, _)) = within.as_ref().and_then(|w| self.ref_point(w)) else {
+                report.note(format!(
+                    "contour_gap: {} has no reference point to lend",
+                    gap.within
+                ));
+                continue;
+            };
+            let mut lent = Vec::new();
+            for c in gap.communes.iter().filter_map(|c| InseeCode::parse(c).ok()) {
+                if self.known.contains(&c) && !self.ref_points.contains_key(&c) {
+                    self.ref_points
+                        .insert(c.clone(), (point, RefPointSource::CoveringCommune));
+                    lent.push(c.to_string());
+                }
+            }
+            if !lent.is_empty() {
+                report.note(format!(
+                    "no polygon for {}: they take the reference point and zone of {} — {}",
+                    lent.join(", "),
+                    gap.within,
+                    gap.note
+                ));
+            }
+        }
+        self
+    }
+
     /// The commune of an arrondissement municipal (`75101` → `75056`).
     pub fn arrondissement_parent(&self, code: &InseeCode) -> Option<&InseeCode> {
         self.arrondissements.get(code)

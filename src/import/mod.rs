@@ -20,11 +20,13 @@ pub mod points;
 pub mod profiles;
 pub mod reclassify;
 mod report;
+mod scope;
 mod sources;
+mod zones;
 
 pub use error::ImportError;
 pub use report::{BuildReport, MAX_LISTED_SKIPS, SkippedRow, SourceReport};
 pub use sources::{
-    Aggregate, AggregateName, Columns, Format, Manifest, PerimeterSpec, ReclassifyRule, Registry,
-    Role, SourceSpec,
+    Aggregate, AggregateName, Columns, ContourGap, Format, Manifest, PerimeterSpec, ReclassifyRule,
+    Registry, RoadLink, Role, SourceSpec,
 };

@@ -22,6 +22,32 @@ pub struct Manifest {
     pub sources: Vec<SourceSpec>,
     #[serde(default, rename = "perimeter")]
     pub perimeters: Vec<PerimeterSpec>,
+    #[serde(default, rename = "road_link")]
+    pub road_links: Vec<RoadLink>,
+    #[serde(default, rename = "contour_gap")]
+    pub contour_gaps: Vec<ContourGap>,
+}
+
+/// A road between two communes whose polygons do not touch (a bridge to an island):
+/// they are in the same reachability zone.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RoadLink {
+    pub name: String,
+    /// One commune at each end.
+    pub communes: [String; 2],
+}
+
+/// Communes the contours source has no polygon for, lying within another commune's
+/// polygon (which still covers them): they take its reference point and zone, and the
+/// gap is said in the build report.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ContourGap {
+    pub communes: Vec<String>,
+    pub within: String,
+    /// Why, for the build report.
+    pub note: String,
 }
 
 /// What a source feeds in the build.
@@ -104,6 +130,11 @@ pub struct SourceSpec {
     /// Facilities: the list is known to be incomplete.
     #[serde(default)]
     pub partial_list: bool,
+    /// Facilities: the départements the list speaks for. Default: everywhere for a
+    /// complete list; for a partial list, the départements where it has structures.
+    /// Outside, results are "non couvert".
+    #[serde(default)]
+    pub covers: Option<Vec<String>>,
     /// Facilities: where one of these sources has facilities of the same kind in a
     /// département, this source's rows of that kind in that département are dropped
     /// (counted as `superseded` in the report): nothing is counted twice.

@@ -13,6 +13,9 @@ pub enum RefPointSource {
     Mairie,
     /// An interior point of the commune polygon (no mairie location known).
     InteriorPoint,
+    /// The reference point of the commune whose polygon covers this one (the contours
+    /// have no polygon of its own: a known gap, declared in `sources.toml`).
+    CoveringCommune,
 }
 
 impl RefPointSource {
@@ -20,6 +23,7 @@ impl RefPointSource {
         match self {
             RefPointSource::Mairie => "mairie",
             RefPointSource::InteriorPoint => "interior_point",
+            RefPointSource::CoveringCommune => "covering_commune",
         }
     }
 }
@@ -35,6 +39,10 @@ pub struct Commune {
     pub region: String,
     /// SIREN of the EPCI à fiscalité propre, if the commune belongs to one.
     pub epci: Option<String>,
+    /// Reachability zone: the code of the most populated commune of the communes one can
+    /// drive to (the mainland, Corsica, an overseas département, an island without a
+    /// bridge). No structure of another zone is ever "the nearest".
+    pub zone: Option<InseeCode>,
     /// Reference point (WGS84), used as the commune's location in distance analyses.
     pub ref_point: Option<Point<f64>>,
     pub ref_point_source: Option<RefPointSource>,

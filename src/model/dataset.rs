@@ -1,6 +1,6 @@
 //! The loaded data set: what every analysis runs on.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use super::{Commune, Facility, InseeCode, Kind, Territory, TerritoryType, TravelMatrix};
 
@@ -9,6 +9,24 @@ use super::{Commune, Facility, InseeCode, Kind, Territory, TerritoryType, Travel
 pub struct Indicators {
     pub numeric: BTreeMap<String, Vec<Option<f64>>>,
     pub text: BTreeMap<String, Vec<Option<String>>>,
+}
+
+/// Where the list of one kind of structure speaks.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Scope {
+    /// Some of its structures come from a list known to be incomplete.
+    pub partial: bool,
+    /// The départements it covers; `None`: everywhere.
+    pub departements: Option<BTreeSet<String>>,
+}
+
+impl Scope {
+    /// Whether the list speaks for a commune of this département.
+    pub fn covers(&self, departement: &str) -> bool {
+        self.departements
+            .as_ref()
+            .is_none_or(|d| d.contains(departement))
+    }
 }
 
 /// Communes, facilities, territories and indicators of one build.
@@ -24,6 +42,8 @@ pub struct Dataset {
     pub indicators: Indicators,
     /// Commune-to-commune car minutes, when a source provides them.
     pub travel_matrix: Option<TravelMatrix>,
+    /// Where each kind's list speaks (a kind absent here speaks everywhere).
+    pub scopes: BTreeMap<Kind, Scope>,
 }
 
 impl Dataset {
@@ -41,12 +61,13 @@ impl Dataset {
         self.facilities.iter().filter(move |f| &f.kind == kind)
     }
 
-    /// Kinds present, in display order.
-    pub fn kinds(&self) -> Vec<Kind> {
-        let mut kinds: Vec<Kind> = self.facilities.iter().map(|f| f.kind.clone()).collect();
-        kinds.sort();
-        kinds.dedup();
-        kinds
+    /// Whether the list of `kind` speaks for commune `commune` (its département is in
+    /// the kind's scope).
+    pub fn in_scope(&self, kind: &Kind, commune: usize) -> bool {
+        match (self.scopes.get(kind), self.communes.get(commune)) {
+            (Some(s), Some(c)) => s.covers(&c.departement),
+            _ => true,
+        }
     }
 
     pub fn territory(&self, kind: TerritoryType, code: &str) -> Option<&Territory> {

@@ -14,7 +14,7 @@ mod text;
 mod travel_matrix;
 
 pub use commune::{Commune, RefPointSource};
-pub use dataset::{Dataset, Indicators};
+pub use dataset::{Dataset, Indicators, Scope};
 pub use facility::{Facility, Kind, KindError, PositionQuality};
 pub use ids::{FinessNumber, IdError, InseeCode};
 pub use profile::{

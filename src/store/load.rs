@@ -12,7 +12,7 @@ use geo::{MultiPolygon, Point};
 
 use crate::model::{
     Commune, Dataset, Facility, FinessNumber, Indicators, InseeCode, Kind, PositionQuality,
-    RefPointSource, Territory, TerritoryType, TravelMatrix,
+    RefPointSource, Scope, Territory, TerritoryType, TravelMatrix,
 };
 
 use super::fgb::CellRef;
@@ -44,7 +44,7 @@ pub struct Build {
 }
 
 /// Columns of `communes.fgb` that are not indicators.
-pub const BASE_COLUMNS: [&str; 13] = [
+pub const BASE_COLUMNS: [&str; 14] = [
     "code",
     "nom",
     "population",
@@ -58,6 +58,7 @@ pub const BASE_COLUMNS: [&str; 13] = [
     "ref_lon",
     "ref_lat",
     "ref_point",
+    "zone",
 ];
 
 /// Loads the current build of `data_dir`.
@@ -131,6 +132,17 @@ pub fn load_build(dir: &Path, opts: LoadOptions) -> Result<Build, StoreError> {
             territories,
             indicators,
             travel_matrix,
+            scopes: meta
+                .kinds
+                .iter()
+                .filter_map(|(k, s)| {
+                    let scope = Scope {
+                        partial: s.partial,
+                        departements: s.departements.as_ref().map(|d| d.iter().cloned().collect()),
+                    };
+                    Some((k.parse::<Kind>().ok()?, scope))
+                })
+                .collect(),
         },
         meta,
         tables,
@@ -195,6 +207,7 @@ fn communes_of(
     );
     let (epci, epci_name, cls) = (text("epci"), text("epci_nom"), text("cls"));
     let (lon, lat, ref_point) = (real("ref_lon"), real("ref_lat"), text("ref_point"));
+    let zone = text("zone");
 
     let mut found = Territories::default();
     let mut communes = Vec::with_capacity(order.len());
@@ -218,10 +231,12 @@ fn communes_of(
             departement: dep.get(i).unwrap_or_default().to_owned(),
             region: reg.get(i).unwrap_or_default().to_owned(),
             epci: epci.get(i).map(str::to_owned),
+            zone: zone.get(i).and_then(|z| InseeCode::parse(z).ok()),
             ref_point: lon[i].zip(lat[i]).map(|(x, y)| Point::new(x, y)),
             ref_point_source: match ref_point.get(i) {
                 Some("mairie") => Some(RefPointSource::Mairie),
                 Some("interior_point") => Some(RefPointSource::InteriorPoint),
+                Some("covering_commune") => Some(RefPointSource::CoveringCommune),
                 _ => None,
             },
             geometry: match t.geometries.get(i) {

@@ -21,6 +21,20 @@ pub struct DatasetMeta {
     pub fields: BTreeMap<String, String>,
     /// Layer file → number of features.
     pub layers: BTreeMap<String, u64>,
+    /// Kind of structure → where its list speaks.
+    #[serde(default)]
+    pub kinds: BTreeMap<String, KindScope>,
+}
+
+/// Where the list of one kind of structure speaks.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct KindScope {
+    /// Some of its structures come from a list known to be incomplete.
+    pub partial: bool,
+    /// The départements it covers; `None`: everywhere.
+    pub departements: Option<Vec<String>>,
+    /// The sources of its structures.
+    pub sources: Vec<String>,
 }
 
 /// One source as the build used it.

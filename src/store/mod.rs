@@ -16,5 +16,5 @@ mod table;
 pub use error::StoreError;
 pub use layout::{BUILDS_DIR, CURRENT, Staging, TRAVEL_MATRIX_FILE, current_build};
 pub use load::{Build, LoadOptions, load, load_build};
-pub use meta::{DatasetMeta, SourceMeta};
+pub use meta::{DatasetMeta, KindScope, SourceMeta};
 pub use table::{Feature, Table, Values, read_layer, read_layer_info};

@@ -8,7 +8,7 @@ use crate::model::{Commune, InseeCode, Profile, StepUnit};
 
 use super::{FcaError, Pair};
 use crate::analysis::distance::{DistanceModel, TravelMatrix};
-use crate::analysis::engine::Engine;
+use crate::analysis::engine::{Engine, Zone};
 use crate::analysis::travel::RoadEstimate;
 
 /// With the `matrix` model, pairs are searched up to the straight distance covered at
@@ -94,18 +94,31 @@ pub(crate) struct PairRule<'a> {
     pub(crate) communes: &'a [Commune],
     /// Demand taking part, per commune (a valid value and a reference point).
     pub(crate) active: &'a [Option<f64>],
+    /// Communes whose demand is unknown where the demand source does not speak (a
+    /// département without any value): a site reaching one has an unknown ratio. Other
+    /// communes without a value are counted in the commune they belonged to at the
+    /// source's vintage, and are left out silently.
+    pub(crate) uncounted: &'a [bool],
+    /// The zone of each commune: a site's catchment holds the communes of its zone only.
+    pub(crate) zones: &'a [Zone],
 }
 
 impl PairRule<'_> {
     /// The pair of commune `c` at geodesic `d` metres from a site located in commune
-    /// `site_code`, with its `w·P_c`; `None` beyond the catchment.
+    /// `site_code`, with its `w·P_c` (`None`: the commune's demand is not counted
+    /// anywhere, see `uncounted`); `None` beyond the catchment, or for a commune without
+    /// demand that does not matter.
     #[inline]
     pub(crate) fn pair(
         &self,
         site_code: Option<&InseeCode>,
         c: u32,
         d: f64,
-    ) -> Option<(Pair, f64)> {
+    ) -> Option<(Pair, Option<f64>)> {
+        let c_ = c as usize;
+        if self.active[c_].is_none() && !self.uncounted[c_] {
+            return None;
+        }
         let road = &self.road;
         let mut from_table = false;
         let cost = match self.measure {
@@ -136,40 +149,44 @@ impl PairRule<'_> {
             distance_m: d,
             cost,
         };
-        Some((pair, w * self.active[c as usize].unwrap_or(0.0)))
+        Some((pair, self.active[c as usize].map(|p| w * p)))
     }
 }
 
 impl Engine {
-    /// The pairs of one site that `acc` does not have (a site a scenario adds, or a
-    /// structure that joins with a new capacity), by one R-tree query over the catchment
-    /// and the rule of `acc`'s run, in commune order; and `Σ_k w(d_kj)·P_k`.
+    /// The pairs of a site that `acc` does not have (a site a scenario adds), by one
+    /// R-tree query over the catchment and the rule of `acc`'s run, in commune order:
+    /// its pairs, `Σ_k w(d_kj)·P_k`, and how many communes of its catchment have an
+    /// unknown demand.
     pub(crate) fn new_site_pairs(
         &self,
         rule: &PairRule<'_>,
         radius_m: f64,
         point: &GeoPoint,
         code: Option<&InseeCode>,
-    ) -> (Vec<Pair>, f64) {
+        zone: Zone,
+    ) -> (Vec<Pair>, f64, u32) {
         let mut hits: Vec<(u32, f64)> = self
             .commune_index()
             .within(point, radius_m)
-            .filter_map(|h| {
-                let c = self.commune_ids[h.index];
-                rule.active[c]?;
-                Some((c as u32, h.distance_m))
-            })
+            .map(|h| (self.commune_ids[h.index], h.distance_m))
+            .filter(|&(c, _)| rule.zones[c] == zone)
+            .map(|(c, d)| (c as u32, d))
             .collect();
         hits.sort_unstable_by_key(|h| h.0);
         let mut pairs = Vec::with_capacity(hits.len());
-        let mut demand = 0.0;
+        let (mut demand, mut unknown) = (0.0, 0);
         for (c, d) in hits {
-            if let Some((pair, wp)) = rule.pair(code, c, d) {
-                demand += wp;
-                pairs.push(pair);
+            match rule.pair(code, c, d) {
+                Some((pair, Some(wp))) => {
+                    demand += wp;
+                    pairs.push(pair);
+                }
+                Some((_, None)) => unknown += 1,
+                None => {}
             }
         }
-        (pairs, demand)
+        (pairs, demand, unknown)
     }
 }
 

@@ -43,6 +43,7 @@ use crate::model::{Demand, Supply, SupplySource};
 
 use super::aggregate::{AGGREGATE_WEIGHTING, AccessSummary};
 use super::catchment::{Measure, PairRule};
+use super::missing::{Missing, MissingReason, Unknowns};
 use super::{Accessibility, Pair};
 
 /// How a changed site's accessibility terms are recomputed.
@@ -68,16 +69,18 @@ pub struct SiteDelta {
     pub name: String,
     pub lon: f64,
     pub lat: f64,
-    /// `S_j` before; `None` when it was not a site (added, or left out for lack of a
-    /// capacity).
+    /// `S_j` before; `None` for an added site, or a structure without a known supply.
     pub supply_before: Option<f64>,
     /// `S_j` after; `None` when removed.
     pub supply_after: Option<f64>,
     /// `D_j = Σ_k w(d_kj)·P_k`, the demand sharing the site (unchanged by the scenario).
     pub demand_in_catchment: f64,
-    /// `R_j` before (`None`: not a site, or no demand in its catchment).
+    /// Communes of its catchment whose demand is unknown (its ratio is then unknown).
+    pub communes_without_demand: u32,
+    /// `R_j` before (`None`: added, no known supply, demand not known in full, or no
+    /// demand in its catchment).
     pub ratio_before: Option<f64>,
-    /// `R_j` after (`None`: removed, or no demand in its catchment).
+    /// `R_j` after (`None`: removed, or as before).
     pub ratio_after: Option<f64>,
     /// Communes with demand in the catchment.
     pub communes_reached: usize,
@@ -90,12 +93,14 @@ pub struct CommuneAccessDelta {
     pub nom: String,
     /// Population municipale.
     pub population: u32,
-    /// `A_i` before, in the profile's unit.
-    pub before: f64,
-    /// `A_i` after.
-    pub after: f64,
-    /// `after − before`.
-    pub delta: f64,
+    /// `A_i` before, in the profile's unit (`None`: unknown, see `missing_before`).
+    pub before: Option<f64>,
+    /// `A_i` after (`None`: unknown, see `missing_after`).
+    pub after: Option<f64>,
+    /// `after − before`, when both are known.
+    pub delta: Option<f64>,
+    pub missing_before: Option<Missing>,
+    pub missing_after: Option<Missing>,
 }
 
 /// The accessibility of a territory touched by the scenario, before and after (every
@@ -149,6 +154,17 @@ pub struct AccessibilityDelta {
 struct NewSite {
     pairs: Vec<Pair>,
     ratio: Option<f64>,
+    /// Its ratio is known (its whole demand is).
+    known: bool,
+}
+
+/// A baseline site after the scenario.
+#[derive(Clone, Copy)]
+struct After {
+    removed: bool,
+    ratio: Option<f64>,
+    /// Its terms are known (a known supply, its whole demand known).
+    known: bool,
 }
 
 impl Engine {
@@ -215,48 +231,57 @@ impl Engine {
             // New sites' pairs come from `commune_index`, communes with a point only: the
             // demand taking part is the valid demand.
             active: &baseline.demand_values,
+            uncounted: &baseline.uncounted,
+            zones: &self.commune_zone,
         };
         let ratio_of = |supply: f64, demand: f64| {
             (demand > 0.0).then(|| profile.result_scale * supply / demand)
         };
         let mut notes = Vec::new();
         let mut sites = Vec::new();
-        // New ratios of baseline sites (`None`: removed or without demand).
-        let mut changed: BTreeMap<usize, Option<f64>> = BTreeMap::new();
+        // Baseline sites the scenario changes, and their state after.
+        let mut changed: BTreeMap<usize, After> = BTreeMap::new();
         let mut new_sites: Vec<NewSite> = Vec::new();
-        let facility_at = |pos: usize| self.kinds.get(kind).map(|k| (k.facilities[pos], k));
+        let site_of = |pos: usize| {
+            let f = self.kinds.get(kind)?.facilities[pos];
+            Some((f, baseline.site_of_facility(f)?))
+        };
+        let delta_of =
+            |change: usize, op: SiteOp, j: usize, after: Option<f64>, ratio: Option<f64>| {
+                let site = &baseline.sites[j];
+                SiteDelta {
+                    change,
+                    op,
+                    id: site.id.clone(),
+                    name: site.name.clone(),
+                    lon: site.lon,
+                    lat: site.lat,
+                    supply_before: site.supply,
+                    supply_after: after,
+                    demand_in_catchment: site.demand_in_catchment,
+                    communes_without_demand: site.communes_without_demand,
+                    ratio_before: site.ratio,
+                    ratio_after: ratio,
+                    communes_reached: site.communes_reached,
+                }
+            };
 
         for (&pos, &change) in &removed {
-            let Some((f, _)) = facility_at(pos) else {
+            let Some((_, j)) = site_of(pos) else {
                 continue;
             };
-            let facility = &self.data.facilities[f];
-            let Some(j) = baseline.site_of_facility(f) else {
-                notes.push(format!(
-                    "change {change}: {} was not a supply site of the baseline (no capacity): its closure changes no accessibility",
-                    facility.id
-                ));
-                continue;
-            };
-            let site = &baseline.sites[j];
-            changed.insert(j, None);
-            sites.push(SiteDelta {
-                change,
-                op: SiteOp::Remove,
-                id: site.id.clone(),
-                name: site.name.clone(),
-                lon: site.lon,
-                lat: site.lat,
-                supply_before: Some(site.supply),
-                supply_after: None,
-                demand_in_catchment: site.demand_in_catchment,
-                ratio_before: site.ratio,
-                ratio_after: None,
-                communes_reached: site.communes_reached,
-            });
+            changed.insert(
+                j,
+                After {
+                    removed: true,
+                    ratio: None,
+                    known: true,
+                },
+            );
+            sites.push(delta_of(change, SiteOp::Remove, j, None, None));
         }
         for (&pos, &(change, capacity)) in &resized {
-            let Some((f, ki)) = facility_at(pos) else {
+            let Some((f, j)) = site_of(pos) else {
                 continue;
             };
             let facility = &self.data.facilities[f];
@@ -274,56 +299,19 @@ impl Engine {
                 ));
                 continue;
             }
+            let site = &baseline.sites[j];
             let supply = capacity * profile.supply_scale;
-            let delta = match baseline.site_of_facility(f) {
-                Some(j) => {
-                    let site = &baseline.sites[j];
-                    let ratio = ratio_of(supply, site.demand_in_catchment);
-                    changed.insert(j, ratio);
-                    SiteDelta {
-                        change,
-                        op: SiteOp::Resize,
-                        id: site.id.clone(),
-                        name: site.name.clone(),
-                        lon: site.lon,
-                        lat: site.lat,
-                        supply_before: Some(site.supply),
-                        supply_after: Some(supply),
-                        demand_in_catchment: site.demand_in_catchment,
-                        ratio_before: site.ratio,
-                        ratio_after: ratio,
-                        communes_reached: site.communes_reached,
-                    }
-                }
-                None => {
-                    // Left out of the baseline for lack of a capacity: it joins.
-                    let point = &ki.points[pos];
-                    let (pairs, demand) = self.new_site_pairs(
-                        &rule,
-                        baseline.search_radius_m,
-                        point,
-                        facility.commune.as_ref(),
-                    );
-                    let ratio = ratio_of(supply, demand);
-                    let reached = pairs.len();
-                    new_sites.push(NewSite { pairs, ratio });
-                    SiteDelta {
-                        change,
-                        op: SiteOp::Resize,
-                        id: facility.id.clone(),
-                        name: facility.name.clone(),
-                        lon: point.lon,
-                        lat: point.lat,
-                        supply_before: None,
-                        supply_after: Some(supply),
-                        demand_in_catchment: demand,
-                        ratio_before: None,
-                        ratio_after: ratio,
-                        communes_reached: reached,
-                    }
-                }
-            };
-            sites.push(delta);
+            let known = site.communes_without_demand == 0;
+            let ratio = ratio_of(supply, site.demand_in_catchment).filter(|_| known);
+            changed.insert(
+                j,
+                After {
+                    removed: false,
+                    ratio,
+                    known,
+                },
+            );
+            sites.push(delta_of(change, SiteOp::Resize, j, Some(supply), ratio));
         }
         for a in &added {
             let raw = match per_site {
@@ -333,9 +321,11 @@ impl Engine {
             };
             let supply = raw * profile.supply_scale;
             let no_code: Option<&InseeCode> = None;
-            let (pairs, demand) =
-                self.new_site_pairs(&rule, baseline.search_radius_m, &a.point, no_code);
-            let ratio = ratio_of(supply, demand);
+            let zone = self.zone_at(&a.point);
+            let (pairs, demand, unknown) =
+                self.new_site_pairs(&rule, baseline.search_radius_m, &a.point, no_code, zone);
+            let known = unknown == 0;
+            let ratio = ratio_of(supply, demand).filter(|_| known);
             sites.push(SiteDelta {
                 change: a.change,
                 op: SiteOp::Add,
@@ -346,56 +336,99 @@ impl Engine {
                 supply_before: None,
                 supply_after: Some(supply),
                 demand_in_catchment: demand,
+                communes_without_demand: unknown,
                 ratio_before: None,
                 ratio_after: ratio,
                 communes_reached: pairs.len(),
             });
-            new_sites.push(NewSite { pairs, ratio });
+            new_sites.push(NewSite {
+                pairs,
+                ratio,
+                known,
+            });
         }
         sites.sort_by_key(|s| s.change);
 
         // The communes in a changed catchment, and the terms of the new sites.
-        let mut extra: BTreeMap<usize, f64> = BTreeMap::new();
+        let mut extra: BTreeMap<usize, (f64, u32)> = BTreeMap::new();
         for &j in changed.keys() {
             for p in baseline.pairs_of_site(j) {
-                extra.entry(p.commune as usize).or_insert(0.0);
+                extra.entry(p.commune as usize).or_default();
             }
         }
         for s in &new_sites {
             let r = s.ratio.unwrap_or(0.0);
             for p in &s.pairs {
-                *extra.entry(p.commune as usize).or_insert(0.0) += baseline.weight(p) * r;
+                let e = extra.entry(p.commune as usize).or_default();
+                e.0 += baseline.weight(p) * r;
+                if !s.known {
+                    e.1 += 1;
+                }
             }
         }
-        // A_i after, term by term in the baseline's order, then the new sites' terms.
-        let mut after: BTreeMap<usize, f64> = BTreeMap::new();
+        // A_i after, term by term in the baseline's order, then the new sites' terms;
+        // unknown when a term is.
+        let mut after: BTreeMap<usize, Option<f64>> = BTreeMap::new();
         let mut communes = Vec::with_capacity(extra.len());
-        for (&i, &added_terms) in &extra {
-            let Some(before) = baseline.value(i) else {
+        for (&i, &(added_terms, added_unknown)) in &extra {
+            let missing_before = baseline.missing(i);
+            // A value the scenario cannot give: no point, no demand, no list there.
+            if missing_before.is_some_and(|m| {
+                !matches!(
+                    m.reason,
+                    MissingReason::SitesWithoutSupply | MissingReason::NeighbourDemandUnknown
+                )
+            }) {
                 continue;
-            };
+            }
             let mut a = 0.0;
+            let mut unknowns = Unknowns {
+                without_supply: 0,
+                demand_incomplete: added_unknown,
+            };
             for (j, p) in baseline.pairs_of_commune(i) {
-                let r = match changed.get(&j) {
-                    Some(r) => r.unwrap_or(0.0),
-                    None => baseline.sites[j].ratio.unwrap_or(0.0),
-                };
-                a += baseline.weight(p) * r;
+                let site = &baseline.sites[j];
+                let state = changed.get(&j).copied().unwrap_or(After {
+                    removed: false,
+                    ratio: site.ratio,
+                    known: site.is_known(),
+                });
+                if state.removed {
+                    continue;
+                }
+                if !state.known {
+                    if site.communes_without_demand > 0 {
+                        unknowns.demand_incomplete += 1;
+                    } else {
+                        unknowns.without_supply += 1;
+                    }
+                }
+                a += baseline.weight(p) * state.ratio.unwrap_or(0.0);
             }
             a += added_terms;
-            after.insert(i, a);
+            let missing_after = unknowns.missing();
+            let value_after = missing_after.is_none().then_some(a);
+            let before = baseline.value(i);
+            after.insert(i, value_after);
+            if before == value_after && missing_before == missing_after {
+                continue;
+            }
             let c = &self.data.communes[i];
             communes.push(CommuneAccessDelta {
                 code: c.code.to_string(),
                 nom: c.name.clone(),
                 population: c.population,
                 before,
-                after: a,
-                delta: a - before,
+                after: value_after,
+                delta: value_after.zip(before).map(|(a, b)| a - b),
+                missing_before,
+                missing_after,
             });
         }
         communes.sort_by(|a, b| {
-            let weight = |c: &CommuneAccessDelta| c.delta.abs() * f64::from(c.population);
+            let weight = |c: &CommuneAccessDelta| {
+                c.delta.map_or(f64::INFINITY, f64::abs) * f64::from(c.population)
+            };
             weight(b)
                 .total_cmp(&weight(a))
                 .then_with(|| a.code.cmp(&b.code))
@@ -412,7 +445,10 @@ impl Engine {
                     .1 += 1;
             }
         }
-        let value_after = |i: usize| after.get(&i).copied().or_else(|| baseline.value(i));
+        let value_after = |i: usize| match after.get(&i) {
+            Some(v) => *v,
+            None => baseline.value(i),
+        };
         let territories = touched
             .into_values()
             .map(|(t, communes_changed)| {
@@ -552,7 +588,14 @@ mod tests {
         let got: Vec<(&str, f64, f64, f64)> = d
             .communes
             .iter()
-            .map(|c| (c.code.as_str(), c.before, c.after, c.delta))
+            .map(|c| {
+                (
+                    c.code.as_str(),
+                    c.before.unwrap(),
+                    c.after.unwrap(),
+                    c.delta.unwrap(),
+                )
+            })
             .collect();
         let want = [
             ("79001", 0.02, 0.03, 0.01),
@@ -598,7 +641,7 @@ mod tests {
             )
             .unwrap();
         assert_eq!(d.communes.len(), 2);
-        assert!(d.communes.iter().all(|c| c.after == 0.0));
+        assert!(d.communes.iter().all(|c| c.after == Some(0.0)));
 
         // The serialised shape the API returns.
         let json = serde_json::to_value(&d).unwrap();
@@ -639,7 +682,7 @@ mod tests {
             .unwrap();
         assert_eq!(d.sites.len(), 1);
         assert_eq!(d.notes.len(), 1);
-        assert!(close(d.communes[0].after, 2.0 / 1_000.0));
+        assert!(close(d.communes[0].after.unwrap(), 2.0 / 1_000.0));
         // Another kind's scenario cannot use this baseline.
         assert!(matches!(
             e.scenario_accessibility(&Kind::Msp, &[add(0.0, 46.0, None)], &base, None),
@@ -746,9 +789,13 @@ mod tests {
                 let want = full.values[i];
                 match listed.get(c.code.as_str()) {
                     Some(x) => {
-                        prop_assert_eq!(base.values[i], Some(x.before));
-                        prop_assert!(close(x.after, want.unwrap()), "{}: {} vs full {:?}", c.code, x.after, want);
-                        prop_assert_eq!(x.delta, x.after - x.before);
+                        prop_assert_eq!(base.values[i], x.before);
+                        match (x.after, want) {
+                            (Some(a), Some(b)) => prop_assert!(close(a, b), "{}: {} vs full {}", c.code, a, b),
+                            (a, b) => prop_assert_eq!(a, b, "{}", c.code),
+                        }
+                        prop_assert_eq!(x.delta, x.after.zip(x.before).map(|(a, b)| a - b));
+                        prop_assert_eq!(x.missing_after, full.missing[i], "{}", c.code);
                     }
                     None => match (base.values[i], want) {
                         (Some(a), Some(b)) => prop_assert!(close(a, b), "{} unlisted: {} vs full {}", c.code, a, b),

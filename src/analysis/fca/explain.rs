@@ -8,6 +8,7 @@ use crate::analysis::distance::DistanceModel;
 use crate::analysis::engine::Engine;
 use crate::model::StepUnit;
 
+use super::missing::Missing;
 use super::{Accessibility, FORMULA};
 
 /// One site's part in a commune's accessibility.
@@ -27,8 +28,10 @@ pub struct Contribution {
     pub cost: f64,
     /// Decay weight `w(d_ij)`.
     pub weight: f64,
-    /// `S_j`.
-    pub supply: f64,
+    /// `S_j` (`None`: unknown, no capacity).
+    pub supply: Option<f64>,
+    /// Communes of the site's catchment whose demand is unknown.
+    pub communes_without_demand: u32,
     /// `Σ_k w(d_kj)·P_k`.
     pub demand_in_catchment: f64,
     /// `R_j`.
@@ -52,8 +55,10 @@ pub struct Explain {
     pub formula: &'static str,
     /// `P_i`.
     pub demand: Option<f64>,
-    /// `A_i` as computed.
+    /// `A_i` as computed (`None`: a term is unknown, see `missing`).
     pub accessibility: Option<f64>,
+    /// Why there is no value.
+    pub missing: Option<Missing>,
     /// Contributions in site order (the order of the sum).
     pub contributions: Vec<Contribution>,
     /// `Σ contribution`, added in the listed order: equals `accessibility`.
@@ -88,6 +93,7 @@ impl Engine {
                 cost: p.cost,
                 weight,
                 supply: site.supply,
+                communes_without_demand: site.communes_without_demand,
                 demand_in_catchment: site.demand_in_catchment,
                 ratio: site.ratio,
                 contribution,
@@ -106,6 +112,7 @@ impl Engine {
             formula: FORMULA,
             demand: acc.demand_values.get(commune).copied().flatten(),
             accessibility: acc.value(commune),
+            missing: acc.missing(commune),
             contributions,
             sum,
         }

@@ -42,10 +42,12 @@ pub mod aggregate;
 pub mod catchment;
 pub mod delta;
 pub mod explain;
+pub mod missing;
 #[cfg(test)]
 mod tests;
 pub mod zonage;
 
+use std::collections::BTreeSet;
 use std::sync::OnceLock;
 
 use serde::Serialize;
@@ -54,9 +56,10 @@ use crate::geodesy::GeoPoint;
 use crate::model::{Demand, InseeCode, Profile, ProfileError, StepUnit, Supply, SupplySource};
 
 use super::distance::{DistanceModel, TravelMatrix};
-use super::engine::Engine;
+use super::engine::{Engine, Zone};
 use super::parallel::par_blocks_with;
 use catchment::{Measure, PairRule, measure_for};
+use missing::{Missing, MissingReason, Unknowns};
 
 pub use crate::index::grid::GRID_CELL_DEG;
 
@@ -121,24 +124,39 @@ pub struct Site {
     pub commune: Option<usize>,
     pub lon: f64,
     pub lat: f64,
-    /// Supply before `supply_scale` (capacity, 1, or the indicator value).
-    pub raw_supply: f64,
+    /// Supply before `supply_scale` (capacity, 1, or the indicator value); `None`:
+    /// unknown (no capacity), which makes the values of its catchment unknown.
+    pub raw_supply: Option<f64>,
     /// `S_j` = raw supply × `supply_scale`.
-    pub supply: f64,
-    /// `Σ_k w(d_kj)·P_k`: the demand that shares the site.
+    pub supply: Option<f64>,
+    /// `Σ_k w(d_kj)·P_k`: the demand that shares the site (known demand only).
     pub demand_in_catchment: f64,
-    /// `R_j` = result_scale × S_j / Σ_k w·P_k; `None` when no demand is in the catchment.
+    /// Communes of the catchment whose demand is unknown: the site's ratio is then
+    /// unknown too (it would be too high).
+    pub communes_without_demand: u32,
+    /// `R_j` = result_scale × S_j / Σ_k w·P_k; `None` when the supply or part of the
+    /// demand is unknown, or no demand is in the catchment.
     pub ratio: Option<f64>,
     /// Communes with demand in the catchment.
     pub communes_reached: usize,
+}
+
+impl Site {
+    /// Whether the site's terms are known (a known supply and its whole demand known): a
+    /// site that is not makes the values of its catchment unknown.
+    pub fn is_known(&self) -> bool {
+        self.supply.is_some() && self.communes_without_demand == 0
+    }
 }
 
 /// Counts that qualify a result.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize)]
 pub struct AccessCounts {
     pub sites: usize,
-    /// Facilities left out because their supply is missing or invalid (no capacity).
-    pub sites_left_out: usize,
+    /// Sites whose supply is unknown (no capacity): their catchments' values are unknown.
+    pub sites_without_supply: usize,
+    /// Sites with communes of unknown demand in their catchment.
+    pub sites_with_unknown_demand: usize,
     /// Sites without any demand within their catchment (their ratio is undefined, they
     /// contribute nothing).
     pub sites_without_demand: usize,
@@ -151,6 +169,11 @@ pub struct AccessCounts {
     pub communes_without_point: usize,
     /// Communes with demand but no site within the catchment: accessibility 0.
     pub communes_unreached: usize,
+    /// Communes where the list of structures does not speak: no accessibility.
+    pub communes_out_of_scope: usize,
+    /// Communes reached by a site of unknown supply or unknown shared demand: no
+    /// accessibility.
+    pub communes_unknown_terms: usize,
 }
 
 /// The result of one 2SFCA run, national, per commune.
@@ -170,11 +193,16 @@ pub struct Accessibility {
     pub caveat: Option<String>,
     pub formula: &'static str,
     pub counts: AccessCounts,
-    /// `A_i` per commune (index = commune index); `None` without demand value or
-    /// reference point.
+    /// `A_i` per commune (index = commune index); `None` when a term is unknown, with
+    /// the reason in `missing`.
     pub values: Vec<Option<f64>>,
+    /// Why each commune without a value has none.
+    pub missing: Vec<Option<Missing>>,
     /// `P_i` per commune, as used (valid values only).
     pub demand_values: Vec<Option<f64>>,
+    /// Communes whose unknown demand makes the ratio of a site reaching them unknown.
+    #[serde(skip)]
+    pub(crate) uncounted: Vec<bool>,
     pub sites: Vec<Site>,
     /// Pairs grouped by site (site order, then commune order); see [`Accessibility::pairs_of_site`].
     #[serde(skip)]
@@ -270,6 +298,11 @@ impl Accessibility {
         self.values.get(commune).copied().flatten()
     }
 
+    /// Why a commune has no value.
+    pub fn missing(&self, commune: usize) -> Option<Missing> {
+        self.missing.get(commune).copied().flatten()
+    }
+
     /// Weight of a pair's step.
     pub fn weight(&self, pair: &Pair) -> f64 {
         self.profile.steps[usize::from(pair.step)].weight
@@ -281,20 +314,65 @@ impl Accessibility {
     }
 }
 
+/// The unit of a run whose supply or demand is not the profile's: `places pour 100 000
+/// habitants`, `sites pour 10 000 habitants de 75 ans et plus`…
+fn recomputed_unit(source: &SupplySource, demand: Demand, profile: &Profile) -> String {
+    let supply = match source {
+        SupplySource::Facilities {
+            per_site: Supply::Capacity,
+            ..
+        } => "places (capacité)".to_owned(),
+        SupplySource::Facilities {
+            per_site: Supply::Sites,
+            ..
+        } => "sites".to_owned(),
+        SupplySource::CommuneIndicator { commune_indicator } => commune_indicator.clone(),
+    };
+    let scaled = if profile.supply_scale == 1.0 {
+        supply
+    } else {
+        format!("{supply} × {}", profile.supply_scale)
+    };
+    let per = match demand {
+        Demand::Population => "habitants",
+        Demand::Standardised => "habitants (population standardisée)",
+        Demand::Pop75Plus => "habitants de 75 ans et plus",
+    };
+    let scale = profile.result_scale;
+    if scale == 1.0 {
+        format!("{scaled} par {}", per.trim_end_matches('s'))
+    } else {
+        format!("{scaled} pour {scale} {per}")
+    }
+}
+
+/// The demand in words.
+fn demand_label(demand: Demand) -> &'static str {
+    match demand {
+        Demand::Population => "population",
+        Demand::Standardised => "population standardisée",
+        Demand::Pop75Plus => "population de 75 ans et plus",
+    }
+}
+
 /// Sites per unit of work of the pair search.
 const SITES_PER_UNIT: usize = 64;
 
 /// A site before the pair search.
 struct SiteIn<'a> {
     point: GeoPoint,
+    zone: Zone,
     code: Option<&'a InseeCode>,
     facility: Option<usize>,
     commune: Option<usize>,
-    raw: f64,
+    /// `None`: unknown supply.
+    raw: Option<f64>,
 }
 
 impl Engine {
-    /// Valid demand values per commune (finite, ≥ 0).
+    /// Valid demand values per commune (finite, ≥ 0). A commune nobody lives in has no
+    /// demand of any kind, whatever the indicator says or omits (the villages of the
+    /// Meuse destroyed in 1916 have no standardised population).
     fn demand_values(
         &self,
         profile: &Profile,
@@ -317,20 +395,76 @@ impl Engine {
                     }
                 })?;
                 Ok((0..self.data.communes.len())
-                    .map(|i| column.get(i).copied().flatten().and_then(valid))
+                    .map(|i| {
+                        if self.data.communes[i].population == 0 {
+                            return Some(0.0);
+                        }
+                        column.get(i).copied().flatten().and_then(valid)
+                    })
                     .collect())
             }
         }
     }
 
-    /// The supply sites of a source, and the number of facilities left out.
+    /// Communes whose demand is unknown and counted nowhere: in a département where the
+    /// demand source has no value at all (the population aged 75+ outside the nine
+    /// départements of the file). A commune missing from a source that covers its
+    /// département is one created after the source's vintage: its people are counted in
+    /// the row of the commune it belonged to.
+    fn uncounted_demand(&self, demand_values: &[Option<f64>]) -> Vec<bool> {
+        let covered = self.demand_departements(demand_values);
+        self.data
+            .communes
+            .iter()
+            .zip(demand_values)
+            .map(|(c, d)| d.is_none() && !covered.contains(c.departement.as_str()))
+            .collect()
+    }
+
+    /// The départements where the demand has a value for some inhabited commune.
+    fn demand_departements(&self, demand_values: &[Option<f64>]) -> BTreeSet<&str> {
+        self.data
+            .communes
+            .iter()
+            .zip(demand_values)
+            .filter(|(c, d)| d.is_some() && c.population > 0)
+            .map(|(c, _)| c.departement.as_str())
+            .collect()
+    }
+
+    /// What the demand leaves out, said with the figures of this data set: the
+    /// départements where it is known when that is not all of them.
+    fn demand_caveat(&self, demand: Demand, demand_values: &[Option<f64>]) -> Option<String> {
+        let all: BTreeSet<&str> = self
+            .data
+            .communes
+            .iter()
+            .map(|c| c.departement.as_str())
+            .collect();
+        let covered = self.demand_departements(demand_values);
+        let lacking: Vec<&str> = all.difference(&covered).copied().collect();
+        (!lacking.is_empty()).then(|| {
+            let which = if lacking.len() <= 10 {
+                format!(" (manque : {})", lacking.join(", "))
+            } else {
+                String::new()
+            };
+            format!(
+                "{} connue dans {} départements sur {} seulement{which} : ailleurs pas de valeur, et aux limites de ces départements la demande voisine n'est pas comptée (ratios surestimés en bordure)",
+                demand_label(demand),
+                covered.len(),
+                all.len()
+            )
+        })
+    }
+
+    /// The supply sites of a source.
     fn supply_sites(
         &self,
         profile: &Profile,
         source: &SupplySource,
-    ) -> Result<(Vec<SiteIn<'_>>, usize), FcaError> {
+    ) -> Result<Vec<SiteIn<'_>>, FcaError> {
         let mut sites = Vec::new();
-        let mut left_out = 0;
         match source {
             SupplySource::Facilities { kind, per_site } => {
                 let Some(ki) = self.kinds.get(kind) else {
@@ -345,18 +479,16 @@ impl Engine {
                         Supply::Sites => Some(1.0),
                         Supply::Capacity => f.capacity.filter(|c| c.is_finite() && *c >= 0.0),
                     };
-                    match raw {
-                        Some(raw) => sites.push(SiteIn {
-                            point: ki.points[hit],
-                            code: f.commune.as_ref(),
-                            facility: Some(fi),
-                            commune: None,
-                            raw,
-                        }),
-                        None => left_out += 1,
-                    }
+                    sites.push(SiteIn {
+                        point: ki.points[hit],
+                        zone: ki.zones[hit],
+                        code: f.commune.as_ref(),
+                        facility: Some(fi),
+                        commune: None,
+                        raw,
+                    });
                 }
-                if sites.is_empty() {
+                if sites.iter().all(|s| s.raw.is_none()) {
                     return Err(FcaError::NoSites {
                         profile: profile.id.clone(),
                         reason: format!(
@@ -381,22 +513,18 @@ impl Engine {
                     let Some(v) = column.get(c).copied().flatten() else {
                         continue;
                     };
-                    if !(v.is_finite() && v >= 0.0) {
-                        left_out += 1;
+                    if v == 0.0 || !v.is_finite() || v < 0.0 {
                         continue;
                     }
-                    if v == 0.0 {
-                        continue;
-                    }
-                    match self.commune_points[c] {
-                        Some(point) => sites.push(SiteIn {
+                    if let Some(point) = self.commune_points[c] {
+                        sites.push(SiteIn {
                             point,
+                            zone: self.commune_zone[c],
                             code: Some(&commune.code),
                             facility: None,
                             commune: Some(c),
-                            raw: v,
-                        }),
-                        None => left_out += 1,
+                            raw: Some(v),
+                        });
                     }
                 }
                 if sites.is_empty() {
@@ -409,7 +537,7 @@ impl Engine {
                 }
             }
         }
-        Ok((sites, left_out))
+        Ok(sites)
     }
 
     /// Runs the 2SFCA of `profile` over every commune.
@@ -453,7 +581,8 @@ impl Engine {
             .zip(&self.commune_points)
             .map(|(d, p)| p.and(*d))
             .collect();
-        let (inputs, left_out) = self.supply_sites(profile, &source)?;
+        let uncounted = self.uncounted_demand(&demand_values);
+        let inputs = self.supply_sites(profile, &source)?;
         let radius = self.search_radius_m(profile, measure);
         let communes = &self.data.communes;
         let weights: Vec<f64> = profile.steps.iter().map(|s| s.weight).collect();
@@ -464,14 +593,16 @@ impl Engine {
             matrix,
             communes,
             active: &active,
+            uncounted: &uncounted,
+            zones: &self.commune_zone,
         };
 
         let grid = self.commune_grid();
-        let keep = |c: u32| active[c as usize].is_some();
+        let zones = &self.commune_zone;
 
         // Sites in units of SITES_PER_UNIT over the threads; each thread appends its
         // pairs to one buffer, and each unit says where its pairs are in it, with the
-        // count and `Σ w·P` of each site.
+        // count, `Σ w·P` and the communes of unknown demand of each site.
         let (units, buffers) = par_blocks_with(
             inputs.len().div_ceil(SITES_PER_UNIT),
             Vec::<Pair>::new,
@@ -482,13 +613,16 @@ impl Engine {
                 let mut per_site = Vec::with_capacity(unit.len());
                 for site in unit {
                     let before = pairs.len();
-                    let mut demand_sum = 0.0;
-                    let mut add = |c: u32, d: f64| {
-                        if let Some((pair, wp)) = rule.pair(site.code, c, d) {
+                    let (mut demand_sum, mut unknown) = (0.0, 0u32);
+                    let mut add = |c: u32, d: f64| match rule.pair(site.code, c, d) {
+                        Some((pair, Some(wp))) => {
                             demand_sum += wp;
                             pairs.push(pair);
                         }
+                        Some((_, None)) => unknown += 1,
+                        None => {}
                     };
+                    let keep = |c: u32| zones[c as usize] == site.zone;
                     if !grid.within(&site.point, radius, keep, &mut add) {
                         // Rare (antimeridian, poles): the R-tree, in the grid's order.
                         let mut hits: Vec<(u32, u32, f64)> = self
@@ -496,7 +630,7 @@ impl Engine {
                             .within(&site.point, radius)
                             .filter_map(|h| {
                                 let c = self.commune_ids[h.index];
-                                active[c]?;
+                                (zones[c] == site.zone).then_some(())?;
                                 Some((grid.rank(c)?, c as u32, h.distance_m))
                             })
                             .collect();
@@ -505,7 +639,7 @@ impl Engine {
                             add(c, d);
                         }
                     }
-                    per_site.push((pairs.len() - before, demand_sum));
+                    per_site.push((pairs.len() - before, demand_sum, unknown));
                 }
                 (start..pairs.len(), per_site)
             },
@@ -525,18 +659,24 @@ impl Engine {
         let mut sites = Vec::with_capacity(inputs.len());
         let mut counts = AccessCounts {
             sites: inputs.len(),
-            sites_left_out: left_out,
             pairs: total,
             communes: communes.len(),
             ..AccessCounts::default()
         };
         let per_site = units.iter().flat_map(|(_, u)| u.1.iter());
-        for (site, &(reached, demand_sum)) in inputs.iter().zip(per_site) {
+        for (site, &(reached, demand_sum, unknown)) in inputs.iter().zip(per_site) {
             let offset = site_offsets.last().copied().unwrap_or_default() + reached;
             site_offsets.push(offset);
-            let s = site.raw * profile.supply_scale;
-            let ratio = (demand_sum > 0.0).then(|| profile.result_scale * s / demand_sum);
-            if ratio.is_none() {
+            let s = site.raw.map(|raw| raw * profile.supply_scale);
+            let ratio = s
+                .filter(|_| demand_sum > 0.0 && unknown == 0)
+                .map(|s| profile.result_scale * s / demand_sum);
+            if s.is_none() {
+                counts.sites_without_supply += 1;
+            }
+            if unknown > 0 {
+                counts.sites_with_unknown_demand += 1;
+            } else if demand_sum <= 0.0 {
                 counts.sites_without_demand += 1;
             }
             let (id, name) = match (site.facility, site.commune) {
@@ -557,6 +697,7 @@ impl Engine {
                 raw_supply: site.raw,
                 supply: s,
                 demand_in_catchment: demand_sum,
+                communes_without_demand: unknown,
                 ratio,
                 communes_reached: reached,
             });
@@ -564,33 +705,60 @@ impl Engine {
         drop(units);
 
         // A_i: the contributions added pair by pair in site order, which is the order in
-        // which `explain` lists and adds them (same operations, same result bits).
+        // which `explain` lists and adds them (same operations, same result bits); and
+        // the unknown terms of each commune.
         let mut sums = vec![0.0f64; communes.len()];
         let mut reached = vec![false; communes.len()];
+        let mut unknowns = vec![Unknowns::default(); communes.len()];
         for (j, site) in sites.iter().enumerate() {
             let r = site.ratio.unwrap_or(0.0);
             for p in &pairs[site_offsets[j]..site_offsets[j + 1]] {
                 let c = p.commune as usize;
                 sums[c] += weights[usize::from(p.step)] * r;
                 reached[c] = true;
+                if site.supply.is_none() {
+                    unknowns[c].without_supply += 1;
+                } else if site.communes_without_demand > 0 {
+                    unknowns[c].demand_incomplete += 1;
+                }
             }
         }
-        let values: Vec<Option<f64>> = active
-            .iter()
-            .zip(&sums)
-            .map(|(d, &a)| d.map(|_| a))
-            .collect();
+        let scope_kind = match &source {
+            SupplySource::Facilities { kind, .. } => Some(kind),
+            SupplySource::CommuneIndicator { .. } => None,
+        };
+        let mut values = Vec::with_capacity(communes.len());
+        let mut missing = Vec::with_capacity(communes.len());
         for c in 0..communes.len() {
+            let why = if self.commune_points[c].is_none() {
+                counts.communes_without_point += 1;
+                Some(Missing::new(MissingReason::NoReferencePoint))
+            } else if demand_values[c].is_none() {
+                Some(Missing::new(MissingReason::NoDemand))
+            } else if scope_kind.is_some_and(|k| !self.data.in_scope(k, c)) {
+                counts.communes_out_of_scope += 1;
+                Some(Missing::new(MissingReason::OutOfScope))
+            } else if let Some(m) = unknowns[c].missing() {
+                counts.communes_unknown_terms += 1;
+                Some(m)
+            } else {
+                None
+            };
             if demand_values[c].is_none() {
                 counts.communes_without_demand += 1;
             }
-            if self.commune_points[c].is_none() {
-                counts.communes_without_point += 1;
-            }
-            if values[c].is_some() {
-                counts.communes_with_value += 1;
-                if !reached[c] {
-                    counts.communes_unreached += 1;
+            match why {
+                Some(m) => {
+                    values.push(None);
+                    missing.push(Some(m));
+                }
+                None => {
+                    counts.communes_with_value += 1;
+                    if !reached[c] {
+                        counts.communes_unreached += 1;
+                    }
+                    values.push(Some(sums[c]));
+                    missing.push(None);
                 }
             }
         }
@@ -598,17 +766,15 @@ impl Engine {
         let unit_label = if source == profile.supply && demand == profile.demand {
             profile.unit_label.clone()
         } else {
-            // The profile's unit names its default supply and demand: say when the
-            // caller chose others, so a figure is never shown under the wrong unit.
-            format!(
-                "{} (recalculé avec offre : {}, demande : {})",
-                profile.unit_label,
-                match &source {
-                    SupplySource::Facilities { per_site, .. } => per_site.as_str(),
-                    SupplySource::CommuneIndicator { commune_indicator } => commune_indicator,
-                },
-                demand.as_str()
-            )
+            // The profile's unit names its default supply and demand: with others, the
+            // unit is said from the supply and demand used, so a figure is never shown
+            // under the wrong unit.
+            recomputed_unit(&source, demand, profile)
+        };
+        // The profile's own caveat (its supply), then what the demand used leaves out.
+        let caveat = match (&profile.caveat, self.demand_caveat(demand, &demand_values)) {
+            (Some(p), Some(d)) => Some(format!("{p} ; {d}")),
+            (p, d) => p.clone().or(d),
         };
         let acc = Accessibility {
             profile: profile.clone(),
@@ -625,11 +791,13 @@ impl Engine {
             },
             search_radius_m: radius,
             unit_label,
-            caveat: profile.caveat.clone(),
+            caveat,
             formula: FORMULA,
             counts,
             values,
+            missing,
             demand_values,
+            uncounted,
             sites,
             pairs,
             site_offsets,

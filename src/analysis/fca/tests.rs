@@ -5,6 +5,7 @@ use std::path::Path;
 
 use proptest::prelude::*;
 
+use super::missing::MissingReason;
 use super::zonage::{DREES_APL_INDICATOR, ZONAGE_INDICATOR, ZonageClass, ZonageValues};
 use super::*;
 use crate::geodesy::geodesic_m;
@@ -237,12 +238,14 @@ fn random_case(
 }
 
 /// The 2SFCA by brute force over every commune × site, for km steps.
+/// The 2SFCA by its definition, over every commune and site: a commune's value is unknown
+/// when a facility without capacity lies in its catchment.
 fn brute_force(e: &Engine, p: &Profile) -> Vec<Option<f64>> {
-    let sites: Vec<(GeoPoint, f64)> = e
+    let sites: Vec<(GeoPoint, Option<f64>)> = e
         .data
         .facilities
         .iter()
-        .filter_map(|f| f.capacity.map(|c| (GeoPoint::from_point(f.position), c)))
+        .map(|f| (GeoPoint::from_point(f.position), f.capacity))
         .collect();
     let demand = |c: usize| e.commune_points[c].map(|_| f64::from(e.data.communes[c].population));
     let w = |a: &GeoPoint, b: &GeoPoint| p.step_of(geodesic_m(a, b) / 1_000.0).map_or(0.0, |s| s.1);
@@ -252,13 +255,22 @@ fn brute_force(e: &Engine, p: &Profile) -> Vec<Option<f64>> {
             let d: f64 = (0..e.data.communes.len())
                 .filter_map(|c| Some(w(s, &e.commune_points[c]?) * demand(c)?))
                 .sum();
-            if d > 0.0 { cap / d } else { 0.0 }
+            match cap {
+                Some(cap) if d > 0.0 => cap / d,
+                _ => 0.0,
+            }
         })
         .collect();
     (0..e.data.communes.len())
         .map(|c| {
             let pc = e.commune_points[c]?;
             demand(c)?;
+            if sites
+                .iter()
+                .any(|(s, cap)| cap.is_none() && w(s, &pc) > 0.0)
+            {
+                return None;
+            }
             Some(
                 sites
                     .iter()
@@ -291,7 +303,7 @@ fn equals_brute_force_and_is_deterministic() {
                 _ => assert_eq!(a, b, "commune {c}"),
             }
         }
-        assert!(acc.counts.sites_left_out > 0 && acc.counts.communes_without_point > 0);
+        assert!(acc.counts.sites_without_supply > 0 && acc.counts.communes_without_point > 0);
         let again = e
             .accessibility(&p, None, None, DistanceModel::Straight, None)
             .unwrap();
@@ -393,7 +405,7 @@ fn minutes_steps_search_the_inverted_radius() {
     }
     assert_eq!(acc.counts.pairs, want);
     assert_eq!(
-        acc.counts.sites_left_out, 0,
+        acc.counts.sites_without_supply, 0,
         "sites: every facility counts 1"
     );
     for p in acc.pairs() {
@@ -465,10 +477,10 @@ fn model_and_supply_choices() {
             None,
         )
         .unwrap();
-    assert!(caps.counts.sites_left_out > 0);
-    assert_eq!(sites.counts.sites_left_out, 0);
+    assert!(caps.counts.sites_without_supply > 0);
+    assert_eq!(sites.counts.sites_without_supply, 0);
     assert_eq!(sites.counts.sites, e.data.facilities.len());
-    assert!(sites.sites.iter().all(|s| s.raw_supply == 1.0));
+    assert!(sites.sites.iter().all(|s| s.raw_supply == Some(1.0)));
     assert_eq!(
         serde_json::to_value(&sites.supply).unwrap()["per_site"],
         "sites"
@@ -565,7 +577,8 @@ fn commune_indicator_supply_and_aggregates() {
         vec![
             commune("79001", -0.30, 46.50, 1000),
             commune("79002", -0.30, 46.52, 3000),
-            commune("79003", -0.30, 46.54, 500),
+            // Far from the site (no standardised population: no value of its own).
+            commune("79003", -0.30, 47.30, 500),
             commune("79004", -0.30, 48.00, 800),
         ],
         vec![],
@@ -590,7 +603,7 @@ fn commune_indicator_supply_and_aggregates() {
         (acc.sites[0].id.as_str(), acc.sites[0].commune),
         ("79001", Some(0))
     );
-    assert_eq!(acc.sites[0].supply, 2.0 * 5400.0);
+    assert_eq!(acc.sites[0].supply, Some(2.0 * 5400.0));
     assert_eq!(acc.demand, Demand::Standardised);
     // 79003 has no standardised population: no value; 79004 is unreached: 0.
     assert_eq!(acc.values[2], None);
@@ -668,6 +681,132 @@ fn commune_indicator_supply_and_aggregates() {
     assert!(rel(agg.mean.unwrap(), mean) < 1e-12);
 }
 
+/// A site whose catchment holds a commune of unknown demand, in a département where the
+/// demand source has no value at all, has an unknown ratio (it would be too high): every
+/// commune it reaches has no value, and says why. A commune missing from a source that
+/// covers its département (created after the source's vintage) is counted in another row:
+/// it makes nothing unknown but its own value.
+#[test]
+fn unknown_neighbour_demand_makes_the_catchment_unknown() {
+    let communes = vec![
+        commune("79001", -0.30, 46.50, 1000),
+        commune("79002", -0.30, 46.52, 3000),
+        // Across the border, in a département without any standardised population.
+        commune("16003", -0.30, 46.54, 500),
+        commune("79004", -0.30, 48.00, 800),
+    ];
+    let mut e = engine(communes.clone(), vec![]);
+    // Communes in code order: 16003, 79001, 79002, 79004.
+    indicator(
+        &mut e,
+        "mg_etablissements_sirene",
+        vec![None, Some(2.0), None, None],
+    );
+    indicator(
+        &mut e,
+        "pop_standardisee",
+        vec![None, Some(900.0), Some(3100.0), Some(700.0)],
+    );
+    let profiles = builtin_profiles().unwrap();
+    let acc = e
+        .accessibility(
+            &profiles["mg"],
+            None,
+            None,
+            DistanceModel::RoadEstimate,
+            None,
+        )
+        .unwrap();
+    assert_eq!(acc.sites[0].communes_without_demand, 1);
+    assert_eq!(acc.sites[0].ratio, None);
+    assert_eq!(acc.values[..3], [None, None, None]);
+    let why = |c: usize| acc.missing[c].map(|m| m.to_string());
+    assert_eq!(why(0).as_deref(), Some("demande_inconnue"));
+    assert_eq!(why(1).as_deref(), Some("demande_voisine_inconnue:1"));
+    assert_eq!(why(2).as_deref(), Some("demande_voisine_inconnue:1"));
+    // Out of reach of the site: a true 0.
+    assert_eq!((acc.values[3], acc.missing[3]), (Some(0.0), None));
+    assert_eq!(acc.counts.sites_with_unknown_demand, 1);
+
+    // The same commune in the Deux-Sèvres, whose other communes have a value: counted
+    // with the commune it belonged to, it leaves its neighbours' values known.
+    let mut moved = communes;
+    moved[2] = commune("79003", -0.30, 46.54, 500);
+    let mut e = engine(moved, vec![]);
+    indicator(
+        &mut e,
+        "mg_etablissements_sirene",
+        vec![Some(2.0), None, None, None],
+    );
+    indicator(
+        &mut e,
+        "pop_standardisee",
+        vec![Some(900.0), Some(3100.0), None, Some(700.0)],
+    );
+    let acc = e
+        .accessibility(
+            &profiles["mg"],
+            None,
+            None,
+            DistanceModel::RoadEstimate,
+            None,
+        )
+        .unwrap();
+    assert!(acc.values[0].is_some() && acc.values[1].is_some());
+    assert_eq!(
+        acc.missing[2].map(|m| m.reason),
+        Some(MissingReason::NoDemand)
+    );
+}
+
+/// A facility without a capacity makes the values of its catchment unknown — not 0 —
+/// and the explanation lists it.
+#[test]
+fn a_site_without_capacity_makes_its_catchment_unknown_not_zero() {
+    let e = engine(
+        vec![
+            commune("79001", -0.30, 46.50, 1000),
+            commune("79002", -0.30, 46.60, 2000),
+            commune("79003", -0.30, 47.50, 500),
+        ],
+        vec![
+            facility("A", Kind::Ehpad, -0.30, 46.50, Some(50.0)),
+            facility("B", Kind::Ehpad, -0.30, 46.62, None),
+        ],
+    );
+    let p = profile(
+        StepUnit::Km,
+        &[(10.0, 1.0)],
+        Supply::Capacity,
+        Demand::Population,
+    );
+    let acc = e
+        .accessibility(&p, None, None, DistanceModel::Straight, None)
+        .unwrap();
+    // 79001 is 13 km from B: its value is known; 79002 is within 10 km of both.
+    assert!(acc.values[0].is_some());
+    assert_eq!(acc.values[1], None);
+    assert_eq!(
+        acc.missing[1].map(|m| m.to_string()).as_deref(),
+        Some("sites_sans_capacite:1")
+    );
+    // Far from every site: 0, a real value.
+    assert_eq!(acc.values[2], Some(0.0));
+    assert_eq!(acc.counts.sites_without_supply, 1);
+    let x = e.explain(&acc, 1);
+    assert_eq!(x.accessibility, None);
+    assert!(
+        x.contributions
+            .iter()
+            .any(|k| k.site_id == "B" && k.supply.is_none())
+    );
+    // Counting sites instead, every term is known.
+    let sites = e
+        .accessibility(&p, Some(Supply::Sites), None, DistanceModel::Straight, None)
+        .unwrap();
+    assert!(sites.values.iter().all(Option::is_some));
+}
+
 #[test]
 fn zonage_classes_follow_the_faq() {
     assert_eq!(ZonageClass::of(0.0), ZonageClass::ZipEligible);
@@ -726,6 +865,20 @@ fn zonage_review_table() {
             .find(|c| c.ours == ours && c.official == off)
             .map(|c| (c.communes, c.population))
     };
+    let agrees = |ours: Option<ZonageClass>, off: &str| {
+        z.cells
+            .iter()
+            .find(|c| c.ours == ours && c.official == off)
+            .and_then(|c| c.agrees)
+    };
+    // Each cell says whether it counts as agreement, and the rule says why: outside
+    // the vivier against an official HZ (or ZAC) agrees, only the ZIP line is compared.
+    assert_eq!(agrees(Some(ZonageClass::ZipEligible), "1_ZIP"), Some(true));
+    assert_eq!(agrees(Some(ZonageClass::ZipEligible), "2_ZAC"), Some(false));
+    assert_eq!(agrees(Some(ZonageClass::Vivier), "1_ZIP"), Some(false));
+    assert_eq!(agrees(Some(ZonageClass::Outside), "3_HZ"), Some(true));
+    assert_eq!(agrees(None, "1_ZIP"), None);
+    assert!(a.rule.contains("hors vivier") && a.rule.contains("ZAC"));
     assert_eq!(
         cell(Some(ZonageClass::ZipEligible), "1_ZIP"),
         Some((1, 100))
@@ -759,14 +912,24 @@ fn assert_explain_sums_back(e: &Engine, acc: &Accessibility) {
                     assert_eq!(k.contribution, k.weight * k.ratio.unwrap_or(0.0));
                     assert_eq!(
                         k.ratio,
-                        (k.demand_in_catchment > 0.0)
-                            .then(|| acc.profile.result_scale * k.supply / k.demand_in_catchment)
+                        k.supply
+                            .filter(
+                                |_| k.demand_in_catchment > 0.0 && k.communes_without_demand == 0
+                            )
+                            .map(|s| acc.profile.result_scale * s / k.demand_in_catchment)
                     );
                     by_hand += k.contribution;
                 }
                 assert_eq!(by_hand, a);
             }
-            None => assert!(x.contributions.is_empty()),
+            None => {
+                assert_eq!(x.missing, acc.missing[c]);
+                let own = matches!(
+                    x.missing.map(|m| m.reason),
+                    Some(MissingReason::NoDemand | MissingReason::NoReferencePoint)
+                );
+                assert!(!own || x.contributions.is_empty(), "commune {c}");
+            }
         }
     }
 }
@@ -817,7 +980,7 @@ proptest! {
         let acc = e.accessibility(&p, None, None, model, None).unwrap();
         prop_assert_eq!(acc.counts.sites_without_demand, 0);
         let demand: f64 = (0..e.data.communes.len()).filter_map(|c| Some(acc.values[c]? * acc.demand_values[c]?)).sum();
-        let supply: f64 = acc.sites.iter().map(|s| s.supply).sum::<f64>() * result_scale;
+        let supply: f64 = acc.sites.iter().filter_map(|s| s.supply).sum::<f64>() * result_scale;
         prop_assert!(rel(demand, supply) < 1e-9, "{demand} vs {supply}");
         assert_explain_sums_back(&e, &acc);
     }

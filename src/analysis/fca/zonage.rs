@@ -73,11 +73,19 @@ pub struct ZonageCell {
     pub official: String,
     pub communes: usize,
     pub population: u64,
+    /// Whether the cell counts as agreement ([`AGREEMENT_RULE`]); `None`: not compared
+    /// (no value, or no official ZIP / ZAC / HZ / ZAR code).
+    pub agrees: Option<bool>,
 }
 
-/// Share of communes where ZIP-eligible ↔ official ZIP agree.
+/// Which cells count as agreement, and why.
+pub const AGREEMENT_RULE: &str = "accord = éligible ZIP face à une ZIP officielle, ou non éligible ZIP (vivier, hors vivier) face à une zone officielle autre que ZIP (ZAC, HZ, ZAR) ; seule la frontière ZIP est comparée, parce que le seuil national (APL ≤ 2,5) ne fixe que les ZIP et que dans le vivier l'ARS choisit entre ZIP et ZAC : « hors vivier » face à une ZAC compte donc comme un accord ; non comparé : valeur manquante ou code officiel absent / N/A";
+
+/// Share of communes where ZIP-eligible ↔ official ZIP agree ([`AGREEMENT_RULE`]).
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct ZonageAgreement {
+    /// [`AGREEMENT_RULE`].
+    pub rule: &'static str,
     /// Communes with both a value and an official code among ZIP / ZAC / HZ / ZAR.
     pub communes_compared: usize,
     /// Of which: ZIP-eligible and official ZIP, or not ZIP-eligible and not ZIP.
@@ -108,6 +116,14 @@ pub struct ZonageReview {
 
 const OFFICIAL_CODES: [&str; 4] = ["1_ZIP", "2_ZAC", "3_HZ", "4_ZAR"];
 
+/// [`AGREEMENT_RULE`] for one cell.
+fn agrees(ours: Option<ZonageClass>, official: &str) -> Option<bool> {
+    let class = ours?;
+    OFFICIAL_CODES
+        .contains(&official)
+        .then(|| (class == ZonageClass::ZipEligible) == (official == "1_ZIP"))
+}
+
 impl Engine {
     /// Classifies APL values (≤ 2.5 ZIP-eligible; ≤ 4 vivier; above, outside) and
     /// crosses them with the official zonage (`zonage_mg`) of a territory.
@@ -120,6 +136,7 @@ impl Engine {
         };
         let mut cells: BTreeMap<(Option<ZonageClass>, String), (usize, u64)> = BTreeMap::new();
         let mut agreement = ZonageAgreement {
+            rule: AGREEMENT_RULE,
             communes_compared: 0,
             communes_agree: 0,
             share_communes: None,
@@ -135,12 +152,10 @@ impl Engine {
                 .map(|s| s.trim().to_owned())
                 .filter(|s| !s.is_empty())
                 .unwrap_or_else(|| "absent".to_owned());
-            if let Some(class) = ours
-                && OFFICIAL_CODES.contains(&code.as_str())
-            {
+            if let Some(agrees) = agrees(ours, &code) {
                 agreement.communes_compared += 1;
                 agreement.population_compared += pop;
-                if (class == ZonageClass::ZipEligible) == (code == "1_ZIP") {
+                if agrees {
                     agreement.communes_agree += 1;
                     agreement.population_agree += pop;
                 }
@@ -161,6 +176,7 @@ impl Engine {
         let mut cells: Vec<ZonageCell> = cells
             .into_iter()
             .map(|((ours, official), (communes, population))| ZonageCell {
+                agrees: agrees(ours, &official),
                 ours,
                 official,
                 communes,
