@@ -265,7 +265,12 @@ pub async fn territory_summary(
                 "max_distance_m": cov.max_distance_m,
                 "mean_car_min": cov.mean_car_min,
                 "communes_beyond_10km": cov.underserved.len(),
+                "communes_counted": cov.communes,
+                "population_counted": cov.population,
                 "population_unknown": cov.population_unknown,
+                "population_no_structure": cov.population_no_structure,
+                "communes_out_of_scope": cov.communes_out_of_scope,
+                "population_out_of_scope": cov.population_out_of_scope,
             }),
         );
     }

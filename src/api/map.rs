@@ -31,6 +31,7 @@ fn on_map(name: &str) -> bool {
         "code" | "nom" | "population" | "departement" | "epci" | "cls" | "apl_mg" | "zonage_mg"
     ) || name.ends_with("_km")
         || name.ends_with("_min")
+        || name.ends_with("_manque")
         || name.starts_with("acc_")
 }
 

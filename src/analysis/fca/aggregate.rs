@@ -4,6 +4,7 @@
 
 use serde::Serialize;
 
+use crate::analysis::coverage::share;
 use crate::analysis::distance::DistanceModel;
 use crate::analysis::engine::Engine;
 use crate::model::{STANDARDISED_INDICATOR, Territory, TerritoryType};
@@ -44,8 +45,9 @@ pub struct Aggregate {
     /// Communes with `A_i ≤ threshold` (the FAQ's "APL ≤ 2.5" rule).
     pub communes_at_or_below: usize,
     pub population_at_or_below: u64,
-    /// `population_at_or_below / population` (all member communes).
-    pub share_at_or_below: f64,
+    /// `population_at_or_below` over the population of the communes with a value (none
+    /// when no commune has one: an unknown is not a "no").
+    pub share_at_or_below: Option<f64>,
 }
 
 /// Weighted mean accumulator.
@@ -133,11 +135,7 @@ impl Engine {
             threshold,
             communes_at_or_below: t.below,
             population_at_or_below: t.below_pop,
-            share_at_or_below: if t.population > 0 {
-                t.below_pop as f64 / t.population as f64
-            } else {
-                0.0
-            },
+            share_at_or_below: share(t.below_pop, t.population - t.unknown),
         }
     }
 
