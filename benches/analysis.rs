@@ -40,7 +40,8 @@ fn engine() -> Option<Engine> {
 }
 
 /// What every command pays before its analysis: the national build read back (attributes
-/// and reference points, no polygons), then the engine (R-trees, Hilbert order, grid).
+/// and reference points, no polygons), then the engine (R-trees, Hilbert order, grid);
+/// and what `careaccess nearest --kind hospital` pays, which reads one kind of structure.
 fn loading(c: &mut Criterion) {
     let dir = data_dir();
     if load(&dir, LoadOptions::default()).is_err() {
@@ -56,6 +57,15 @@ fn loading(c: &mut Criterion) {
             black_box(
                 load(&dir, LoadOptions::default()).map(|b| Engine::new(b.dataset).kinds.len()),
             )
+        })
+    });
+    let hospitals = LoadOptions {
+        kinds: Some([Kind::Hospital].into()),
+        ..LoadOptions::default()
+    };
+    group.bench_function("dataset + engine, hospitals only", |b| {
+        b.iter(|| {
+            black_box(load(&dir, hospitals.clone()).map(|b| Engine::new(b.dataset).kinds.len()))
         })
     });
     group.finish();

@@ -109,3 +109,27 @@ fn the_old_profile_flag_works_with_a_note() {
     );
     assert!(String::from_utf8_lossy(&out.stdout).contains("79329"));
 }
+
+/// A command reads the structures of its own kind only, and still knows the build's
+/// others: an absent kind is refused with the whole list, and the answer for a kind is the
+/// same as the service's, which loads them all.
+#[tokio::test]
+async fn a_command_loads_its_kind_and_knows_the_others() {
+    let out = careaccess(&["nearest", "--kind", "psychiatry"])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    for kind in ["msp", "ehpad", "clic", "hospital", "consultation_avancee"] {
+        assert!(stderr.contains(kind), "{kind} not in {stderr}");
+    }
+    let out = careaccess(&["nearest", "--kind", "clic"]).output().unwrap();
+    assert!(out.status.success(), "{out:?}");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let thouars = stdout.lines().find(|l| l.starts_with("79329,")).unwrap();
+    let api = get("/nearest?commune=79329&kind=clic&k=1").await;
+    assert_eq!(api.status, 200);
+    let body: serde_json::Value = serde_json::from_slice(&api.body).unwrap();
+    let id = body["results"][0]["structures"][0]["id"].as_str().unwrap();
+    assert!(thouars.contains(id), "{thouars} vs {id}");
+}

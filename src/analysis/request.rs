@@ -150,13 +150,18 @@ pub fn lat(name: &'static str, v: f64) -> Result<f64, RequestError> {
     }
 }
 
-/// A kind of structure present in the data.
+/// A kind of structure present in the data (loaded, or in the build: a command loads
+/// only the kinds it needs).
 pub fn kind(engine: &Engine, name: &'static str, value: &str) -> Result<Kind, RequestError> {
+    let present: std::collections::BTreeSet<&Kind> = engine
+        .kinds
+        .keys()
+        .chain(engine.data.structures.keys())
+        .collect();
     let known = || {
-        engine
-            .kinds
-            .keys()
-            .map(|k| k.as_str().to_owned())
+        present
+            .iter()
+            .map(|k| k.as_str())
             .collect::<Vec<_>>()
             .join(", ")
     };
@@ -166,7 +171,7 @@ pub fn kind(engine: &Engine, name: &'static str, value: &str) -> Result<Kind, Re
             format!("must be a kind of structure ({}), not {value:?}", known()),
         )
     })?;
-    if !engine.kinds.contains_key(&kind) {
+    if !present.contains(&kind) {
         return Err(RequestError::param(
             name,
             format!(

@@ -171,6 +171,11 @@ impl Engine {
         // threshold of the site: reported, not counted.
         let mut out_of_scope: BTreeSet<usize> = BTreeSet::new();
         let added_zone: Vec<Zone> = added.iter().map(|a| self.zone_at(&a.point)).collect();
+        // The straight distance beyond which no trip is within the threshold.
+        let reach_m = match threshold {
+            Threshold::Km(km) => km * 1_000.0,
+            Threshold::Minutes(m) => self.road.straight_m_within_minutes(m),
+        };
         for (Added { point: p, .. }, &zone) in added.iter().zip(&added_zone) {
             // One pass over the communes: the chord-based lower bound rules most of
             // them out without computing a geodesic.
@@ -179,7 +184,13 @@ impl Engine {
                 if self.commune_zone[c] != zone {
                     continue;
                 }
-                let current = baseline[c].trip.map_or(f64::INFINITY, |t| t.distance_m);
+                // Where the list does not speak (no nearest), only the communes within
+                // the threshold matter (to be reported).
+                let current = match baseline[c].trip {
+                    Some(t) => t.distance_m,
+                    None if self.data.in_scope(kind, c) => f64::INFINITY,
+                    None => reach_m * (1.0 + 1e-9),
+                };
                 let chord = chord_m(p, q);
                 if geodesic_lower_bound(chord) < current
                     && geodesic_from_chord(p, q, chord) < current

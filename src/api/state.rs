@@ -59,6 +59,7 @@ impl AppState {
             LoadOptions {
                 geometry: true,
                 tables: true,
+                kinds: None,
             },
         )?;
         let t_read = start.elapsed().as_secs_f64();

@@ -12,27 +12,27 @@ use careaccess::analysis::request::AccessRequest;
 use careaccess::analysis::{Engine, territory};
 use careaccess::model::InseeCode;
 
-use super::{Output, engine, matrix_for, num, profiles};
+use super::{Output, engine, matrix_for, num, profiles, supply_kind};
 use crate::cli::{AccessArgs, AccessibilityArgs, ExplainArgs, ZonageArgs};
 
-/// Runs the profile an `AccessRequest` names.
+/// Loads what the profile an `AccessRequest` names reads (its kind of structure) and runs
+/// it.
 fn run(
-    engine: &Engine,
     data_dir: &Path,
     req: &AccessRequest,
     args: Option<&AccessArgs>,
     params: Option<&Path>,
-) -> anyhow::Result<Accessibility> {
+) -> anyhow::Result<(Engine, Accessibility)> {
     let profiles = profiles(data_dir, params)?;
     let (profile, model) = req.resolve(&profiles)?;
-    let matrix = matrix_for(model, args.and_then(|a| a.matrix.as_ref()), engine)?;
-    Ok(engine.accessibility(profile, req.supply, req.demand, model, matrix.as_ref())?)
+    let engine = engine(data_dir, supply_kind(profile))?;
+    let matrix = matrix_for(model, args.and_then(|a| a.matrix.as_ref()), &engine)?;
+    let acc = engine.accessibility(profile, req.supply, req.demand, model, matrix.as_ref())?;
+    Ok((engine, acc))
 }
 
 pub fn accessibility(data_dir: &Path, args: &AccessibilityArgs) -> anyhow::Result<()> {
-    let engine = engine(data_dir)?;
-    let acc = run(
-        &engine,
+    let (engine, acc) = run(
         data_dir,
         &args.access.request(),
         Some(&args.access),
@@ -100,18 +100,16 @@ pub fn accessibility(data_dir: &Path, args: &AccessibilityArgs) -> anyhow::Resul
 }
 
 pub fn explain(data_dir: &Path, args: &ExplainArgs) -> anyhow::Result<()> {
-    let engine = engine(data_dir)?;
     let code = InseeCode::parse(&args.commune)?;
-    let Some(i) = engine.data.commune_index(&code) else {
-        bail!("{code} is not a commune of the data set");
-    };
-    let acc = run(
-        &engine,
+    let (engine, acc) = run(
         data_dir,
         &args.access.request(),
         Some(&args.access),
         args.access.params.as_deref(),
     )?;
+    let Some(i) = engine.data.commune_index(&code) else {
+        bail!("{code} is not a commune of the data set");
+    };
     let e = engine.explain(&acc, i);
     let mut o = Output::stdout();
     if args.json {
@@ -164,20 +162,22 @@ pub fn explain(data_dir: &Path, args: &ExplainArgs) -> anyhow::Result<()> {
 }
 
 pub fn zonage(data_dir: &Path, args: &ZonageArgs) -> anyhow::Result<()> {
-    let engine = engine(data_dir)?;
-    let territory = territory::resolve(&engine.data, &args.territory)?;
-    let acc;
-    let values = if args.values == "ours" {
+    let (engine, acc) = if args.values == "ours" {
         let req = AccessRequest {
             profile: "mg".to_owned(),
             supply: None,
             demand: None,
             model: None,
         };
-        acc = run(&engine, data_dir, &req, None, args.params.as_deref())?;
-        ZonageValues::Accessibility(&acc)
+        let (engine, acc) = run(data_dir, &req, None, args.params.as_deref())?;
+        (engine, Some(acc))
     } else {
-        ZonageValues::DreesApl65
+        (engine(data_dir, [])?, None)
+    };
+    let territory = territory::resolve(&engine.data, &args.territory)?;
+    let values = match &acc {
+        Some(acc) => ZonageValues::Accessibility(acc),
+        None => ZonageValues::DreesApl65,
     };
     let review = engine.zonage_review(values, &territory);
     let mut o = Output::stdout();

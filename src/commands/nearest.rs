@@ -6,11 +6,11 @@ use std::path::Path;
 
 use careaccess::analysis::request::{self, DEFAULT_MODEL, Origin};
 
-use super::{Output, engine, matrix_for, num};
+use super::{Output, engine, matrix_for, num, push_num};
 use crate::cli::{CoverageArgs, NearestArgs, SitingArgs};
 
 pub fn nearest(data_dir: &Path, args: &NearestArgs) -> anyhow::Result<()> {
-    let engine = engine(data_dir)?;
+    let engine = engine(data_dir, [args.kind.as_str()])?;
     let kind = request::kind(&engine, "kind", &args.kind)?;
     let from_point = args.point_request(&engine)?;
     let model = args.model.model.unwrap_or(DEFAULT_MODEL);
@@ -96,9 +96,9 @@ pub fn nearest(data_dir: &Path, args: &NearestArgs) -> anyhow::Result<()> {
             let [pop, dist, road, min] = &mut numbers;
             write!(pop, "{}", c.population)?;
             if let Some(t) = n.trip {
-                write!(dist, "{:.0}", t.distance_m)?;
-                write!(road, "{:.2}", t.road_km)?;
-                write!(min, "{:.1}", t.car_min)?;
+                push_num(dist, t.distance_m, 0);
+                push_num(road, t.road_km, 2);
+                push_num(min, t.car_min, 1);
             }
             csv.write_record([
                 c.code.as_str(),
@@ -120,7 +120,7 @@ pub fn nearest(data_dir: &Path, args: &NearestArgs) -> anyhow::Result<()> {
 }
 
 pub fn coverage(data_dir: &Path, args: &CoverageArgs) -> anyhow::Result<()> {
-    let engine = engine(data_dir)?;
+    let engine = engine(data_dir, [args.kind.as_str()])?;
     let req = args.request(&engine)?;
     let matrix = matrix_for(req.model, args.model.matrix.as_ref(), &engine)?;
     let nearest = engine.nearest_per_commune(&req.kind, req.model, matrix.as_ref());
@@ -217,7 +217,7 @@ pub fn coverage(data_dir: &Path, args: &CoverageArgs) -> anyhow::Result<()> {
 }
 
 pub fn siting(data_dir: &Path, args: &SitingArgs) -> anyhow::Result<()> {
-    let engine = engine(data_dir)?;
+    let engine = engine(data_dir, [args.kind.as_str()])?;
     let req = args.request(&engine)?;
     let matrix = matrix_for(req.model, args.model.matrix.as_ref(), &engine)?;
     let baseline = engine.nearest_per_commune(&req.kind, req.model, matrix.as_ref());

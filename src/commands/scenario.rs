@@ -11,11 +11,22 @@ use careaccess::analysis::fca::missing::Missing;
 use careaccess::analysis::scenario::NearestSite;
 use careaccess::model::SupplySource;
 
-use super::{Output, engine, matrix_for, profiles};
+use super::{Output, engine, matrix_for, profiles, supply_kind};
 use crate::cli::ScenarioArgs;
 
 pub fn scenario(data_dir: &Path, args: &ScenarioArgs) -> anyhow::Result<()> {
-    let engine = engine(data_dir)?;
+    let profiles = profiles(data_dir, args.params.as_deref())?;
+    // The kind, and the supply of a profile named on the command line (the default
+    // profile is the kind's own).
+    let named = args
+        .profile
+        .as_deref()
+        .and_then(|p| profiles.get(p))
+        .and_then(supply_kind);
+    let engine = engine(
+        data_dir,
+        [Some(args.kind.as_str()), named].into_iter().flatten(),
+    )?;
     let req = args.request(&engine)?;
     let matrix = matrix_for(req.model, args.model.matrix.as_ref(), &engine)?;
     let baseline = engine.nearest_per_commune(&req.kind, req.model, matrix.as_ref());
@@ -23,7 +34,6 @@ pub fn scenario(data_dir: &Path, args: &ScenarioArgs) -> anyhow::Result<()> {
     if let Some(t) = &req.territory {
         r = r.with_inside(t);
     }
-    let profiles = profiles(data_dir, args.params.as_deref())?;
     match req.profile.resolve(&profiles, &req.kind)? {
         Some(profile) => {
             let model = req.profile_model(profile);

@@ -175,6 +175,7 @@ fn check_columns(spec: &SourceSpec, headers: &[String]) -> Result<(), ImportErro
         &c.address,
         &c.phone,
         &c.category_label,
+        &c.postcode,
     ];
     let templated = [&c.name_template, &c.address_template]
         .into_iter()
@@ -373,6 +374,22 @@ fn row_to_facility(
                 );
                 return None;
             };
+            if let Some(pc) = col(&c.postcode)
+                && let Some(why) = misplaced(&pc, finess.as_ref(), found.commune.departement())
+            {
+                report.skip(
+                    line,
+                    "position_hors_departement",
+                    format!(
+                        "{name}: ({}, {}) lies in {} ({}), but {why}",
+                        p.x(),
+                        p.y(),
+                        found.commune,
+                        found.commune.departement()
+                    ),
+                );
+                return None;
+            }
             let quality = if rounded {
                 PositionQuality::Rounded
             } else {
@@ -446,6 +463,46 @@ fn row_to_facility(
 /// A French phone number as written: sources that store it as a number lose the leading
 /// 0 (`549680156` for `05 49 68 01 56`); nine digits starting 1–9 get it back. Anything
 /// else is kept as the source wrote it.
+/// Why a point located in département `located` is misplaced, if it is: its postcode
+/// names another département and so does its FINESS number (or it has none). Postcodes
+/// 97133 and 97150 are Saint-Barthélemy and Saint-Martin, outside the COG's communes;
+/// overseas CEDEX codes (978xx in La Réunion) name no département and are not checked.
+fn misplaced(postcode: &str, finess: Option<&FinessNumber>, located: &str) -> Option<String> {
+    // A postcode read as a number loses its leading zero (01440 → 1440).
+    let padded;
+    let pc = match postcode.trim() {
+        p if p.len() == 4 && p.bytes().all(|b| b.is_ascii_digit()) => {
+            padded = format!("0{p}");
+            padded.as_str()
+        }
+        p => p,
+    };
+    let said = match pc {
+        "97133" => "977",
+        "97150" => "978",
+        _ if pc.len() == 5 && ("971".."977").contains(&&pc[..3]) => &pc[..3],
+        // Other overseas codes are CEDEX codes (97826 is in La Réunion): no check.
+        _ if pc.starts_with("97") => return None,
+        _ if pc.len() == 5 => &pc[..2],
+        // No usable postcode: nothing to check against.
+        _ => return None,
+    };
+    let same = |dep: &str| dep == located || (dep == "20" && matches!(located, "2A" | "2B"));
+    if same(said) {
+        return None;
+    }
+    // FINESS numbers start with the département (2A, 2B…); overseas ones with 97 and a
+    // digit that is not the département's, so they say nothing here.
+    let registered = finess.map(|f| &f.as_str()[..2]).filter(|d| *d != "97");
+    if registered.is_some_and(same) {
+        return None;
+    }
+    Some(match registered {
+        Some(r) => format!("its postcode {pc} says {said} and its FINESS number {r}"),
+        None => format!("its postcode {pc} says {said}"),
+    })
+}
+
 fn french_phone(p: &str) -> String {
     let p = p.trim();
     if p.len() == 9 && p.bytes().all(|b| b.is_ascii_digit()) && !p.starts_with('0') {
@@ -489,6 +546,27 @@ mod tests {
         .unwrap();
         let got = FeatureRow { feature }.geometry().unwrap();
         assert_eq!(got, Err("geometry is a LineString, not a Point".to_owned()));
+    }
+
+    #[test]
+    fn points_far_from_their_postcode_and_finess_are_misplaced() {
+        let f = |s: &str| FinessNumber::parse(s).unwrap();
+        // CH de Béziers geocoded in Saint-Étienne.
+        let why = misplaced("34525", Some(&f("340000033")), "42").unwrap();
+        assert!(why.contains("34525") && why.contains("34"), "{why}");
+        // In place; or a border postcode whose FINESS agrees with the point.
+        assert_eq!(misplaced("34525", Some(&f("340000033")), "34"), None);
+        assert_eq!(misplaced("01200", Some(&f("740000000")), "74"), None);
+        // Corsica's postcodes say 20.
+        assert_eq!(misplaced("20000", Some(&f("2A0000000")), "2A"), None);
+        assert_eq!(misplaced("20600", None, "2B"), None);
+        // Saint-Martin at a placeholder point in Guadeloupe: the DOM FINESS prefix says
+        // nothing, the postcode is not Guadeloupe's.
+        assert!(misplaced("97150", Some(&f("970100400")), "971").is_some());
+        assert_eq!(misplaced("97100", Some(&f("970100400")), "971"), None);
+        assert_eq!(misplaced("97826", Some(&f("970400000")), "974"), None);
+        assert_eq!(misplaced("", None, "79"), None);
+        assert_eq!(misplaced("1440", Some(&f("10000024")), "01"), None);
     }
 
     #[test]

@@ -255,6 +255,10 @@ pub struct Columns {
     pub address_template: Option<String>,
     pub phone: Option<String>,
     pub category_label: Option<String>,
+    /// The postcode of the address: a point that lies in another département than both
+    /// its postcode and its FINESS number say is misplaced (a geocoding error) and
+    /// skipped as `position_hors_departement`.
+    pub postcode: Option<String>,
 }
 
 /// A named perimeter (contrat local de santé…): a list of EPCI and/or communes.

@@ -44,6 +44,9 @@ pub struct Dataset {
     pub travel_matrix: Option<TravelMatrix>,
     /// Where each kind's list speaks (a kind absent here speaks everywhere).
     pub scopes: BTreeMap<Kind, Scope>,
+    /// How many structures of each kind the build holds, loaded or not (a command loads
+    /// the kinds it needs only: [`Dataset::facilities`] may hold fewer).
+    pub structures: BTreeMap<Kind, usize>,
 }
 
 impl Dataset {

@@ -5,7 +5,7 @@
 //! are put in the same order, so row `i` of the communes table is `dataset.communes[i]`:
 //! the API adds its columns by index, with no join on codes.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::path::{Path, PathBuf};
 
 use geo::{MultiPolygon, Point};
@@ -23,12 +23,15 @@ use super::table::Texts;
 use super::{DatasetMeta, StoreError, Table, Values};
 
 /// What to load besides the data set.
-#[derive(Debug, Clone, Copy, Default)]
+#[derive(Debug, Clone, Default)]
 pub struct LoadOptions {
     /// Polygons of communes and territories (analyses need reference points only).
     pub geometry: bool,
     /// Keep the layers' tables (the API serves them) and read the territory layers.
     pub tables: bool,
+    /// The kinds of structure to read (`None`: all): a command that works on one kind
+    /// need not decode the others.
+    pub kinds: Option<BTreeSet<Kind>>,
 }
 
 /// A build read back.
@@ -79,6 +82,18 @@ pub fn load_build(dir: &Path, opts: LoadOptions) -> Result<Build, StoreError> {
         .filter_map(|file| file.strip_suffix(".fgb"))
         .filter_map(|name| Some((name.to_owned(), layout::layer_kind(name)?)))
         .collect();
+    let structures: BTreeMap<Kind, usize> = facility_layers
+        .iter()
+        .filter_map(|(name, kind)| {
+            Some((kind.clone(), meta.layers.get(&layout::layer_file(name))?))
+        })
+        .filter(|(_, n)| **n > 0)
+        .map(|(k, n)| (k, *n as usize))
+        .collect();
+    let facility_layers: Vec<(String, Kind)> = facility_layers
+        .into_iter()
+        .filter(|(_, kind)| opts.kinds.as_ref().is_none_or(|k| k.contains(kind)))
+        .collect();
 
     let (communes, others) = std::thread::scope(|s| {
         let others = s.spawn(|| -> Result<_, StoreError> {
@@ -107,7 +122,7 @@ pub fn load_build(dir: &Path, opts: LoadOptions) -> Result<Build, StoreError> {
             facilities.sort_by(|a, b| (&a.kind, &a.id).cmp(&(&b.kind, &b.id)));
             Ok((tables, facilities))
         });
-        let communes = read_communes(dir, opts);
+        let communes = read_communes(dir, &opts);
         let others = others
             .join()
             .unwrap_or_else(|e| std::panic::resume_unwind(e));
@@ -132,6 +147,7 @@ pub fn load_build(dir: &Path, opts: LoadOptions) -> Result<Build, StoreError> {
             territories,
             indicators,
             travel_matrix,
+            structures,
             scopes: meta
                 .kinds
                 .iter()
@@ -154,7 +170,7 @@ pub fn load_build(dir: &Path, opts: LoadOptions) -> Result<Build, StoreError> {
 /// columns, is read instead.
 fn read_communes(
     dir: &Path,
-    opts: LoadOptions,
+    opts: &LoadOptions,
 ) -> Result<(Table, Vec<(InseeCode, usize)>), StoreError> {
     let points = dir.join(layout::layer_file(COMMUNE_POINTS_LAYER));
     let path = if opts.geometry || !points.exists() {
@@ -189,16 +205,96 @@ fn communes_of(
     order: &[(InseeCode, usize)],
     tables: &BTreeMap<String, Table>,
 ) -> (Vec<Commune>, Indicators, Vec<Territory>) {
+    // Territories and indicators are built beside the communes.
+    std::thread::scope(|s| {
+        let territories = s.spawn(|| territories_of(t, order, tables));
+        let indicators = indicators_of(t, order);
+        let columns = CommuneColumns::of(t);
+        let communes: Vec<Commune> = order
+            .iter()
+            .map(|(code, i)| columns.commune(code, *i))
+            .collect();
+        let territories = territories
+            .join()
+            .unwrap_or_else(|e| std::panic::resume_unwind(e));
+        (communes, indicators, territories)
+    })
+}
+
+/// The columns of the communes table a [`Commune`] is made of, looked up once.
+struct CommuneColumns<'a> {
+    t: &'a Table,
+    name: Option<&'a Texts>,
+    population: Option<&'a Values>,
+    departement: Option<&'a Texts>,
+    region: Option<&'a Texts>,
+    epci: Option<&'a Texts>,
+    zone: Option<&'a Texts>,
+    lon: Option<&'a [Option<f64>]>,
+    lat: Option<&'a [Option<f64>]>,
+    ref_point: Option<&'a Texts>,
+}
+
+impl<'a> CommuneColumns<'a> {
+    fn of(t: &'a Table) -> Self {
+        CommuneColumns {
+            t,
+            name: t.text("nom"),
+            population: t.column("population").map(|c| &t.columns[c]),
+            departement: t.text("departement"),
+            region: t.text("region"),
+            epci: t.text("epci"),
+            zone: t.text("zone"),
+            lon: t.real("ref_lon"),
+            lat: t.real("ref_lat"),
+            ref_point: t.text("ref_point"),
+        }
+    }
+
+    /// The commune of row `i`.
+    fn commune(&self, code: &InseeCode, i: usize) -> Commune {
+        let text = |c: Option<&'a Texts>| c.and_then(|c| c.get(i));
+        let real = |c: Option<&'a [Option<f64>]>| c.and_then(|c| c.get(i).copied().flatten());
+        let population = match self.population.map(|c| c.get(i)) {
+            Some(CellRef::Int(v)) => v as f64,
+            Some(CellRef::Real(v)) => v,
+            _ => 0.0,
+        };
+        Commune {
+            name: text(self.name).unwrap_or_default().to_owned(),
+            population: population.max(0.0) as u32,
+            departement: text(self.departement).unwrap_or_default().to_owned(),
+            region: text(self.region).unwrap_or_default().to_owned(),
+            epci: text(self.epci).map(str::to_owned),
+            zone: text(self.zone).and_then(|z| InseeCode::parse(z).ok()),
+            ref_point: real(self.lon)
+                .zip(real(self.lat))
+                .map(|(x, y)| Point::new(x, y)),
+            ref_point_source: match text(self.ref_point) {
+                Some("mairie") => Some(RefPointSource::Mairie),
+                Some("interior_point") => Some(RefPointSource::InteriorPoint),
+                Some("covering_commune") => Some(RefPointSource::CoveringCommune),
+                _ => None,
+            },
+            geometry: match self.t.geometries.get(i) {
+                Some(Some(geo::Geometry::MultiPolygon(m))) => Some(m.clone()),
+                Some(Some(geo::Geometry::Polygon(p))) => Some(MultiPolygon(vec![p.clone()])),
+                _ => None,
+            },
+            code: code.clone(),
+        }
+    }
+}
+
+/// The territories the communes name (département, région, EPCI, CLS), with the CLS
+/// names of `cls.fgb`.
+fn territories_of(
+    t: &Table,
+    order: &[(InseeCode, usize)],
+    tables: &BTreeMap<String, Table>,
+) -> Vec<Territory> {
     let empty_text: Texts = (0..t.rows()).map(|_| None).collect();
-    let empty_real: Vec<Option<f64>> = vec![None; t.rows()];
     let text = |name: &str| t.text(name).unwrap_or(&empty_text);
-    let real = |name: &str| t.real(name).unwrap_or(&empty_real);
-    let names = text("nom");
-    let population: Vec<Option<f64>> = match t.column("population").map(|c| &t.columns[c]) {
-        Some(Values::Int(v)) => v.iter().map(|x| x.map(|x| x as f64)).collect(),
-        Some(Values::Real(v)) => v.clone(),
-        _ => empty_real.clone(),
-    };
     let (dep, dep_name, reg, reg_name) = (
         text("departement"),
         text("departement_nom"),
@@ -206,46 +302,21 @@ fn communes_of(
         text("region_nom"),
     );
     let (epci, epci_name, cls) = (text("epci"), text("epci_nom"), text("cls"));
-    let (lon, lat, ref_point) = (real("ref_lon"), real("ref_lat"), text("ref_point"));
-    let zone = text("zone");
-
     let mut found = Territories::default();
-    let mut communes = Vec::with_capacity(order.len());
     for (code, i) in order {
-        let (code, i) = (code.clone(), *i);
+        let i = *i;
         if let Some(d) = dep.get(i) {
-            found.add(TerritoryType::Departement, d, dep_name.get(i), &code);
+            found.add(TerritoryType::Departement, d, dep_name.get(i), code);
         }
         if let Some(r) = reg.get(i) {
-            found.add(TerritoryType::Region, r, reg_name.get(i), &code);
+            found.add(TerritoryType::Region, r, reg_name.get(i), code);
         }
         if let Some(e) = epci.get(i) {
-            found.add(TerritoryType::Epci, e, epci_name.get(i), &code);
+            found.add(TerritoryType::Epci, e, epci_name.get(i), code);
         }
         for id in cls.get(i).iter().flat_map(|s| s.split(',')) {
-            found.add(TerritoryType::Cls, id, None, &code);
+            found.add(TerritoryType::Cls, id, None, code);
         }
-        communes.push(Commune {
-            name: names.get(i).unwrap_or_default().to_owned(),
-            population: population[i].unwrap_or(0.0).max(0.0) as u32,
-            departement: dep.get(i).unwrap_or_default().to_owned(),
-            region: reg.get(i).unwrap_or_default().to_owned(),
-            epci: epci.get(i).map(str::to_owned),
-            zone: zone.get(i).and_then(|z| InseeCode::parse(z).ok()),
-            ref_point: lon[i].zip(lat[i]).map(|(x, y)| Point::new(x, y)),
-            ref_point_source: match ref_point.get(i) {
-                Some("mairie") => Some(RefPointSource::Mairie),
-                Some("interior_point") => Some(RefPointSource::InteriorPoint),
-                Some("covering_commune") => Some(RefPointSource::CoveringCommune),
-                _ => None,
-            },
-            geometry: match t.geometries.get(i) {
-                Some(Some(geo::Geometry::MultiPolygon(m))) => Some(m.clone()),
-                Some(Some(geo::Geometry::Polygon(p))) => Some(MultiPolygon(vec![p.clone()])),
-                _ => None,
-            },
-            code,
-        });
     }
     // Perimeter names come from cls.fgb; a territory the data does not name is named by
     // its code.
@@ -268,7 +339,11 @@ fn communes_of(
         }
     }
     territories.sort_by(|a, b| (a.kind, &a.code).cmp(&(b.kind, &b.code)));
+    territories
+}
 
+/// The indicator columns (every column that is not a base column), in commune order.
+fn indicators_of(t: &Table, order: &[(InseeCode, usize)]) -> Indicators {
     let mut indicators = Indicators::default();
     for (column, values) in t.info.columns.iter().zip(&t.columns) {
         if BASE_COLUMNS.contains(&column.name.as_str()) {
@@ -293,7 +368,7 @@ fn communes_of(
             Values::Bool(_) => {}
         }
     }
-    (communes, indicators, territories)
+    indicators
 }
 
 /// Territories named by the communes, by type and code borrowed from the table: one

@@ -3,7 +3,7 @@
 // (#carte, #territoire/cls/thouarsais, #trouver/79329, #scenario, #calcul/79329/mg).
 // Views never import each other: what they share goes through ctx and its store.
 
-import { loadMeta, loadCommuneTable, loadFacilities, loadCoverage } from './meta.js';
+import { loadMeta, loadCommuneTable, loadFacilities } from './meta.js';
 import { buildIndicators } from './indicators.js';
 import { createMap } from './map.js';
 import { createStore } from './store.js';
@@ -149,8 +149,6 @@ async function boot() {
   }
   const tableReady = loadCommuneTable(meta);
   tableReady.catch(() => {}); // its error is shown where the table is needed
-  // Départements reached by each partial list (a few kilobytes of CSV per kind).
-  const coverageReady = loadCoverage(meta).catch((e) => { console.error(e); return {}; });
   await mapCtl.ready;
 
   // Data that arrives later is reached through promises (tableReady…) or is null until
@@ -168,12 +166,9 @@ async function boot() {
     get view() { return current; },
     table: null,
     tableReady,
-    coverage: null,
-    coverageReady,
     indicators: null,
     // Indicator classes of the accessibility profiles come from the commune values.
-    indicatorsReady: Promise.all([tableReady.catch(() => null), coverageReady])
-      .then(([t, cov]) => buildIndicators(meta, t, cov)),
+    indicatorsReady: tableReady.catch(() => null).then((t) => buildIndicators(meta, t)),
     facilities: (kind) => loadFacilities(kind),
     communeName(code) {
       const r = ctx.table?.byCode.get(code);
@@ -184,7 +179,6 @@ async function boot() {
   };
   window.careaccess.ctx = ctx;
   tableReady.then((t) => { ctx.table = t; }).catch(() => {});
-  coverageReady.then((c) => { ctx.coverage = c; });
   ctx.indicatorsReady.then((list) => { ctx.indicators = list; }).catch(() => {});
 
   // Default map click: popups. Views register theirs when created, and are asked first.

@@ -1,8 +1,11 @@
 // The indicators the communes map can show, built from what the service describes
 // (/collections/communes properties and accessibility profiles), with their classes,
 // colours (ColorBrewer YlGnBu, colour-blind safe; darker = less well served) and legends.
+// A commune without a value is hatched, over a grey that says why — the reason comes
+// from the service (`<kind>_manque`, `acc_<profile>_manque`), never from the page.
 
 import { km, minutes, num, value as fmtValue, capital } from './format.js';
+import { missingReasons, missingReasonText } from './labels.js';
 
 /** ColorBrewer YlGnBu, light → dark. */
 const YLGNBU = {
@@ -15,6 +18,15 @@ const YLGNBU = {
 };
 export const NODATA_COLOR = '#d4d4d4';
 
+/**
+ * Kinds of missing value, from the service's reason codes. Each is hatched over its own
+ * background colour, in the legend as on the map. The last one takes any other reason.
+ */
+const MISSING = {
+  outside: { key: 'hors_couverture', codes: ['hors_couverture'], label: 'non couvert par la liste', color: '#e4e4e4' },
+  noRoad: { key: 'aucune_structure_par_la_route', codes: ['aucune_structure_par_la_route'], label: 'aucune structure accessible par la route', color: '#e3bfd6' },
+  unknown: { key: 'inconnue', codes: null, label: 'valeur inconnue (raison au survol)', color: '#c4c4c4' },
+};
 /** Official doctors' zonage classes (codes of the zonage_mg source). */
 const ZONAGE = [
   { code: '1_ZIP', label: "ZIP — zone d'intervention prioritaire", color: '#253494' },
@@ -34,8 +46,9 @@ const GROUPS = {
  * Builds the indicator list. `table` (commune attributes) gives the classes of the
  * accessibility indicators (quantiles rounded to two significant digits).
  */
-export function buildIndicators(meta, table, coverage = {}) {
+export function buildIndicators(meta, table) {
   const list = [];
+  const depNames = new Map((table?.rows ?? []).map((r) => [r.departement, r.departement_nom]));
   for (const unit of ['km', 'min']) {
     for (const k of meta.kinds) {
       const id = `${k.id}_${unit}`;
@@ -58,9 +71,11 @@ export function buildIndicators(meta, table, coverage = {}) {
         breaks: unit === 'km' ? [2, 5, 10, 20, 30] : [5, 10, 15, 20, 30],
         format: unit === 'km' ? km : minutes,
         bound: unit === 'km' ? (v) => num(v, 1) : (v) => num(v, 0),
-        coverage: k.partial ? coverage[k.id] ?? null : null,
+        missingColumn: k.missingColumn,
+        missingClasses: [MISSING.outside, MISSING.noRoad, MISSING.unknown],
         coverageKind: k,
         caveat: [k.partial ? `Liste des ${k.plural} partielle${k.caveat ? ` (${k.caveat.replace(/^liste partielle[,:]?\s*/i, '')})` : ''} : une commune peut paraître loin d'une structure qui existe mais n'est pas dans la liste.` : null,
+          k.scope ? scopeSentence(k, depNames) : null,
           unit === 'min' ? "Temps estimé à partir de la distance à vol d'oiseau (modèle calibré sur des trajets réels en Gironde, heures creuses), pas d'un calcul d'itinéraire." : null,
         ].filter(Boolean).join(' ') || null,
       });
@@ -80,7 +95,8 @@ export function buildIndicators(meta, table, coverage = {}) {
       breaks, zeroClass,
       format: (v) => `${fmtValue(v)} ${p.unit}`,
       bound: fmtValue,
-      coverage: p.supply?.kind && meta.kind(p.supply.kind)?.partial ? coverage[p.supply.kind] ?? null : null,
+      missingColumn: p.missingColumn,
+      missingClasses: [MISSING.outside, MISSING.unknown],
       coverageKind: p.supply?.kind ? meta.kind(p.supply.kind) : null,
       caveat: p.caveat ? capital(p.caveat) + '.' : null,
       classNote: 'Classes : quantiles des valeurs des communes (arrondis).',
@@ -95,6 +111,7 @@ export function buildIndicators(meta, table, coverage = {}) {
       description: meta.properties.get('apl_mg')?.description,
       breaks: [1.5, 2.5, 3, 4, 5],
       format: (v) => `${num(v, 2)} consultations/an/habitant`,
+      missingClasses: [{ key: 'sans_valeur', codes: null, label: 'pas de valeur dans l’APL 2021 de la DREES', color: NODATA_COLOR }],
       bound: (v) => num(v, 1),
       caveat: null,
       classNote: 'Repères DREES/DGOS : 2,5 ou moins, commune éligible ZIP ; de 2,5 à 4, « vivier » où l’ARS choisit des ZIP et ZAC.',
@@ -109,6 +126,7 @@ export function buildIndicators(meta, table, coverage = {}) {
       unit: null,
       categories: ZONAGE,
       format: (v) => zonageLabel(v),
+      missingClasses: [{ key: 'sans_valeur', codes: null, label: 'non renseigné ou « résultat non disponible »', color: NODATA_COLOR }],
       caveat: src?.caveat ? `${capital(src.caveat)}.` : null,
     });
   }
@@ -116,9 +134,25 @@ export function buildIndicators(meta, table, coverage = {}) {
   return list;
 }
 
-/** The profile's short name (the indicator list has room for hospitals' full name). */
+/** The profile's name in the indicator list. */
 function shortProfile(p) {
-  return `${p.id === 'hospital' ? 'Établissements hospitaliers' : p.name} — accessibilité`;
+  return `${p.name} — accessibilité`;
+}
+
+/**
+ * Where a partial list speaks (careaccess.scope): its départements by name, or the ones
+ * it leaves out when it covers most of them.
+ */
+function scopeSentence(k, depNames) {
+  const name = (code) => (depNames.get(code) ? `${depNames.get(code)} (${code})` : code);
+  const all = [...depNames.keys()].sort();
+  const outside = all.filter((d) => !k.scope.has(d));
+  if (all.length && outside.length <= 8 && outside.length < k.scope.size) {
+    return outside.length
+      ? `La liste ne couvre pas : ${outside.map(name).join(', ')} ; ces communes sont hachurées « non couvert par la liste ».`
+      : null;
+  }
+  return `La liste ne couvre que ${k.scope.size > 1 ? 'les départements' : 'le département'} ${[...k.scope].sort().map(name).join(', ')} ; ailleurs les communes sont hachurées « non couvert par la liste ».`;
 }
 
 export function zonageLabel(code) {
@@ -184,28 +218,30 @@ export function classOf(ind, v) {
   return ind.classes.find((c) => c.test(v)) ?? null;
 }
 
-/**
- * False when the commune's département has no structure at all in a partial list: its
- * distance would only measure how far the list reaches, not access.
- */
-export function covered(ind, row) {
-  return !ind.coverage || ind.coverage.has(row.departement);
-}
-
-/** The class of a commune (row of the commune table), or null (no value, or not covered). */
+/** The class of a commune (row of the commune table or feature properties), or null. */
 export function classOfRow(ind, row) {
-  return covered(ind, row) ? classOf(ind, row[ind.id]) : null;
+  return classOf(ind, row[ind.id]);
 }
 
-/** Text for communes outside a partial list's reach, in the legend. */
-export function uncoveredLabel(ind) {
-  const k = ind.coverageKind;
-  return `département sans aucune ${k?.short ?? 'structure'} dans la liste partielle (non couvert)`;
+/**
+ * Why a commune has no value, from the service's column: {cls (one of
+ * ind.missingClasses), codes, text (French reasons)} — or null when it has a value.
+ */
+export function missingOf(ind, row) {
+  if (classOfRow(ind, row)) return null;
+  const reasons = ind.missingColumn ? missingReasons(row[ind.missingColumn]) : [];
+  const code = reasons[0]?.code;
+  const classes = ind.missingClasses ?? [MISSING.unknown];
+  const cls = classes.find((c) => c.codes?.includes(code)) ?? classes.at(-1);
+  const text = reasons.length
+    ? reasons.map(missingReasonText).join(' ; ')
+    : ind.missingColumn ? 'raison non donnée par le service' : cls.label;
+  return { cls, codes: reasons.map((r) => r.code), reasons, text };
 }
 
-/** Text for "no value" in the legend. */
-export function noDataLabel(ind) {
-  if (ind.id === 'acc_ehpad') return 'pas de valeur (population de 75 ans et plus inconnue)';
-  if (ind.type === 'cat') return 'non renseigné ou « résultat non disponible »';
-  return 'pas de valeur';
+/** Colour of a commune on the map and whether it is hatched (no value). */
+export function colourOfRow(ind, row) {
+  const c = classOfRow(ind, row);
+  if (c) return { color: c.color, hatch: false };
+  return { color: missingOf(ind, row).cls.color, hatch: true };
 }

@@ -3,10 +3,11 @@
 // (one shape and colour per kind, a layer per kind made when first filled), and the
 // overlays views draw: each view gets its own handle (`overlays(owner)`) and sets or
 // clears only its own marks on communes, selected territory, lines, rings, scenario
-// sites and map hint; the map shows the union of them.
+// sites and map hint; the map shows the union of them. Hovering a commune (mouse only)
+// gives its value, or why it has none (the service's reason).
 
 /* global maplibregl */
-import { classOfRow, NODATA_COLOR } from './indicators.js';
+import { colourOfRow, missingOf, NODATA_COLOR } from './indicators.js';
 
 export const FRANCE_BOUNDS = [[-5.2, 41.3], [9.6, 51.2]];
 
@@ -17,14 +18,18 @@ const SYMBOLS = {
   hospital: { shape: 'cross', fill: '#ffffff', accent: '#D55E00', label: 'carré blanc à croix rouge' },
   clic: { shape: 'circle', fill: '#56B4E9', label: 'rond bleu clair' },
   centre_sante: { shape: 'pentagon', fill: '#0072B2', label: 'pentagone bleu' },
+  psychiatry: { shape: 'hexagon', fill: '#009E73', label: 'hexagone vert' },
+  ssr: { shape: 'square', fill: '#F0E442', label: 'carré jaune' },
+  long_stay: { shape: 'triangle-down', fill: '#AA4499', label: 'triangle pointe en bas violet' },
+  autre: { shape: 'circle', fill: '#999999', label: 'rond gris' },
   scenario: { shape: 'star', fill: '#111111', label: 'étoile noire' },
   removed: { shape: 'x', fill: '#111111', label: 'croix noire' },
 };
 /** Symbols for kinds the page has none for (picked by the kind's name, so they stay put). */
 const OTHER_SYMBOLS = [
-  { shape: 'hexagon', fill: '#009E73', label: 'hexagone vert' },
-  { shape: 'hexagon', fill: '#F0E442', label: 'hexagone jaune' },
-  { shape: 'square', fill: '#999999', label: 'carré gris' },
+  { shape: 'hexagon', fill: '#56B4E9', label: 'hexagone bleu clair' },
+  { shape: 'pentagon', fill: '#F0E442', label: 'pentagone jaune' },
+  { shape: 'square', fill: '#ffffff', label: 'carré blanc' },
 ];
 
 /** The symbol of a kind of structure (or of a scenario site). */
@@ -103,6 +108,9 @@ function icon(kind) {
       break;
     case 'triangle':
       path.moveTo(m, m - r - 1); path.lineTo(m + r + 1, m + r - 1); path.lineTo(m - r - 1, m + r - 1); path.closePath();
+      break;
+    case 'triangle-down':
+      path.moveTo(m, m + r + 1); path.lineTo(m + r + 1, m - r + 1); path.lineTo(m - r - 1, m - r + 1); path.closePath();
       break;
     case 'cross':
     case 'square':
@@ -184,8 +192,8 @@ function hatch() {
   const c = document.createElement('canvas');
   c.width = c.height = n;
   const g = c.getContext('2d');
-  g.fillStyle = '#e6e6e6'; g.fillRect(0, 0, n, n);
-  g.strokeStyle = '#8c8c8c'; g.lineWidth = 1.5;
+  // Lines only: the background colour below (fill layer) says why there is no value.
+  g.strokeStyle = '#7a7a7a'; g.lineWidth = 1.5;
   g.beginPath();
   g.moveTo(0, n); g.lineTo(n, 0);
   g.moveTo(-n / 2, n / 2); g.lineTo(n / 2, -n / 2);
@@ -374,11 +382,44 @@ export function createMap({ container, basemap, onStatus, hintEl }) {
     const commune = map.getLayer('communes-fill') ? map.queryRenderedFeatures(e.point, { layers: ['communes-fill'] })[0] : null;
     for (const fn of clickHandlers) if (fn({ lngLat: e.lngLat, point: e.point, facility, commune, original: e }) === true) break;
   });
+  // Hover tooltip: the commune's value for the indicator shown, or the reason it has none.
+  const tip = document.createElement('div');
+  tip.className = 'map-tooltip';
+  tip.setAttribute('aria-hidden', 'true');
+  tip.hidden = true;
+  map.getContainer().append(tip);
+  const canHover = window.matchMedia?.('(hover: hover)').matches ?? true;
+  let tipFrame = 0;
+  function showTip(point, overFacility) {
+    if (overFacility || !indicator || !rowsByCode || !map.getLayer('communes-fill')) { tip.hidden = true; return; }
+    const f = map.queryRenderedFeatures(point, { layers: ['communes-fill'] })[0];
+    const row = f && rowsByCode.get(f.properties.code);
+    if (!row) { tip.hidden = true; return; }
+    const m = missingOf(indicator, row);
+    tip.replaceChildren();
+    const name = document.createElement('strong');
+    name.textContent = row.nom ?? row.code;
+    tip.append(name, m ? ` : pas de valeur — ${m.text}` : ` : ${indicator.format(row[indicator.id])}`);
+    tip.classList.toggle('missing', Boolean(m));
+    tip.hidden = false;
+    const box = map.getContainer().getBoundingClientRect();
+    const w = tip.offsetWidth;
+    const hgt = tip.offsetHeight;
+    tip.style.left = `${Math.min(point.x + 14, box.width - w - 6)}px`;
+    tip.style.top = `${point.y + 18 + hgt > box.height ? point.y - hgt - 10 : point.y + 18}px`;
+  }
   map.on('mousemove', (e) => {
     const layers = facilityLayers().filter((l) => map.getLayer(l) && map.getLayoutProperty(l, 'visibility') !== 'none');
     const hit = layers.length && map.queryRenderedFeatures([[e.point.x - 5, e.point.y - 5], [e.point.x + 5, e.point.y + 5]], { layers }).length;
     map.getCanvas().style.cursor = hit ? 'pointer' : '';
+    if (!canHover) return;
+    cancelAnimationFrame(tipFrame);
+    const point = e.point;
+    tipFrame = requestAnimationFrame(() => showTip(point, hit));
   });
+  map.on('mouseout', () => { cancelAnimationFrame(tipFrame); tip.hidden = true; });
+  map.on('movestart', () => { tip.hidden = true; });
+  map.on('click', () => { cancelAnimationFrame(tipFrame); tip.hidden = true; }); // the popup says more
 
   let epciLoaded = false;
   function ensureEpci() {
@@ -430,12 +471,13 @@ export function createMap({ container, basemap, onStatus, hintEl }) {
   }
 
   let colourRows = null;
+  let rowsByCode = null;
   function applyColours() {
     if (!indicator || !colourRows) return;
     const ind = indicator;
     for (const r of colourRows) {
-      const c = classOfRow(ind, r);
-      map.setFeatureState({ source: 'communes', id: r.code }, { fc: c ? c.color : NODATA_COLOR, nd: !c });
+      const c = colourOfRow(ind, r);
+      map.setFeatureState({ source: 'communes', id: r.code }, { fc: c.color, nd: c.hatch });
     }
   }
 
@@ -452,7 +494,7 @@ export function createMap({ container, basemap, onStatus, hintEl }) {
     /** Colours the communes by an indicator; rows: the commune table (code + values). */
     setIndicator(ind, rows) {
       indicator = ind;
-      if (rows) colourRows = rows;
+      if (rows && rows !== colourRows) { colourRows = rows; rowsByCode = new Map(rows.map((r) => [r.code, r])); }
       applyColours();
     },
     get indicator() { return indicator; },

@@ -12,6 +12,8 @@ const COMMUNE_FIELDS = [
   'ref_lon', 'ref_lat', 'apl_mg', 'zonage_mg',
 ];
 const TEXT_FIELDS = new Set(['code', 'nom', 'departement', 'departement_nom', 'region', 'region_nom', 'epci', 'epci_nom', 'cls', 'zonage_mg', 'ref_point']);
+/** Columns saying why a value is missing (`msp_manque`, `acc_ehpad_manque`): text. */
+const isText = (name) => TEXT_FIELDS.has(name) || name.endsWith('_manque');
 
 export async function loadMeta() {
   const [collections, communes, dataset, spec, clsCsv] = await Promise.all([
@@ -45,6 +47,8 @@ export async function loadMeta() {
         if (absent.length) reason += ` (source non chargée : ${absent.map((s) => s.title).join(' ; ')})`;
       }
       const sources = c.careaccess.sources ?? [];
+      // careaccess.scope: the départements where the list speaks (null: everywhere).
+      const scope = Array.isArray(c.careaccess.scope) ? new Set(c.careaccess.scope) : null;
       return {
         id,
         title,
@@ -53,9 +57,12 @@ export async function loadMeta() {
         available,
         reason,
         partial: Boolean(c.careaccess.partial_list),
+        scope,
         sources,
         caveat: sources.map((s) => s.caveat).filter(Boolean).join(' ; ') || null,
         hasIndicator: propNames.has(`${id}_km`),
+        /** The column giving why the distance is missing (null when the service has none). */
+        missingColumn: propNames.has(`${id}_manque`) ? `${id}_manque` : null,
       };
     });
   // The kinds the page lists: those with structures, and the ones it always names.
@@ -65,7 +72,10 @@ export async function loadMeta() {
   // Profiles without a kind of structure (doctors) first, then in the order of the kinds.
   const rawProfiles = communes.careaccess?.accessibility_profiles ?? {};
   const profiles = Object.entries(rawProfiles)
-    .map(([id, p]) => ({ id, ...p, name: PROFILE_NAMES[id] ?? p.title ?? id, hasIndicator: propNames.has(`acc_${id}`) }))
+    .map(([id, p]) => ({
+      id, ...p, name: PROFILE_NAMES[id] ?? p.title ?? id, hasIndicator: propNames.has(`acc_${id}`),
+      missingColumn: propNames.has(`acc_${id}_manque`) ? `acc_${id}_manque` : null,
+    }))
     .sort((a, b) => (a.supply?.kind ? kindRank(a.supply.kind) : -1) - (b.supply?.kind ? kindRank(b.supply.kind) : -1));
 
   const declared = readApi(spec);
@@ -120,7 +130,7 @@ function readApi(spec) {
 export async function loadCommuneTable(meta) {
   const fields = COMMUNE_FIELDS.filter((f) => meta.properties.has(f));
   for (const name of meta.properties.keys()) {
-    if (/^(acc_|[a-z_]+_km$|[a-z_]+_min$)/.test(name) && !fields.includes(name)) fields.push(name);
+    if (/^(acc_|[a-z_]+_km$|[a-z_]+_min$|[a-z_]+_manque$)/.test(name) && !fields.includes(name)) fields.push(name);
   }
   const page = 10000;
   const pages = Math.max(1, Math.ceil((meta.communeCount ?? 0) / page));
@@ -135,7 +145,7 @@ export async function loadCommuneTable(meta) {
       const r = {};
       head.forEach((k, i) => {
         const v = cells[i];
-        if (TEXT_FIELDS.has(k)) r[k] = v === '' ? null : v;
+        if (isText(k)) r[k] = v === '' ? null : v;
         else r[k] = v === '' ? null : Number(v);
       });
       rows.push(r);
@@ -167,22 +177,6 @@ export function parseCsv(text) {
     } else cell += c;
   }
   if (cell !== '' || row.length) { row.push(cell); out.push(row); }
-  return out;
-}
-
-/**
- * For each kind with a partial list: the set of départements where the list has at least
- * one structure. Elsewhere a "nearest" distance only shows how far the list reaches.
- */
-export async function loadCoverage(meta) {
-  const out = {};
-  await Promise.all(meta.kinds.filter((k) => k.partial && k.available).map(async (k) => {
-    const text = await apiText(`/collections/${k.id}/items${qs({ f: 'csv', limit: 10000, properties: 'departement' })}`);
-    const [head, ...rows] = parseCsv(text);
-    const i = head ? head.indexOf('departement') : -1;
-    if (i < 0) return;
-    out[k.id] = new Set(rows.map((r) => r[i]).filter(Boolean));
-  }));
   return out;
 }
 

@@ -5,6 +5,7 @@ import { h, partialBadge } from './ui.js';
 import { habitants, km, minutes, phone, int, value as fmtValue } from './format.js';
 import { positionNote } from './meta.js';
 import { zonageLabel } from './indicators.js';
+import { missingText, missingCode } from './labels.js';
 import { symbolImg } from './map.js';
 
 let popup = null;
@@ -58,25 +59,31 @@ export function communePopup(ctx, feature, lngLat) {
   const ind = ctx.mapCtl.indicator;
   const rows = [];
   const missing = ctx.meta.kinds.filter((k) => !k.available);
+  const val = (name) => p[name] ?? rec[name] ?? null;
   for (const k of ctx.meta.kinds) {
     if (!k.available) continue;
     const cur = ind && (ind.id === `${k.id}_km` || ind.id === `${k.id}_min`);
-    const cov = ctx.coverage?.[k.id];
-    if (k.partial && cov && !cov.has(p.departement)) {
-      rows.push(h('tr', { class: cur ? 'current muted' : 'muted' },
-        h('th', { scope: 'row' }, k.short, h('span', { class: 'star', title: 'liste partielle' }, '*')),
-        h('td', { colspan: 2 }, 'département non couvert par la liste')));
+    const head = h('th', { scope: 'row' }, k.short, k.partial ? h('span', { class: 'star', title: 'liste partielle' }, '*') : null);
+    const why = val(`${k.id}_manque`);
+    if (val(`${k.id}_km`) == null && (why || k.missingColumn)) {
+      // No distance: the service says why (not covered by the list, no structure by road…).
+      rows.push(h('tr', { class: cur ? 'current muted' : 'muted', dataset: { manque: missingCode(why) ?? 'inconnue' } }, head,
+        h('td', { colspan: 2, class: 'reason' }, missingText(why) ?? 'pas de valeur (raison non donnée)')));
       continue;
     }
-    rows.push(h('tr', { class: cur ? 'current' : null },
-      h('th', { scope: 'row' }, k.short, k.partial ? h('span', { class: 'star', title: 'liste partielle' }, '*') : null),
-      h('td', { class: 'n' }, km(p[`${k.id}_km`])),
-      h('td', { class: 'n' }, minutes(p[`${k.id}_min`]))));
+    rows.push(h('tr', { class: cur ? 'current' : null }, head,
+      h('td', { class: 'n' }, km(val(`${k.id}_km`))),
+      h('td', { class: 'n' }, minutes(val(`${k.id}_min`)))));
   }
-  const accRows = ctx.meta.profiles.filter((pr) => pr.hasIndicator).map((pr) => h('tr', { class: ind?.id === `acc_${pr.id}` ? 'current' : null },
-    h('th', { scope: 'row' }, pr.name),
-    h('td', { class: 'n' }, fmtValue(p[`acc_${pr.id}`])),
-    h('td', { class: 'unit' }, SHORT_UNITS[pr.id] ?? pr.unit)));
+  const accRows = ctx.meta.profiles.filter((pr) => pr.hasIndicator).map((pr) => {
+    const v = val(`acc_${pr.id}`);
+    const why = v == null ? val(`acc_${pr.id}_manque`) : null;
+    return h('tr', { class: ind?.id === `acc_${pr.id}` ? 'current' : null, dataset: v == null ? { manque: missingCode(why) ?? 'inconnue', profile: pr.id } : { profile: pr.id } },
+      h('th', { scope: 'row' }, pr.name),
+      v != null
+        ? [h('td', { class: 'n' }, fmtValue(v)), h('td', { class: 'unit' }, SHORT_UNITS[pr.id] ?? pr.unit)]
+        : h('td', { colspan: 2, class: 'reason muted' }, `pas de valeur : ${missingText(why) ?? 'raison non donnée'}`));
+  });
   if (ctx.meta.properties.has('apl_mg')) {
     accRows.push(h('tr', { class: ind?.id === 'apl_mg' ? 'current' : null },
       h('th', { scope: 'row' }, 'APL DREES 2021'), h('td', { class: 'n' }, fmtValue(p.apl_mg)), h('td', { class: 'unit' }, 'consult./an/hab. standardisé')));

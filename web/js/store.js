@@ -1,6 +1,6 @@
 // A tiny shared store: named values one part of the page publishes and others read or
 // watch, so that views never reach into each other. Keys in use: `territory` (the one
-// shown in Territoire, {type, code, nom} or null), `facilities` (Set of structure kinds
+// shown in Territoire, {type, code, nom} or null; the scenario looks at it by default), `facilities` (Set of structure kinds
 // shown on the map) and `facilityStatus` (their loading: null, {loading: kind} or {error}).
 
 export function createStore(initial = {}) {

@@ -3,11 +3,16 @@
 //
 //   CAREACCESS_URL=http://127.0.0.1:8080/ node web/tests/browser.mjs
 //
-// Checks: the map canvas draws the communes; the citizen view finds the structures near
-// Thouars with distances; the Thouarsais CLS territory view shows its underserved
-// communes (sortable table, CSV export); a scenario site changes the numbers; the explain
-// view opens from a commune popup; each view clears its own map overlays when left; the
-// limits come from /api; API errors are shown in words; the page fits a 390 px phone. Screenshots of every view go to tests/artifacts/screenshots/ (git-ignored).
+// Checks: the map canvas draws the communes; the legend tells « non couvert par la liste »
+// and unknown values (with the service's reasons) apart; the citizen view finds the
+// structures near Thouars with distances, and from Saumur (49) says the MSP list does not
+// cover it; the Thouarsais CLS territory view shows its underserved communes (sortable
+// table, CSV export); Maine-et-Loire shows « — » and the non-covered line for MSP; a
+// scenario site changes the numbers, and with the CLS looked at its headline comes from
+// `inside` with the « non couvert » line; the explain view opens from a commune popup, and
+// Tours' EHPAD accessibility gives a reason, not 0; each view clears its own map overlays
+// when left; the limits come from /api; API errors are shown in words; the page fits a
+// 390 px phone. Screenshots of every view go to tests/artifacts/screenshots/ (git-ignored).
 // Exits non-zero with a message naming the failed step.
 
 import { chromium } from 'playwright-core';
@@ -152,6 +157,16 @@ async function desktop(browser) {
   await p.getByLabel('Indicateur').selectOption('hospital_km');
   await p.waitForFunction(() => document.documentElement.dataset.indicator === 'hospital_km');
   check(/km/.test(await p.locator('#legend-table caption').innerText()), "la légende ne donne pas l'unité (km)");
+  // Missing values: the service's reason, not the page's idea of coverage.
+  await p.getByLabel('Indicateur').selectOption('msp_km');
+  await p.waitForFunction(() => document.documentElement.dataset.indicator === 'msp_km');
+  const mspLegend = await p.locator('#legend-table').innerText();
+  check(/non couvert par la liste/.test(mspLegend), `la légende MSP ne distingue pas « non couvert par la liste » : ${mspLegend.slice(0, 300)}`);
+  await p.getByLabel('Indicateur').selectOption('acc_ehpad');
+  await p.waitForFunction(() => document.documentElement.dataset.indicator === 'acc_ehpad');
+  const accLegend = await p.locator('#view-carte .legend').innerText();
+  check(/valeur inconnue/.test(accLegend) && /sans capacité connue/i.test(accLegend) && /population de référence inconnue/i.test(accLegend),
+    `la légende de l’accessibilité EHPAD ne donne pas les raisons du service : ${accLegend.slice(0, 400)}`);
   await p.getByLabel('Indicateur').selectOption('apl_mg');
   await waitMapIdle(p);
   await shot(p, '01-carte.png');
@@ -182,6 +197,19 @@ async function desktop(browser) {
   await waitMapIdle(p);
   await shot(p, '02-trouver.png');
 
+  step = 'trouver une structure : Saumur, hors de la liste des MSP';
+  log(step);
+  await p.evaluate(() => { location.hash = '#trouver/49328'; });
+  const mspSection = p.locator('#nearest-result section[data-kind=msp]');
+  await mspSection.locator('.out-of-scope').waitFor({ timeout: STEP_TIMEOUT });
+  const mspText = await mspSection.innerText();
+  check(/Non couvert/.test(mspText) && /ne couvre pas ce département/.test(mspText) && /plus proches que la liste connaît/.test(mspText),
+    `le « hors couverture » des MSP depuis Saumur n’est pas dit : ${mspText.slice(0, 300)}`);
+  check(await p.locator('#nearest-result section[data-kind=ehpad] .out-of-scope').count() === 0, 'l’EHPAD est dit non couvert en Maine-et-Loire');
+  check(/Psychiatrie/.test(await p.locator('#nearest-result').innerText()), 'la psychiatrie n’est pas listée');
+  await waitMapIdle(p);
+  await shot(p, '02b-trouver-saumur.png');
+
   step = 'territoire : CLS du Thouarsais';
   log(step);
   await tab(p, 'Territoire');
@@ -194,7 +222,7 @@ async function desktop(browser) {
   await p.locator('#underserved-table').waitFor({ timeout: STEP_TIMEOUT });
   // Every Thouarsais commune is within 10 km of an MSP: ask for hospitals, then sort and export.
   await p.locator('#view-territoire').getByLabel('Type de structure').selectOption('hospital');
-  await p.waitForFunction(() => document.querySelector('#underserved-table caption')?.textContent.includes('hospitalier'), null, { timeout: STEP_TIMEOUT });
+  await p.waitForFunction(() => document.querySelector('#underserved-table caption')?.textContent.includes('hôpital général'), null, { timeout: STEP_TIMEOUT });
   const rows = await p.locator('#underserved-table tbody tr:not(:has(td.empty))').count();
   check(rows >= 1, 'le tableau des communes mal desservies est vide');
   const firstPop = await p.locator('#underserved-table tbody tr').first().locator('td').nth(1).innerText();
@@ -240,20 +268,57 @@ async function desktop(browser) {
   check(await p.locator('.change-list li').count() === 2, 'les deux changements ne sont pas listés');
   await waitMapIdle(p);
   await shot(p, '04-scenario.png');
-  // The service will add an `accessibility` member to scenario answers: the page shows it
-  // when present. Simulated here on one answer, whatever its exact shape turns out to be.
-  await p.route('**/scenarios', async (route) => {
-    const res = await route.fetch();
-    const body = await res.json();
-    body.accessibility ??= { profile: 'msp', mean_before: 0.0582, mean_after: 0.0614, communes: [{ code: '79005', nom: 'Airvault', before: 0.41, after: 1.02, delta: 0.61 }] };
-    await route.fulfill({ response: res, json: body });
-  });
+  // The territory looked at is the one of the Territoire view: its numbers are the headline.
+  const inside1 = await p.locator('#scenario-inside').innerText();
+  check(/CLS du Thouarsais/.test(inside1), `le scénario ne met pas en tête le territoire de la vue Territoire : ${inside1.slice(0, 200)}`);
+  // The accessibility deltas (`accessibility` member of the answer), per commune.
   await p.locator('#view-scenario').getByLabel('Seuil de proximité').selectOption('km:15');
-  await p.locator('#scenario-accessibility').waitFor({ timeout: STEP_TIMEOUT });
-  check(/Airvault/.test(await p.locator('#scenario-accessibility').innerText()), 'les écarts d’accessibilité ne sont pas affichés');
-  await p.unroute('**/scenarios');
+  await p.waitForFunction(() => document.querySelector('#scenario-result')?.dataset.state === 'done' && document.querySelector('#scenario-accessibility'), null, { timeout: STEP_TIMEOUT });
+  const accText = await p.locator('#scenario-accessibility').innerText();
+  check(/Airvault/.test(accText) && /Avant/.test(accText), `les écarts d’accessibilité ne sont pas affichés : ${accText.slice(0, 200)}`);
   await p.locator('#scenario-reset').click();
   await p.waitForFunction(() => document.querySelector('#scenario-result')?.dataset.state === 'empty');
+  await p.locator('#view-scenario').getByLabel('Seuil de proximité').selectOption('km:10');
+
+  step = 'scénario : une MSP regardée depuis le CLS du Thouarsais';
+  log(step);
+  await p.evaluate(() => { window.careaccess.map.jumpTo({ center: [-0.21, 47.07], zoom: 9 }); });
+  await waitMapIdle(p);
+  const site3 = await mapPoint(p, -0.21, 47.07);
+  await p.mouse.click(site3.x, site3.y);
+  await p.waitForFunction(() => document.querySelector('#scenario-result')?.dataset.state === 'done', null, { timeout: STEP_TIMEOUT });
+  const inside = await p.locator('#scenario-inside').innerText();
+  const outside = await p.locator('#scenario-out-of-scope').innerText();
+  log(`en tête : ${inside.replace(/\s+/g, ' ').slice(0, 120)}`);
+  check(/Dans CLS du Thouarsais/.test(inside) && /\d/.test(await p.locator('#scenario-inside-changed .big').innerText()), `l’en-tête du CLS manque : ${inside.slice(0, 200)}`);
+  check(/Non couvert/.test(outside) && /habitants de \d+ communes dans des départements que la liste des MSP ne couvre pas/.test(outside.replace(/\u202f/g, ' ')),
+    `la ligne « non couvert » manque : ${outside.slice(0, 200)}`);
+  const order = await p.evaluate(() => {
+    const a = document.querySelector('#scenario-inside');
+    const b = document.querySelector('#scenario-gain');
+    return Boolean(a.compareDocumentPosition(b) & Node.DOCUMENT_POSITION_FOLLOWING);
+  });
+  check(order, 'les totaux nationaux passent avant l’en-tête du territoire');
+  await waitMapIdle(p);
+  await shot(p, '04b-scenario-cls.png');
+  await p.locator('#scenario-reset').click();
+  await p.waitForFunction(() => document.querySelector('#scenario-result')?.dataset.state === 'empty');
+
+  step = 'territoire : Maine-et-Loire, hors de la liste des MSP';
+  log(step);
+  await tab(p, 'Territoire');
+  await p.evaluate(() => { location.hash = '#territoire/departement/49'; });
+  await p.waitForFunction(() => /Maine-et-Loire/.test(document.querySelector('#view-territoire .territory-name')?.textContent ?? '') && document.querySelector('#territory-kinds'), null, { timeout: STEP_TIMEOUT });
+  const mspRow = await p.locator('#territory-kinds tr[data-kind=msp]').innerText();
+  check(/—/.test(mspRow) && !/%/.test(mspRow), `la ligne MSP du Maine-et-Loire devrait montrer « — » : ${mspRow}`);
+  const kindNotes = (await p.locator('#territory-kind-notes').innerText()).replace(/\u202f/g, ' ');
+  check(/MSP — non couvert : 176 communes, 833 776 habitants hors de la liste/.test(kindNotes), `la note « non couvert » des MSP manque : ${kindNotes}`);
+  check(/valeur connue pour 150 communes sur 176/.test(await p.locator('#territory-acc').innerText()), 'le nombre de communes avec une valeur d’accessibilité n’est pas dit');
+  await p.locator('#view-territoire').getByLabel('Type de structure').selectOption('msp');
+  await p.locator('#coverage-out-of-scope').waitFor({ timeout: STEP_TIMEOUT });
+  check(/la liste des MSP ne couvre pas ce territoire/.test(await p.locator('#coverage-out-of-scope').innerText()), 'les communes mal desservies ne disent pas que la liste ne couvre pas le territoire');
+  await waitMapIdle(p);
+  await shot(p, '03b-territoire-49.png');
 
   step = 'détail d’un calcul depuis la fenêtre d’une commune';
   log(step);
@@ -277,6 +342,18 @@ async function desktop(browser) {
   check(await p.locator('#explain-result .check-ok').count() === 1, 'la somme des contributions ne retombe pas sur la valeur');
   await waitMapIdle(p);
   await shot(p, '06-calcul.png');
+
+  step = 'détail d’un calcul : Tours, places en EHPAD sans capacité connue';
+  log(step);
+  await p.evaluate(() => { location.hash = '#calcul/37261/ehpad'; });
+  await p.waitForFunction(() => /Tours/.test(document.querySelector('#explain-result h3')?.textContent ?? '') && document.querySelector('#explain-value'), null, { timeout: STEP_TIMEOUT });
+  const toursValue = await p.locator('#explain-value').innerText();
+  const toursFoot = await p.locator('#explain-table tfoot').innerText();
+  check(/Pas de valeur/.test(toursValue) && /sans capacité connue/.test(toursValue) && !/^\s*0\b/.test(toursValue), `Tours (EHPAD) devrait dire pourquoi il n’y a pas de valeur : ${toursValue}`);
+  check(/pas de valeur/.test(toursFoot) && !/\b0\s*$/.test(toursFoot.trim()), `la ligne de somme montre un nombre au lieu de la raison : ${toursFoot}`);
+  check(/capacité inconnue/.test(await p.locator('#explain-table tbody').innerText()), 'les sites sans capacité ne disent pas « capacité inconnue »');
+  await waitMapIdle(p);
+  await shot(p, '06b-calcul-tours-ehpad.png');
 
   step = 'erreur du service affichée';
   log(step);
@@ -335,6 +412,13 @@ async function phone(browser) {
   await p.waitForFunction(() => ['drawn', 'error'].includes(document.documentElement.dataset.communes), null, { timeout: LOAD_TIMEOUT });
   await waitMapIdle(p);
   await shot(p, '10-telephone-carte.png');
+  await p.evaluate(() => { location.hash = '#territoire/departement/49'; });
+  await p.locator('#territory-kind-notes').waitFor({ timeout: STEP_TIMEOUT });
+  await p.locator('#coverage-out-of-scope').waitFor({ timeout: STEP_TIMEOUT });
+  const overflow2 = await p.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
+  check(overflow2 <= 1, `la vue Territoire déborde de ${overflow2} px en largeur sur un téléphone`);
+  await p.screenshot({ path: path.join(SHOTS, '11-telephone-territoire.png'), fullPage: true });
+  log('capture : tests/artifacts/screenshots/11-telephone-territoire.png');
   await context.close();
 }
 

@@ -165,6 +165,9 @@ struct After {
     ratio: Option<f64>,
     /// Its terms are known (a known supply, its whole demand known).
     known: bool,
+    /// Its supply is known (an unknown site is counted by its supply first, as in
+    /// [`Engine::accessibility`]).
+    supply_known: bool,
 }
 
 impl Engine {
@@ -276,6 +279,7 @@ impl Engine {
                     removed: true,
                     ratio: None,
                     known: true,
+                    supply_known: true,
                 },
             );
             sites.push(delta_of(change, SiteOp::Remove, j, None, None));
@@ -309,6 +313,7 @@ impl Engine {
                     removed: false,
                     ratio,
                     known,
+                    supply_known: true,
                 },
             );
             sites.push(delta_of(change, SiteOp::Resize, j, Some(supply), ratio));
@@ -392,16 +397,15 @@ impl Engine {
                     removed: false,
                     ratio: site.ratio,
                     known: site.is_known(),
+                    supply_known: site.supply.is_some(),
                 });
                 if state.removed {
                     continue;
                 }
-                if !state.known {
-                    if site.communes_without_demand > 0 {
-                        unknowns.demand_incomplete += 1;
-                    } else {
-                        unknowns.without_supply += 1;
-                    }
+                if !state.supply_known {
+                    unknowns.without_supply += 1;
+                } else if !state.known {
+                    unknowns.demand_incomplete += 1;
                 }
                 a += baseline.weight(p) * state.ratio.unwrap_or(0.0);
             }
@@ -688,6 +692,47 @@ mod tests {
             e.scenario_accessibility(&Kind::Msp, &[add(0.0, 46.0, None)], &base, None),
             Err(ScenarioError::ProfileKind { .. })
         ));
+    }
+
+    /// A site without capacity whose catchment also lacks a demand is counted by its
+    /// capacity, after a change as before (`sites_sans_capacite:1` both times).
+    #[test]
+    fn unknown_sites_are_counted_by_supply_first_after_a_change() {
+        let mut e = engine(
+            vec![
+                commune("79001", 0.0, 46.0, 1_000),
+                commune("79002", 0.0, 46.05, 1_800),
+                commune("79003", 0.0, 46.1, 400),
+            ],
+            // S2 is out of everyone's reach.
+            vec![
+                ehpad("S1", 0.0, 46.0, None),
+                ehpad("S2", 0.0, 47.0, Some(5.0)),
+            ],
+        );
+        let demand = vec![Some(1_000.0), Some(1_800.0), None];
+        e.data
+            .indicators
+            .numeric
+            .insert(crate::model::STANDARDISED_INDICATOR.to_owned(), demand);
+        let p = profile(StepUnit::Km, &[(15.0, 1.0)], Supply::Capacity);
+        let std = Some(Demand::Standardised);
+        let base = e
+            .accessibility(&p, None, std, DistanceModel::Straight, None)
+            .unwrap();
+        let without_capacity = Missing::sites(MissingReason::SitesWithoutSupply, 1);
+        assert_eq!(base.missing(0), Some(without_capacity));
+        let d = e
+            .scenario_accessibility(&Kind::Ehpad, &[add(0.0, 46.05, Some(10.0))], &base, None)
+            .unwrap();
+        // A and B still lack S1's capacity, for the same reason: nothing changes for them
+        // (the new site, whose catchment lacks C's demand, is unknown too, but a site
+        // without capacity is named first).
+        assert!(
+            d.communes.iter().all(|c| c.code == "79003"),
+            "{:?}",
+            d.communes
+        );
     }
 
     /// Communes over about 45 × 55 km (some without point), EHPAD with capacities (some

@@ -216,3 +216,107 @@ impl Engine {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::InseeCode;
+    use crate::test_support::{commune, engine};
+
+    fn indicator(e: &mut Engine, name: &str, values: Vec<Option<f64>>) {
+        e.data.indicators.numeric.insert(name.to_owned(), values);
+    }
+
+    #[test]
+    fn zonage_classes_follow_the_faq() {
+        assert_eq!(ZonageClass::of(0.0), ZonageClass::ZipEligible);
+        assert_eq!(ZonageClass::of(2.5), ZonageClass::ZipEligible);
+        assert_eq!(ZonageClass::of(2.500_001), ZonageClass::Vivier);
+        assert_eq!(ZonageClass::of(4.0), ZonageClass::Vivier);
+        assert_eq!(ZonageClass::of(4.000_001), ZonageClass::Outside);
+    }
+
+    #[test]
+    fn zonage_review_table() {
+        let codes = ["79001", "79002", "79003", "79004", "79005", "79006"];
+        let mut e = engine(
+            codes
+                .iter()
+                .enumerate()
+                .map(|(i, c)| commune(c, -0.3, 46.5 + 0.01 * i as f64, 100 * (i as u32 + 1)))
+                .collect(),
+            vec![],
+        );
+        indicator(
+            &mut e,
+            DREES_APL_INDICATOR,
+            vec![Some(2.0), Some(2.5), Some(3.0), Some(5.0), None, Some(1.0)],
+        );
+        let official = [
+            "1_ZIP",
+            "2_ZAC",
+            "1_ZIP",
+            "3_HZ",
+            "1_ZIP",
+            "N/A - résultat non disponible",
+        ];
+        e.data.indicators.text.insert(
+            ZONAGE_INDICATOR.to_owned(),
+            official.iter().map(|s| Some((*s).to_owned())).collect(),
+        );
+        let t = Territory {
+            kind: TerritoryType::Departement,
+            code: "79".to_owned(),
+            name: "Deux-Sèvres".to_owned(),
+            communes: codes.iter().map(|c| InseeCode::parse(c).unwrap()).collect(),
+        };
+        let z = e.zonage_review(ZonageValues::DreesApl65, &t);
+        assert_eq!(z.status, "à confirmer");
+        assert_eq!(z.values, "apl_mg_65");
+        // Compared: 79001 (zip/ZIP agree), 79002 (zip/ZAC disagree), 79003 (vivier/ZIP
+        // disagree), 79004 (outside/HZ agree); 79005 has no value, 79006 no official class.
+        let a = &z.agreement;
+        assert_eq!((a.communes_compared, a.communes_agree), (4, 2));
+        assert_eq!((a.population_compared, a.population_agree), (1000, 500));
+        assert_eq!(a.share_communes, Some(0.5));
+        let cell = |ours: Option<ZonageClass>, off: &str| {
+            z.cells
+                .iter()
+                .find(|c| c.ours == ours && c.official == off)
+                .map(|c| (c.communes, c.population))
+        };
+        let agrees = |ours: Option<ZonageClass>, off: &str| {
+            z.cells
+                .iter()
+                .find(|c| c.ours == ours && c.official == off)
+                .and_then(|c| c.agrees)
+        };
+        // Each cell says whether it counts as agreement, and the rule says why: outside
+        // the vivier against an official HZ (or ZAC) agrees, only the ZIP line is compared.
+        assert_eq!(agrees(Some(ZonageClass::ZipEligible), "1_ZIP"), Some(true));
+        assert_eq!(agrees(Some(ZonageClass::ZipEligible), "2_ZAC"), Some(false));
+        assert_eq!(agrees(Some(ZonageClass::Vivier), "1_ZIP"), Some(false));
+        assert_eq!(agrees(Some(ZonageClass::Outside), "3_HZ"), Some(true));
+        assert_eq!(agrees(None, "1_ZIP"), None);
+        assert!(a.rule.contains("hors vivier") && a.rule.contains("ZAC"));
+        assert_eq!(
+            cell(Some(ZonageClass::ZipEligible), "1_ZIP"),
+            Some((1, 100))
+        );
+        assert_eq!(
+            cell(Some(ZonageClass::ZipEligible), "2_ZAC"),
+            Some((1, 200))
+        );
+        assert_eq!(
+            cell(
+                Some(ZonageClass::ZipEligible),
+                "N/A - résultat non disponible"
+            ),
+            Some((1, 600))
+        );
+        assert_eq!(cell(None, "1_ZIP"), Some((1, 500)));
+        assert_eq!(z.cells.last().unwrap().ours, None);
+        assert_eq!(z.cells.iter().map(|c| c.communes).sum::<usize>(), 6);
+        assert!(z.caveats[0].contains("à confirmer"));
+    }
+}

@@ -1,11 +1,14 @@
 // View 5 — Détail d'un calcul (explain): the audit trail of a commune's 2SFCA
 // accessibility: every site of its catchment with distance, weight, supply, the demand
 // it shares, its ratio R_j and its contribution; they add up to the commune's value.
+// A value the service cannot give (a site without known capacity, an unknown demand…) is
+// not a number: the rows say « capacité inconnue » and the sum line gives the reason.
 // Its overlays: the commune, lines to the sites (width by contribution), rings on them.
 
 import { api, qs, isAbort } from '../api.js';
 import { h, fill, errorBox, loading, dataTable, searchBox, select, slug, announcer } from '../ui.js';
-import { int, kmFromM, minutes, num, value as fmtValue, habitants } from '../format.js';
+import { int, kmFromM, minutes, num, value as fmtValue, habitants, capital, plural } from '../format.js';
+import { missingText, missingReasons } from '../labels.js';
 
 const DEMAND_LABEL = {
   population: 'population municipale',
@@ -54,7 +57,7 @@ export function createCalcul(ctx, root) {
     overlays.clear();
     fill(result, loading('Chargement du détail du calcul…'));
     try {
-      const e = await api(`/communes/${encodeURIComponent(code)}/explain${qs({ kind: profile })}`, { signal });
+      const e = await api(`/communes/${encodeURIComponent(code)}/explain${qs({ profile })}`, { signal });
       last = e;
       search.set(e.name);
       await render(e);
@@ -89,41 +92,68 @@ export function createCalcul(ctx, root) {
     const p = meta.profile(e.profile);
     const u = e.unit === 'km' ? 'km' : 'min';
     const catchment = e.steps[e.steps.length - 1]?.upto;
-    if (e.accessibility == null) {
+    const missing = e.accessibility == null ? (missingText(e.missing) ?? (e.demand == null ? 'population de référence inconnue' : 'raison non donnée par le service')) : null;
+    const contributions = e.contributions ?? [];
+    if (e.accessibility == null && !contributions.length) {
+      say.say(`${e.name} : pas de valeur, ${missing}.`);
       fill(result,
         h('h3', null, `${e.name} (${e.code})`),
-        h('p', { class: 'big-value' }, 'Pas de valeur'),
-        h('p', null, e.demand == null ? `La demande de cette commune (${DEMAND_LABEL[e.demand_mode] ?? e.demand_mode}) n'est pas connue dans les données.` : 'Aucun site dans la zone de chalandise.'),
+        h('p', { class: 'big-value', id: 'explain-value' }, h('strong', null, 'Pas de valeur'), ` : ${missing}.`),
+        h('p', null, p?.title ?? meta.profileName(e.profile)),
+        missingReasons(e.missing).some((r) => r.code === 'hors_couverture')
+          ? h('p', { class: 'note' }, `La liste de cette offre ne parle pas pour le département de ${e.name} : le service ne calcule pas de valeur plutôt que de compter zéro.`) : null,
         e.caveat ? h('p', { class: 'caveat' }, e.caveat) : null);
       return;
     }
+    // A site without known supply (or whose shared demand is not known) has no ratio.
+    const unknownCell = (c) => h('span', { class: 'reason' }, c.supply == null ? 'capacité inconnue' : 'demande inconnue');
     const table = dataTable({
       id: 'explain-table',
-      caption: `${e.contributions.length} sites à moins de ${num(catchment, 1)} ${u} de ${e.name}`,
+      caption: `${contributions.length} sites à moins de ${num(catchment, 1)} ${u} de ${e.name}`,
       columns: [
         { key: 'site_name', label: 'Site' },
         { key: 'distance_m', label: "Distance à vol d'oiseau", num: true, format: (c) => kmFromM(c.distance_m), csv: (c) => c.distance_m / 1000, csvLabel: 'Distance (km)' },
         { key: 'car_min', label: 'Temps estimé', num: true, format: (c) => minutes(c.car_min), csvLabel: 'Temps (min)' },
         { key: 'weight', label: 'Poids w', num: true, format: (c) => num(c.weight, 2) },
-        { key: 'supply', label: 'Offre S_j', num: true, format: (c) => fmtValue(c.supply) },
+        { key: 'supply', label: 'Offre S_j', num: true, format: (c) => (c.supply == null ? unknownCell(c) : fmtValue(c.supply)), csv: (c) => c.supply ?? 'capacité inconnue' },
         { key: 'demand_in_catchment', label: 'Demande Σ w·P', num: true, format: (c) => int(c.demand_in_catchment) },
-        { key: 'ratio', label: 'Ratio R_j', num: true, format: (c) => fmtValue(c.ratio) },
-        { key: 'contribution', label: 'Contribution w·R_j', num: true, format: (c) => fmtValue(c.contribution) },
+        { key: 'ratio', label: 'Ratio R_j', num: true, format: (c) => (c.ratio != null ? fmtValue(c.ratio) : c.supply == null ? h('span', { class: 'muted' }, '—') : unknownCell(c)), csv: (c) => c.ratio ?? (c.supply == null ? null : 'demande inconnue') },
+        { key: 'contribution', label: 'Contribution w·R_j', num: true, value: (c) => (c.ratio == null ? null : c.contribution), format: (c) => (c.ratio == null ? h('span', { class: 'muted' }, '—') : fmtValue(c.contribution)), csv: (c) => (c.ratio == null ? null : c.contribution) },
       ],
-      rows: e.contributions,
+      rows: contributions,
       sort: { key: 'contribution', dir: 'desc' },
       empty: 'Aucun site dans la zone de chalandise : accessibilité nulle.',
       csvName: `calcul-${slug(e.name)}-${e.code}-${e.profile}.csv`,
     });
-    const sum = e.contributions.reduce((a, c) => a + (c.contribution ?? 0), 0);
+    if (e.accessibility == null) {
+      // Sites are listed, but some term is unknown: the sum is not a value.
+      const unknown = contributions.filter((c) => c.ratio == null).length;
+      table.setFoot(h('tr', { class: 'sum-missing' },
+        h('th', { scope: 'row', colspan: 7 }, 'Somme des contributions = accessibilité de la commune'),
+        h('td', { class: 'n reason' }, h('strong', null, 'pas de valeur'), h('span', { class: 'unit-line' }, missing))));
+      say.say(`${e.name} : pas de valeur, ${missing}.`);
+      fill(result,
+        h('h3', null, `${e.name} (${e.code})`),
+        h('p', { class: 'big-value', id: 'explain-value' }, h('strong', null, 'Pas de valeur'), ` : ${missing}.`),
+        h('p', null, p?.title ?? meta.profileName(e.profile)),
+        h('p', { class: 'caveat', id: 'explain-missing' }, h('strong', null, 'Pourquoi : '),
+          `${capital(missing)}. ${unknown ? `${plural(unknown, 'site')} sur ${contributions.length} n’${unknown >= 2 ? 'ont' : 'a'} pas de ratio connu : ` : ''}la somme serait fausse (trop basse), le service ne donne donc pas de valeur plutôt que de compter zéro.`),
+        e.caveat ? h('p', { class: 'note' }, h('strong', null, 'Limite : '), e.caveat) : null,
+        h('dl', { class: 'facts' },
+          h('dt', null, 'Demande de la commune (P)'), h('dd', null, e.demand != null ? `${int(e.demand)} — ${DEMAND_LABEL[e.demand_mode] ?? e.demand_mode}` : `inconnue — ${DEMAND_LABEL[e.demand_mode] ?? e.demand_mode}`),
+          h('dt', null, 'Offre par site'), h('dd', null, supplyText(e, p))),
+        table.el);
+      return;
+    }
+    const sum = contributions.reduce((a, c) => a + (c.contribution ?? 0), 0);
     table.setFoot(h('tr', null,
       h('th', { scope: 'row', colspan: 7 }, 'Somme des contributions = accessibilité de la commune'),
       h('td', { class: 'n' }, h('strong', null, fmtValue(sum)))));
     const ok = Math.abs(sum - e.accessibility) <= 1e-6 * Math.max(1, Math.abs(e.accessibility));
-    say.say(`${e.name} : ${fmtValue(e.accessibility)} ${e.unit_label}, somme de ${e.contributions.length} contributions.`);
+    say.say(`${e.name} : ${fmtValue(e.accessibility)} ${e.unit_label}, somme de ${contributions.length} contributions.`);
     fill(result,
       h('h3', null, `${e.name} (${e.code})`),
-      h('p', { class: 'big-value' }, h('strong', null, fmtValue(e.accessibility)), ` ${e.unit_label}`),
+      h('p', { class: 'big-value', id: 'explain-value' }, h('strong', null, fmtValue(e.accessibility)), ` ${e.unit_label}`),
       h('p', null, p?.title ?? meta.profileName(e.profile)),
       e.caveat ? h('p', { class: 'caveat' }, h('strong', null, 'Attention : '), e.caveat) : null,
       e.profile === 'mg' && ctx.table?.byCode.get(e.code)?.apl_mg != null
@@ -165,10 +195,10 @@ export function createCalcul(ctx, root) {
       const fc = await ctx.facilities(kind).catch(() => null);
       byId = new Map((fc?.features ?? []).map((f) => [f.properties.id, f.geometry.coordinates]));
     }
-    const max = Math.max(...e.contributions.map((c) => c.contribution ?? 0), 1e-12);
+    const max = Math.max(...(e.contributions ?? []).map((c) => c.contribution ?? 0), 1e-12);
     const lines = [];
     const pts = [o];
-    for (const c of e.contributions) {
+    for (const c of e.contributions ?? []) {
       const to = byId ? byId.get(c.site_id) : (t.byCode.get(c.site_id) ? [t.byCode.get(c.site_id).ref_lon, t.byCode.get(c.site_id).ref_lat] : null);
       if (!to) continue;
       lines.push({ from: o, to, w: 0.8 + 4 * ((c.contribution ?? 0) / max) });
@@ -189,3 +219,4 @@ export function createCalcul(ctx, root) {
     hide() { overlays.clear(); },
   };
 }
+

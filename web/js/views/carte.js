@@ -4,7 +4,8 @@
 
 import { h, fill, errorBox, loading, dataTable, select, partialBadge, slug, announcer } from '../ui.js';
 import { int, value as fmtValue, capital } from '../format.js';
-import { classOfRow, covered, noDataLabel, uncoveredLabel, NODATA_COLOR } from '../indicators.js';
+import { classOfRow, missingOf } from '../indicators.js';
+import { missingReasonText } from '../labels.js';
 import { symbolImg, facilityMinzoom } from '../map.js';
 
 const IND_KEY = 'careaccess.indicateur';
@@ -112,26 +113,46 @@ export function createCarte(ctx, root) {
     if (tableDetails.open) renderTable();
   }
 
-  /** Legend as a table: colour, class, communes, population (the counts need the commune table). */
+  /**
+   * Legend as a table: colour, class, communes, population (the counts need the commune
+   * table). Communes without a value are counted by the service's reason: not covered by
+   * the list, no structure by road, or unknown (the detailed reasons on hover and below).
+   */
+  let missingShown = []; // missing classes with communes, for the legend over the map
   function renderLegend() {
     const ind = indicator;
     const counts = ind.classes.map(() => ({ n: 0, pop: 0 }));
-    const none = { n: 0, pop: 0 };
-    const outside = { n: 0, pop: 0 };
+    const missing = new Map(ind.missingClasses.map((m) => [m, { n: 0, pop: 0, reasons: new Map() }]));
     const haveTable = Boolean(ctx.table);
     if (haveTable) {
       for (const r of ctx.table.rows) {
         const c = classOfRow(ind, r);
-        const slot = c ? counts[ind.classes.indexOf(c)] : covered(ind, r) ? none : outside;
+        let slot;
+        if (c) slot = counts[ind.classes.indexOf(c)];
+        else {
+          const m = missingOf(ind, r);
+          slot = missing.get(m.cls);
+          // By reason, without the number of sites of each commune.
+          const key = m.reasons.length ? m.reasons.map((x) => missingReasonText({ code: x.code, n: null })).join(' ; ') : m.text;
+          const agg = slot.reasons.get(key) ?? { n: 0, pop: 0 };
+          agg.n++;
+          agg.pop += r.population ?? 0;
+          slot.reasons.set(key, agg);
+        }
         slot.n++;
         slot.pop += r.population ?? 0;
       }
     }
-    const row = (color, label, cnt, hatch) => h('tr', null,
-      h('td', null, h('span', { class: `swatch${hatch ? ' hatch' : ''}`, style: hatch ? null : `background:${color}`, 'aria-hidden': 'true' })),
+    missingShown = haveTable ? ind.missingClasses.filter((m) => missing.get(m).n) : ind.missingClasses.slice(-1);
+    const reasonsTitle = (m) => [...missing.get(m).reasons].map(([text, a]) => `${capital(text)} : ${int(a.n)} communes, ${int(a.pop)} habitants`).join('\n');
+    const row = (color, label, cnt, hatch, title) => h('tr', { title: title || null, dataset: hatch ? { missing: hatch } : null },
+      h('td', null, h('span', { class: `swatch${hatch ? ' hatch' : ''}`, style: `background-color:${color}`, 'aria-hidden': 'true' })),
       h('th', { scope: 'row' }, label),
       h('td', { class: 'n' }, haveTable ? int(cnt.n) : '…'),
       h('td', { class: 'n' }, haveTable ? int(cnt.pop) : '…'));
+    // The detailed reasons of the "unknown" rows, written out (hover is not for everyone).
+    const unknownDetails = missingShown.filter((m) => m.codes == null && missing.get(m).reasons.size > 0 && ind.missingColumn);
+    const outside = missingShown.find((m) => m.key === 'hors_couverture');
     fill(legendBox,
       h('table', { class: 'legend-table', id: 'legend-table' },
         h('caption', null, 'Légende', ind.unit ? ` — ${ind.unit}` : ''),
@@ -142,9 +163,13 @@ export function createCarte(ctx, root) {
           h('th', { scope: 'col', class: 'n' }, 'Habitants'))),
         h('tbody', null,
           ind.classes.map((c, i) => row(c.color, c.label, counts[i])),
-          none.n || !haveTable ? row(NODATA_COLOR, noDataLabel(ind), none, true) : null,
-          outside.n ? row(NODATA_COLOR, uncoveredLabel(ind), outside, true) : null)),
-      outside.n ? h('p', { class: 'hint' }, `Hachurées aussi : les communes des départements où la liste partielle des ${ind.coverageKind?.plural ?? 'structures'} n’a aucune structure ; leur distance mesurerait la portée de la liste, pas l’accès.`) : null,
+          missingShown.map((m) => row(m.color, m.label, missing.get(m), m.key, reasonsTitle(m))))),
+      unknownDetails.map((m) => h('div', { class: 'legend-reasons', id: 'legend-reasons' },
+        h('p', { class: 'hint' }, `${capital(m.label.replace(/ \(raison au survol\)$/, ''))}, selon le service :`),
+        h('ul', { class: 'hint' }, [...missing.get(m).reasons].sort((a, b) => b[1].n - a[1].n).map(([text, a]) =>
+          h('li', null, `${capital(text)} : ${int(a.n)} ${a.n >= 2 ? 'communes' : 'commune'}, ${int(a.pop)} habitants`))))),
+      outside ? h('p', { class: 'hint' }, `« Non couvert par la liste » : la liste ${ind.coverageKind?.partial ? `partielle des ${ind.coverageKind.plural} ` : ''}ne parle pas pour le département de ces communes ; le service n’y donne pas de valeur.`) : null,
+      missingShown.some((m) => m.key === 'aucune_structure_par_la_route') ? h('p', { class: 'hint' }, '« Aucune structure accessible par la route » : îles et outre-mer sans structure de ce type dans la zone reliée par la route.') : null,
       ind.classNote ? h('p', { class: 'hint' }, ind.classNote) : null,
       ind.type === 'seq' ? h('p', { class: 'hint' }, 'Chaque classe contient sa borne basse : « 5 à moins de 10 km » compte 5 km, pas 10 km.') : null);
   }
@@ -166,7 +191,7 @@ export function createCarte(ctx, root) {
       h('p', { class: 'ml-title' }, ind.label, ind.unit && ind.type !== 'cat' && !/\((km|min)\)/.test(ind.label) ? h('span', { class: 'ml-unit' }, ` (${ind.unit})`) : null),
       h('ul', null,
         ind.classes.map((c) => h('li', null, h('span', { class: 'swatch', style: `background:${c.color}` }), shortLabel(c.label))),
-        h('li', null, h('span', { class: 'swatch hatch' }), ind.coverage ? 'pas de valeur ou non couvert' : 'pas de valeur')),
+        missingShown.map((m) => h('li', null, h('span', { class: 'swatch hatch', style: `background-color:${m.color}` }), shortLabel(m.label)))),
       kinds.length ? h('ul', { class: 'ml-symbols' }, kinds.map((k) => h('li', null, symbolImg(k.id), k.short, k.partial ? ' (liste partielle)' : ''))) : null);
   }
 
@@ -194,13 +219,15 @@ export function createCarte(ctx, root) {
         csvLabel: `${ind.title}${ind.unit ? ` (${ind.unit})` : ''}`,
         format: (r) => {
           const c = classOfRow(ind, r);
+          const m = c ? null : missingOf(ind, r);
           return h('span', { class: 'value-cell' },
-            h('span', { class: `swatch${c ? '' : ' hatch'}`, style: c ? `background:${c.color}` : null, 'aria-hidden': 'true' }),
-            r[ind.id] == null ? 'pas de valeur' : ind.type === 'cat' ? ind.format(r[ind.id]) : fmtValue(r[ind.id]),
-            covered(ind, r) ? null : h('span', { class: 'muted' }, ' (non couvert)'));
+            h('span', { class: `swatch${c ? '' : ' hatch'}`, style: `background-color:${c ? c.color : m.cls.color}`, 'aria-hidden': 'true' }),
+            c ? (ind.type === 'cat' ? ind.format(r[ind.id]) : fmtValue(r[ind.id])) : h('span', { class: 'muted reason' }, m.text));
         },
+        csv: (r) => (ind.type === 'cat' ? r[ind.id] : r[ind.id] ?? null),
       },
-      { key: 'classe', label: 'Classe', csvOnly: true, value: (r) => classOfRow(ind, r)?.label ?? (covered(ind, r) ? 'pas de valeur' : 'non couvert par la liste') },
+      { key: 'classe', label: 'Classe', csvOnly: true, value: (r) => classOfRow(ind, r)?.label ?? missingOf(ind, r).cls.label.replace(/ \(raison au survol\)$/, '') },
+      { key: 'raison', label: 'Raison de l’absence de valeur', csvOnly: true, value: (r) => missingOf(ind, r)?.text ?? '' },
     ];
     const sort = ind.type === 'cat' ? { key: ind.id, dir: 'asc' } : { key: ind.id, dir: ind.worseHigh ? 'desc' : 'asc' };
     table = dataTable({
@@ -225,7 +252,7 @@ export function createCarte(ctx, root) {
     clearTimeout(moveTimer);
     moveTimer = setTimeout(renderTable, 250);
   });
-  ctx.tableReady.then((t) => { if (indicator) { mapCtl.setIndicator(indicator, t.rows); renderLegend(); } }).catch((e) => legendBox.append(errorBox(e)));
+  ctx.tableReady.then((t) => { if (indicator) { mapCtl.setIndicator(indicator, t.rows); renderLegend(); renderMapLegend(); } }).catch((e) => legendBox.append(errorBox(e)));
 
   return {
     show(args) {

@@ -1,15 +1,17 @@
 // View 4 — Scénario: add a hypothetical structure (click on the map, or a commune's
 // chef-lieu) or remove an existing one (click its symbol, or search it by name) →
-// deltas at once: population newly within the threshold, communes whose nearest
-// changed, per territory, accessibility when the service gives it; reset. Siting
-// suggestions for a territory (its own, or the one shown in Territoire) can be added to
-// the scenario. Its overlays: the scenario sites, the communes whose nearest changed, a
-// hint; and the headline numbers over the map (#map-summary).
+// deltas at once. The territory looked at (picked here, or the one shown in Territoire:
+// store key `territory`) is sent with the scenario and its `inside` deltas are the
+// headline; then every commune reached, the communes the list does not cover (not
+// counted), per territory, and the accessibility deltas (with the reason of a missing
+// value). Siting suggestions for the territory looked at can be added to the scenario.
+// Its overlays: the scenario sites, the communes whose nearest changed, a hint; and the
+// headline numbers over the map (#map-summary).
 
 import { api, qs, isAbort } from '../api.js';
 import { h, fill, errorBox, loading, dataTable, searchBox, select, countSelect, newId, slug } from '../ui.js';
 import { int, kmFromM, minutes, signedInt, habitants, num, fold, pct, plural, value as fmtValue, signedValue } from '../format.js';
-import { TYPE_LABELS } from '../labels.js';
+import { TYPE_LABELS, missingText, missingReasons } from '../labels.js';
 import { facilityMinzoom } from '../map.js';
 
 export function createScenario(ctx, root) {
@@ -24,6 +26,14 @@ export function createScenario(ctx, root) {
   let result = null;
   let controller = null;
   let seq = 0;
+  // The territory looked at: picked here, else the one of the Territoire view (unless
+  // the user asked for none).
+  let ownTerritory = null;
+  let noTerritory = false;
+  const lookedAt = () => ownTerritory ?? (noTerritory ? null : store.get('territory') ?? null);
+  const territoryParam = (t) => `${{ cls: 'cls', epci: 'epci', departement: 'dep', region: 'reg' }[t.type] ?? t.type}:${t.code}`;
+  /** The accessibility profile of the kind when it counts places: added sites need a capacity. */
+  const capacityProfile = () => meta.profiles.find((p) => p.supply?.kind === kind && p.supply?.per_site === 'capacity') ?? null;
 
   const kindSel = select({
     label: 'Type de structure',
@@ -35,6 +45,7 @@ export function createScenario(ctx, root) {
       changes = changes.filter((c) => c.op === 'add' || c.kind === kind);
       if (changes.length !== before) announce('Les retraits d’un autre type de structure ont été enlevés du scénario.');
       layers.show(kind);
+      capacityBox.hidden = !capacityProfile();
       hint();
       update();
     },
@@ -95,6 +106,38 @@ export function createScenario(ctx, root) {
     onPick: (ft) => { remove(ft); removeSearch.set(''); },
   });
 
+  const territoryLabel = h('p', { class: 'territory-looked', id: 'scenario-territory', 'aria-live': 'polite' });
+  const territorySearch = searchBox({
+    label: 'Territoire regardé',
+    placeholder: 'ex. Thouarsais, Deux-Sèvres',
+    hint: 'Ses chiffres viennent en tête des effets. Sans choix ici, celui de la vue Territoire.',
+    source: async (q, signal) => {
+      const r = await api(`/search${qs({ q, type: 'cls,epci,departement,region', limit: 8 })}`, { signal });
+      return r.results.map((x) => ({ label: x.nom, detail: TYPE_LABELS[x.type] ?? x.type, value: x }));
+    },
+    onPick: (x) => { ownTerritory = { type: x.type, code: x.code, nom: x.nom }; noTerritory = false; territoryChanged(); },
+  });
+  function territoryChanged() {
+    const t = lookedAt();
+    const shared = !ownTerritory && t;
+    fill(territoryLabel,
+      t ? [h('strong', null, t.nom), ` (${TYPE_LABELS[t.type] ?? t.type}${shared ? ', choisi dans la vue Territoire' : ''}) `,
+        h('button', { type: 'button', class: 'linkish', onclick: () => { ownTerritory = null; noTerritory = true; territorySearch.set(''); territoryChanged(); } }, 'ne regarder aucun territoire')]
+        : ['Aucun territoire regardé : les effets portent sur toutes les communes touchées. ',
+          !noTerritory || !store.get('territory') ? null
+            : h('button', { type: 'button', class: 'linkish', onclick: () => { noTerritory = false; territoryChanged(); } }, `regarder ${store.get('territory').nom}`)]);
+    if (changes.length) update();
+  }
+  store.subscribe('territory', () => { if (!ownTerritory) { noTerritory = false; territoryChanged(); } });
+
+  const capacityId = newId('capacity');
+  const capacityInput = h('input', { type: 'number', id: capacityId, min: '1', step: '1', inputmode: 'numeric', placeholder: 'ex. 80', 'aria-describedby': `${capacityId}-hint` });
+  const capacityBox = h('div', { class: 'field capacity' },
+    h('label', { for: capacityId }, 'Capacité des structures ajoutées (places)'),
+    capacityInput,
+    h('p', { class: 'hint', id: `${capacityId}-hint` }, 'L’accessibilité compte les places : sans capacité, sa variation n’est pas calculée (les distances, si).'));
+  capacityBox.hidden = !capacityProfile();
+
   const changesBox = h('div', { class: 'changes' });
   const resultBox = h('div', { class: 'result', id: 'scenario-result' });
   const liveNote = h('p', { class: 'sr-only', role: 'status', 'aria-live': 'polite' });
@@ -105,7 +148,10 @@ export function createScenario(ctx, root) {
     h('p', { class: 'intro' }, 'Simulez l’ouverture ou la fermeture d’une structure : les effets s’affichent aussitôt. ',
       h('strong', null, 'Rien n’est enregistré'), ' ; les calculs portent sur les distances au chef-lieu de chaque commune.'),
     h('div', { class: 'row' }, kindSel.el, thrSel.el),
+    territorySearch.el,
+    territoryLabel,
     modeBox,
+    capacityBox,
     addSearch.el,
     removeSearch.el,
     h('h3', null, 'Changements du scénario'),
@@ -135,7 +181,9 @@ export function createScenario(ctx, root) {
     }
     seq++;
     const name = `${k().short} hypothétique n° ${seq}${where ? ` (${where})` : ''}`;
-    changes.push({ op: 'add', lon: Number(lon.toFixed(6)), lat: Number(lat.toFixed(6)), name, key: `a${seq}` });
+    const cap = Number(capacityInput.value);
+    const capacity = capacityProfile() && Number.isFinite(cap) && cap > 0 ? cap : null;
+    changes.push({ op: 'add', lon: Number(lon.toFixed(6)), lat: Number(lat.toFixed(6)), name, capacity, key: `a${seq}` });
     update();
   }
 
@@ -163,7 +211,7 @@ export function createScenario(ctx, root) {
       return;
     }
     fill(changesBox, h('ol', { class: 'change-list' }, changes.map((c) => h('li', null,
-      h('span', null, c.op === 'add' ? `Ajout : ${c.name}` : `Retrait : ${c.name}`,
+      h('span', null, c.op === 'add' ? `Ajout : ${c.name}${c.capacity ? `, ${int(c.capacity)} places` : ''}` : `Retrait : ${c.name}`,
         h('span', { class: 'muted' }, ` (${num(c.lat, 4)}° N, ${num(Math.abs(c.lon), 4)}° ${c.lon >= 0 ? 'E' : 'O'})`)),
       ' ',
       h('button', { type: 'button', class: 'linkish', onclick: () => { changes = changes.filter((x) => x !== c); update(); } }, 'Annuler ce changement')))));
@@ -192,10 +240,14 @@ export function createScenario(ctx, root) {
     controller = new AbortController();
     const signal = controller.signal;
     const [unit, val] = threshold.split(':');
+    const t = lookedAt();
     const body = {
       kind,
       [unit === 'km' ? 'within_km' : 'within_min']: Number(val),
-      changes: changes.map((c) => (c.op === 'add' ? { op: 'add', lon: c.lon, lat: c.lat, name: c.name } : { op: 'remove', id: c.id })),
+      changes: changes.map((c) => (c.op === 'add'
+        ? { op: 'add', lon: c.lon, lat: c.lat, name: c.name, ...(c.capacity ? { capacity: c.capacity } : {}) }
+        : { op: 'remove', id: c.id })),
+      ...(t ? { territory: territoryParam(t) } : {}),
     };
     resultBox.setAttribute('aria-busy', 'true');
     resultBox.dataset.state = 'loading';
@@ -228,7 +280,7 @@ export function createScenario(ctx, root) {
         { key: 'population', label: 'Habitants', num: true, format: (n) => int(n.population) },
         { key: 'before', label: 'Avant', value: (n) => n.before?.trip?.distance_m ?? null, format: (n) => trip(n.before), csv: (n) => tripText(n.before) },
         { key: 'after', label: 'Après', value: (n) => n.after?.trip?.distance_m ?? null, format: (n) => trip(n.after), csv: (n) => tripText(n.after) },
-        { key: 'gain', label: 'Gain de distance', num: true, value: (n) => (n.before?.trip?.distance_m ?? NaN) - (n.after?.trip?.distance_m ?? NaN), format: (n) => kmDelta(n), csv: (n) => ((n.before?.trip?.distance_m ?? 0) - (n.after?.trip?.distance_m ?? 0)) / 1000, csvLabel: 'Gain de distance (km)' },
+        { key: 'gain', label: 'Gain de distance', num: true, value: (n) => (n.before?.trip?.distance_m ?? NaN) - (n.after?.trip?.distance_m ?? NaN), format: (n) => kmDelta(n), csv: (n) => { const d = (n.before?.trip?.distance_m ?? NaN) - (n.after?.trip?.distance_m ?? NaN); return Number.isFinite(d) ? d / 1000 : null; }, csvLabel: 'Gain de distance (km)' },
         { key: 'within', label: `À moins de ${thr}`, value: (n) => (n.within_after ? 1 : 0) - (n.within_before ? 1 : 0), format: (n) => withinText(n) },
       ],
       rows: changed,
@@ -237,7 +289,7 @@ export function createScenario(ctx, root) {
       empty: 'Aucune commune ne change de structure la plus proche.',
       csvName: `scenario-${kind}-communes.csv`,
     });
-    const terr = (r.territories ?? []).filter((t) => t.population_newly_within || t.population_no_longer_within || t.communes_nearest_changed);
+    const terr = (r.territories ?? []).filter((t) => t.population_newly_within || t.population_no_longer_within || t.communes_nearest_changed || t.population_out_of_scope);
     const terrTable = dataTable({
       id: 'scenario-territories',
       caption: 'Par territoire',
@@ -247,28 +299,68 @@ export function createScenario(ctx, root) {
         { key: 'population_newly_within', label: `Habitants gagnant ${thr}`, num: true, format: (t) => signedInt(t.population_newly_within) },
         { key: 'population_no_longer_within', label: `Habitants perdant ${thr}`, num: true, format: (t) => (t.population_no_longer_within ? signedInt(-t.population_no_longer_within) : '0') },
         { key: 'communes_nearest_changed', label: 'Communes concernées', num: true, format: (t) => int(t.communes_nearest_changed) },
+        { key: 'population_out_of_scope', label: 'Non couverts (hab.)', num: true, format: (t) => (t.population_out_of_scope ? int(t.population_out_of_scope) : '0') },
       ],
       rows: terr,
       sort: { key: 'population_newly_within', dir: 'desc' },
       limit: 30,
       csvName: `scenario-${kind}-territoires.csv`,
     });
+    const inside = r.inside ?? null;
+    const outside = (r.out_of_scope ?? []).slice().sort((a, b) => (b.population ?? 0) - (a.population ?? 0));
     fill(resultBox,
-      h('h3', null, 'Effets du scénario'),
-      h('div', { class: 'cards' },
-        card('scenario-gain', signedInt(r.population_newly_within), `habitants nouvellement à moins de ${thr} d’${words.a}`, 'good'),
+      inside ? insideBlock(inside, thr, words) : null,
+      h('h3', null, inside ? 'Toutes les communes touchées' : 'Effets du scénario'),
+      h('div', { class: `cards${inside ? ' secondary' : ''}` },
+        card('scenario-gain', signedInt(r.population_newly_within), `habitants nouvellement à moins de ${thr} d’${words.a}`, r.population_newly_within ? 'good' : null),
         card('scenario-loss', r.population_no_longer_within ? signedInt(-r.population_no_longer_within) : '0', `habitants qui ne sont plus à moins de ${thr}`, r.population_no_longer_within ? 'bad' : null),
-        card('scenario-changed-count', int(changed.length), `communes changent de structure la plus proche${gained || lost ? ` (${gained} passent sous le seuil, ${lost} au-dessus)` : ''}`)),
+        card('scenario-changed-count', int(changed.length), `${changed.length >= 2 ? 'communes changent' : 'commune change'} de structure la plus proche${gained || lost ? ` (${gained} passent sous le seuil, ${lost} au-dessus)` : ''}`)),
+      r.population_out_of_scope > 0 || outside.length
+        ? h('div', { class: 'caveat strong', id: 'scenario-out-of-scope' },
+          h('p', null, h('strong', null, 'Non couvert : '),
+            `${habitants(r.population_out_of_scope ?? 0)} de ${plural(outside.length, 'commune')} dans des départements que la liste des ${words.plural} ne couvre pas — non comptés.`),
+          outside.length ? h('details', { class: 'compact' }, h('summary', null, 'Communes non comptées'),
+            h('ul', null, outside.map((c) => h('li', null, `${c.nom} (${c.code}) : ${habitants(c.population)}`)))) : null)
+        : null,
       k().partial ? h('p', { class: 'caveat' }, `Liste des ${words.plural} partielle : les gains peuvent être surestimés là où une structure existante manque à la liste.`) : null,
+      notesBlock(r),
       accessibilityBlock(r.accessibility),
       h('p', { class: 'hint' }, 'Sur la carte : contour rose pour les communes qui passent sous le seuil, rouge-orangé pour celles qui le dépassent, violet pour les autres communes dont la structure la plus proche change.'),
       h('details', { class: 'table-details', open: window.innerWidth > 760 || null },
         h('summary', null, `Communes dont ${words.nearest} change (${int(changed.length)})`), nearestTable.el),
       terr.length ? h('details', { class: 'table-details', open: window.innerWidth > 760 || null },
-        h('summary', null, `Par territoire (${int(terr.length)})`), terrTable.el) : null,
-      h('p', { class: 'note' }, `${int(r.communes_examined ?? 0)} communes examinées ; modèle de distance : ${r.model ?? '—'}.`));
-    announce(`Scénario calculé : ${signedInt(r.population_newly_within)} habitants nouvellement à moins de ${thr}.`);
+        h('summary', null, `Proximité par territoire (${int(terr.length)})`), terrTable.el) : null,
+      h('p', { class: 'note' }, `${plural(r.communes_examined ?? 0, 'commune examinée', 'communes examinées')} ; modèle de distance : ${r.model ?? '—'}.`));
+    announce(inside
+      ? `Scénario calculé. ${inside.name} : ${signedInt(inside.population_newly_within)} habitants nouvellement à moins de ${thr}. Toutes communes : ${signedInt(r.population_newly_within)}.`
+      : `Scénario calculé : ${signedInt(r.population_newly_within)} habitants nouvellement à moins de ${thr}.`);
     mapSummary();
+  }
+
+  /** The headline: what changes inside the territory looked at. */
+  function insideBlock(t, thr, words) {
+    const outside = t.population_out_of_scope > 0
+      ? h('p', { class: 'caveat' }, h('strong', null, 'Non couvert : '), `${habitants(t.population_out_of_scope)} du territoire dans des départements que la liste des ${words.plural} ne couvre pas — non comptés.`)
+      : null;
+    const nothingCounted = !t.population_newly_within && !t.population_no_longer_within && !t.communes_nearest_changed;
+    return h('section', { class: 'inside', id: 'scenario-inside', 'aria-label': `Effets dans ${t.name}` },
+      h('h3', null, `Dans ${t.name} `, h('span', { class: 'badge' }, TYPE_LABELS[t.territory_type] ?? t.territory_type)),
+      nothingCounted ? outside : null,
+      h('div', { class: 'cards' },
+        card('scenario-inside-gain', signedInt(t.population_newly_within), `habitants du territoire nouvellement à moins de ${thr} d’${words.a}`, t.population_newly_within ? 'good' : null),
+        card('scenario-inside-loss', t.population_no_longer_within ? signedInt(-t.population_no_longer_within) : '0', `habitants du territoire qui ne sont plus à moins de ${thr}`, t.population_no_longer_within ? 'bad' : null),
+        card('scenario-inside-changed', int(t.communes_nearest_changed), `${t.communes_nearest_changed >= 2 ? 'communes du territoire changent' : 'commune du territoire change'} de structure la plus proche`)),
+      nothingCounted ? null : outside);
+  }
+
+  /** Remarks of the service (e.g. why the accessibility delta is not computed). */
+  function notesBlock(r) {
+    const notes = [...(r.notes ?? []), ...(r.accessibility?.notes ?? [])].filter(Boolean);
+    if (!notes.length) return null;
+    const needsCapacity = capacityProfile() && changes.some((c) => c.op === 'add' && !c.capacity);
+    return h('div', { class: 'note scenario-notes' },
+      needsCapacity ? h('p', null, `Variation d’accessibilité non calculée : le profil « ${capacityProfile().name} » compte les places ; indiquez la capacité des structures ajoutées (champ « Capacité » ci-dessus).`) : null,
+      h('details', { class: 'compact' }, h('summary', null, 'Remarques du service'), h('ul', null, notes.map((n) => h('li', null, String(n))))));
   }
 
   /** The headline numbers over the map too (the panel may be scrolled away). */
@@ -278,11 +370,15 @@ export function createScenario(ctx, root) {
     if (ctx.view !== 'scenario' || !result || !changes.length) { el.hidden = true; return; }
     const [unit, val] = threshold.split(':');
     const thr = `${num(Number(val), 1)} ${unit === 'km' ? 'km' : 'min'}`;
+    const t = result.inside;
+    const src = t ?? result;
     el.hidden = false;
     fill(el,
-      h('strong', null, `${signedInt(result.population_newly_within)} hab.`), ` nouvellement à moins de ${thr} d’${k().a}`,
-      result.population_no_longer_within ? [h('br'), h('strong', null, `${signedInt(-result.population_no_longer_within)} hab.`), ' au-delà'] : null,
-      h('br'), `${int((result.nearest_changed ?? []).length)} communes changent de structure la plus proche`);
+      t ? [h('span', { class: 'ms-where' }, t.name), h('br')] : null,
+      h('strong', null, `${signedInt(src.population_newly_within)} hab.`), ` nouvellement à moins de ${thr} d’${k().a}`,
+      src.population_no_longer_within ? [h('br'), h('strong', null, `${signedInt(-src.population_no_longer_within)} hab.`), ' au-delà'] : null,
+      h('br'), (() => { const n = t ? t.communes_nearest_changed : (result.nearest_changed ?? []).length; return `${int(n)} ${n >= 2 ? 'communes changent' : 'commune change'} de structure la plus proche`; })(),
+      result.population_out_of_scope > 0 ? [h('br'), h('span', { class: 'ms-out' }, `non couvert : ${int(result.population_out_of_scope)} hab. non comptés`)] : null);
   }
 
   function card(id, big, text, tone) {
@@ -307,21 +403,119 @@ export function createScenario(ctx, root) {
   }
 
   /**
-   * The accessibility deltas the service will add (`accessibility` member): shown
-   * generically when present — scalars as a list, arrays of rows as tables, nested
-   * objects (e.g. one per profile) as sub-sections.
+   * The accessibility deltas (`accessibility` member): per commune before/after/delta, a
+   * missing value shown with its reason; the sites with their supply and ratio; the mean
+   * per territory. Another shape is shown generically.
    */
-  function accessibilityBlock(acc, depth = 0) {
+  function accessibilityBlock(acc) {
     if (acc == null || typeof acc !== 'object') return null;
+    if (!['communes', 'sites', 'territories'].some((key) => Array.isArray(acc[key]))) return genericAccessibility(acc);
+    const unitLabel = acc.unit_label ?? meta.profile(acc.profile)?.unit ?? '';
+    const valueCell = (v, miss) => (v != null ? fmtValue(v) : h('span', { class: 'muted', title: `pas de valeur : ${missingText(miss) ?? 'raison non donnée'}` }, '—'));
+    // Why there is no delta, in one cell: the reasons before and after.
+    const whyNoDelta = (c) => {
+      const rb = missingReasons(c.missing_before);
+      const ra = missingReasons(c.missing_after);
+      let text;
+      if (c.before == null && c.after == null && rb[0] && ra[0] && rb[0].code === ra[0].code && rb.length === 1 && ra.length === 1) {
+        text = `${missingText(c.missing_after)}${rb[0].n != null && rb[0].n !== ra[0].n ? ` (avant : ${int(rb[0].n)})` : ''}`;
+      } else {
+        text = [c.before == null ? `avant : ${missingText(c.missing_before) ?? 'raison non donnée'}` : null,
+          c.after == null ? `après : ${missingText(c.missing_after) ?? 'raison non donnée'}` : null].filter(Boolean).join(' ; ') || 'raison non donnée';
+      }
+      return h('span', { class: 'unit-line reason' }, `pas de valeur : ${text}`);
+    };
+    const communes = acc.communes ?? [];
+    const communeTable = dataTable({
+      id: 'scenario-acc-communes',
+      caption: `Communes dont l’accessibilité change — ${unitLabel}`,
+      columns: [
+        { key: 'nom', label: 'Commune', format: (c) => [c.nom, c.delta == null ? whyNoDelta(c) : null], csv: (c) => c.nom },
+        { key: 'code', label: 'Code INSEE', csvOnly: true },
+        { key: 'population', label: 'Habitants', csvOnly: true },
+        { key: 'before', label: 'Avant', num: true, format: (c) => valueCell(c.before, c.missing_before), csv: (c) => c.before ?? null },
+        { key: 'after', label: 'Après', num: true, format: (c) => valueCell(c.after, c.missing_after), csv: (c) => c.after ?? null },
+        { key: 'delta', label: 'Écart', num: true, format: (c) => (c.delta != null ? signedSmall(c.delta) : h('span', { class: 'muted', title: 'pas de valeur : raison sous le nom de la commune' }, '—')), csv: (c) => c.delta ?? null },
+        { key: 'missing_before', label: 'Raison (avant)', csvOnly: true, value: (c) => missingText(c.missing_before) ?? '' },
+        { key: 'missing_after', label: 'Raison (après)', csvOnly: true, value: (c) => missingText(c.missing_after) ?? '' },
+      ],
+      rows: communes,
+      sort: { key: 'delta', dir: 'desc' },
+      limit: 30,
+      empty: 'Aucune commune dont l’accessibilité change.',
+      csvName: `scenario-${kind}-accessibilite-communes.csv`,
+    });
+    const unknownAfter = communes.filter((c) => c.after == null).length;
+    const siteCell = (v, which, site) => {
+      if (v != null) return fmtValue(v);
+      if (which === 'before' && site.op === 'add') return h('span', { class: 'muted' }, 'nouveau');
+      if (which === 'after' && site.op === 'remove') return h('span', { class: 'muted' }, 'retiré');
+      return h('span', { class: 'reason' }, 'capacité inconnue');
+    };
+    const sitesTable = (acc.sites ?? []).length ? dataTable({
+      id: 'scenario-acc-sites',
+      caption: 'Sites du scénario',
+      columns: [
+        { key: 'name', label: 'Site', value: (x) => changes[x.change]?.name ?? x.name ?? x.id },
+        { key: 'supply_before', label: 'Offre avant', num: true, format: (x) => siteCell(x.supply_before, 'before', x) },
+        { key: 'supply_after', label: 'Offre après', num: true, format: (x) => siteCell(x.supply_after, 'after', x) },
+        { key: 'demand_in_catchment', label: 'Demande Σ w·P', num: true, format: (x) => int(x.demand_in_catchment) },
+        { key: 'ratio_after', label: 'Ratio après', num: true, format: (x) => siteCell(x.ratio_after, 'after', x) },
+        { key: 'communes_reached', label: 'Communes atteintes', num: true, format: (x) => int(x.communes_reached) },
+      ],
+      rows: acc.sites,
+      csvName: `scenario-${kind}-accessibilite-sites.csv`,
+    }) : null;
+    const terr = acc.territories ?? [];
+    const meanCell = (side) => (side?.mean != null ? fmtValue(side.mean) : h('span', { class: 'muted' }, 'aucune valeur'));
+    const terrTable = terr.length ? dataTable({
+      id: 'scenario-acc-territories',
+      caption: 'Moyenne par territoire (communes avec une valeur)',
+      columns: [
+        { key: 'name', label: 'Territoire', format: (t) => [t.name, h('span', { class: 'unit-line' }, TYPE_LABELS[t.territory_type] ?? t.territory_type)] },
+        { key: 'known', label: 'Avec valeur', num: true, value: (t) => t.after?.communes_with_value ?? null, format: (t) => `${int(t.after?.communes_with_value)} / ${int(t.communes)}` },
+        { key: 'mean_before', label: 'Avant', num: true, value: (t) => t.before?.mean ?? null, format: (t) => meanCell(t.before) },
+        { key: 'mean_after', label: 'Après', num: true, value: (t) => t.after?.mean ?? null, format: (t) => meanCell(t.after) },
+        { key: 'delta_mean', label: 'Écart', num: true, format: (t) => (t.delta_mean != null ? signedSmall(t.delta_mean) : h('span', { class: 'muted' }, 'inconnu')) },
+      ],
+      rows: terr,
+      sort: { key: 'delta_mean', dir: 'desc' },
+      limit: 20,
+      csvName: `scenario-${kind}-accessibilite-territoires.csv`,
+    }) : null;
+    // The territory looked at first, when the service gives its mean.
+    const t = result?.inside;
+    const here = t ? terr.find((x) => x.territory_type === t.territory_type && x.code === t.code) : null;
+    return h('section', { class: 'acc-delta', id: 'scenario-accessibility' },
+      h('h4', null, 'Accessibilité potentielle', acc.title ? h('span', { class: 'unit-line' }, `${acc.title} — ${unitLabel}`) : null),
+      here ? h('p', { class: 'summary-line', id: 'scenario-acc-inside' }, h('strong', null, `${here.name} : `),
+        here.before?.mean != null && here.after?.mean != null
+          ? [`moyenne ${fmtValue(here.before.mean)} → ${fmtValue(here.after.mean)} `, h('strong', null, `(${signedSmall(here.delta_mean)})`), ` ${unitLabel}, ${int(here.after.communes_with_value)} communes avec une valeur sur ${int(here.communes)}.`]
+          : `pas de moyenne : aucune commune avec une valeur (${int(here.after?.communes_with_value ?? 0)} sur ${int(here.communes)}).`) : null,
+      unknownAfter ? h('p', { class: 'note' }, `${plural(unknownAfter, 'commune')} sans valeur après le scénario (raison dans le tableau) : leur écart n’est pas calculé.`) : null,
+      acc.caveat ? h('p', { class: 'note' }, h('strong', null, 'Limite : '), acc.caveat) : null,
+      communeTable.el,
+      terrTable ? h('details', { class: 'table-details', open: window.innerWidth > 760 || null }, h('summary', null, `Accessibilité par territoire (${int(terr.length)})`), terrTable.el) : null,
+      sitesTable ? h('details', { class: 'table-details' }, h('summary', null, 'Sites : offre, demande et ratio'), sitesTable.el) : null);
+  }
+
+  /** A signed value that does not round a small change to « +0 ». */
+  function signedSmall(v) {
+    if (v == null) return '—';
+    const text = signedValue(v);
+    return v !== 0 && /^[+−]0$/.test(text) ? `${v > 0 ? '+' : '−'}< 0,001` : text;
+  }
+
+  /** Any other shape of accessibility member: scalars as a list, arrays of rows as tables. */
+  function genericAccessibility(acc, depth = 0) {
     const fmt = (key, v) => (typeof v === 'number' ? (/delta|change|diff/.test(key) ? signedValue(v) : fmtValue(v)) : String(v ?? '—'));
     const label = (key) => key.replace(/_/g, ' ');
     const entries = Object.entries(acc);
     const scalars = entries.filter(([, v]) => v == null || typeof v !== 'object');
     const arrays = entries.filter(([, v]) => Array.isArray(v) && v.length && typeof v[0] === 'object');
     const nested = entries.filter(([, v]) => v && typeof v === 'object' && !Array.isArray(v));
-    const Hn = depth ? 'h5' : 'h4';
     return h('section', { class: 'acc-delta', id: depth ? null : 'scenario-accessibility' },
-      depth ? null : h(Hn, null, 'Accessibilité potentielle'),
+      depth ? null : h('h4', null, 'Accessibilité potentielle'),
       scalars.length ? h('dl', { class: 'facts' }, scalars.map(([key, v]) => [h('dt', null, label(key)), h('dd', null, fmt(key, v))])) : null,
       arrays.map(([key, rows]) => {
         const keys = Object.keys(rows[0]).filter((x) => rows[0][x] == null || typeof rows[0][x] !== 'object');
@@ -332,39 +526,41 @@ export function createScenario(ctx, root) {
           csvName: `scenario-accessibilite-${slug(key)}.csv`,
         }).el;
       }),
-      depth < 2 ? nested.map(([key, v]) => [h('h5', null, label(key)), accessibilityBlock(v, depth + 1)]) : null);
+      depth < 2 ? nested.map(([key, v]) => [h('h5', null, label(key)), genericAccessibility(v, depth + 1)]) : null);
   }
 
   /* ---------------------------------------------------------- siting */
 
   function sitingSection() {
-    let territory = null;
-    const out = h('div', { 'aria-live': 'polite' });
+    const out = h('div', { 'aria-live': 'polite', id: 'siting-result' });
     const kSel = countSelect({ label: 'Nombre de sites', counts: [1, 2, 3, 5], max: meta.limits.sitingK, preferred: 3 });
-    const terrLabel = h('p', { class: 'hint' });
-    const tSearch = searchBox({
-      label: 'Territoire étudié',
-      placeholder: 'ex. Thouarsais',
-      source: async (q, signal) => {
-        const r = await api(`/search${qs({ q, type: 'cls,epci,departement', limit: 8 })}`, { signal });
-        return r.results.map((x) => ({ label: x.nom, detail: TYPE_LABELS[x.type], value: x }));
-      },
-      onPick: (x) => { territory = { type: x.type, code: x.code, nom: x.nom }; },
-    });
     const run = async () => {
-      const t = territory ?? store.get('territory');
-      if (!t) { fill(out, errorBox('Choisissez d’abord un territoire (ici ou dans la vue Territoire).')); return; }
+      const t = lookedAt();
+      if (!t) { fill(out, errorBox('Choisissez d’abord un territoire (« Territoire regardé » ci-dessus, ou dans la vue Territoire).')); return; }
       const [unit, val] = threshold.split(':');
-      const prefix = { cls: 'cls', epci: 'epci', departement: 'dep', region: 'reg' }[t.type] ?? t.type;
+      const thr = `${num(Number(val), 1)} ${unit === 'km' ? 'km' : 'min'}`;
       out.setAttribute('aria-busy', 'true');
       fill(out, loading('Recherche des meilleurs emplacements…'));
       try {
-        const s = await api(`/siting${qs({ territory: `${prefix}:${t.code}`, kind, k: kSel.select.value, [unit === 'km' ? 'within_km' : 'within_min']: val })}`);
+        const s = await api(`/siting${qs({ territory: territoryParam(t), kind, k: kSel.select.value, [unit === 'km' ? 'within_km' : 'within_min']: val })}`);
+        const words = k();
+        if (!(s.population > 0) && s.population_out_of_scope > 0) {
+          fill(out, h('p', { class: 'caveat strong', id: 'siting-out-of-scope' }, h('strong', null, 'Non couvert : '),
+            `la liste ne couvre pas ce territoire : pas de suggestion (${plural(s.communes_out_of_scope, 'commune')}, ${habitants(s.population_out_of_scope)} hors de la liste des ${words.plural}).`));
+          return;
+        }
         fill(out,
-          h('p', null, `${s.territory_name} : ${pct(s.share_within_before)} de la population à moins de ${num(Number(val), 1)} ${unit === 'km' ? 'km' : 'min'} aujourd’hui.`),
-          h('ol', { class: 'picks' }, s.picks.map((p) => h('li', null,
-            h('strong', null, p.nom), ` : +${int(p.marginal_population)} habitants couverts (${pct(p.share_within_after)} après) `,
-            h('button', { type: 'button', class: 'small secondary', onclick: () => add(p.lon, p.lat, p.nom) }, 'Ajouter au scénario')))),
+          h('p', null, `${s.territory_name} : `, s.share_within_before != null
+            ? `${pct(s.share_within_before)} de la population comptée à moins de ${thr} aujourd’hui.`
+            : `aucune part calculée à ${thr}.`),
+          s.population_out_of_scope > 0
+            ? h('p', { class: 'caveat' }, h('strong', null, 'Non couvert : '), `${plural(s.communes_out_of_scope, 'commune')}, ${habitants(s.population_out_of_scope)} hors de la liste des ${words.plural}, non comptés ni proposés.`)
+            : null,
+          s.picks.length
+            ? h('ol', { class: 'picks' }, s.picks.map((p) => h('li', null,
+              h('strong', null, p.nom), ` : +${int(p.marginal_population)} habitants couverts${p.share_within_after != null ? ` (${pct(p.share_within_after)} après)` : ''} `,
+              h('button', { type: 'button', class: 'small secondary', onclick: () => add(p.lon, p.lat, p.nom) }, 'Ajouter au scénario'))))
+            : h('p', { class: 'muted' }, 'Aucun emplacement ne rapproche d’habitants supplémentaires au seuil choisi.'),
           h('p', { class: 'note' }, 'Choix glouton parmi les chefs-lieux des communes du territoire, à partir des structures existantes (sans tenir compte des changements du scénario).'));
       } catch (e) {
         fill(out, errorBox(e));
@@ -372,19 +568,12 @@ export function createScenario(ctx, root) {
         out.removeAttribute('aria-busy');
       }
     };
-    const details = h('details', { class: 'siting' },
+    return h('details', { class: 'siting' },
       h('summary', null, 'Suggestions d’implantation'),
-      h('p', { class: 'hint' }, 'Où placer de nouvelles structures pour couvrir le plus d’habitants au seuil choisi ? Sans territoire choisi ici, celui de la vue Territoire est utilisé.'),
-      tSearch.el, terrLabel, kSel.el,
+      h('p', { class: 'hint' }, 'Où placer de nouvelles structures pour couvrir le plus d’habitants au seuil choisi, dans le territoire regardé ?'),
+      kSel.el,
       h('button', { type: 'button', onclick: run }, 'Proposer des emplacements'),
       out);
-    const showShared = () => {
-      const t = store.get('territory');
-      terrLabel.textContent = t && !territory ? `Territoire de la vue Territoire : ${t.nom}.` : '';
-    };
-    store.subscribe('territory', showShared);
-    details.addEventListener('toggle', showShared);
-    return details;
   }
 
   mapCtl.onClick(({ lngLat, facility, commune }) => {
@@ -400,6 +589,7 @@ export function createScenario(ctx, root) {
   });
 
   update();
+  territoryChanged();
 
   return {
     show() {

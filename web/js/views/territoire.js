@@ -7,7 +7,7 @@
 import { api, qs, isAbort } from '../api.js';
 import { h, fill, errorBox, loading, dataTable, searchBox, select, partialBadge, slug, newId, announcer } from '../ui.js';
 import { int, kmFromM, minutes, pct, habitants, value as fmtValue, plural, num, capital } from '../format.js';
-import { TYPE_LABELS } from '../labels.js';
+import { TYPE_LABELS, missingText } from '../labels.js';
 
 const THRESHOLDS = [
   { value: 'km:5', label: '5 km' }, { value: 'km:10', label: '10 km' }, { value: 'km:20', label: '20 km' }, { value: 'km:30', label: '30 km' },
@@ -96,11 +96,36 @@ export function createTerritoire(ctx, root) {
     const missing = meta.kinds.filter((k) => !k.available || !s.kinds?.[k.id]);
     const present = meta.kinds.filter((k) => k.available && s.kinds?.[k.id]);
     const kindHead = (k) => h('th', { scope: 'row' }, k.short, s.kinds[k.id].liste_partielle ? h('span', { class: 'star', title: 'liste partielle' }, '*') : null);
-    const shareRows = present.map((k) => h('tr', null, kindHead(k),
+    // A share is null when nobody is counted (the list does not speak here): « — ».
+    const shareRows = present.map((k) => h('tr', { dataset: { kind: k.id } }, kindHead(k),
       first.map((b0) => {
         const b = s.kinds[k.id].bands.find((x) => x.threshold.unit === b0.threshold.unit && x.threshold.value === b0.threshold.value);
-        return h('td', { class: 'n' }, b ? pct(b.share_within) : '—');
+        return b?.share_within == null
+          ? h('td', { class: 'n muted', title: b ? 'personne n’est compté pour ce type ici' : null }, '—')
+          : h('td', { class: 'n' }, pct(b.share_within));
       })));
+    // What the shares leave out, per kind, in words (kinds with the same numbers together).
+    const noteGroups = new Map();
+    const addNote = (type, key, k, text) => {
+      const id = `${type}|${key}`;
+      if (!noteGroups.has(id)) noteGroups.set(id, { type, kinds: [], text });
+      noteGroups.get(id).kinds.push(k);
+    };
+    for (const k of present) {
+      const d = s.kinds[k.id];
+      if (d.population_out_of_scope > 0) {
+        addNote('hors_couverture', `${d.communes_out_of_scope}|${d.population_out_of_scope}|${d.population_counted}`, k,
+          [`${plural(d.communes_out_of_scope ?? 0, 'commune')}, ${habitants(d.population_out_of_scope)} hors de la liste`,
+            d.population_counted > 0 ? ` (parts calculées sur les ${habitants(d.population_counted)} couverts).` : ' : la liste ne parle pas pour ce territoire, aucune part n’est calculée.']);
+      }
+      if (d.population_no_structure > 0) {
+        addNote('aucune_structure_par_la_route', `${d.population_no_structure}`, k,
+          `${habitants(d.population_no_structure)} sans structure accessible par la route (îles, outre-mer) : comptés au-delà de tous les seuils.`);
+      }
+      if (d.population_unknown > 0) addNote('inconnue', `${d.population_unknown}`, k, `${habitants(d.population_unknown)} sans distance connue.`);
+    }
+    const kindNotes = [...noteGroups.values()].map((g) => h('li', { dataset: { kinds: g.kinds.map((k) => k.id).join(' '), note: g.type } },
+      h('strong', null, `${g.kinds.map((k) => k.short).join(', ')}${g.type === 'hors_couverture' ? ' — non couvert' : ''} : `), g.text));
     const meanRows = present.map((k) => {
       const d = s.kinds[k.id];
       return h('tr', null, kindHead(k),
@@ -108,10 +133,13 @@ export function createTerritoire(ctx, root) {
         h('td', { class: 'n' }, minutes(d.mean_car_min)),
         h('td', { class: 'n' }, int(d.structures_in_territory)));
     });
-    const accRows = Object.entries(s.accessibility ?? {}).map(([id, a]) => h('tr', null,
-      h('th', { scope: 'row' }, meta.profileName(id), h('span', { class: 'unit-line' }, a.unit_label ?? '')),
+    const accRows = Object.entries(s.accessibility ?? {}).map(([id, a]) => h('tr', { dataset: { profile: id } },
+      h('th', { scope: 'row' }, meta.profileName(id), h('span', { class: 'unit-line' }, a.unit_label ?? ''),
+        a.communes_with_value != null ? h('span', { class: `unit-line known${a.communes_with_value < (a.communes ?? s.communes) ? ' partial' : ''}` },
+          `valeur connue pour ${int(a.communes_with_value)} ${a.communes_with_value >= 2 ? 'communes' : 'commune'} sur ${int(a.communes ?? s.communes)}`,
+          a.population_unknown > 0 ? ` (${habitants(a.population_unknown)} sans valeur)` : '') : null),
       h('td', { class: 'n' }, fmtValue(a.mean)),
-      h('td', { class: 'n' }, a.min != null ? `${fmtValue(a.min)} – ${fmtValue(a.max)}` : '—')));
+      h('td', { class: 'n range' }, a.min != null ? `${fmtValue(a.min)} – ${fmtValue(a.max)}` : '—')));
     const caveats = Object.entries(s.accessibility ?? {}).filter(([, a]) => a.caveat).map(([id, a]) => h('li', null, h('strong', null, `${meta.profileName(id)} : `), a.caveat));
     const anyPartial = meta.kinds.some((k) => s.kinds?.[k.id]?.liste_partielle);
     const kindSel = select({
@@ -139,6 +167,7 @@ export function createTerritoire(ctx, root) {
             h('th', { scope: 'col' }, 'Type'),
             first.map((b) => h('th', { scope: 'col', class: 'n' }, bandLabel(b))))),
           h('tbody', null, shareRows))),
+      kindNotes.length ? h('ul', { class: 'kind-notes', id: 'territory-kind-notes' }, kindNotes) : null,
       h('div', { class: 'table-wrap', tabindex: '0', role: 'region', 'aria-label': 'Distances moyennes' },
         h('table', { class: 'data', id: 'territory-means' },
           h('caption', null, 'Distance et temps moyens jusqu’à la structure la plus proche'),
@@ -150,10 +179,10 @@ export function createTerritoire(ctx, root) {
           h('tbody', null, meanRows))),
       missing.length ? h('p', { class: 'note' }, `${missing.map((k) => k.short).join(', ')} : pas de données (${missing[0].reason ?? 'non calculé'}).`) : null,
       h('p', { class: 'note' }, "Distances à vol d'oiseau depuis le chef-lieu de chaque commune ; temps en voiture estimés ; moyennes pondérées par la population.",
-        anyPartial ? ' * Liste partielle : les parts sont sous-estimées là où des structures manquent.' : ''),
+        anyPartial ? ' * Liste partielle : les parts sont sous-estimées là où des structures manquent ; « — » : personne n’est compté (la liste ne couvre pas ce territoire).' : ''),
       accRows.length ? h('div', { class: 'table-wrap', tabindex: '0', role: 'region', 'aria-label': 'Accessibilité' },
         h('table', { class: 'data', id: 'territory-acc' },
-          h('caption', null, 'Accessibilité potentielle localisée (moyenne du territoire)'),
+          h('caption', null, 'Accessibilité potentielle localisée (moyenne des communes qui ont une valeur)'),
           h('thead', null, h('tr', null, h('th', { scope: 'col' }, 'Offre (unité)'), h('th', { scope: 'col', class: 'n' }, 'Moyenne'), h('th', { scope: 'col', class: 'n' }, 'Communes : min – max'))),
           h('tbody', null, accRows))) : null,
       caveats.length ? h('details', { class: 'caveats' }, h('summary', null, 'Limites de ces indicateurs'), h('ul', null, caveats)) : null,
@@ -186,9 +215,12 @@ export function createTerritoire(ctx, root) {
     const thr = `${num(val, 1)} ${unit === 'km' ? 'km' : 'minutes'}`;
     const band = c.bands.find((b) => (b.threshold.unit === 'km') === (unit === 'km') && b.threshold.value === val);
     const list = c.underserved ?? [];
+    const noneCounted = !(c.population > 0) && c.population_out_of_scope > 0;
     underserved = list.map((u) => u.code);
-    say.say(`${c.territory_name} : ${habitants(c.population)}, ${band ? `${pct(band.share_within)} à moins de ${thr} de ${kind.nearest}` : ''} ; ${plural(list.length, 'commune')} au-delà.`);
+    const shareText = band?.share_within != null ? `${pct(band.share_within)} à moins de ${thr} de ${kind.nearest}` : 'aucune part calculée';
+    say.say(`${c.territory_name} : ${noneCounted ? `la liste des ${kind.plural} ne couvre pas ce territoire` : `${habitants(c.population)} comptés, ${shareText}`} ; ${plural(list.length, 'commune')} au-delà.`);
     draw();
+    const reasonOf = (r) => (r.reason ? missingText(r.reason) : null);
     const table = dataTable({
       id: 'underserved-table',
       caption: `${plural(list.length, 'commune')} à plus de ${thr} ${unit === 'km' ? "à vol d'oiseau" : 'en voiture'} de ${kind.nearest} — ${c.territory_name}`,
@@ -200,22 +232,41 @@ export function createTerritoire(ctx, root) {
         },
         { key: 'code', label: 'Code INSEE', csvOnly: true },
         { key: 'population', label: 'Habitants', num: true, format: (r) => int(r.population) },
-        { key: 'distance_m', label: 'Distance', num: true, format: (r) => kmFromM(r.distance_m), csv: (r) => (r.distance_m ?? 0) / 1000, csvLabel: "Distance à vol d'oiseau (km)" },
-        { key: 'car_min', label: 'Temps', num: true, format: (r) => minutes(r.car_min), csv: (r) => r.car_min, csvLabel: 'Temps en voiture estimé (min)' },
+        {
+          key: 'distance_m', label: 'Distance', num: true,
+          format: (r) => (r.distance_m == null && r.reason ? h('span', { class: 'reason' }, reasonOf(r)) : kmFromM(r.distance_m)),
+          csv: (r) => (r.distance_m == null ? null : r.distance_m / 1000), csvLabel: "Distance à vol d'oiseau (km)",
+        },
+        { key: 'car_min', label: 'Temps', num: true, format: (r) => (r.car_min == null && r.reason ? '—' : minutes(r.car_min)), csv: (r) => r.car_min, csvLabel: 'Temps en voiture estimé (min)' },
         { key: 'nearest_name', label: 'Structure la plus proche', csvOnly: true },
+        { key: 'reason', label: 'Raison de l’absence de distance', csvOnly: true, value: (r) => reasonOf(r) ?? '' },
       ],
       rows: list,
       sort: { key: 'population', dir: 'desc' },
       limit: 100,
-      empty: `Aucune commune au-delà du seuil : toute la population du territoire est à moins de ${thr} de ${kind.nearest}.`,
+      empty: noneCounted
+        ? `Aucune commune comptée : la liste des ${kind.plural} ne couvre pas ce territoire.`
+        : `Aucune commune au-delà du seuil : toute la population comptée est à moins de ${thr} de ${kind.nearest}.`,
       csvName: () => `communes-mal-desservies-${slug(c.territory_name)}-${kind.id}-${unit}${val}.csv`,
     });
+    const means = c.mean_distance_m != null
+      ? ` Distance moyenne : ${kmFromM(c.mean_distance_m)} (maximum ${kmFromM(c.max_distance_m)}), temps moyen estimé : ${minutes(c.mean_car_min)}.`
+      : '';
     fill(coverageBox,
-      h('p', { class: 'summary-line' },
-        band ? [h('strong', null, pct(band.share_within)), ` de la population (${habitants(band.population_within)}) à moins de ${thr} de ${kind.nearest}`,
-          band.population_beyond ? `, ${habitants(band.population_beyond)} au-delà` : ''] : '',
-        `. Distance moyenne : ${kmFromM(c.mean_distance_m)} (maximum ${kmFromM(c.max_distance_m)}), temps moyen estimé : ${minutes(c.mean_car_min)}.`),
-      kind.partial ? h('p', { class: 'caveat' }, partialBadge(), ` ${kind.caveat ?? 'Liste partielle.'} Des communes peuvent apparaître mal desservies à cause d'une structure absente de la liste.`) : null,
+      noneCounted
+        ? h('p', { class: 'caveat strong', id: 'coverage-out-of-scope' }, h('strong', null, 'Non couvert : '),
+          `la liste des ${kind.plural} ne couvre pas ce territoire (${plural(c.communes_out_of_scope, 'commune')}, ${habitants(c.population_out_of_scope)}) : aucune part ni distance n’est calculée.`)
+        : h('p', { class: 'summary-line' },
+          band?.share_within != null ? [h('strong', null, pct(band.share_within)), ` de la population comptée (${habitants(band.population_within)}) à moins de ${thr} de ${kind.nearest}`,
+            band.population_beyond ? `, ${habitants(band.population_beyond)} au-delà` : '', '.'] : `Aucune part calculée à ${thr}.`,
+          means),
+      !noneCounted && c.population_out_of_scope > 0
+        ? h('p', { class: 'caveat', id: 'coverage-out-of-scope' }, h('strong', null, 'Non couvert : '),
+          `${plural(c.communes_out_of_scope, 'commune')}, ${habitants(c.population_out_of_scope)} hors de la liste des ${kind.plural}, non comptés.`) : null,
+      c.population_no_structure > 0
+        ? h('p', { class: 'note' }, `${habitants(c.population_no_structure)} sans structure accessible par la route (îles, outre-mer) : comptés au-delà du seuil.`) : null,
+      c.population_unknown > 0 ? h('p', { class: 'note' }, `${habitants(c.population_unknown)} sans distance connue, non comptés.`) : null,
+      kind.partial && !noneCounted ? h('p', { class: 'caveat' }, partialBadge(), ` ${kind.caveat ?? 'Liste partielle.'} Des communes peuvent apparaître mal desservies à cause d'une structure absente de la liste.`) : null,
       list.length ? h('p', { class: 'hint' }, "Ces communes sont entourées en rouge-orangé sur la carte. Distance à vol d'oiseau, temps en voiture estimé. Cliquez sur un nom pour y aller.") : null,
       table.el);
   }

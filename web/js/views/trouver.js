@@ -4,7 +4,7 @@
 
 import { api, qs, isAbort } from '../api.js';
 import { h, fill, errorBox, loading, searchBox, countSelect, partialBadge, announcer } from '../ui.js';
-import { km, kmFromM, minutes, phone, habitants, num, int } from '../format.js';
+import { km, kmFromM, minutes, phone, habitants, num, int, capital } from '../format.js';
 import { positionNote } from '../meta.js';
 import { symbolImg } from '../map.js';
 
@@ -78,6 +78,8 @@ export function createTrouver(ctx, root) {
       last = { params, data, label };
       render(data, label);
       draw(data);
+      // Commune names come from the commune table: once it is there, name them.
+      if (!ctx.table) ctx.tableReady.then(() => { if (last?.data === data) render(data, label, { quiet: true }); }).catch(() => {});
     } catch (e) {
       if (isAbort(e)) return;
       fill(result, errorBox(e));
@@ -95,7 +97,7 @@ export function createTrouver(ctx, root) {
     return label ? `${label} (point ${pos})` : `le point ${pos}`;
   }
 
-  function render(data, label) {
+  function render(data, label, { quiet = false } = {}) {
     const byKind = new Map(data.results.map((r) => [r.kind, r]));
     const sections = meta.kinds.map((kind) => {
       const r = byKind.get(kind.id);
@@ -105,23 +107,41 @@ export function createTrouver(ctx, root) {
         return h('section', { class: 'kind-result unavailable', 'aria-label': kind.title }, head,
           h('p', { class: 'muted' }, `Pas de données : ${kind.reason ?? 'le service ne donne pas encore les structures les plus proches de ce type'}.`));
       }
-      return h('section', { class: 'kind-result', 'aria-label': r.label, dataset: { kind: r.kind } }, head,
-        r.caveat ? h('p', { class: 'caveat' }, r.caveat) : null,
-        r.structures.length ? h('ol', { class: 'structures' }, r.structures.map((s) => structureItem(s))) : h('p', null, 'Aucune structure trouvée.'));
+      const outside = r.hors_couverture === true;
+      // Not covered: the list does not speak here; what it lists is only the nearest it knows.
+      const outsideBox = outside
+        ? h('div', { class: 'caveat strong out-of-scope', role: 'note' },
+          h('p', null, h('strong', null, `Non couvert : la liste des ${kind.plural} ne couvre pas ce département.`)),
+          r.structures.length ? h('p', null, 'Les structures ci-dessous sont les plus proches que la liste connaît ; d’autres peuvent exister plus près.') : null,
+          r.caveat && !/^non couvert/i.test(r.caveat) ? h('p', { class: 'small' }, `${capital(r.caveat)}.`) : null)
+        : null;
+      return h('section', { class: `kind-result${outside ? ' outside' : ''}`, 'aria-label': r.label, dataset: { kind: r.kind, horsCouverture: outside ? 'true' : 'false' } }, head,
+        outsideBox,
+        !outside && r.caveat ? h('p', { class: 'caveat' }, capital(r.caveat), '.') : null,
+        r.structures.length
+          ? h('ol', { class: 'structures' }, r.structures.map((s) => structureItem(s, outside)))
+          : h('p', { class: 'no-road' }, h('strong', null, 'Aucune structure accessible par la route'),
+            ` : ${outside ? 'la liste ne connaît' : 'les données ne comptent'} pas ${kind.a.replace(/^une? /, 'de ').replace(/^de ([aeéèêiîoôuh])/i, "d'$1")} dans la zone reliée par la route à ce point (île ou outre-mer).`));
     });
     const from = fromLabel(data, label);
-    const firsts = data.results.map((r) => r.structures[0] ? `${r.label} la plus proche : ${r.structures[0].nom}, ${kmFromM(r.structures[0].distance_m)}` : null).filter(Boolean);
-    say.say(`Résultats depuis ${from}. ${firsts.join('. ')}.`);
+    const firsts = data.results.map((r) => {
+      const kind = meta.kind(r.kind);
+      const first = r.structures[0];
+      const name = kind ? capital(kind.nearest) : r.label;
+      if (!first) return `${name} : ${r.hors_couverture ? 'non couvert par la liste, ' : ''}aucune structure accessible par la route`;
+      return `${name}${r.hors_couverture ? ' (non couvert par la liste, une plus proche peut exister)' : ''} : ${first.nom}, ${kmFromM(first.distance_m)}`;
+    });
+    if (!quiet) say.say(`Résultats depuis ${from}. ${firsts.join('. ')}.`);
     fill(result,
       h('h3', null, `Depuis ${from}`),
       h('p', { class: 'note' }, "Distance à vol d'oiseau ; kilomètres par la route et temps en voiture estimés à partir de cette distance (pas un calcul d'itinéraire, heures creuses)."),
       sections);
   }
 
-  function structureItem(s) {
+  function structureItem(s, outside) {
     const tel = phone(s.telephone);
     const note = positionNote(s.position);
-    const far = s.distance_m > FAR_M;
+    const far = s.distance_m > FAR_M && !outside;
     return h('li', { class: 'structure', dataset: { id: s.id } },
       h('p', { class: 'name' }, h('strong', null, s.nom ?? 'Structure sans nom')),
       s.distance_m < 50 && s.position === 'commune_chef_lieu'
