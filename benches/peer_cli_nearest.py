@@ -27,13 +27,12 @@ Prints a Markdown table, the ratios and the machine (nproc, CPU, versions).
 import argparse
 import os
 import platform
-import statistics
 import subprocess
 import sys
 import tempfile
-import time
-from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
+
+from peer_common import cpu_model, pkg_version, timed
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -53,35 +52,6 @@ def work(build, kind, out):
     joined[["code", "nom_left", "population", "id", "nom_right", "distance_m"]].to_csv(out, index=False)
     return len(joined)
 """
-
-
-def timed(fn, runs):
-    """Median wall time in ms of `runs` calls after one warm-up, and the last result."""
-    out = fn()
-    times = []
-    for _ in range(runs):
-        t = time.perf_counter()
-        out = fn()
-        times.append((time.perf_counter() - t) * 1000.0)
-    return statistics.median(times), out
-
-
-def cpu_model():
-    try:
-        with open("/proc/cpuinfo") as f:
-            for line in f:
-                if line.startswith("model name"):
-                    return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown"
-
-
-def pkg_version(name):
-    try:
-        return version(name)
-    except PackageNotFoundError:
-        return "-"
 
 
 def main():

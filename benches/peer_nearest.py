@@ -34,7 +34,6 @@ import platform
 import statistics
 import sys
 import time
-from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 
 import geopandas as gpd
@@ -42,6 +41,8 @@ import pandas as pd
 import pyproj
 import shapely
 from access import Access
+
+from peer_common import cpu_model, pkg_version, timed
 
 KINDS = ("ehpad", "hospital", "msp")
 METRIC_CRS = "EPSG:2154"
@@ -53,17 +54,6 @@ def default_dir():
     env = os.environ.get("CAREACCESS_DATA")
     base = Path(env) if env else Path(__file__).resolve().parent.parent / "geodata"
     return base / "current"
-
-
-def timed(fn, runs):
-    """Median wall time in ms of `runs` calls after one warm-up, and the last result."""
-    out = fn()
-    times = []
-    for _ in range(runs):
-        t = time.perf_counter()
-        out = fn()
-        times.append((time.perf_counter() - t) * 1000.0)
-    return statistics.median(times), out
 
 
 def in_area(lon, lat, bounds):
@@ -87,24 +77,6 @@ def load_sites(build, kind):
     gdf = gpd.read_file(build / f"{kind}.fgb", columns=["id", "capacite"])
     gdf = gdf[~gdf.geometry.is_empty & gdf.geometry.notna()].reset_index(drop=True)
     return gdf
-
-
-def cpu_model():
-    try:
-        with open("/proc/cpuinfo") as f:
-            for line in f:
-                if line.startswith("model name"):
-                    return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown"
-
-
-def pkg_version(name):
-    try:
-        return version(name)
-    except PackageNotFoundError:
-        return "-"
 
 
 def main():

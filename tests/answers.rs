@@ -1,8 +1,7 @@
 //! Answers users can trust, on the national data (the mirror's build, see `mirror.rs`):
 //! each test is one of the misleading answers users met, and pins the answer they get now.
 
-use std::io::Read;
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::sync::OnceLock;
 
 use careaccess::analysis::change::Change;
@@ -267,22 +266,10 @@ fn a_thouarsais_scenario_claims_nothing_in_maine_et_loire() {
 #[test]
 fn a_long_table_ends_quietly_when_its_reader_closes() {
     let Some(b) = built() else { return };
-    let mut child = careaccess(b, &["nearest", "--kind", "ehpad"])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut first = [0u8; 64];
-    child.stdout.take().unwrap().read_exact(&mut first).unwrap();
-    // The reader is dropped: the pipe is closed with most of the table unwritten.
-    let mut stderr = String::new();
-    child
-        .stderr
-        .take()
-        .unwrap()
-        .read_to_string(&mut stderr)
-        .unwrap();
-    let status = child.wait().unwrap();
+    // The reader takes the first line, then the pipe is closed with most of the table
+    // unwritten.
+    let (status, stderr) =
+        crate::cli::close_after(careaccess(b, &["nearest", "--kind", "ehpad"]), 64);
     assert!(status.success(), "{status}: {stderr}");
     assert!(stderr.is_empty(), "{stderr}");
 }

@@ -2,7 +2,7 @@
 //! same words, and every command ending quietly when its reader goes away.
 
 use std::io::Read;
-use std::process::{Command, Stdio};
+use std::process::{Command, ExitStatus, Stdio};
 
 use crate::api::{fixture, get};
 
@@ -75,24 +75,32 @@ fn every_command_ends_quietly_when_its_reader_closes() {
         &["zonage", "--territory", "dep:79"],
     ];
     for args in commands {
-        let mut child = careaccess(args)
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
         // The reader goes away before the command has written anything.
-        drop(child.stdout.take());
-        let mut stderr = String::new();
-        child
-            .stderr
-            .take()
-            .unwrap()
-            .read_to_string(&mut stderr)
-            .unwrap();
-        let status = child.wait().unwrap();
+        let (status, stderr) = close_after(careaccess(args), 0);
         assert!(!stderr.contains("panicked"), "{args:?}: {stderr}");
         assert!(status.success(), "{args:?}: {status} {stderr}");
     }
+}
+
+/// Runs `cmd`, reads the first `bytes` of its output and closes the pipe, as `| head`
+/// does; its exit status and standard error.
+pub(crate) fn close_after(mut cmd: Command, bytes: usize) -> (ExitStatus, String) {
+    let mut child = cmd
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdout = child.stdout.take().unwrap();
+    stdout.read_exact(&mut vec![0; bytes]).unwrap();
+    drop(stdout);
+    let mut stderr = String::new();
+    child
+        .stderr
+        .take()
+        .unwrap()
+        .read_to_string(&mut stderr)
+        .unwrap();
+    (child.wait().unwrap(), stderr)
 }
 
 /// `--kind` still names a profile for `accessibility` and `explain`, with a note.
