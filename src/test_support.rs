@@ -5,8 +5,8 @@ use geo::Point;
 
 use crate::analysis::Engine;
 use crate::model::{
-    Commune, Dataset, Facility, InseeCode, Kind, PositionQuality, RefPointSource, Territory,
-    TerritoryType,
+    Commune, Dataset, Demand, Facility, InseeCode, Kind, PositionQuality, Profile, RefPointSource,
+    Step, StepUnit, Supply, SupplySource, Territory, TerritoryType,
 };
 
 /// Deterministic pseudo-random numbers in [0, 1) (xorshift64): the same sequence for a
@@ -88,4 +88,32 @@ pub(crate) fn dataset(mut communes: Vec<Commune>, mut facilities: Vec<Facility>)
 /// [`dataset`] with its engine.
 pub(crate) fn engine(communes: Vec<Commune>, facilities: Vec<Facility>) -> Engine {
     Engine::new(dataset(communes, facilities))
+}
+
+/// An EHPAD profile with these steps (upto, weight), supply and demand, scales 1, and the
+/// caveat "données de test".
+pub(crate) fn ehpad_profile(
+    unit: StepUnit,
+    steps: &[(f64, f64)],
+    per_site: Supply,
+    demand: Demand,
+) -> Profile {
+    Profile {
+        id: "test".to_owned(),
+        title: "test".to_owned(),
+        unit,
+        steps: steps
+            .iter()
+            .map(|&(upto, weight)| Step { upto, weight })
+            .collect(),
+        supply: SupplySource::Facilities {
+            kind: Kind::Ehpad,
+            per_site,
+        },
+        supply_scale: 1.0,
+        result_scale: 1.0,
+        unit_label: "places/habitant".to_owned(),
+        demand,
+        caveat: Some("données de test".to_owned()),
+    }
 }

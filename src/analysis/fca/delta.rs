@@ -496,8 +496,8 @@ impl Engine {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::{Commune, Facility, Profile, Step, StepUnit};
-    use crate::test_support::{self, engine};
+    use crate::model::{Commune, Facility, StepUnit};
+    use crate::test_support::{self, ehpad_profile as profile, engine};
     use proptest::prelude::*;
 
     /// A commune in one of two EPCI (by the parity of its population).
@@ -515,27 +515,6 @@ mod tests {
 
     fn ehpad(id: &str, lon: f64, lat: f64, capacity: Option<f64>) -> Facility {
         test_support::facility(id, Kind::Ehpad, lon, lat, capacity)
-    }
-
-    fn profile(unit: StepUnit, steps: &[(f64, f64)], per_site: Supply) -> Profile {
-        Profile {
-            id: "test".to_owned(),
-            title: "test".to_owned(),
-            unit,
-            steps: steps
-                .iter()
-                .map(|&(upto, weight)| Step { upto, weight })
-                .collect(),
-            supply: SupplySource::Facilities {
-                kind: Kind::Ehpad,
-                per_site,
-            },
-            supply_scale: 1.0,
-            result_scale: 1.0,
-            unit_label: "places/habitant".to_owned(),
-            demand: Demand::Population,
-            caveat: None,
-        }
     }
 
     fn add(lon: f64, lat: f64, capacity: Option<f64>) -> Change {
@@ -574,7 +553,12 @@ mod tests {
             ],
             vec![ehpad("S1", 0.0, 46.0, Some(38.0))],
         );
-        let p = profile(StepUnit::Km, &[(5.0, 1.0), (15.0, 0.5)], Supply::Capacity);
+        let p = profile(
+            StepUnit::Km,
+            &[(5.0, 1.0), (15.0, 0.5)],
+            Supply::Capacity,
+            Demand::Population,
+        );
         let base = e
             .accessibility(&p, None, None, DistanceModel::Straight, None)
             .unwrap();
@@ -661,7 +645,12 @@ mod tests {
             vec![commune("79001", 0.0, 46.0, 1_000)],
             vec![ehpad("S1", 0.0, 46.0, Some(38.0))],
         );
-        let p = profile(StepUnit::Km, &[(15.0, 1.0)], Supply::Capacity);
+        let p = profile(
+            StepUnit::Km,
+            &[(15.0, 1.0)],
+            Supply::Capacity,
+            Demand::Population,
+        );
         let base = e
             .accessibility(&p, None, None, DistanceModel::Straight, None)
             .unwrap();
@@ -715,7 +704,12 @@ mod tests {
             .indicators
             .numeric
             .insert(crate::model::STANDARDISED_INDICATOR.to_owned(), demand);
-        let p = profile(StepUnit::Km, &[(15.0, 1.0)], Supply::Capacity);
+        let p = profile(
+            StepUnit::Km,
+            &[(15.0, 1.0)],
+            Supply::Capacity,
+            Demand::Population,
+        );
         let std = Some(Demand::Standardised);
         let base = e
             .accessibility(&p, None, std, DistanceModel::Straight, None)
@@ -817,7 +811,7 @@ mod tests {
             } else {
                 (StepUnit::Km, DistanceModel::Straight)
             };
-            let mut p = profile(unit, &[(5.0, 1.0), (10.0, 2.0 / 3.0), (15.0, 1.0 / 3.0)], per_site);
+            let mut p = profile(unit, &[(5.0, 1.0), (10.0, 2.0 / 3.0), (15.0, 1.0 / 3.0)], per_site, Demand::Population);
             p.result_scale = 100_000.0;
             let mut changes: Vec<Change> = adds.iter().map(|&(lon, lat, cap)| add(lon, lat, Some(cap))).collect();
             changes.extend(removes.iter().map(|j| Change::Remove { id: format!("F{j:03}") }));

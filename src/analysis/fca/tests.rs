@@ -11,28 +11,7 @@ use crate::geodesy::geodesic_m;
 use crate::model::{Commune, Facility, Kind, Step, Territory, TerritoryType};
 // The shipped profiles and the PySAL fixture's profile file, read as the commands read them.
 use crate::import::profiles::{builtin_profiles, profile_from_toml};
-use crate::test_support::{commune, engine, facility};
-
-fn profile(unit: StepUnit, steps: &[(f64, f64)], per_site: Supply, demand: Demand) -> Profile {
-    Profile {
-        id: "test".to_owned(),
-        title: "test".to_owned(),
-        unit,
-        steps: steps
-            .iter()
-            .map(|&(upto, weight)| Step { upto, weight })
-            .collect(),
-        supply: SupplySource::Facilities {
-            kind: Kind::Ehpad,
-            per_site,
-        },
-        supply_scale: 1.0,
-        result_scale: 1.0,
-        unit_label: "places/habitant".to_owned(),
-        demand,
-        caveat: Some("données de test".to_owned()),
-    }
-}
+use crate::test_support::{commune, ehpad_profile as profile, engine, facility};
 
 fn rel(a: f64, b: f64) -> f64 {
     if a == b {
