@@ -38,12 +38,12 @@ pub(crate) fn fixture() -> &'static Fixture {
 
 pub(crate) struct Answer {
     pub(crate) status: StatusCode,
-    headers: HeaderMap,
+    pub(crate) headers: HeaderMap,
     pub(crate) body: Vec<u8>,
 }
 
 impl Answer {
-    fn json(&self) -> Value {
+    pub(crate) fn json(&self) -> Value {
         serde_json::from_slice(&self.body).unwrap_or_else(|e| {
             panic!(
                 "not JSON ({e}): {}",
@@ -52,7 +52,7 @@ impl Answer {
         })
     }
 
-    fn media(&self) -> &str {
+    pub(crate) fn media(&self) -> &str {
         self.headers
             .get(header::CONTENT_TYPE)
             .and_then(|v| v.to_str().ok())
@@ -96,7 +96,7 @@ pub(crate) async fn get(uri: &str) -> Answer {
     send(Request::get(uri).body(Body::empty()).unwrap()).await
 }
 
-async fn get_ok(uri: &str) -> Value {
+pub(crate) async fn get_ok(uri: &str) -> Value {
     let a = get(uri).await;
     assert_eq!(
         a.status,

@@ -282,3 +282,32 @@ fn gdal_reads_the_service_on_the_national_data() {
     );
     assert_eq!(n, 252);
 }
+
+#[test]
+fn gdal_copies_every_collection_of_the_national_data() {
+    let Some(b) = built() else { return };
+    if !crate::server::has_gdal() {
+        return;
+    }
+    let server = crate::server::Server::start(&b.data_dir);
+    // Cantal: four communes without a polygon (15031, 15035, 15047, 15171) in a
+    // FlatGeobuf page that GDAL must read to the end.
+    let out = std::process::Command::new("ogrinfo")
+        .args(["-ro", "-al", "-q"])
+        .arg(format!(
+            "/vsicurl_streaming/{}/collections/communes/items?f=fgb&departement=15&limit=1000",
+            server.url
+        ))
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        out.status.success() && !stderr.contains("ERROR"),
+        "{stderr}"
+    );
+    assert_eq!(stdout.matches("OGRFeature(communes)").count(), 250);
+    assert_eq!(stdout.matches("EMPTY").count(), 4, "{stdout}");
+    let state = careaccess::api::AppState::load(&b.data_dir).unwrap();
+    crate::gis::gdal_copies_every_collection(&server.url, &state);
+}

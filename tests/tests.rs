@@ -5,6 +5,7 @@ mod answers;
 mod api;
 mod bad_input;
 mod cli;
+mod gis;
 mod import_fixtures;
 mod mirror;
 mod server;

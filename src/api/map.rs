@@ -11,7 +11,7 @@ use geo::{Geometry, MapCoords, Simplify};
 
 use super::Service;
 use super::error::{ApiError, ApiResult};
-use super::features::GeoJsonPage;
+use super::features::{self, GeoJsonPage};
 use super::params::QueryPairs;
 use super::state::AppState;
 
@@ -35,13 +35,14 @@ fn on_map(name: &str) -> bool {
         || name.starts_with("acc_")
 }
 
-/// Simplified, with coordinates rounded to 1e-4° (about 10 m: the display needs no more).
+/// Simplified, with coordinates rounded to 1e-4° (about 10 m: the display needs no more),
+/// still wound as RFC 7946 asks (rounding can flip a sliver).
 fn simplified(g: &Geometry<f64>, epsilon: f64) -> Geometry<f64> {
     let round = |c: geo::Coord<f64>| geo::Coord {
         x: (c.x * 1e4).round() / 1e4,
         y: (c.y * 1e4).round() / 1e4,
     };
-    simplify(g, epsilon).map_coords(round)
+    features::wound_rfc7946(simplify(g, epsilon).map_coords(round))
 }
 
 fn simplify(g: &Geometry<f64>, epsilon: f64) -> Geometry<f64> {

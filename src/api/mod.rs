@@ -14,8 +14,11 @@
 
 pub mod analysis;
 pub mod collections;
+pub mod download;
 pub mod error;
+pub mod export;
 pub mod features;
+pub mod items;
 pub mod map;
 pub mod ogc;
 pub mod openapi;
@@ -32,11 +35,12 @@ use std::sync::Arc;
 use arc_swap::ArcSwap;
 use axum::Router;
 use axum::extract::{DefaultBodyLimit, RawQuery, Request, State};
-use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
+use axum::http::{Extensions, HeaderMap, HeaderValue, Method, StatusCode, header};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use tower_http::compression::CompressionLayer;
+use tower_http::compression::predicate::{DefaultPredicate, Predicate};
 use tower_http::cors::CorsLayer;
 use tower_http::services::ServeDir;
 use tower_http::trace::TraceLayer;
@@ -161,6 +165,8 @@ pub fn app(service: Arc<Service>) -> Router {
         .route("/collections", get(ogc::collections))
         .route("/collections/{id}", get(ogc::collection))
         .route("/collections/{id}/queryables", get(ogc::queryables))
+        .route("/collections/{id}/schema", get(ogc::schema))
+        .route("/collections/{id}/schema/geojson", get(ogc::feature_schema))
         .route("/collections/{id}/items", get(ogc::items))
         .route("/collections/{id}/items/{feature}", get(ogc::item))
         .route("/nearest", get(analysis::nearest))
@@ -179,6 +185,7 @@ pub fn app(service: Arc<Service>) -> Router {
         .route("/map/{layer}", get(map::layer))
         .route("/health", get(health))
         .route("/dataset", get(dataset))
+        .route("/download/{file}", get(download::file))
         .route("/admin/reload", post(admin_reload))
         // The build's ETag is for data answers only: the page's own files change with the
         // code, not the data (a browser must not keep an old script because the data is
@@ -187,7 +194,14 @@ pub fn app(service: Arc<Service>) -> Router {
         .fallback_service(web)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
-        .layer(CompressionLayer::new())
+        // Byte ranges are of the file as stored: never compress a ranged answer.
+        .layer(
+            CompressionLayer::new().compress_when(
+                DefaultPredicate::new().and(|_, _, h: &HeaderMap, _: &Extensions| {
+                    !h.contains_key(header::ACCEPT_RANGES)
+                }),
+            ),
+        )
         .layer(
             CorsLayer::new()
                 .allow_origin(tower_http::cors::Any)
@@ -212,8 +226,10 @@ async fn method_not_allowed(req: Request) -> ApiError {
 async fn etag(State(service): State<Arc<Service>>, req: Request, next: Next) -> Response {
     let tag = service.state().etag.clone();
     let path = req.uri().path();
+    // Downloads carry their own strong validators (byte ranges need them).
     let cacheable = req.method() == Method::GET
         && !path.starts_with("/health")
+        && !path.starts_with("/download/")
         && path != "/"
         && path != "/index.html";
     if cacheable

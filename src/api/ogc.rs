@@ -9,7 +9,9 @@ use serde_json::{Value, json};
 
 use super::Service;
 use super::error::{ApiError, ApiResult};
-use super::features::{self, Collection, Format, GeoJsonFeature, GeoJsonPage, ItemsQuery};
+use super::export;
+use super::features::{self, Collection, GeoJsonFeature, GeoJsonPage};
+use super::items::{self, Format, ItemsQuery};
 use super::params::QueryPairs;
 use super::state::AppState;
 
@@ -81,12 +83,40 @@ pub async fn conformance() -> Response {
     json_response(&json!({ "conformsTo": CONFORMANCE }), "application/json")
 }
 
-fn extent(c: &Collection) -> Value {
-    let bbox = c
-        .extent
-        .map(|r| vec![r.min().x, r.min().y, r.max().x, r.max().y])
-        .unwrap_or_else(|| vec![-180.0, -90.0, 180.0, 90.0]);
-    json!({ "spatial": { "bbox": [bbox], "crs": CRS84 } })
+/// The spatial extent; none for an empty collection (no whole-world box that would
+/// say it has features somewhere).
+fn extent(c: &Collection) -> Option<Value> {
+    let r = c.extent?;
+    Some(json!({ "spatial": {
+        "bbox": [[r.min().x, r.min().y, r.max().x, r.max().y]],
+        "crs": CRS84,
+    } }))
+}
+
+/// The collection's description; an empty one says so.
+fn description(c: &Collection) -> String {
+    if c.items.is_empty() {
+        format!(
+            "{} — collection vide dans ce build : aucune source chargée ne la fournit.",
+            c.description
+        )
+    } else {
+        c.description.clone()
+    }
+}
+
+/// JSON Schema `format` of the layer's geometry (OGC API – Features Part 5).
+fn geometry_format(c: &Collection) -> &'static str {
+    use flatgeobuf::GeometryType as G;
+    match c.info.geometry_type {
+        G::Point => "geometry-point",
+        G::MultiPoint => "geometry-multipoint",
+        G::LineString => "geometry-linestring",
+        G::MultiLineString => "geometry-multilinestring",
+        G::Polygon => "geometry-polygon",
+        G::MultiPolygon => "geometry-multipolygon",
+        _ => "geometry-any",
+    }
 }
 
 fn collection_json(base: &str, c: &Collection) -> Value {
@@ -118,20 +148,40 @@ fn collection_json(base: &str, c: &Collection) -> Value {
             "Propriétés filtrables",
         ),
     ];
+    // GDAL (OAPIF) types its columns from the first `describedby` JSON Schema, which it
+    // reads as the schema of a GeoJSON feature (GDAL 3.6 matches the relation as
+    // `describedBy` exactly; later versions ignore case).
+    links.push(link(
+        format!("{url}/schema/geojson"),
+        "describedBy",
+        "application/schema+json",
+        "Schéma d'un objet GeoJSON de la collection (JSON Schema : types de chaque propriété)",
+    ));
+    links.push(link(
+        format!("{url}/schema"),
+        "http://www.opengis.net/def/rel/ogc/1.0/schema",
+        "application/schema+json",
+        "Schéma des propriétés (OGC API – Features Part 5)",
+    ));
+    links.push(link(
+        format!("{base}/download/{}.fgb", c.id),
+        "enclosure",
+        "application/flatgeobuf",
+        "Toute la collection en un fichier FlatGeobuf (lecture par plages HTTP : /vsicurl/, QGIS)",
+    ));
     links.push(link(
         format!("{base}/dataset"),
         "describedby",
         "application/json",
         "Sources",
     ));
-    json!({
+    let mut v = json!({
         "id": c.id,
         "title": c.title,
-        "description": c.description,
+        "description": description(c),
         "itemType": "feature",
         "crs": [CRS84],
         "storageCrs": CRS84,
-        "extent": extent(c),
         "links": links,
         "numberOfFeatures": c.items.len(),
         "properties": c.info.columns.iter().map(|col| json!({
@@ -140,7 +190,11 @@ fn collection_json(base: &str, c: &Collection) -> Value {
             "description": col.description,
         })).collect::<Vec<_>>(),
         "careaccess": c.meta,
-    })
+    });
+    if let Some(e) = extent(c) {
+        v["extent"] = e;
+    }
+    v
 }
 
 pub async fn collections(State(service): State<Arc<Service>>, headers: HeaderMap) -> Response {
@@ -181,6 +235,73 @@ pub async fn collection(
     ))
 }
 
+/// One JSON Schema per property, in column order (queryables and both schemas agree on
+/// names and types; any property may be null: a missing value stays missing).
+struct PropertySchemas<'a> {
+    c: &'a Collection,
+    /// Part 5 roles: the id column, and a `geometry` member.
+    roles: bool,
+}
+
+impl serde::Serialize for PropertySchemas<'_> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeMap;
+        let c = self.c;
+        let mut m = s.serialize_map(None)?;
+        for col in &c.info.columns {
+            let mut p = json!({
+                "title": col.description.clone().unwrap_or_else(|| col.name.clone()),
+                "type": features::json_type(col),
+            });
+            if self.roles && col.name == c.id_column {
+                p["x-ogc-role"] = json!("id");
+            }
+            m.serialize_entry(&col.name, &p)?;
+        }
+        if self.roles {
+            m.serialize_entry(
+                "geometry",
+                &json!({ "x-ogc-role": "primary-geometry", "format": geometry_format(c) }),
+            )?;
+        }
+        m.end()
+    }
+}
+
+/// A JSON Schema document whose `properties` keep the column order (a `Value` would
+/// sort them, and GDAL creates the columns in the schema's order).
+#[derive(serde::Serialize)]
+struct SchemaDoc<'a, P: serde::Serialize> {
+    #[serde(rename = "$schema")]
+    schema: &'static str,
+    #[serde(rename = "$id")]
+    id: String,
+    #[serde(rename = "type")]
+    ty: &'static str,
+    title: &'a str,
+    description: String,
+    properties: P,
+}
+
+/// The members of a GeoJSON feature of the collection, its properties typed.
+#[derive(serde::Serialize)]
+struct FeatureMembers<'a> {
+    #[serde(rename = "type")]
+    ty: Value,
+    id: Value,
+    geometry: Value,
+    properties: ObjectOf<'a>,
+}
+
+#[derive(serde::Serialize)]
+struct ObjectOf<'a> {
+    #[serde(rename = "type")]
+    ty: &'static str,
+    properties: PropertySchemas<'a>,
+}
+
+const JSON_SCHEMA_2020_12: &str = "https://json-schema.org/draft/2020-12/schema";
+
 /// Part 3 queryables: every property, as a JSON Schema, filterable by `?name=value`.
 pub async fn queryables(
     State(service): State<Arc<Service>>,
@@ -190,28 +311,75 @@ pub async fn queryables(
     let st = service.state();
     let c = find(&st, &id)?;
     let base = base_url(&service, &headers);
-    let properties: serde_json::Map<String, Value> = c
-        .info
-        .columns
-        .iter()
-        .map(|col| {
-            (
-                col.name.clone(),
-                json!({
-                    "title": col.description.clone().unwrap_or_else(|| col.name.clone()),
-                    "type": features::json_type(col),
-                }),
-            )
-        })
-        .collect();
     Ok(json_response(
-        &json!({
-            "$schema": "https://json-schema.org/draft/2019-09/schema",
-            "$id": format!("{base}/collections/{}/queryables", c.id),
-            "type": "object",
-            "title": c.title,
-            "properties": properties,
-        }),
+        &SchemaDoc {
+            schema: "https://json-schema.org/draft/2019-09/schema",
+            id: format!("{base}/collections/{}/queryables", c.id),
+            ty: "object",
+            title: &c.title,
+            description: "Chaque propriété filtre par égalité : ?nom=valeur".to_owned(),
+            properties: PropertySchemas { c, roles: false },
+        },
+        "application/schema+json",
+    ))
+}
+
+/// Part 5 schema of the features: every property with its type, the id and the
+/// geometry with their roles.
+pub async fn schema(
+    State(service): State<Arc<Service>>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+) -> ApiResult<Response> {
+    let st = service.state();
+    let c = find(&st, &id)?;
+    let base = base_url(&service, &headers);
+    Ok(json_response(
+        &SchemaDoc {
+            schema: JSON_SCHEMA_2020_12,
+            id: format!("{base}/collections/{}/schema", c.id),
+            ty: "object",
+            title: &c.title,
+            description: format!(
+                "{} Toute propriété peut être nulle : une valeur manquante reste manquante.",
+                description(c)
+            ),
+            properties: PropertySchemas { c, roles: true },
+        },
+        "application/schema+json",
+    ))
+}
+
+/// The schema of one GeoJSON feature of the collection: what GDAL's OAPIF driver (and
+/// so QGIS) reads to type the columns, whatever the first page holds.
+pub async fn feature_schema(
+    State(service): State<Arc<Service>>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+) -> ApiResult<Response> {
+    let st = service.state();
+    let c = find(&st, &id)?;
+    let base = base_url(&service, &headers);
+    Ok(json_response(
+        &SchemaDoc {
+            schema: JSON_SCHEMA_2020_12,
+            id: format!("{base}/collections/{}/schema/geojson", c.id),
+            ty: "object",
+            title: &c.title,
+            description: format!(
+                "Un objet GeoJSON de la collection {}. Toute propriété peut être nulle : une valeur manquante reste manquante.",
+                c.id
+            ),
+            properties: FeatureMembers {
+                ty: json!({ "type": "string", "enum": ["Feature"] }),
+                id: json!({ "type": "string" }),
+                geometry: json!({ "format": geometry_format(c), "description": "GeoJSON, WGS84 (CRS84) ; null sans géométrie" }),
+                properties: ObjectOf {
+                    ty: "object",
+                    properties: PropertySchemas { c, roles: false },
+                },
+            },
+        },
         "application/schema+json",
     ))
 }
@@ -251,38 +419,35 @@ fn to_json_vec(page: &GeoJsonPage) -> serde_json::Result<Vec<u8>> {
     Ok(out)
 }
 
+/// A page (or one feature) in the requested format, with the headers of its format.
 fn encoded(
+    st: &AppState,
     c: &Collection,
-    format: Format,
     query: &ItemsQuery,
     items: &[usize],
     matched: usize,
     links: &Value,
     filename: &str,
 ) -> ApiResult<Response> {
-    let (body, media) = match format {
-        Format::GeoJson => (
-            to_json_vec(&GeoJsonPage {
-                collection: c,
-                items,
-                properties: &query.properties,
-                number_matched: matched,
-                links,
-            })
-            .map_err(ApiError::internal)?,
-            format.media_type(),
-        ),
-        Format::Csv => (
-            features::csv(c, items, &query.properties, query.separator)?,
-            format.media_type(),
-        ),
-        Format::FlatGeobuf => (
-            features::flatgeobuf(c, items, &query.properties)?,
-            format.media_type(),
-        ),
+    let format = query.format;
+    let body = match format {
+        Format::GeoJson => to_json_vec(&GeoJsonPage {
+            collection: c,
+            items,
+            properties: &query.properties,
+            number_matched: matched,
+            links,
+        })
+        .map_err(ApiError::internal)?,
+        Format::Csv => export::csv(c, items, &query.properties, query.separator)?,
+        Format::FlatGeobuf => export::flatgeobuf(c, items, &query.properties)?,
+        Format::Xlsx => export::xlsx(c, items, &query.properties, &about(st, c))?,
     };
     let mut r = (
-        [(header::CONTENT_TYPE, HeaderValue::from_static(media))],
+        [(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static(format.media_type()),
+        )],
         body,
     )
         .into_response();
@@ -296,7 +461,43 @@ fn encoded(
     }
     r.headers_mut()
         .insert("OGC-NumberMatched", HeaderValue::from(matched as u64));
+    // Without `f`, the `Accept` header chose the format.
+    r.headers_mut()
+        .insert(header::VARY, HeaderValue::from_static("Accept"));
     Ok(r)
+}
+
+/// What a spreadsheet says about its data (its second sheet).
+fn about(st: &AppState, c: &Collection) -> Vec<(&'static str, String)> {
+    let mut rows = vec![
+        ("collection", format!("{} ({})", c.title, c.id)),
+        ("description", description(c)),
+        ("build", st.build_id().to_owned()),
+    ];
+    if let Some(sources) = c.meta.get("sources").and_then(Value::as_array) {
+        for s in sources {
+            let field = |k: &str| s.get(k).and_then(Value::as_str).unwrap_or("");
+            rows.push((
+                "source",
+                format!(
+                    "{} — {} ; millésime {} ; licence {} ; {}",
+                    field("id"),
+                    field("title"),
+                    field("vintage"),
+                    field("licence"),
+                    field("url")
+                ),
+            ));
+            if let Some(caveat) = s.get("caveat").and_then(Value::as_str) {
+                rows.push(("précaution", caveat.to_owned()));
+            }
+        }
+    }
+    rows.push((
+        "valeurs vides",
+        "une cellule vide est une valeur manquante (jamais zéro) ; la colonne *_manque dit pourquoi".to_owned(),
+    ));
+    rows
 }
 
 pub async fn items(
@@ -308,7 +509,7 @@ pub async fn items(
     let st = service.state();
     let c = find(&st, &id)?;
     let q = QueryPairs::parse(raw.as_deref());
-    let query = ItemsQuery::parse(&q, c, Format::GeoJson)?;
+    let query = ItemsQuery::parse(&q, c, &headers)?;
     let matched = query.matching(c);
     let page: &[usize] = matched
         .get(query.offset..)
@@ -331,23 +532,18 @@ pub async fn items(
             ));
         }
     }
-    if query.offset + page.len() < matched.len() {
+    let neighbours = query.neighbours(matched.len());
+    if let Some(next) = neighbours.next {
         links.push(link(
-            page_url(&base, c, &q, query.offset + page.len(), None),
+            page_url(&base, c, &q, next, None),
             "next",
             query.format.media_type(),
             "Page suivante",
         ));
     }
-    if query.offset > 0 {
+    if let Some(prev) = neighbours.prev {
         links.push(link(
-            page_url(
-                &base,
-                c,
-                &q,
-                query.offset.saturating_sub(query.limit.max(1)),
-                None,
-            ),
+            page_url(&base, c, &q, prev, None),
             "prev",
             query.format.media_type(),
             "Page précédente",
@@ -360,8 +556,8 @@ pub async fn items(
         &c.title,
     ));
     encoded(
+        &st,
         c,
-        query.format,
         &query,
         page,
         matched.len(),
@@ -379,8 +575,8 @@ pub async fn item(
     let st = service.state();
     let c = find(&st, &id)?;
     let q = QueryPairs::parse(raw.as_deref());
-    q.only(features::ITEM_PARAMS)?;
-    let query = ItemsQuery::parse(&q, c, Format::GeoJson)?;
+    q.only(items::ITEM_PARAMS)?;
+    let query = ItemsQuery::parse(&q, c, &headers)?;
     let Some(index) = c.item_index(&feature) else {
         return Err(ApiError::not_found(format!(
             "no feature {feature:?} in collection {id}"
@@ -388,7 +584,7 @@ pub async fn item(
     };
     let base = base_url(&service, &headers);
     if query.format != Format::GeoJson {
-        return encoded(c, query.format, &query, &[index], 1, &Value::Null, &feature);
+        return encoded(&st, c, &query, &[index], 1, &Value::Null, &feature);
     }
     let url = format!("{base}/collections/{}/items/{}", c.id, feature);
     let mut v = serde_json::to_value(GeoJsonFeature {

@@ -8,7 +8,8 @@ use axum::response::Response;
 use serde_json::{Value, json};
 
 use super::Service;
-use super::features::{self, ITEM_PARAMS, ITEMS_PARAMS};
+use super::features;
+use super::items::{ITEM_PARAMS, ITEMS_PARAMS};
 use super::ogc::{base_url, json_response};
 use super::params::{Param, Served};
 use super::query::{
@@ -97,6 +98,16 @@ pub fn document_for(base: &str, st: &AppState) -> Value {
             "/collections/{id}/queryables": { "get": op("Properties usable as `?name=value` filters (JSON Schema)", "OGC API – Features", vec![collection_id.clone()],
                 json!({ "description": "Queryables",
                         "content": { "application/schema+json": { "schema": { "type": "object" } } } })) },
+            "/collections/{id}/schema": { "get": op("Schema of the features: every property with its type, the id and the geometry (JSON Schema, OGC API – Features Part 5)", "OGC API – Features", vec![collection_id.clone()],
+                json!({ "description": "Schema",
+                        "content": { "application/schema+json": { "schema": { "type": "object" } } } })) },
+            "/collections/{id}/schema/geojson": { "get": op("Schema of one GeoJSON feature of the collection, its properties typed (the `describedby` schema GDAL and QGIS read)", "OGC API – Features", vec![collection_id.clone()],
+                json!({ "description": "Schema",
+                        "content": { "application/schema+json": { "schema": { "type": "object" } } } })) },
+            "/download/{file}": { "get": op("The whole collection as one FlatGeobuf file (`{id}.fgb`), every computed column included; byte ranges (Range, If-Range), ETag and Last-Modified, for GDAL's /vsicurl/ and QGIS", "OGC API – Features",
+                vec![path("file", "`{collection id}.fgb`")],
+                json!({ "description": "FlatGeobuf (206 with a Range header)",
+                        "content": { "application/flatgeobuf": { "schema": { "type": "string", "format": "binary" } } } })) },
             "/collections/{id}/items": { "get": op("Features, paged, filtered by bbox and properties", "OGC API – Features", items_params.clone(), feature_collection.clone()) },
             "/collections/{id}/items/{featureId}": { "get": op("One feature by its stable id (INSEE code, FINESS number, SIREN…)", "OGC API – Features",
                 [vec![collection_id, path("featureId", "Feature id")], params(ITEM_PARAMS, &served)].concat(),

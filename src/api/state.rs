@@ -5,7 +5,9 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
-use std::time::Instant;
+use std::time::{Instant, SystemTime};
+
+use axum::body::Bytes;
 
 use crate::analysis::Engine;
 use crate::analysis::baseline::Baselines;
@@ -45,6 +47,10 @@ pub struct AppState {
     pub names: NameIndex,
     /// Simplified map layers, gzipped, made on first request.
     pub map_cache: Mutex<BTreeMap<String, Arc<Vec<u8>>>>,
+    /// The FlatGeobuf download of each collection (same order), made on first request.
+    pub downloads: Vec<tokio::sync::OnceCell<Bytes>>,
+    /// When the build was written (its `dataset.json`): `Last-Modified` of downloads.
+    pub built_at: SystemTime,
     /// Seconds spent loading.
     pub load_seconds: f64,
 }
@@ -77,6 +83,9 @@ impl AppState {
                 message,
             })?;
         let names = NameIndex::new(&engine);
+        let built_at = std::fs::metadata(build.dir.join(store::layout::DATASET_FILE))
+            .and_then(|m| m.modified())
+            .unwrap_or_else(|_| SystemTime::now());
         tracing::info!(
             "load timings: read {t_read:.2} s, engine and baselines {:.2} s, collections {:.2} s",
             t_baselines - t_read,
@@ -93,9 +102,14 @@ impl AppState {
             profiles,
             build_dir: build.dir,
             meta: build.meta,
+            downloads: collections
+                .iter()
+                .map(|_| tokio::sync::OnceCell::new())
+                .collect(),
             collections,
             names,
             map_cache: Mutex::new(BTreeMap::new()),
+            built_at,
             load_seconds: start.elapsed().as_secs_f64(),
         })
     }

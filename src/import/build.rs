@@ -511,15 +511,14 @@ fn communes_layer(
     }
     let mut features = Vec::with_capacity(cog.communes.len());
     for c in &cog.communes {
-        // No polygon: an empty one (GDAL reads `MULTIPOLYGON EMPTY`; an empty
-        // multipolygon would be an unreadable feature).
+        // No polygon: the empty geometry GDAL reads.
         let geometry: geo::Geometry<f64> = match contours
             .communes
             .get(&c.code)
             .and_then(|k| k.geometry.clone())
         {
             Some(g) => g.into(),
-            None => geo::Polygon::new(geo::LineString(vec![]), vec![]).into(),
+            None => fgb::empty_geometry(GeometryType::MultiPolygon),
         };
         let rp = locator.ref_point(&c.code);
         let dep = cog.departements.get(&c.departement);
@@ -738,7 +737,7 @@ fn territory_layers(
         ];
         let g = geom(members);
         let g: geo::Geometry<f64> = if g.0.is_empty() {
-            geo::Polygon::new(geo::LineString(vec![]), vec![]).into()
+            fgb::empty_geometry(GeometryType::MultiPolygon)
         } else {
             g.into()
         };

@@ -263,6 +263,17 @@ fn writer(info: &LayerInfo, index: bool) -> Result<FgbWriter<'_>, String> {
     Ok(fgb)
 }
 
+/// The geometry written for a feature that has none, in a layer of type `ty`: a
+/// polygon with an empty ring (GDAL reads `POLYGON EMPTY` / `MULTIPOLYGON EMPTY`; an empty
+/// multipolygon would make GDAL abort on the feature: "Unexpected nullptr: parts data")
+/// or, for points, an empty multipoint.
+pub fn empty_geometry(ty: GeometryType) -> geo::Geometry<f64> {
+    match ty {
+        GeometryType::Point | GeometryType::MultiPoint => geo::MultiPoint::<f64>(vec![]).into(),
+        _ => geo::Polygon::new(geo::LineString(vec![]), vec![]).into(),
+    }
+}
+
 /// Writes bytes to a file and syncs it.
 pub fn write_file(path: &Path, bytes: &[u8]) -> Result<(), StoreError> {
     let mut f = std::fs::File::create(path).map_err(|e| StoreError::io(path, e))?;

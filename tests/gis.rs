@@ -1,0 +1,410 @@
+//! What GIS clients need from the service (GDAL's OAPIF and FlatGeobuf drivers, QGIS,
+//! spreadsheets): typed columns from a schema, paging links that end, whole-layer
+//! downloads with byte ranges, RFC 7946 winding, content negotiation.
+
+use std::process::Command;
+
+use axum::body::Body;
+use axum::http::{Request, StatusCode, header};
+use serde_json::Value;
+
+use crate::api::{fixture, get, get_ok, send};
+
+fn links<'a>(page: &'a Value, rel: &str) -> Vec<&'a str> {
+    page["links"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|l| l["rel"] == rel)
+        .map(|l| l["href"].as_str().unwrap())
+        .collect()
+}
+
+/// The `offset` of a link (0 when absent).
+fn offset_of(href: &str) -> usize {
+    href.split(['?', '&'])
+        .find_map(|kv| kv.strip_prefix("offset="))
+        .map_or(0, |v| v.parse().unwrap())
+}
+
+async fn neighbours(query: &str) -> (Option<usize>, Option<usize>) {
+    let page = get_ok(&format!("/collections/communes/items?{query}")).await;
+    let one = |rel| {
+        let l = links(&page, rel);
+        assert!(l.len() <= 1, "{rel}: {l:?}");
+        l.first().map(|h| offset_of(h))
+    };
+    (one("next"), one("prev"))
+}
+
+#[tokio::test]
+async fn paging_links_end_at_limit_zero_past_the_end_and_on_exact_boundaries() {
+    // Seven communes in the mini data set.
+    assert_eq!(neighbours("limit=0").await, (None, None));
+    assert_eq!(neighbours("limit=0&offset=100").await, (None, None));
+    // Past the end: `prev` is the last page, not another empty one.
+    assert_eq!(neighbours("limit=3&offset=100").await, (None, Some(4)));
+    assert_eq!(neighbours("limit=3&offset=7").await, (None, Some(4)));
+    // Exact boundaries.
+    assert_eq!(neighbours("limit=7").await, (None, None));
+    assert_eq!(neighbours("limit=3").await, (Some(3), None));
+    assert_eq!(neighbours("limit=3&offset=3").await, (Some(6), Some(0)));
+    assert_eq!(neighbours("limit=3&offset=6").await, (None, Some(3)));
+    assert_eq!(neighbours("limit=3&offset=4").await, (None, Some(1)));
+    // Following `next` from the first page visits every feature once.
+    let mut seen = Vec::new();
+    let mut url = Some("/collections/communes/items?limit=2".to_owned());
+    while let Some(u) = url.take() {
+        let page = get_ok(&u).await;
+        for f in page["features"].as_array().unwrap() {
+            seen.push(f["id"].as_str().unwrap().to_owned());
+        }
+        url = links(&page, "next")
+            .first()
+            .map(|h| h[h.find("/collections").unwrap()..].to_owned());
+        assert!(seen.len() <= 7, "next links loop: {seen:?}");
+    }
+    seen.sort();
+    seen.dedup();
+    assert_eq!(seen.len(), 7);
+}
+
+/// Is every polygon of a GeoJSON geometry wound as RFC 7946 asks?
+fn rfc7946_wound(g: &Value) -> bool {
+    let signed_area = |ring: &Value| -> f64 {
+        let pts: Vec<(f64, f64)> = ring
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|p| (p[0].as_f64().unwrap(), p[1].as_f64().unwrap()))
+            .collect();
+        pts.windows(2)
+            .map(|w| w[0].0 * w[1].1 - w[1].0 * w[0].1)
+            .sum::<f64>()
+            / 2.0
+    };
+    let polygon_ok = |rings: &Value| {
+        rings
+            .as_array()
+            .unwrap()
+            .iter()
+            .enumerate()
+            .all(|(i, r)| (signed_area(r) > 0.0) == (i == 0))
+    };
+    match g["type"].as_str() {
+        Some("Polygon") => polygon_ok(&g["coordinates"]),
+        Some("MultiPolygon") => g["coordinates"].as_array().unwrap().iter().all(polygon_ok),
+        _ => true,
+    }
+}
+
+#[tokio::test]
+async fn every_geojson_polygon_is_wound_counterclockwise() {
+    // Loudun's fixture rectangle is written clockwise.
+    for c in ["communes", "epci", "departements", "regions", "cls"] {
+        for uri in [
+            format!("/collections/{c}/items?limit=1000"),
+            format!("/map/{c}"),
+        ] {
+            let a = get(&uri).await;
+            let page = a.json();
+            let features = page["features"].as_array().unwrap();
+            assert!(!features.is_empty(), "{uri}");
+            for f in features {
+                assert!(rfc7946_wound(&f["geometry"]), "{uri}: {}", f["id"]);
+            }
+        }
+    }
+}
+
+#[tokio::test]
+async fn schemas_type_every_property_and_agree_with_queryables() {
+    let c = get_ok("/collections/ehpad").await;
+    let described: Vec<&Value> = c["links"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|l| {
+            l["rel"]
+                .as_str()
+                .unwrap()
+                .eq_ignore_ascii_case("describedby")
+                && l["type"] == "application/schema+json"
+        })
+        .collect();
+    assert_eq!(described.len(), 1, "{c}");
+    let href = described[0]["href"].as_str().unwrap();
+    let feature = get_ok(&href[href.find("/collections").unwrap()..]).await;
+    let props = &feature["properties"]["properties"]["properties"];
+    assert_eq!(props["capacite"]["type"], "number", "{feature}");
+    assert_eq!(props["finess"]["type"], "string");
+    let queryables = get_ok("/collections/ehpad/queryables").await;
+    let part5 = get_ok("/collections/ehpad/schema").await;
+    let q = queryables["properties"].as_object().unwrap();
+    for (name, p) in q {
+        assert_eq!(props[name]["type"], p["type"], "{name}");
+        assert_eq!(part5["properties"][name]["type"], p["type"], "{name}");
+    }
+    assert_eq!(part5["properties"]["id"]["x-ogc-role"], "id");
+    assert_eq!(part5["properties"]["geometry"]["format"], "geometry-point");
+    // GDAL creates the columns in the schema's order: the layer's order.
+    let text = String::from_utf8(get("/collections/ehpad/schema").await.body).unwrap();
+    assert!(text.find("\"id\"").unwrap() < text.find("\"capacite\"").unwrap());
+    let communes = get_ok("/collections/communes/schema").await;
+    assert_eq!(communes["properties"]["pop_75plus"]["type"], "number");
+    assert_eq!(communes["properties"]["acc_ehpad"]["type"], "number");
+    assert_eq!(
+        communes["properties"]["geometry"]["format"],
+        "geometry-multipolygon"
+    );
+}
+
+#[tokio::test]
+async fn empty_collections_claim_no_extent() {
+    let all = get_ok("/collections").await;
+    let mut empty = 0;
+    for c in all["collections"].as_array().unwrap() {
+        if c["numberOfFeatures"] == 0 {
+            empty += 1;
+            assert!(c.get("extent").is_none(), "{c}");
+            assert!(c["description"].as_str().unwrap().contains("vide"), "{c}");
+        } else {
+            assert_eq!(
+                c["extent"]["spatial"]["bbox"][0].as_array().unwrap().len(),
+                4
+            );
+        }
+    }
+    assert!(empty > 0, "the mini data set has empty collections");
+}
+
+#[tokio::test]
+async fn a_bbox_from_published_coordinates_selects_what_it_shows() {
+    let page = get_ok("/collections/ehpad/items?limit=1000").await;
+    for f in page["features"].as_array().unwrap() {
+        let (x, y) = (
+            f["geometry"]["coordinates"][0].as_f64().unwrap(),
+            f["geometry"]["coordinates"][1].as_f64().unwrap(),
+        );
+        let hit = get_ok(&format!("/collections/ehpad/items?bbox={x},{y},{x},{y}")).await;
+        let ids: Vec<&Value> = hit["features"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|h| &h["id"])
+            .collect();
+        assert!(ids.contains(&&f["id"]), "{x},{y}: {ids:?}");
+    }
+}
+
+#[tokio::test]
+async fn accept_header_chooses_the_format_and_xlsx_keeps_types() {
+    let ask = |accept: &'static str| {
+        send(
+            Request::get("/collections/communes/items?limit=2")
+                .header(header::ACCEPT, accept)
+                .body(Body::empty())
+                .unwrap(),
+        )
+    };
+    let csv = ask("text/csv").await;
+    assert!(csv.media().starts_with("text/csv"), "{}", csv.media());
+    assert_eq!(csv.headers[header::VARY], "Accept");
+    let fgb = ask("application/flatgeobuf, */*;q=0.1").await;
+    assert_eq!(fgb.media(), "application/flatgeobuf");
+    let json = ask("text/csv;q=0.5, application/geo+json").await;
+    assert_eq!(json.media(), "application/geo+json");
+    let any = ask("*/*").await;
+    assert_eq!(any.media(), "application/geo+json");
+    // `f` wins over Accept.
+    let f = send(
+        Request::get("/collections/communes/items?f=json")
+            .header(header::ACCEPT, "text/csv")
+            .body(Body::empty())
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(f.media(), "application/geo+json");
+
+    let x = get("/collections/communes/items?f=xlsx&properties=code,nom,population").await;
+    assert_eq!(x.status, StatusCode::OK);
+    assert!(x.body.starts_with(b"PK\x03\x04"), "an xlsx is a zip");
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("c.xlsx");
+    std::fs::write(&path, &x.body).unwrap();
+    let mut zip = zip::ZipArchive::new(std::fs::File::open(&path).unwrap()).unwrap();
+    let mut sheet = String::new();
+    std::io::Read::read_to_string(
+        &mut zip.by_name("xl/worksheets/sheet1.xml").unwrap(),
+        &mut sheet,
+    )
+    .unwrap();
+    // Population is a number cell; the INSEE code a string (shared or inline).
+    assert!(sheet.contains("<v>13891</v>"), "{sheet}");
+    assert!(
+        !sheet.contains("<v>79329</v>"),
+        "the code must stay text: {sheet}"
+    );
+    get("/collections/communes/items?f=ods")
+        .await
+        .problem(400, &["xlsx"]);
+}
+
+async fn download(range: Option<&str>, extra: &[(header::HeaderName, &str)]) -> crate::api::Answer {
+    let mut req = Request::get("/download/communes.fgb");
+    if let Some(r) = range {
+        req = req.header(header::RANGE, r);
+    }
+    for (k, v) in extra {
+        req = req.header(k, *v);
+    }
+    send(req.body(Body::empty()).unwrap()).await
+}
+
+#[tokio::test]
+async fn downloads_serve_byte_ranges_with_validators() {
+    let c = get_ok("/collections/communes").await;
+    let enclosure = links(&c, "enclosure");
+    assert_eq!(enclosure.len(), 1);
+    assert!(enclosure[0].ends_with("/download/communes.fgb"));
+    let whole = download(None, &[]).await;
+    assert_eq!(whole.status, StatusCode::OK);
+    assert_eq!(whole.media(), "application/flatgeobuf");
+    assert_eq!(whole.headers[header::ACCEPT_RANGES], "bytes");
+    assert!(whole.headers.get(header::CONTENT_ENCODING).is_none());
+    assert!(whole.body.starts_with(b"fgb\x03"));
+    let etag = whole.headers[header::ETAG].to_str().unwrap().to_owned();
+    assert!(etag.starts_with('"'), "strong: {etag}");
+    let last_modified = whole.headers[header::LAST_MODIFIED]
+        .to_str()
+        .unwrap()
+        .to_owned();
+    // Every column, computed ones included.
+    let dir = tempfile::tempdir().unwrap();
+    let p = dir.path().join("communes.fgb");
+    std::fs::write(&p, &whole.body).unwrap();
+    let (info, features) = careaccess::store::read_layer_info(&p).unwrap();
+    assert_eq!(features.len(), 7);
+    assert!(info.columns.iter().any(|c| c.name == "acc_ehpad"));
+
+    let part = download(Some("bytes=0-7"), &[]).await;
+    assert_eq!(part.status, StatusCode::PARTIAL_CONTENT);
+    assert_eq!(part.body, &whole.body[..8]);
+    assert_eq!(
+        part.headers[header::CONTENT_RANGE],
+        format!("bytes 0-7/{}", whole.body.len()).as_str()
+    );
+    let tail = download(Some("bytes=-4"), &[]).await;
+    assert_eq!(tail.body, &whole.body[whole.body.len() - 4..]);
+    let past = download(Some(&format!("bytes={}-", whole.body.len())), &[]).await;
+    assert_eq!(past.status, StatusCode::RANGE_NOT_SATISFIABLE);
+    let other_version = download(Some("bytes=0-7"), &[(header::IF_RANGE, "\"old\"")]).await;
+    assert_eq!(other_version.status, StatusCode::OK);
+    assert_eq!(other_version.body.len(), whole.body.len());
+    let same = download(None, &[(header::IF_NONE_MATCH, &etag)]).await;
+    assert_eq!(same.status, StatusCode::NOT_MODIFIED);
+    let since = download(None, &[(header::IF_MODIFIED_SINCE, &last_modified)]).await;
+    assert_eq!(since.status, StatusCode::NOT_MODIFIED);
+    // HEAD: the length without the body (what /vsicurl/ asks first).
+    let head = send(
+        Request::head("/download/communes.fgb")
+            .body(Body::empty())
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(head.status, StatusCode::OK);
+    assert_eq!(
+        head.headers[header::CONTENT_LENGTH],
+        whole.body.len().to_string().as_str()
+    );
+    get("/download/rivers.fgb")
+        .await
+        .problem(404, &["communes.fgb"]);
+    get("/download/communes.shp")
+        .await
+        .problem(404, &["communes.fgb"]);
+}
+
+/// `ogr2ogr -f GPKG` of one layer; returns `ogrinfo -so` of the result.
+fn ogr2ogr(source: &str, layer: &str, options: &[&str]) -> String {
+    let tmp = tempfile::tempdir().unwrap();
+    let gpkg = tmp.path().join("out.gpkg");
+    let out = Command::new("ogr2ogr")
+        .args(["-f", "GPKG"])
+        .arg(&gpkg)
+        .arg(source)
+        .arg(layer)
+        .args(["-nln", layer])
+        .args(options)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        out.status.success() && !stderr.contains("ERROR"),
+        "ogr2ogr {source} {layer}: {stderr}"
+    );
+    let info = Command::new("ogrinfo")
+        .args(["-ro", "-so"])
+        .arg(&gpkg)
+        .arg(layer)
+        .output()
+        .unwrap();
+    String::from_utf8_lossy(&info.stdout).into_owned()
+}
+
+fn feature_count(info: &str) -> u64 {
+    info.lines()
+        .find_map(|l| l.trim().strip_prefix("Feature Count: "))
+        .unwrap_or_else(|| panic!("no feature count in {info}"))
+        .parse()
+        .unwrap()
+}
+
+/// Every collection copied by GDAL through OAPIF and through the FlatGeobuf download
+/// (`/vsicurl/`, byte ranges): every feature once, numbers typed as numbers whatever
+/// the first page holds, and an attribute filter on a number.
+pub(crate) fn gdal_copies_every_collection(url: &str, state: &careaccess::api::AppState) {
+    for c in &state.collections {
+        let (id, n) = (c.id.as_str(), c.items.len() as u64);
+        let via_api = ogr2ogr(&format!("OAPIF:{url}"), id, &["-oo", "PAGE_SIZE=1000"]);
+        let via_file = ogr2ogr(&format!("/vsicurl/{url}/download/{id}.fgb"), id, &[]);
+        for (how, info) in [("OAPIF", &via_api), ("/vsicurl/", &via_file)] {
+            assert_eq!(feature_count(info), n, "{id} through {how}:\n{info}");
+            if id == "communes" {
+                for column in ["pop_75plus", "acc_ehpad", "population"] {
+                    assert!(
+                        info.lines().any(|l| l.starts_with(&format!("{column}: "))
+                            && (l.contains("Integer") || l.contains("Real"))),
+                        "{column} through {how} is not a number:\n{info}"
+                    );
+                }
+            }
+            if id == "ehpad" {
+                assert!(
+                    info.lines()
+                        .any(|l| l.starts_with("capacite: ") && l.contains("Real")),
+                    "capacite through {how}:\n{info}"
+                );
+            }
+        }
+        if id == "ehpad" {
+            for source in [
+                format!("OAPIF:{url}"),
+                format!("/vsicurl/{url}/download/ehpad.fgb"),
+            ] {
+                let info = ogr2ogr(&source, "ehpad", &["-where", "capacite=80"]);
+                assert!(feature_count(&info) >= 1, "{source}: capacite=80\n{info}");
+            }
+        }
+    }
+}
+
+#[test]
+fn gdal_copies_every_collection_of_the_mini_data_set() {
+    if !crate::server::has_gdal() {
+        return;
+    }
+    let service = &fixture().service;
+    let server = crate::server::Server::start(&service.data_dir);
+    gdal_copies_every_collection(&server.url, &service.state());
+}
