@@ -407,4 +407,124 @@ fn gdal_copies_every_collection_of_the_mini_data_set() {
     let service = &fixture().service;
     let server = crate::server::Server::start(&service.data_dir);
     gdal_copies_every_collection(&server.url, &service.state());
+    gdal_reads_a_tile(&server.url, &["79329", "79049"]);
+}
+
+/// Codes of the features of one layer of a tile.
+fn tile_codes(body: &[u8], layer: &str, key: &str) -> Vec<String> {
+    use geozero::mvt::Message;
+    let tile = geozero::mvt::Tile::decode(body).unwrap();
+    let l = tile.layers.iter().find(|l| l.name == layer).unwrap();
+    assert_eq!(l.extent, Some(4096));
+    let k = l.keys.iter().position(|k| k == key).unwrap() as u32;
+    l.features
+        .iter()
+        .map(|f| {
+            assert!(!f.geometry.is_empty());
+            let v = f.tags.chunks(2).find(|t| t[0] == k).unwrap()[1];
+            l.values[v as usize].string_value.clone().unwrap()
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn vector_tiles_of_every_collection_with_tilejson_and_immutable_urls() {
+    let tj = get_ok("/tiles/communes.json").await;
+    assert_eq!(tj["tilejson"], "3.0.0");
+    assert_eq!(tj["vector_layers"][0]["id"], "communes");
+    assert!(tj["vector_layers"][0]["fields"].get("code").is_some());
+    let build = fixture().service.state().build_id().to_owned();
+    let template = tj["tiles"][0].as_str().unwrap();
+    assert!(
+        template.ends_with(&format!(
+            "/collections/communes/tiles/WebMercatorQuad/{{z}}/{{y}}/{{x}}?v={build}"
+        )),
+        "{template}"
+    );
+    let sets = get_ok("/collections/communes/tiles").await;
+    assert_eq!(sets["tilesets"][0]["dataType"], "vector");
+
+    // Thouars and Bressuire are in tile 8/90/127 (x 127, row 90); Loudun, east of the
+    // Greenwich meridian, only in its buffer.
+    let url = format!("/collections/communes/tiles/WebMercatorQuad/8/90/127?v={build}");
+    let a = get(&url).await;
+    assert_eq!(a.status, StatusCode::OK);
+    assert_eq!(a.media(), "application/vnd.mapbox-vector-tile");
+    assert_eq!(
+        a.headers[header::CACHE_CONTROL],
+        "public, max-age=31536000, immutable"
+    );
+    let codes = tile_codes(&a.body, "communes", "code");
+    for c in ["79329", "86137", "79049"] {
+        assert!(codes.contains(&c.to_owned()), "{c} not in {codes:?}");
+    }
+    // Not the build served (or none named): not for keeps.
+    let other = get("/collections/communes/tiles/WebMercatorQuad/8/90/127.mvt").await;
+    assert_eq!(other.status, StatusCode::OK);
+    assert_eq!(other.headers[header::CACHE_CONTROL], "public, no-cache");
+    // Points: the MSP of Thouars, with its kind.
+    let msp = get("/collections/msp/tiles/WebMercatorQuad/8/90/127").await;
+    assert!(!tile_codes(&msp.body, "msp", "kind").is_empty());
+    // Every collection has tiles, empty ones included (an empty layer).
+    for c in fixture().service.state().collections.iter() {
+        let t = get(&format!(
+            "/collections/{}/tiles/WebMercatorQuad/0/0/0",
+            c.id
+        ))
+        .await;
+        assert_eq!(t.status, StatusCode::OK, "{}", c.id);
+    }
+    // Elsewhere: an empty layer, not an error.
+    let far = get("/collections/communes/tiles/WebMercatorQuad/8/10/10").await;
+    use geozero::mvt::Message;
+    assert!(
+        geozero::mvt::Tile::decode(&far.body[..]).unwrap().layers[0]
+            .features
+            .is_empty()
+    );
+
+    get("/collections/communes/tiles/WebMercatorQuad/15/0/0")
+        .await
+        .problem(404, &["zoom"]);
+    get("/collections/communes/tiles/WebMercatorQuad/2/0/4")
+        .await
+        .problem(404, &["column", "0 to 3"]);
+    get("/collections/communes/tiles/WorldCRS84Quad/2/0/0")
+        .await
+        .problem(404, &["WebMercatorQuad"]);
+    get("/collections/rivers/tiles/WebMercatorQuad/0/0/0")
+        .await
+        .problem(404, &["rivers"]);
+    get("/tiles/rivers.json").await.problem(404, &["rivers"]);
+}
+
+/// GDAL's MVT driver reads a tile of the service (georeferenced by Z, X, Y).
+pub(crate) fn gdal_reads_a_tile(url: &str, expect: &[&str]) {
+    let out = Command::new("ogrinfo")
+        .args(["-ro", "-oo", "Z=8", "-oo", "X=127", "-oo", "Y=90"])
+        .arg(format!(
+            "/vsicurl/{url}/collections/communes/tiles/WebMercatorQuad/8/90/127.mvt"
+        ))
+        .arg("communes")
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "ogrinfo: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    for code in expect {
+        assert!(
+            stdout.contains(&format!("code (String) = {code}")),
+            "{code} not in the tile: {:?}",
+            stdout
+                .lines()
+                .filter(|l| l.contains("code (")
+                    || l.contains("MULTIPOLYGON")
+                    || l.contains("POLYGON"))
+                .map(|l| &l[..l.len().min(120)])
+                .collect::<Vec<_>>()
+        );
+    }
 }

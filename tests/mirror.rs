@@ -310,4 +310,6 @@ fn gdal_copies_every_collection_of_the_national_data() {
     assert_eq!(stdout.matches("EMPTY").count(), 4, "{stdout}");
     let state = careaccess::api::AppState::load(&b.data_dir).unwrap();
     crate::gis::gdal_copies_every_collection(&server.url, &state);
+    // A vector tile of the Deux-Sèvres at z8: Thouars, Bressuire, Parthenay.
+    crate::gis::gdal_reads_a_tile(&server.url, &["79329", "79049", "79202"]);
 }

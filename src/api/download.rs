@@ -21,6 +21,11 @@ use super::state::AppState;
 /// Media type of the files.
 const FGB: &str = "application/flatgeobuf";
 
+/// Is this the answer of a download (never compressed: clients read it by byte ranges)?
+pub fn is_download(h: &HeaderMap) -> bool {
+    h.contains_key(header::ACCEPT_RANGES) && h.get(header::CONTENT_TYPE).is_some_and(|t| t == FGB)
+}
+
 pub async fn file(
     State(service): State<Arc<Service>>,
     Path(file): Path<String>,

@@ -20,6 +20,7 @@ pub mod export;
 pub mod features;
 pub mod items;
 pub mod map;
+pub mod mvt;
 pub mod ogc;
 pub mod openapi;
 pub mod params;
@@ -27,6 +28,7 @@ pub mod query;
 pub mod response;
 pub mod search;
 pub mod state;
+pub mod tiles;
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -186,6 +188,12 @@ pub fn app(service: Arc<Service>) -> Router {
         .route("/health", get(health))
         .route("/dataset", get(dataset))
         .route("/download/{file}", get(download::file))
+        .route("/collections/{id}/tiles", get(tiles::tilesets))
+        .route(
+            "/collections/{id}/tiles/{tms}/{z}/{y}/{x}",
+            get(tiles::tile),
+        )
+        .route("/tiles/{file}", get(tiles::tilejson))
         .route("/admin/reload", post(admin_reload))
         // The build's ETag is for data answers only: the page's own files change with the
         // code, not the data (a browser must not keep an old script because the data is
@@ -194,13 +202,14 @@ pub fn app(service: Arc<Service>) -> Router {
         .fallback_service(web)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
-        // Byte ranges are of the file as stored: never compress a ranged answer.
+        // Byte ranges are of the file as stored: a part, or a download that clients
+        // read by parts, is never compressed in transit.
         .layer(
-            CompressionLayer::new().compress_when(
-                DefaultPredicate::new().and(|_, _, h: &HeaderMap, _: &Extensions| {
-                    !h.contains_key(header::ACCEPT_RANGES)
-                }),
-            ),
+            CompressionLayer::new().compress_when(DefaultPredicate::new().and(
+                |_, _, h: &HeaderMap, _: &Extensions| {
+                    !h.contains_key(header::CONTENT_RANGE) && !download::is_download(h)
+                },
+            )),
         )
         .layer(
             CorsLayer::new()

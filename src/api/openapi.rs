@@ -82,6 +82,7 @@ pub fn document_for(base: &str, st: &AppState) -> Value {
         "servers": [{ "url": base }],
         "tags": [
             { "name": "OGC API – Features" },
+            { "name": "Tiles" },
             { "name": "Analyses" },
             { "name": "Service" }
         ],
@@ -108,6 +109,12 @@ pub fn document_for(base: &str, st: &AppState) -> Value {
                 vec![path("file", "`{collection id}.fgb`")],
                 json!({ "description": "FlatGeobuf (206 with a Range header)",
                         "content": { "application/flatgeobuf": { "schema": { "type": "string", "format": "binary" } } } })) },
+            "/collections/{id}/tiles": { "get": op("Vector tilesets of the collection (OGC API – Tiles): one, WebMercatorQuad", "Tiles", vec![collection_id.clone()], ok_json("Tilesets")) },
+            "/collections/{id}/tiles/{tileMatrixSetId}/{tileMatrix}/{tileRow}/{tileCol}": { "get": op("One Mapbox Vector Tile (extent 4096, 64-unit buffer; the id column, and `kind` for structures). With `?v=<build id>` of the build served, the answer is immutable (Cache-Control); `{tileCol}` may end in .mvt or .pbf", "Tiles",
+                vec![collection_id.clone(), path("tileMatrixSetId", "WebMercatorQuad"), path("tileMatrix", "zoom, 0 to 14"), path("tileRow", "row (y), from the north"), path("tileCol", "column (x), from the west")],
+                json!({ "description": "Mapbox Vector Tile", "content": { "application/vnd.mapbox-vector-tile": { "schema": { "type": "string", "format": "binary" } } } })) },
+            "/tiles/{file}": { "get": op("TileJSON 3.0 of a collection's tiles (`{id}.json`), with the tile URLs of the build served (what MapLibre reads)", "Tiles",
+                vec![path("file", "`{collection id}.json`")], ok_json("TileJSON")) },
             "/collections/{id}/items": { "get": op("Features, paged, filtered by bbox and properties", "OGC API – Features", items_params.clone(), feature_collection.clone()) },
             "/collections/{id}/items/{featureId}": { "get": op("One feature by its stable id (INSEE code, FINESS number, SIREN…)", "OGC API – Features",
                 [vec![collection_id, path("featureId", "Feature id")], params(ITEM_PARAMS, &served)].concat(),

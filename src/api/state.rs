@@ -17,6 +17,7 @@ use crate::store::{self, DatasetMeta, LoadOptions, StoreError};
 
 use super::collections;
 use super::features::Collection;
+use super::mvt::Pyramid;
 use super::search::NameIndex;
 
 /// Why a data set could not be loaded (the service keeps its previous one, if any).
@@ -49,6 +50,8 @@ pub struct AppState {
     pub map_cache: Mutex<BTreeMap<String, Arc<Vec<u8>>>>,
     /// The FlatGeobuf download of each collection (same order), made on first request.
     pub downloads: Vec<tokio::sync::OnceCell<Bytes>>,
+    /// The vector-tile geometry of each collection (same order), made on first use.
+    pub tiles: Vec<Pyramid>,
     /// When the build was written (its `dataset.json`): `Last-Modified` of downloads.
     pub built_at: SystemTime,
     /// Seconds spent loading.
@@ -106,6 +109,7 @@ impl AppState {
                 .iter()
                 .map(|_| tokio::sync::OnceCell::new())
                 .collect(),
+            tiles: collections.iter().map(|_| Pyramid::default()).collect(),
             collections,
             names,
             map_cache: Mutex::new(BTreeMap::new()),

@@ -54,8 +54,9 @@ export function closePopup() {
 
 /** Popup of a commune from a rendered feature of the communes layer. */
 export function communePopup(ctx, feature, lngLat) {
-  const p = feature.properties;
-  const rec = ctx.table?.byCode.get(p.code) ?? {};
+  // A tile feature holds the code only: the rest comes from the commune table.
+  const rec = ctx.table?.byCode.get(feature.properties.code) ?? {};
+  const p = { ...rec, ...feature.properties };
   const ind = ctx.mapCtl.indicator;
   const rows = [];
   const missing = ctx.meta.kinds.filter((k) => !k.available);

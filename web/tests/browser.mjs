@@ -17,6 +17,7 @@
 
 import { chromium } from 'playwright-core';
 import { mkdir, readFile } from 'node:fs/promises';
+import { writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import path from 'node:path';
 
@@ -28,6 +29,9 @@ const CHROMIUM = process.env.CHROMIUM ?? '/usr/bin/chromium';
 const LOAD_TIMEOUT = Number(process.env.CAREACCESS_LOAD_TIMEOUT ?? 180_000);
 const STEP_TIMEOUT = Number(process.env.CAREACCESS_STEP_TIMEOUT ?? 60_000);
 
+const ART = path.join(repo, 'tests', 'artifacts');
+/** Figures of the first view and of an indicator change (browser-figures.json). */
+const figures = {};
 const problems = [];
 let step = 'démarrage';
 let page = null;
@@ -111,6 +115,49 @@ async function watch(p) {
   });
 }
 
+/** Bytes received so far by the page (document and every resource). */
+function bytesSoFar(p) {
+  return p.evaluate(() => performance.getEntriesByType('navigation').concat(performance.getEntriesByType('resource'))
+    .reduce((n, e) => n + (e.transferSize || 0), 0));
+}
+
+/**
+ * The first view's figures: navigation → communes drawn, → coloured, bytes received;
+ * recorded in tests/artifacts/browser-figures.json (the issue's targets: 3 s, 1.5 MB).
+ */
+async function firstViewFigures(p, device) {
+  const f = await p.evaluate(() => ({
+    drawn_ms: Number(document.documentElement.dataset.drawnAt),
+    coloured_ms: Number(document.documentElement.dataset.colouredAt),
+  }));
+  f.bytes = await bytesSoFar(p);
+  f.geometry_requests = await p.evaluate(() => performance.getEntriesByType('resource')
+    .filter((e) => /\/tiles\/|\/map\/communes/.test(e.name)).length);
+  f.largest = await p.evaluate(() => performance.getEntriesByType('resource')
+    .map((e) => [e.name.replace(location.origin, ''), e.transferSize, Math.round(e.responseEnd)])
+    .sort((a, b) => b[1] - a[1]).slice(0, 8));
+  figures[device] = f;
+  log(`premier affichage (${device}) : communes dessinées en ${f.drawn_ms} ms, colorées en ${f.coloured_ms} ms, ${(f.bytes / 1e6).toFixed(2)} Mo reçus`);
+  writeFileSync(`${ART}/browser-figures.json`, `${JSON.stringify(figures, null, 2)}\n`);
+}
+
+/** Changing the indicator downloads no geometry (values only, or nothing). */
+async function indicatorChangeFigures(p, select) {
+  const before = await p.evaluate(() => performance.getEntriesByType('resource').length);
+  const bytes = await bytesSoFar(p);
+  const options = await select.locator('option').evaluateAll((os) => os.map((o) => o.value));
+  await select.selectOption(options.find((v) => v !== '' && v !== options[0]) ?? options[0]);
+  await waitMapIdle(p);
+  const after = await p.evaluate((n) => performance.getEntriesByType('resource').slice(n).map((e) => e.name), before);
+  const geometry = after.filter((u) => /\/tiles\/|\/map\/communes/.test(u));
+  figures.indicator_change = { bytes: (await bytesSoFar(p)) - bytes, requests: after.length, geometry_requests: geometry.length };
+  log(`changement d'indicateur : ${figures.indicator_change.bytes} octets, ${after.length} requêtes dont ${geometry.length} de géométrie`);
+  check(geometry.length === 0, `changer d'indicateur a retéléchargé la géométrie : ${geometry.join(', ')}`);
+  await select.selectOption(options[0]);
+  await waitMapIdle(p);
+  writeFileSync(`${ART}/browser-figures.json`, `${JSON.stringify(figures, null, 2)}\n`);
+}
+
 async function desktop(browser) {
   const context = await browser.newContext({ viewport: { width: 1280, height: 800 }, locale: 'fr-FR', acceptDownloads: true });
   page = await context.newPage();
@@ -130,7 +177,9 @@ async function desktop(browser) {
   await p.getByText('Chargement des contours des communes').first().waitFor({ timeout: 10_000 }).catch(() => {});
   await p.waitForFunction(() => ['drawn', 'error'].includes(document.documentElement.dataset.communes), null, { timeout: LOAD_TIMEOUT });
   check(await p.evaluate(() => document.documentElement.dataset.communes) === 'drawn', `les communes ne se sont pas chargées : ${await p.locator('#map-status').innerText()}`);
+  await p.waitForFunction(() => document.documentElement.dataset.colouredAt, null, { timeout: LOAD_TIMEOUT });
   await waitMapIdle(p);
+  await firstViewFigures(p, 'ordinateur');
   const drawn = await p.evaluate(() => {
     const m = window.careaccess.map;
     const feats = m.queryRenderedFeatures({ layers: ['communes-fill'] });
@@ -153,6 +202,7 @@ async function desktop(browser) {
   check(legendRows >= 4, `légende incomplète (${legendRows} lignes)`);
   const legendText = await p.locator('#legend-table').innerText();
   check(/\d,\d/.test(legendText), `la légende n'a pas de nombre au format français : ${legendText.slice(0, 200)}`);
+  await indicatorChangeFigures(p, p.getByLabel('Indicateur'));
   // Another indicator: the distance to the nearest hospital, in km with a French decimal comma.
   await p.getByLabel('Indicateur').selectOption('hospital_km');
   await p.waitForFunction(() => document.documentElement.dataset.indicator === 'hospital_km');
@@ -402,6 +452,8 @@ async function phone(browser) {
   const overflow = await p.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
   check(overflow <= 1, `la page déborde de ${overflow} px en largeur sur un téléphone`);
   await p.waitForFunction(() => ['drawn', 'error'].includes(document.documentElement.dataset.communes), null, { timeout: LOAD_TIMEOUT });
+  await p.waitForFunction(() => document.documentElement.dataset.colouredAt, null, { timeout: STEP_TIMEOUT }).catch(() => {});
+  await firstViewFigures(p, 'téléphone');
   await waitMapIdle(p);
   await shot(p, '08-telephone-trouver.png');
   await p.locator('#nearest-result').scrollIntoViewIfNeeded();
