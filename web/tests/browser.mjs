@@ -115,10 +115,25 @@ async function watch(p) {
   });
 }
 
-/** Bytes received so far by the page (document and every resource). */
+/**
+ * Bytes received by a page, counted by the browser for every request it finished —
+ * the map's tiles too, which MapLibre fetches from its worker (outside the page's
+ * Performance entries) — and the URLs asked.
+ */
+const received = new WeakMap();
+function countBytes(p) {
+  const net = { bytes: 0, urls: [] };
+  received.set(p, net);
+  p.on('requestfinished', async (r) => {
+    net.urls.push(r.url());
+    try {
+      const s = await r.sizes();
+      net.bytes += s.responseBodySize + s.responseHeadersSize;
+    } catch { /* the page may be gone */ }
+  });
+}
 function bytesSoFar(p) {
-  return p.evaluate(() => performance.getEntriesByType('navigation').concat(performance.getEntriesByType('resource'))
-    .reduce((n, e) => n + (e.transferSize || 0), 0));
+  return received.get(p)?.bytes ?? 0;
 }
 
 /**
@@ -130,12 +145,8 @@ async function firstViewFigures(p, device) {
     drawn_ms: Number(document.documentElement.dataset.drawnAt),
     coloured_ms: Number(document.documentElement.dataset.colouredAt),
   }));
-  f.bytes = await bytesSoFar(p);
-  f.geometry_requests = await p.evaluate(() => performance.getEntriesByType('resource')
-    .filter((e) => /\/tiles\/|\/map\/communes/.test(e.name)).length);
-  f.largest = await p.evaluate(() => performance.getEntriesByType('resource')
-    .map((e) => [e.name.replace(location.origin, ''), e.transferSize, Math.round(e.responseEnd)])
-    .sort((a, b) => b[1] - a[1]).slice(0, 8));
+  f.bytes = bytesSoFar(p);
+  f.geometry_requests = received.get(p).urls.filter((u) => /\/tiles\/|\/map\/communes/.test(u)).length;
   figures[device] = f;
   log(`premier affichage (${device}) : communes dessinées en ${f.drawn_ms} ms, colorées en ${f.coloured_ms} ms, ${(f.bytes / 1e6).toFixed(2)} Mo reçus`);
   writeFileSync(`${ART}/browser-figures.json`, `${JSON.stringify(figures, null, 2)}\n`);
@@ -143,14 +154,14 @@ async function firstViewFigures(p, device) {
 
 /** Changing the indicator downloads no geometry (values only, or nothing). */
 async function indicatorChangeFigures(p, select) {
-  const before = await p.evaluate(() => performance.getEntriesByType('resource').length);
-  const bytes = await bytesSoFar(p);
+  const before = received.get(p).urls.length;
+  const bytes = bytesSoFar(p);
   const options = await select.locator('option').evaluateAll((os) => os.map((o) => o.value));
   await select.selectOption(options.find((v) => v !== '' && v !== options[0]) ?? options[0]);
   await waitMapIdle(p);
-  const after = await p.evaluate((n) => performance.getEntriesByType('resource').slice(n).map((e) => e.name), before);
+  const after = received.get(p).urls.slice(before);
   const geometry = after.filter((u) => /\/tiles\/|\/map\/communes/.test(u));
-  figures.indicator_change = { bytes: (await bytesSoFar(p)) - bytes, requests: after.length, geometry_requests: geometry.length };
+  figures.indicator_change = { bytes: bytesSoFar(p) - bytes, requests: after.length, geometry_requests: geometry.length };
   log(`changement d'indicateur : ${figures.indicator_change.bytes} octets, ${after.length} requêtes dont ${geometry.length} de géométrie`);
   check(geometry.length === 0, `changer d'indicateur a retéléchargé la géométrie : ${geometry.join(', ')}`);
   await select.selectOption(options[0]);
@@ -163,6 +174,7 @@ async function desktop(browser) {
   page = await context.newPage();
   const p = page;
   await watch(p);
+  countBytes(p);
 
   step = 'ouverture de la page';
   log(`${step} : ${BASE}`);
@@ -447,6 +459,7 @@ async function phone(browser) {
   page = await context.newPage();
   const p = page;
   await watch(p);
+  countBytes(p);
   await p.goto(`${BASE}#trouver/79329`, { waitUntil: 'domcontentloaded' });
   await p.locator('#nearest-result .structure').first().waitFor({ timeout: STEP_TIMEOUT * 2 });
   const overflow = await p.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
