@@ -418,7 +418,7 @@ async fn bad_items_parameters_are_400s_naming_the_parameter() {
         ("limit=99999999999999999999999999", &["`limit`", "between"]),
         ("limit=abc", &["`limit`", "whole number"]),
         ("offset=-5", &["`offset`"]),
-        ("f=xml", &["`f`", "json, csv or fgb"]),
+        ("f=xml", &["`f`", "json, csv, fgb or xlsx"]),
         ("properties=code,nope", &["`properties`", "nope"]),
         ("departemnt=79", &["`departemnt`", "departement"]),
         ("limit=1&limit=2", &["`limit`", "more than once"]),

