@@ -43,11 +43,7 @@ pub(crate) fn built() -> Option<&'static Built> {
             )
             .unwrap();
             let manifest = Manifest::read(&data_dir.join("sources.toml")).unwrap();
-            let opts = fetch::FetchOptions {
-                data_dir: &data_dir,
-                mirror: Some(&mirror),
-                only: None,
-            };
+            let opts = fetch::FetchOptions::new(&data_dir, Some(&mirror));
             fetch::fetch(&manifest, &opts).unwrap();
             let report = build::build(&manifest, &data_dir).unwrap().report;
             Some(Built {

@@ -86,7 +86,7 @@ fn source_file(
             report.sha256 = fetched.fetched.get(&spec.id).map(|f| f.sha256.clone());
             Ok(Some(p))
         }
-        _ if spec.optional => {
+        _ if spec.is_optional() => {
             report.status = "absent".into();
             let why = fetched
                 .absent
@@ -203,8 +203,20 @@ fn build_into(
     {
         let mut r = new_report(spec);
         step(&spec.id);
+        // A fallback (the mirror's transcription) gives way, whole, to the official
+        // file it yields to when that one is built.
+        if let Some(winner) = spec
+            .yields_to
+            .iter()
+            .find(|w| tables.iter().any(|(id, _)| id == *w))
+        {
+            r.status = "superseded".into();
+            r.note(format!("not used: {winner} gives the same fields"));
+            reports.push(r);
+            continue;
+        }
         if let Some(path) = source_file(spec, data_dir, fetched, &mut r)? {
-            let t = indicators::read_commune_csv(open(&path)?, spec, &locator, &mut r)?;
+            let t = indicators::read_commune_file(&path, spec, &locator, &mut r)?;
             tables.push((spec.id.clone(), t));
         }
         reports.push(r);
@@ -834,7 +846,7 @@ fn dataset_meta(
             .map(|s| SourceMeta {
                 id: s.id.clone(),
                 title: s.title.clone(),
-                url: s.url.clone(),
+                url: s.origin_label(),
                 licence: s.licence.clone(),
                 vintage: s.vintage.clone(),
                 caveat: s.caveat.clone(),
