@@ -6,5 +6,6 @@ mod api;
 mod bad_input;
 mod cli;
 mod import_fixtures;
+mod internet;
 mod mirror;
 mod server;
