@@ -274,15 +274,19 @@ impl Mini {
         }
     }
 
+    pub(crate) fn manifest(&self) -> &Manifest {
+        &self.manifest
+    }
+
     pub(crate) fn data(&self) -> &Path {
         self.data.path()
     }
 
-    fn mirror(&self) -> &Path {
+    pub(crate) fn mirror(&self) -> &Path {
         self.mirror.path()
     }
 
-    fn try_fetch(
+    pub(crate) fn try_fetch(
         &self,
         manifest: &Manifest,
         only: Option<&[String]>,

@@ -730,3 +730,44 @@ fn no_mirror_and_no_network_is_one_clear_message() {
     );
     assert!(last.contains("source cog"), "{stderr}");
 }
+
+/// The reproduction offline: web pages saved in place of files in a copy of the
+/// mirror. An optional source is left out with the reason; a required one stops the
+/// fetch naming the source, the copy and what it is — never a parse error in the build.
+#[test]
+fn a_web_page_in_the_mirror_is_refused_at_fetch() {
+    let page = b"<!DOCTYPE html>\n<html lang=\"fr\"><body>Maisons de sant\xc3\xa9</body></html>\n";
+    let mini = crate::import_fixtures::Mini::new();
+    std::fs::write(
+        mini.mirror()
+            .join("finess/etalab-cs1100507-stock-fixture.csv"),
+        page,
+    )
+    .unwrap();
+    let record = mini.fetch();
+    let why = &record.absent["finess"];
+    assert!(
+        why.contains("HTML page") && why.contains("mirror copy"),
+        "{why}"
+    );
+    let built = mini.build();
+    let finess = built
+        .report
+        .sources
+        .iter()
+        .find(|s| s.id == "finess")
+        .unwrap();
+    assert_eq!(finess.status, "absent");
+
+    std::fs::write(mini.mirror().join("indicateurs_communes.csv"), page).unwrap();
+    let e = mini
+        .try_fetch(mini.manifest(), None)
+        .unwrap_err()
+        .to_string();
+    assert!(
+        e.contains("source indicateurs")
+            && e.contains("indicateurs_communes.csv")
+            && e.contains("HTML page"),
+        "{e}"
+    );
+}

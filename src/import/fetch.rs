@@ -404,7 +404,16 @@ impl<'a> Fetcher<'a> {
         };
         let mirror_copy = mirror_file.as_deref().filter(|p| p.is_file());
         let expected = expected.as_deref();
+        // A mirror copy is checked as a download is: a web page saved in its place is
+        // refused here, not met as a parse error in the build.
         let from_mirror = |copy: &Path, origin: Origin| -> Result<Outcome, ImportError> {
+            if let Err(why) = remote::check_file(copy, Expect::of(spec.format, &name), None) {
+                let message = format!("mirror copy {}: {why}", copy.display());
+                if spec.is_optional() {
+                    return Ok(Outcome::Absent(message));
+                }
+                return Err(ImportError::source(&spec.id, message));
+            }
             let stored = copy_file(copy, &dest, expected)?;
             Ok(Outcome::Fetched(fetched(
                 stored,

@@ -10,7 +10,7 @@ const ABC_SHA: &str = "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f
 const DEAD_URL: &str = "http://127.0.0.1:9/x";
 
 fn source(id: &str, extra: &str) -> String {
-    source_in(id, "decoupage_administratif", extra)
+    source_in(id, "commune_csv", extra)
 }
 
 /// A source of another format (what a download is checked against).
@@ -92,8 +92,9 @@ fn mirror_copy_records_sha256() {
     let data = tempfile::tempdir().expect("tmp");
     let mirror = tempfile::tempdir().expect("tmp");
     put(mirror.path(), "cog/communes.json", b"abc");
-    let m = manifest(&[source(
+    let m = manifest(&[source_in(
         "cog",
+        "commune_csv",
         &format!("url = \"{DEAD_URL}/communes.json\"\nmirror = \"cog/communes.json\""),
     )]);
     let record = fetch(&m, &opts(data.path(), Some(mirror.path()))).expect("fetch");
@@ -248,20 +249,21 @@ fn registry_source_cached_with_right_sha_is_not_downloaded() {
 fn registry_download_failure_falls_back_to_the_mirror() {
     let data = tempfile::tempdir().expect("tmp");
     let mirror = tempfile::tempdir().expect("tmp");
-    let copy = put(mirror.path(), "npm/pkg-1.0.0.tgz", b"abc");
-    let m = manifest(&[source(
+    let copy = put(mirror.path(), "npm/pkg-1.0.0.csv", b"abc");
+    let m = manifest(&[source_in(
         "pkg",
+        "commune_csv",
         &format!(
-            "url = \"{DEAD_URL}/pkg-1.0.0.tgz\"\nregistry = \"pypi\"\nmirror = \"npm/pkg-1.0.0.tgz\"\nsha256 = \"{ABC_SHA}\""
+            "url = \"{DEAD_URL}/pkg-1.0.0.csv\"\nregistry = \"pypi\"\nmirror = \"npm/pkg-1.0.0.csv\"\nsha256 = \"{ABC_SHA}\""
         ),
     )]);
     let record = fetch(&m, &opts(data.path(), Some(mirror.path()))).expect("fetch");
     let entry = &record.fetched["pkg"];
     assert_eq!(entry.origin, Origin::MirrorFallback);
     assert_eq!(entry.from, copy.display().to_string());
-    assert_eq!(entry.file, "pkg/pkg-1.0.0.tgz");
+    assert_eq!(entry.file, "pkg/pkg-1.0.0.csv");
     assert_eq!(
-        fs::read(data.path().join("sources/pkg/pkg-1.0.0.tgz")).expect("read"),
+        fs::read(data.path().join("sources/pkg/pkg-1.0.0.csv")).expect("read"),
         b"abc"
     );
 
