@@ -313,7 +313,7 @@ fn sheet_xml(rows: &[Vec<C<'_>>]) -> String {
 /// A DREES-style workbook: a notes sheet, then one sheet per vintage opening with title
 /// rows; codes as text except one stored as a number (01001-style loss of the zero is
 /// not at stake for 79xxx, so it is kept as is).
-fn apl_xlsx() -> Vec<u8> {
+fn apl_xlsx(sheet_2021: &str) -> Vec<u8> {
     let header = vec![
         C::S("Code commune"),
         C::S("Libellé de la commune"),
@@ -348,7 +348,7 @@ fn apl_xlsx() -> Vec<u8> {
         vec![C::S("79329"), C::N(1.0)],
     ];
     let notes = vec![vec![C::S("Notes")]];
-    let sheets = [("Notes", notes), ("APL 2022", y2022), ("APL 2021", y2021)];
+    let sheets = [("Notes", notes), ("APL 2022", y2022), (sheet_2021, y2021)];
     let mut buf = Cursor::new(Vec::new());
     let mut zip = zip::ZipWriter::new(&mut buf);
     let opts = zip::write::SimpleFileOptions::default();
@@ -434,7 +434,7 @@ fn serve_the_official_files(hosts: &Hosts) {
         APL_URL,
         ok(
             "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
-            apl_xlsx(),
+            apl_xlsx("APL 2021"),
         ),
     );
 }
@@ -770,4 +770,35 @@ fn a_web_page_in_the_mirror_is_refused_at_fetch() {
             && e.contains("HTML page"),
         "{e}"
     );
+}
+
+/// A published file that its reader cannot use (a workbook without the 2021 sheet): an
+/// optional source is left out with the reason, and the build goes on.
+#[test]
+fn an_optional_file_that_cannot_be_read_is_left_out() {
+    let hosts = Hosts::start();
+    serve_the_official_files(&hosts);
+    hosts.set(
+        APL_URL,
+        Reply::Ok {
+            content_type: "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+            body: apl_xlsx("APL 2023"),
+        },
+    );
+    let data = data_dir();
+    let (ok, stderr) = run(&mut hosts.careaccess(data.path(), "fetch"));
+    assert!(ok, "{stderr}");
+    let (ok, stderr) = run(&mut hosts.careaccess(data.path(), "build"));
+    assert!(ok, "{stderr}");
+    let r = report(data.path());
+    let apl = source(&r, "apl_inf_2021");
+    assert_eq!(apl.status, "unreadable");
+    assert!(
+        apl.notes
+            .iter()
+            .any(|n| n.contains("no sheet named like \"2021\"") && n.contains("APL 2023")),
+        "{:?}",
+        apl.notes
+    );
+    assert_eq!(source(&r, "finess").kept, 7);
 }

@@ -168,27 +168,13 @@ fn build_into(
         let mut r = new_report(spec);
         step(&spec.id);
         if let Some(path) = source_file(spec, data_dir, fetched, &mut r)? {
-            let mut facilities = match spec.format {
-                Format::FinessEtalab => {
-                    let parsed = finess::parse(open(&path)?, spec, &mut r)?;
-                    if let Some(date) = &parsed.extraction_date {
-                        r.vintage = format!("extraction du {date}");
-                    }
-                    check_communes(parsed.facilities, &locator, &mut r)
+            match read_facilities(spec, &path, &locator, &mut r) {
+                Ok(mut facilities) => {
+                    reclassify::apply(&mut facilities, spec, &mut r);
+                    by_source.push((reports.len(), facilities));
                 }
-                Format::PointsCsv => points::read_points_csv(open(&path)?, spec, &locator, &mut r)?,
-                Format::GeojsonPoints => {
-                    points::read_points_geojson(open(&path)?, spec, &locator, &mut r)?
-                }
-                other => {
-                    return Err(ImportError::Manifest(format!(
-                        "source {:?}: format {other:?} cannot hold facilities",
-                        spec.id
-                    )));
-                }
-            };
-            reclassify::apply(&mut facilities, spec, &mut r);
-            by_source.push((reports.len(), facilities));
+                Err(e) => unreadable(spec, &mut r, e)?,
+            }
         }
         reports.push(r);
     }
@@ -216,8 +202,10 @@ fn build_into(
             continue;
         }
         if let Some(path) = source_file(spec, data_dir, fetched, &mut r)? {
-            let t = indicators::read_commune_file(&path, spec, &locator, &mut r)?;
-            tables.push((spec.id.clone(), t));
+            match indicators::read_commune_file(&path, spec, &locator, &mut r) {
+                Ok(t) => tables.push((spec.id.clone(), t)),
+                Err(e) => unreadable(spec, &mut r, e)?,
+            }
         }
         reports.push(r);
     }
@@ -312,6 +300,49 @@ fn build_into(
     meta.write(out)?;
     progress.finish_and_clear();
     Ok(report)
+}
+
+/// The facilities of one source's file.
+fn read_facilities(
+    spec: &SourceSpec,
+    path: &Path,
+    locator: &Locator,
+    r: &mut SourceReport,
+) -> Result<Vec<Facility>, ImportError> {
+    Ok(match spec.format {
+        Format::FinessEtalab => {
+            let parsed = finess::parse(open(path)?, spec, r)?;
+            if let Some(date) = &parsed.extraction_date {
+                r.vintage = format!("extraction du {date}");
+            }
+            check_communes(parsed.facilities, locator, r)
+        }
+        Format::PointsCsv => points::read_points_csv(open(path)?, spec, locator, r)?,
+        Format::GeojsonPoints => points::read_points_geojson(open(path)?, spec, locator, r)?,
+        other => {
+            return Err(ImportError::Manifest(format!(
+                "source {:?}: format {other:?} cannot hold facilities",
+                spec.id
+            )));
+        }
+    })
+}
+
+/// An optional source whose file cannot be read is left out, and the report says why;
+/// a required one stops the build.
+fn unreadable(spec: &SourceSpec, r: &mut SourceReport, e: ImportError) -> Result<(), ImportError> {
+    if !spec.is_optional() || matches!(e, ImportError::Manifest(_)) {
+        return Err(e);
+    }
+    tracing::warn!(source = %spec.id, "left out: {e}");
+    *r = SourceReport {
+        status: "unreadable".into(),
+        ..new_report(spec)
+    };
+    r.note(format!(
+        "optional source left out: its file cannot be read: {e}"
+    ));
+    Ok(())
 }
 
 /// Checks facilities that carry their own commune code (FINESS) against the COG and the
