@@ -92,13 +92,15 @@ impl HttpOptions {
 
 /// Whether a failed request is worth another try.
 pub fn transient(e: &ureq::Error) -> bool {
-    matches!(
-        e,
-        ureq::Error::Timeout(_)
-            | ureq::Error::Io(_)
-            | ureq::Error::ConnectionFailed
-            | ureq::Error::Protocol(_)
-    )
+    match e {
+        // A name that does not resolve (offline, no such host) will not resolve in a
+        // few seconds either.
+        ureq::Error::Io(io) => {
+            io.kind() != std::io::ErrorKind::NotFound && !io.to_string().contains("lookup")
+        }
+        ureq::Error::Timeout(_) | ureq::Error::ConnectionFailed | ureq::Error::Protocol(_) => true,
+        _ => false,
+    }
 }
 
 /// Whether an HTTP status is worth another try.
