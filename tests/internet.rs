@@ -30,6 +30,13 @@ enum Reply {
         body: Vec<u8>,
     },
     Status(u16),
+    /// The first time: announces the whole length, sends `cut` bytes and closes; then
+    /// as `Ok` (ranges answered).
+    CutOnce {
+        body: Vec<u8>,
+        cut: usize,
+        done: Arc<std::sync::atomic::AtomicBool>,
+    },
     /// Announces the whole length, sends `sent` bytes, then stalls for `stall`.
     Stall {
         body: Vec<u8>,
@@ -45,6 +52,8 @@ type Routes = Arc<Mutex<HashMap<String, Reply>>>;
 struct Hosts {
     base: String,
     routes: Routes,
+    /// Every request: "METHOD path [range]".
+    log: Arc<Mutex<Vec<String>>>,
 }
 
 impl Hosts {
@@ -52,14 +61,15 @@ impl Hosts {
         let listener = TcpListener::bind("127.0.0.1:0").unwrap();
         let base = format!("http://{}", listener.local_addr().unwrap());
         let routes: Routes = Arc::default();
-        let shared = routes.clone();
+        let log: Arc<Mutex<Vec<String>>> = Arc::default();
+        let (shared, shared_log) = (routes.clone(), log.clone());
         std::thread::spawn(move || {
             for stream in listener.incoming().flatten() {
-                let routes = shared.clone();
-                std::thread::spawn(move || answer(stream, &routes));
+                let (routes, log) = (shared.clone(), shared_log.clone());
+                std::thread::spawn(move || answer(stream, &routes, &log));
             }
         });
-        Hosts { base, routes }
+        Hosts { base, routes, log }
     }
 
     fn set(&self, url: &str, reply: Reply) {
@@ -81,21 +91,47 @@ impl Hosts {
     }
 }
 
-fn answer(stream: TcpStream, routes: &Routes) {
+fn answer(stream: TcpStream, routes: &Routes, log: &Mutex<Vec<String>>) {
     let mut reader = BufReader::new(stream);
     let mut request = String::new();
     if reader.read_line(&mut request).is_err() {
         return;
     }
+    let mut range: Option<usize> = None;
     loop {
         let mut line = String::new();
         if reader.read_line(&mut line).unwrap_or(0) == 0 || line == "\r\n" {
             break;
         }
+        let lower = line.to_ascii_lowercase();
+        if let Some(r) = lower.strip_prefix("range: bytes=") {
+            range = r.trim().trim_end_matches('-').parse().ok();
+        }
     }
     let mut parts = request.split_whitespace();
     let (method, path) = (parts.next().unwrap_or(""), parts.next().unwrap_or(""));
-    let reply = routes.lock().unwrap().get(path).cloned();
+    log.lock().unwrap().push(format!(
+        "{method} {path} {}",
+        range.map_or(String::new(), |r| format!("range {r}-"))
+    ));
+    let mut reply = routes.lock().unwrap().get(path).cloned();
+    if let Some(Reply::CutOnce { body, cut, done }) = &reply {
+        if !done.swap(true, std::sync::atomic::Ordering::SeqCst) {
+            let h = format!(
+                "HTTP/1.1 200 OK\r\nContent-Type: application/zip\r\nContent-Length: {}\r\nAccept-Ranges: bytes\r\nConnection: close\r\n\r\n",
+                body.len()
+            );
+            let mut stream = reader.into_inner();
+            let _ = stream
+                .write_all(h.as_bytes())
+                .and_then(|_| stream.write_all(&body[..*cut]));
+            return;
+        }
+        reply = Some(Reply::Ok {
+            content_type: "application/zip",
+            body: body.clone(),
+        });
+    }
     let mut stream = reader.into_inner();
     let head = |status: &str, ct: &str, len: usize, etag: &str| {
         format!(
@@ -118,6 +154,18 @@ fn answer(stream: TcpStream, routes: &Routes) {
         Some(Reply::Status(code)) => {
             stream.write_all(head(&format!("{code} Error"), "text/plain", 0, "x").as_bytes())
         }
+        Some(Reply::Ok { content_type, body }) if range.is_some_and(|r| r < body.len()) => {
+            let from = range.unwrap_or(0);
+            let h = format!(
+                "HTTP/1.1 206 Partial Content\r\nContent-Type: {content_type}\r\nContent-Length: {}\r\nContent-Range: bytes {from}-{}/{}\r\nConnection: close\r\n\r\n",
+                body.len() - from,
+                body.len() - 1,
+                body.len()
+            );
+            stream
+                .write_all(h.as_bytes())
+                .and_then(|_| stream.write_all(&body[from..]))
+        }
         Some(Reply::Ok { content_type, body }) => {
             let h = head("200 OK", content_type, body.len(), &etag(&body));
             stream.write_all(h.as_bytes()).and_then(|_| {
@@ -128,6 +176,7 @@ fn answer(stream: TcpStream, routes: &Routes) {
                 }
             })
         }
+        Some(Reply::CutOnce { .. }) => Ok(()),
         Some(Reply::Stall { body, sent, stall }) => {
             let h = head("200 OK", "application/geo+json", body.len(), &etag(&body));
             let r = stream
@@ -801,4 +850,37 @@ fn an_optional_file_that_cannot_be_read_is_left_out() {
         apl.notes
     );
     assert_eq!(source(&r, "finess").kept, 7);
+}
+
+/// A download cut in the middle goes on from where it stopped (an HTTP range), and the
+/// file kept is the whole one.
+#[test]
+fn a_cut_download_resumes() {
+    let hosts = Hosts::start();
+    serve_the_official_files(&hosts);
+    let zip = insee_zip();
+    hosts.set(
+        INSEE_URL,
+        Reply::CutOnce {
+            body: zip.clone(),
+            cut: zip.len() / 2,
+            done: Arc::default(),
+        },
+    );
+    let data = data_dir();
+    let (ok, stderr) = run(&mut hosts.careaccess(data.path(), "fetch"));
+    assert!(ok, "{stderr}");
+    assert!(stderr.contains("resuming"), "{stderr}");
+    let path = INSEE_URL.strip_prefix("https:/").unwrap();
+    let log = hosts.log.lock().unwrap().clone();
+    assert!(
+        log.iter()
+            .any(|l| l == &format!("GET {path} range {}-", zip.len() / 2)),
+        "{log:?}"
+    );
+    let fetched = careaccess::import::fetch::FetchManifest::read(data.path()).unwrap();
+    let file = fetched
+        .path_of(data.path(), "population_age_insee")
+        .unwrap();
+    assert_eq!(std::fs::read(file).unwrap(), zip);
 }

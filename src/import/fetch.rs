@@ -23,10 +23,10 @@ use std::io::{self, Read, Write};
 use std::path::{Path, PathBuf};
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use indicatif::{ProgressBar, ProgressStyle};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
+use super::atomic::{Stored, copy_file, pump, store_atomically};
 pub use super::remote::HttpOptions;
 use super::remote::{self, Expect};
 use super::{ImportError, Manifest, SourceSpec};
@@ -310,12 +310,6 @@ fn civil_from_days(days: i64) -> (i64, i64, i64) {
 enum Outcome {
     Fetched(FetchedFile),
     Absent(String),
-}
-
-/// What was written by [`store_atomically`].
-struct Stored {
-    sha256: String,
-    bytes: u64,
 }
 
 /// Where a download comes from: the URL requested, and the publisher's version when
@@ -607,6 +601,23 @@ impl<'a> Fetcher<'a> {
         }
     }
 
+    /// The rest of `url` from byte `from`, if the server answers the range.
+    fn resume(&self, url: &str, from: u64) -> Option<Box<dyn Read>> {
+        let response = self
+            .agent
+            .get(url)
+            .header("Range", &format!("bytes={from}-"))
+            .call()
+            .ok()?;
+        let starts_there = response
+            .headers()
+            .get("content-range")
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|r| r.starts_with(&format!("bytes {from}-")));
+        (response.status().as_u16() == 206 && starts_there)
+            .then(|| Box::new(response.into_body().into_reader()) as Box<dyn Read>)
+    }
+
     fn timed_out(&self) -> String {
         format!(
             "timed out (no byte for {} s)",
@@ -656,31 +667,51 @@ impl<'a> Fetcher<'a> {
         let version = header("etag").or_else(|| header("last-modified"));
         let length = response.body().content_length();
         let bar = remote::download_bar(length, url);
-        let mut body = response.body_mut().as_reader();
         let transient = std::cell::Cell::new(false);
+        let read_error = |e: io::Error| {
+            transient.set(true);
+            let what = if e.to_string().contains("timeout") {
+                self.timed_out()
+            } else {
+                e.to_string()
+            };
+            failed(format!("reading the response: {what}"))
+        };
         let result = store_atomically(dest, expected, url, |w| {
-            pump(
-                &mut body,
-                |e| {
-                    transient.set(true);
-                    let what = if e.to_string().contains("timeout") {
-                        self.timed_out()
-                    } else {
-                        e.to_string()
-                    };
-                    failed(format!("reading the response: {what}"))
-                },
-                w,
-                Some(&bar),
-            )?;
-            if let Some(length) = length
-                && w.bytes != length
-            {
-                transient.set(true);
-                return Err(failed(format!(
-                    "received {} bytes, the server announced {length}",
-                    w.bytes
-                )));
+            let mut body: Box<dyn Read + '_> = Box::new(response.body_mut().as_reader());
+            let mut resumes = 1;
+            loop {
+                let read = pump(&mut body, read_error, w, Some(&bar));
+                let Some(length) = length else {
+                    read?;
+                    break;
+                };
+                if w.bytes == length {
+                    break;
+                }
+                // Cut short: go on from where it stopped if the server takes a range.
+                let resumed = (w.bytes > 0 && w.bytes < length && resumes < self.http.attempts)
+                    .then(|| self.resume(&requested, w.bytes))
+                    .flatten();
+                match resumed {
+                    Some(rest) => {
+                        resumes += 1;
+                        tracing::warn!(
+                            source = %source_id,
+                            "{url}: cut after {} of {length} bytes; resuming",
+                            w.bytes
+                        );
+                        body = rest;
+                    }
+                    None => {
+                        transient.set(true);
+                        read?;
+                        return Err(failed(format!(
+                            "received {} bytes, the server announced {length}",
+                            w.bytes
+                        )));
+                    }
+                }
             }
             w.flush().map_err(|e| ImportError::io(w.path(), e))?;
             remote::check_file(w.path(), expect, content_type.as_deref()).map_err(failed)
@@ -696,151 +727,6 @@ impl<'a> Fetcher<'a> {
             }
         }
     }
-}
-
-/// Copies `src` to `dest` (atomically), printing one line on stderr.
-fn copy_file(src: &Path, dest: &Path, expected: Option<&str>) -> Result<Stored, ImportError> {
-    let mut input = File::open(src).map_err(|e| ImportError::io(src, e))?;
-    let stored = store_atomically(dest, expected, &src.display().to_string(), |w| {
-        pump(&mut input, |e| ImportError::io(src, e), w, None)
-    })?;
-    let line = ProgressBar::new_spinner();
-    if let Ok(style) = ProgressStyle::with_template("{msg}") {
-        line.set_style(style);
-    }
-    line.finish_with_message(format!(
-        "copied {} → {} ({} bytes)",
-        src.display(),
-        dest.display(),
-        stored.bytes
-    ));
-    Ok(stored)
-}
-
-/// Copies `reader` into `w` chunk by chunk; read errors go through `read_error`, write
-/// errors name the part file.
-fn pump(
-    reader: &mut impl Read,
-    read_error: impl Fn(io::Error) -> ImportError,
-    w: &mut PartWriter,
-    bar: Option<&ProgressBar>,
-) -> Result<(), ImportError> {
-    let mut buf = vec![0u8; CHUNK];
-    loop {
-        let n = match reader.read(&mut buf) {
-            Ok(0) => return Ok(()),
-            Ok(n) => n,
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-            Err(e) => return Err(read_error(e)),
-        };
-        w.write_all(&buf[..n])
-            .map_err(|e| ImportError::io(w.path(), e))?;
-        if let Some(bar) = bar {
-            bar.inc(n as u64);
-        }
-    }
-}
-
-/// The `.part` file being written, hashing what goes through it.
-struct PartWriter {
-    file: File,
-    path: PathBuf,
-    hasher: Sha256,
-    bytes: u64,
-}
-
-impl PartWriter {
-    fn path(&self) -> &Path {
-        &self.path
-    }
-}
-
-impl Write for PartWriter {
-    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        let n = self.file.write(buf)?;
-        self.hasher.update(&buf[..n]);
-        self.bytes += n as u64;
-        Ok(n)
-    }
-
-    fn flush(&mut self) -> io::Result<()> {
-        self.file.flush()
-    }
-}
-
-/// Removes the part file unless disarmed (errors, panics).
-struct PartGuard<'a>(Option<&'a Path>);
-
-impl Drop for PartGuard<'_> {
-    fn drop(&mut self) {
-        if let Some(path) = self.0 {
-            let _ = fs::remove_file(path);
-        }
-    }
-}
-
-/// Writes `dest` through `.<name>.part` in the same folder: `fill` writes the content,
-/// then the part file is synced, checked against `expected` (a mismatch names `from`),
-/// and renamed to `dest`.
-fn store_atomically(
-    dest: &Path,
-    expected: Option<&str>,
-    from: &str,
-    fill: impl FnOnce(&mut PartWriter) -> Result<(), ImportError>,
-) -> Result<Stored, ImportError> {
-    let (Some(dir), Some(name)) = (dest.parent(), dest.file_name()) else {
-        return Err(ImportError::Write {
-            path: dest.to_owned(),
-            message: "not a file path".into(),
-        });
-    };
-    fs::create_dir_all(dir).map_err(|e| ImportError::io(dir, e))?;
-    let part = dir.join(format!(".{}.part", name.to_string_lossy()));
-    let file = File::create(&part).map_err(|e| ImportError::io(&part, e))?;
-    let mut guard = PartGuard(Some(&part));
-    let mut w = PartWriter {
-        file,
-        path: part.clone(),
-        hasher: Sha256::new(),
-        bytes: 0,
-    };
-    fill(&mut w)?;
-    w.flush().map_err(|e| ImportError::io(&part, e))?;
-    w.file.sync_all().map_err(|e| ImportError::io(&part, e))?;
-    let PartWriter {
-        file,
-        hasher,
-        bytes,
-        ..
-    } = w;
-    drop(file);
-    let sha256 = hex::encode(hasher.finalize());
-    if let Some(expected) = expected
-        && !sha256.eq_ignore_ascii_case(expected)
-    {
-        return Err(ImportError::Checksum {
-            path: PathBuf::from(from),
-            expected: expected.to_owned(),
-            actual: sha256,
-        });
-    }
-    fs::rename(&part, dest).map_err(|e| ImportError::Write {
-        path: dest.to_owned(),
-        message: format!("renaming {} into place: {e}", part.display()),
-    })?;
-    guard.0 = None;
-    sync_dir(dir);
-    Ok(Stored { sha256, bytes })
-}
-
-/// Makes a rename durable (best effort: not every platform can sync a folder).
-fn sync_dir(dir: &Path) {
-    #[cfg(unix)]
-    if let Ok(d) = File::open(dir) {
-        let _ = d.sync_all();
-    }
-    #[cfg(not(unix))]
-    let _ = dir;
 }
 
 #[cfg(test)]

@@ -7,6 +7,7 @@
 //!                                                                  ▲ geodata/current (symlink)
 //! ```
 
+mod atomic;
 pub mod build;
 pub mod communes;
 mod datagouv;
