@@ -884,3 +884,39 @@ fn a_cut_download_resumes() {
         .unwrap();
     assert_eq!(std::fs::read(file).unwrap(), zip);
 }
+
+/// The rule for `geodata/sources.toml`: every source is downloadable as a file in
+/// a format its parser reads, or mirror-only; no URL is a web page.
+#[test]
+fn no_url_of_the_manifest_is_a_web_page() {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("geodata/sources.toml");
+    let manifest = careaccess::import::Manifest::read(&path).unwrap();
+    for s in &manifest.sources {
+        match (&s.url, &s.data_gouv) {
+            (Some(url), _) => {
+                for page in ["/tree/", "/blob/", "/explore/", ".htm"] {
+                    assert!(!url.contains(page), "{}: {url} is a web page", s.id);
+                }
+                let name = s.download_name(url);
+                let ext = name.rsplit('.').next().unwrap();
+                assert!(
+                    ["csv", "zip", "xlsx", "tgz", "whl", "geojson", "gz"].contains(&ext),
+                    "{}: {url} does not name a file ({name})",
+                    s.id
+                );
+            }
+            (None, Some(d)) => assert!(!d.dataset.is_empty()),
+            (None, None) => assert!(s.mirror_only && s.mirror.is_some(), "{}", s.id),
+        }
+    }
+    let mirror_only: Vec<&str> = manifest
+        .sources
+        .iter()
+        .filter(|s| s.mirror_only)
+        .map(|s| s.id.as_str())
+        .collect();
+    assert_eq!(
+        mirror_only,
+        ["ehpad_finess_7dep", "msp_web_lists", "population_age"]
+    );
+}

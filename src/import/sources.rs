@@ -500,3 +500,64 @@ impl Manifest {
         self.sources.iter().find(|s| s.id == id)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn one(extra: &str) -> Result<Manifest, ImportError> {
+        Manifest::from_toml(&format!(
+            "[[source]]\nid = \"s\"\ntitle = \"t\"\nrole = \"facilities\"\nformat = \"points_csv\"\nkind = \"msp\"\nlicence = \"l\"\nvintage = \"v\"\n{extra}\n[source.columns]\ncommune = \"c\"\n"
+        ))
+    }
+
+    #[test]
+    fn a_source_is_downloadable_or_mirror_only() {
+        one("url = \"https://example.org/a.csv\"").expect("url");
+        let m = one("mirror = \"a/a.csv\"\nmirror_only = true").expect("mirror only");
+        assert!(m.sources[0].is_optional());
+        assert_eq!(m.sources[0].origin_label(), "mirror only: a/a.csv");
+        for (extra, words) in [
+            ("", "no `url`"),
+            ("mirror_only = true", "mirror_only"),
+            (
+                "url = \"https://example.org/a.csv\"\nmirror = \"a.csv\"\nmirror_only = true",
+                "mirror_only",
+            ),
+            ("url = \"file:///etc/passwd\"", "not an http(s) URL"),
+            (
+                "url = \"https://example.org/a.csv\"\n[source.data_gouv]\ndataset = \"d\"\nresource = \"r\"",
+                "not both",
+            ),
+            (
+                "[source.data_gouv]\ndataset = \"d\"\nresource = \"(\"",
+                "data_gouv.resource",
+            ),
+        ] {
+            let e = one(extra).expect_err(extra).to_string();
+            assert!(e.contains(words), "{extra:?}: {e}");
+        }
+    }
+
+    #[test]
+    fn download_names_come_from_the_url() {
+        let m =
+            one("url = \"https://example.org/x\"\nmirror = \"apl/APL_mg_2021.csv\"").expect("m");
+        let s = &m.sources[0];
+        assert_eq!(s.file_name(), "APL_mg_2021.csv");
+        assert_eq!(
+            s.download_name(
+                "https://h/api/datasets/1.0/d/attachments/indicateur_apl_aux_sages_femmes_xlsx/"
+            ),
+            "indicateur_apl_aux_sages_femmes.xlsx"
+        );
+        assert_eq!(
+            s.download_name("https://h/f/base-cc-2022_csv.zip?v=1"),
+            "base-cc-2022_csv.zip"
+        );
+        assert_eq!(
+            s.download_name("https://h/api/1/datasets/r/2ce43ade"),
+            "APL_mg_2021.csv"
+        );
+    }
+}
