@@ -55,18 +55,6 @@ pub fn build(manifest: &Manifest, data_dir: &Path) -> Result<Built, ImportError>
     Ok(Built { dir, report })
 }
 
-fn new_report(spec: &SourceSpec) -> SourceReport {
-    SourceReport {
-        id: spec.id.clone(),
-        title: spec.title.clone(),
-        vintage: spec.vintage.clone(),
-        licence: spec.licence.clone(),
-        caveat: spec.caveat.clone(),
-        status: "built".into(),
-        ..SourceReport::default()
-    }
-}
-
 fn open(path: &Path) -> Result<std::io::BufReader<std::fs::File>, ImportError> {
     std::fs::File::open(path)
         .map(std::io::BufReader::new)
@@ -133,7 +121,7 @@ fn build_into(
     };
 
     let cog_spec = single_source(manifest, Role::Communes)?;
-    let mut r = new_report(cog_spec);
+    let mut r = SourceReport::for_source(cog_spec);
     let path = source_file(cog_spec, data_dir, fetched, &mut r)?
         .ok_or_else(|| ImportError::Missing(cog_spec.id.clone()))?;
     step("communes (COG)");
@@ -141,7 +129,7 @@ fn build_into(
     reports.push(r);
 
     let contours_spec = single_source(manifest, Role::Contours)?;
-    let mut r = new_report(contours_spec);
+    let mut r = SourceReport::for_source(contours_spec);
     let path = source_file(contours_spec, data_dir, fetched, &mut r)?
         .ok_or_else(|| ImportError::Missing(contours_spec.id.clone()))?;
     step("contours");
@@ -165,7 +153,7 @@ fn build_into(
         .iter()
         .filter(|s| s.role == Role::Facilities)
     {
-        let mut r = new_report(spec);
+        let mut r = SourceReport::for_source(spec);
         step(&spec.id);
         if let Some(path) = source_file(spec, data_dir, fetched, &mut r)? {
             match read_facilities(spec, &path, &locator, &mut r) {
@@ -173,7 +161,7 @@ fn build_into(
                     reclassify::apply(&mut facilities, spec, &mut r);
                     by_source.push((reports.len(), facilities));
                 }
-                Err(e) => unreadable(spec, &mut r, e)?,
+                Err(e) => r.left_out(spec, e)?,
             }
         }
         reports.push(r);
@@ -187,7 +175,7 @@ fn build_into(
         .iter()
         .filter(|s| s.role == Role::CommuneIndicators)
     {
-        let mut r = new_report(spec);
+        let mut r = SourceReport::for_source(spec);
         step(&spec.id);
         // A fallback (the mirror's transcription) gives way, whole, to the official
         // file it yields to when that one is built.
@@ -204,7 +192,7 @@ fn build_into(
         if let Some(path) = source_file(spec, data_dir, fetched, &mut r)? {
             match indicators::read_commune_file(&path, spec, &locator, &mut r) {
                 Ok(t) => tables.push((spec.id.clone(), t)),
-                Err(e) => unreadable(spec, &mut r, e)?,
+                Err(e) => r.left_out(spec, e)?,
             }
         }
         reports.push(r);
@@ -223,7 +211,7 @@ fn build_into(
                 spec.id, other.id
             )));
         }
-        let mut r = new_report(spec);
+        let mut r = SourceReport::for_source(spec);
         step(&spec.id);
         if let Some(path) = source_file(spec, data_dir, fetched, &mut r)? {
             let resolve = |code: &InseeCode| {
@@ -326,23 +314,6 @@ fn read_facilities(
             )));
         }
     })
-}
-
-/// An optional source whose file cannot be read is left out, and the report says why;
-/// a required one stops the build.
-fn unreadable(spec: &SourceSpec, r: &mut SourceReport, e: ImportError) -> Result<(), ImportError> {
-    if !spec.is_optional() || matches!(e, ImportError::Manifest(_)) {
-        return Err(e);
-    }
-    tracing::warn!(source = %spec.id, "left out: {e}");
-    *r = SourceReport {
-        status: "unreadable".into(),
-        ..new_report(spec)
-    };
-    r.note(format!(
-        "optional source left out: its file cannot be read: {e}"
-    ));
-    Ok(())
 }
 
 /// Checks facilities that carry their own commune code (FINESS) against the COG and the
