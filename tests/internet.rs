@@ -633,6 +633,46 @@ fn a_connected_machine_without_mirror_fetches_every_published_file() {
         fetched.fetched["finess"].version.as_deref(),
         Some("2026-06-01T03:40:00")
     );
+
+    // INSEE republishes its file under the same URL (a new ETag): a plain `fetch` keeps
+    // the copy it has; `fetch --update` brings the new one.
+    let before = fetched.fetched["population_age_insee"].clone();
+    let republished = {
+        let mut buf = Cursor::new(Vec::new());
+        let mut w = zip::ZipWriter::new(&mut buf);
+        w.start_file(
+            "base-cc-evol-struct-pop-2022.CSV",
+            zip::write::SimpleFileOptions::default(),
+        )
+        .unwrap();
+        w.write_all(b"CODGEO;P22_POP;P22_POP75P;P22_POP8589;P22_POP90P\n79329;9000;900;100;50\n")
+            .unwrap();
+        w.finish().unwrap();
+        buf.into_inner()
+    };
+    hosts.set(
+        INSEE_URL,
+        Reply::Ok {
+            content_type: "application/zip",
+            body: republished.clone(),
+        },
+    );
+    let (ok, stderr) = run(&mut hosts.careaccess(data.path(), "fetch"));
+    assert!(ok, "{stderr}");
+    let kept = careaccess::import::fetch::FetchManifest::read(data.path()).unwrap();
+    assert_eq!(kept.fetched["population_age_insee"].sha256, before.sha256);
+    let (ok, stderr) = run(hosts.careaccess(data.path(), "fetch").arg("--update"));
+    assert!(ok, "{stderr}");
+    assert!(stderr.contains("has a newer version"), "{stderr}");
+    let updated = careaccess::import::fetch::FetchManifest::read(data.path()).unwrap();
+    let file = updated
+        .path_of(data.path(), "population_age_insee")
+        .unwrap();
+    assert_eq!(std::fs::read(file).unwrap(), republished);
+    assert_ne!(
+        updated.fetched["population_age_insee"].version,
+        before.version
+    );
 }
 
 /// The hosts misbehave after a first good build: every failure names the source, the
