@@ -397,6 +397,36 @@ pub enum DataCommand {
     Build,
     /// Show what is fetched and what the current build holds.
     Status,
+    /// For each source: where it comes from, its pinned version or date, and (with
+    /// --remote) whether its publisher has a newer one.
+    Sources(SourcesArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct SourcesArgs {
+    /// Ask each publisher (HEAD: ETag / Last-Modified; data.gouv.fr dataset API) whether
+    /// a newer version than the fetched one is out.
+    #[arg(long)]
+    pub remote: bool,
+    #[command(flatten)]
+    pub http: HttpArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct HttpArgs {
+    /// Give up a stalled download after this many seconds without a byte.
+    #[arg(long, env = "CAREACCESS_HTTP_TIMEOUT", default_value_t = 120)]
+    pub http_timeout: u64,
+    /// Tries per download (transient failures: 5xx, timeouts, resets).
+    #[arg(long, env = "CAREACCESS_HTTP_ATTEMPTS", default_value_t = 4)]
+    pub http_attempts: u32,
+    /// Wait before the second try, in milliseconds (doubled at each further try).
+    #[arg(long, env = "CAREACCESS_HTTP_BACKOFF_MS", default_value_t = 2000)]
+    pub http_backoff_ms: u64,
+    /// Test only: fetch `https://host/path` as `<URL>/host/path` (a local server playing
+    /// the official hosts).
+    #[arg(long, env = "CAREACCESS_SOURCES_BASE_URL", hide = true)]
+    pub sources_base_url: Option<String>,
 }
 
 #[derive(Debug, Args)]
@@ -413,6 +443,12 @@ pub struct FetchArgs {
     /// Fetch only these sources (ids from sources.toml).
     #[arg(long, value_delimiter = ',')]
     pub only: Option<Vec<String>>,
+    /// Download again what the publisher changed since it was fetched (ETag,
+    /// Last-Modified, dataset API); without it, a file fetched earlier is kept.
+    #[arg(long)]
+    pub update: bool,
+    #[command(flatten)]
+    pub http: HttpArgs,
 }
 
 #[derive(Debug, Args)]
@@ -425,4 +461,6 @@ pub struct ServeArgs {
     pub web_dir: Option<PathBuf>,
     #[command(flatten)]
     pub mirror: MirrorArg,
+    #[command(flatten)]
+    pub http: HttpArgs,
 }

@@ -192,11 +192,11 @@ const FACILITY_LAYERS: [(&str, usize); 11] = [
 
 // ---------------------------------------------------------------- set-up
 
-fn mini_dir() -> PathBuf {
+pub(crate) fn mini_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/mini")
 }
 
-fn finess_fixture() -> PathBuf {
+pub(crate) fn finess_fixture() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("tests/fixtures/finess")
         .join(FINESS_FILE)
@@ -227,7 +227,7 @@ fn tar_append(tar: &mut tar::Builder<impl Write>, path: &str, bytes: &[u8]) {
 
 /// Packs `cog/*.json` as the npm package is published: a gzipped tarball holding
 /// `package/package.json` and `package/data/*.json`.
-fn pack_cog(dest: &Path) {
+pub(crate) fn pack_cog(dest: &Path) {
     let file = fs::File::create(dest).expect("create tarball");
     let gz = flate2::write::GzEncoder::new(file, flate2::Compression::default());
     let mut tar = tar::Builder::new(gz);
@@ -274,15 +274,19 @@ impl Mini {
         }
     }
 
+    pub(crate) fn manifest(&self) -> &Manifest {
+        &self.manifest
+    }
+
     pub(crate) fn data(&self) -> &Path {
         self.data.path()
     }
 
-    fn mirror(&self) -> &Path {
+    pub(crate) fn mirror(&self) -> &Path {
         self.mirror.path()
     }
 
-    fn try_fetch(
+    pub(crate) fn try_fetch(
         &self,
         manifest: &Manifest,
         only: Option<&[String]>,
@@ -290,9 +294,8 @@ impl Mini {
         fetch::fetch(
             manifest,
             &FetchOptions {
-                data_dir: self.data(),
-                mirror: Some(self.mirror()),
                 only,
+                ..FetchOptions::new(self.data(), Some(self.mirror()))
             },
         )
     }
@@ -1370,7 +1373,7 @@ fn cross_source_finess_duplicate_is_reported_with_its_line() {
     let mut manifest = mini.manifest.clone();
     let mut extra = manifest.source("msp_points").unwrap().clone();
     extra.id = "doublons".into();
-    extra.url = "http://127.0.0.1:9/doublons.csv".into();
+    extra.url = Some("http://127.0.0.1:9/doublons.csv".into());
     extra.mirror = Some("doublons.csv".into());
     extra.yields_to.clear();
     extra.columns = Columns {

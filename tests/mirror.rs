@@ -43,11 +43,7 @@ pub(crate) fn built() -> Option<&'static Built> {
             )
             .unwrap();
             let manifest = Manifest::read(&data_dir.join("sources.toml")).unwrap();
-            let opts = fetch::FetchOptions {
-                data_dir: &data_dir,
-                mirror: Some(&mirror),
-                only: None,
-            };
+            let opts = fetch::FetchOptions::new(&data_dir, Some(&mirror));
             fetch::fetch(&manifest, &opts).unwrap();
             let report = build::build(&manifest, &data_dir).unwrap().report;
             Some(Built {
@@ -130,6 +126,33 @@ fn facility_counts_match_the_report() {
     assert_eq!(source("hospitals_gisco").rows_read, 5_368);
     // CNSA points are not used where the FINESS-based list covers the département.
     assert!(source("ehpad_cnsa_prix").superseded >= 600);
+    // The five DREES APL, from the mirror's CSV conversions of the workbooks; the
+    // national INSEE census file is not in the mirror, so its 9-département
+    // transcription is used.
+    for id in [
+        "apl_mg_2021",
+        "apl_inf_2021",
+        "apl_mk_2021",
+        "apl_sf_2021",
+        "apl_cd_2021",
+    ] {
+        assert_eq!(source(id).status, "built", "{id}");
+        assert!(source(id).kept > 34_000, "{id}: {}", source(id).kept);
+    }
+    assert_eq!(source("population_age_insee").status, "absent");
+    assert_eq!(source("population_age").kept, 2_398);
+    let communes = layer(b, "communes");
+    let thouars = communes
+        .iter()
+        .find(|f| text(f, "code") == Some("79329"))
+        .unwrap();
+    for field in ["apl_mg", "apl_inf", "apl_mk", "apl_sf", "apl_cd"] {
+        assert!(
+            matches!(thouars.properties.get(field), Some(Cell::Real(v)) if *v > 0.0),
+            "{field}: {:?}",
+            thouars.properties.get(field)
+        );
+    }
 }
 
 #[test]

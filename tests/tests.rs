@@ -7,5 +7,6 @@ mod bad_input;
 mod cli;
 mod gis;
 mod import_fixtures;
+mod internet;
 mod mirror;
 mod server;

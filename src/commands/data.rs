@@ -7,7 +7,16 @@ use anyhow::Context;
 use careaccess::import::{self, Manifest, fetch};
 use careaccess::store::{CURRENT, layout::REPORT_FILE};
 
-use crate::cli::{FetchArgs, ServeArgs};
+use crate::cli::{FetchArgs, HttpArgs, ServeArgs, SourcesArgs};
+
+fn http_options(args: &HttpArgs) -> fetch::HttpOptions {
+    fetch::HttpOptions {
+        base_url: args.sources_base_url.clone(),
+        read_timeout: std::time::Duration::from_secs(args.http_timeout.max(1)),
+        attempts: args.http_attempts.max(1),
+        backoff: std::time::Duration::from_millis(args.http_backoff_ms),
+    }
+}
 
 fn read_manifest(data_dir: &Path) -> anyhow::Result<Manifest> {
     let path = data_dir.join("sources.toml");
@@ -21,26 +30,17 @@ fn read_manifest(data_dir: &Path) -> anyhow::Result<Manifest> {
 
 pub fn fetch(data_dir: &Path, args: &FetchArgs) -> anyhow::Result<()> {
     let manifest = read_manifest(data_dir)?;
-    run_fetch(
-        &manifest,
-        data_dir,
-        args.mirror.mirror.as_deref(),
-        args.only.as_deref(),
-    )
+    let opts = fetch::FetchOptions {
+        only: args.only.as_deref(),
+        http: http_options(&args.http),
+        update: args.update,
+        ..fetch::FetchOptions::new(data_dir, args.mirror.mirror.as_deref())
+    };
+    run_fetch(&manifest, &opts)
 }
 
-fn run_fetch(
-    manifest: &Manifest,
-    data_dir: &Path,
-    mirror: Option<&Path>,
-    only: Option<&[String]>,
-) -> anyhow::Result<()> {
-    let opts = fetch::FetchOptions {
-        data_dir,
-        mirror,
-        only,
-    };
-    let done = fetch::fetch(manifest, &opts)?;
+fn run_fetch(manifest: &Manifest, opts: &fetch::FetchOptions) -> anyhow::Result<()> {
+    let done = fetch::fetch(manifest, opts)?;
     for (id, f) in &done.fetched {
         eprintln!(
             "  {id:<20} {:<16} {} ({} bytes)",
@@ -49,8 +49,11 @@ fn run_fetch(
             f.bytes
         );
     }
+    if !done.absent.is_empty() {
+        eprintln!("missing (optional: the build goes on without them):");
+    }
     for (id, why) in &done.absent {
-        eprintln!("  {id:<20} absent           {why}");
+        eprintln!("  {id:<20} {why}");
     }
     Ok(())
 }
@@ -86,7 +89,7 @@ fn run_build(manifest: &Manifest, data_dir: &Path) -> anyhow::Result<()> {
 }
 
 /// Fetches and builds what is missing, so that `serve` works on a fresh clone.
-fn ensure_data(data_dir: &Path, mirror: Option<&Path>) -> anyhow::Result<()> {
+fn ensure_data(data_dir: &Path, args: &ServeArgs) -> anyhow::Result<()> {
     if data_dir.join(CURRENT).join("communes.fgb").exists() {
         return Ok(());
     }
@@ -95,7 +98,11 @@ fn ensure_data(data_dir: &Path, mirror: Option<&Path>) -> anyhow::Result<()> {
         data_dir.display()
     );
     let manifest = read_manifest(data_dir)?;
-    run_fetch(&manifest, data_dir, mirror, None)?;
+    let opts = fetch::FetchOptions {
+        http: http_options(&args.http),
+        ..fetch::FetchOptions::new(data_dir, args.mirror.mirror.as_deref())
+    };
+    run_fetch(&manifest, &opts)?;
     run_build(&manifest, data_dir)
 }
 
@@ -135,8 +142,76 @@ pub fn status(data_dir: &Path) -> anyhow::Result<()> {
     o.finish()
 }
 
+/// `data sources`: where each source comes from, what was fetched, and (remote) whether
+/// its publisher has a newer version.
+pub fn sources(data_dir: &Path, args: &SourcesArgs) -> anyhow::Result<()> {
+    use std::io::Write;
+    let manifest = read_manifest(data_dir)?;
+    let fetched = fetch::FetchManifest::read(data_dir)?;
+    let http = http_options(&args.http);
+    let agent = args.remote.then(|| http.agent());
+    let mut o = super::Output::stdout();
+    for spec in &manifest.sources {
+        let origin = match (&spec.registry, &spec.data_gouv, spec.mirror_only) {
+            (Some(r), _, _) => format!("registry {r:?}").to_lowercase(),
+            (None, Some(_), _) => "data.gouv.fr dataset API".to_owned(),
+            (None, None, true) => "mirror only".to_owned(),
+            (None, None, false) => "url".to_owned(),
+        };
+        let optional = if spec.is_optional() { ", optional" } else { "" };
+        writeln!(o, "{} ({origin}{optional}) — {}", spec.id, spec.title)?;
+        writeln!(o, "  from:     {}", spec.origin_label())?;
+        if let Some(m) = &spec.mirror {
+            let role = if spec.mirror_only {
+                ""
+            } else {
+                " (offline fallback)"
+            };
+            writeln!(o, "  mirror:   {m}{role}")?;
+        }
+        match &spec.sha256 {
+            Some(sha) => writeln!(o, "  pinned:   sha256 {sha}")?,
+            None => writeln!(o, "  vintage:  {}", spec.vintage)?,
+        }
+        let got = fetched.fetched.get(&spec.id);
+        match (got, fetched.absent.get(&spec.id)) {
+            (Some(f), _) => writeln!(
+                o,
+                "  fetched:  {} {} from {}{}",
+                f.fetched_at,
+                f.origin,
+                f.from,
+                f.version
+                    .as_deref()
+                    .map_or(String::new(), |v| format!(" (version {v})"))
+            )?,
+            (None, Some(why)) => writeln!(o, "  fetched:  no — {why}")?,
+            (None, None) => writeln!(o, "  fetched:  not yet")?,
+        }
+        if let Some(agent) = &agent {
+            let line = match careaccess::import::published::check(agent, &http, spec, got) {
+                Ok(None) => "nothing published: needs a local copy".to_owned(),
+                Ok(Some(p)) => {
+                    let version = p.version.as_deref().unwrap_or("no version given");
+                    let verdict = match p.newer {
+                        Some(true) => {
+                            "NEWER than the fetched file: `careaccess data fetch --update`"
+                        }
+                        Some(false) => "up to date",
+                        None => "cannot tell whether it is newer",
+                    };
+                    format!("{} ({version}): {verdict}", p.url)
+                }
+                Err(e) => format!("cannot ask: {e}"),
+            };
+            writeln!(o, "  remote:   {line}")?;
+        }
+    }
+    o.finish()
+}
+
 pub fn serve(data_dir: &Path, args: &ServeArgs) -> anyhow::Result<()> {
-    ensure_data(data_dir, args.mirror.mirror.as_deref())?;
+    ensure_data(data_dir, args)?;
     let runtime = tokio::runtime::Runtime::new().context("starting the async runtime")?;
     let web_dir = args
         .web_dir

@@ -73,6 +73,7 @@ fn dispatch(cli: Cli) -> anyhow::Result<()> {
         Command::Data(DataCommand::Fetch(args)) => data::fetch(&data_dir, &args),
         Command::Data(DataCommand::Build) => data::build(&data_dir),
         Command::Data(DataCommand::Status) => data::status(&data_dir),
+        Command::Data(DataCommand::Sources(args)) => data::sources(&data_dir, &args),
         Command::Serve(args) => data::serve(&data_dir, &args),
         Command::Nearest(args) => nearest::nearest(&data_dir, &args),
         Command::Coverage(args) => nearest::coverage(&data_dir, &args),

@@ -55,18 +55,6 @@ pub fn build(manifest: &Manifest, data_dir: &Path) -> Result<Built, ImportError>
     Ok(Built { dir, report })
 }
 
-fn new_report(spec: &SourceSpec) -> SourceReport {
-    SourceReport {
-        id: spec.id.clone(),
-        title: spec.title.clone(),
-        vintage: spec.vintage.clone(),
-        licence: spec.licence.clone(),
-        caveat: spec.caveat.clone(),
-        status: "built".into(),
-        ..SourceReport::default()
-    }
-}
-
 fn open(path: &Path) -> Result<std::io::BufReader<std::fs::File>, ImportError> {
     std::fs::File::open(path)
         .map(std::io::BufReader::new)
@@ -86,7 +74,7 @@ fn source_file(
             report.sha256 = fetched.fetched.get(&spec.id).map(|f| f.sha256.clone());
             Ok(Some(p))
         }
-        _ if spec.optional => {
+        _ if spec.is_optional() => {
             report.status = "absent".into();
             let why = fetched
                 .absent
@@ -133,7 +121,7 @@ fn build_into(
     };
 
     let cog_spec = single_source(manifest, Role::Communes)?;
-    let mut r = new_report(cog_spec);
+    let mut r = SourceReport::for_source(cog_spec);
     let path = source_file(cog_spec, data_dir, fetched, &mut r)?
         .ok_or_else(|| ImportError::Missing(cog_spec.id.clone()))?;
     step("communes (COG)");
@@ -141,7 +129,7 @@ fn build_into(
     reports.push(r);
 
     let contours_spec = single_source(manifest, Role::Contours)?;
-    let mut r = new_report(contours_spec);
+    let mut r = SourceReport::for_source(contours_spec);
     let path = source_file(contours_spec, data_dir, fetched, &mut r)?
         .ok_or_else(|| ImportError::Missing(contours_spec.id.clone()))?;
     step("contours");
@@ -165,30 +153,16 @@ fn build_into(
         .iter()
         .filter(|s| s.role == Role::Facilities)
     {
-        let mut r = new_report(spec);
+        let mut r = SourceReport::for_source(spec);
         step(&spec.id);
         if let Some(path) = source_file(spec, data_dir, fetched, &mut r)? {
-            let mut facilities = match spec.format {
-                Format::FinessEtalab => {
-                    let parsed = finess::parse(open(&path)?, spec, &mut r)?;
-                    if let Some(date) = &parsed.extraction_date {
-                        r.vintage = format!("extraction du {date}");
-                    }
-                    check_communes(parsed.facilities, &locator, &mut r)
+            match read_facilities(spec, &path, &locator, &mut r) {
+                Ok(mut facilities) => {
+                    reclassify::apply(&mut facilities, spec, &mut r);
+                    by_source.push((reports.len(), facilities));
                 }
-                Format::PointsCsv => points::read_points_csv(open(&path)?, spec, &locator, &mut r)?,
-                Format::GeojsonPoints => {
-                    points::read_points_geojson(open(&path)?, spec, &locator, &mut r)?
-                }
-                other => {
-                    return Err(ImportError::Manifest(format!(
-                        "source {:?}: format {other:?} cannot hold facilities",
-                        spec.id
-                    )));
-                }
-            };
-            reclassify::apply(&mut facilities, spec, &mut r);
-            by_source.push((reports.len(), facilities));
+                Err(e) => r.left_out(spec, e)?,
+            }
         }
         reports.push(r);
     }
@@ -201,11 +175,25 @@ fn build_into(
         .iter()
         .filter(|s| s.role == Role::CommuneIndicators)
     {
-        let mut r = new_report(spec);
+        let mut r = SourceReport::for_source(spec);
         step(&spec.id);
+        // A fallback (the mirror's transcription) gives way, whole, to the official
+        // file it yields to when that one is built.
+        if let Some(winner) = spec
+            .yields_to
+            .iter()
+            .find(|w| tables.iter().any(|(id, _)| id == *w))
+        {
+            r.status = "superseded".into();
+            r.note(format!("not used: {winner} gives the same fields"));
+            reports.push(r);
+            continue;
+        }
         if let Some(path) = source_file(spec, data_dir, fetched, &mut r)? {
-            let t = indicators::read_commune_csv(open(&path)?, spec, &locator, &mut r)?;
-            tables.push((spec.id.clone(), t));
+            match indicators::read_commune_file(&path, spec, &locator, &mut r) {
+                Ok(t) => tables.push((spec.id.clone(), t)),
+                Err(e) => r.left_out(spec, e)?,
+            }
         }
         reports.push(r);
     }
@@ -223,7 +211,7 @@ fn build_into(
                 spec.id, other.id
             )));
         }
-        let mut r = new_report(spec);
+        let mut r = SourceReport::for_source(spec);
         step(&spec.id);
         if let Some(path) = source_file(spec, data_dir, fetched, &mut r)? {
             let resolve = |code: &InseeCode| {
@@ -300,6 +288,32 @@ fn build_into(
     meta.write(out)?;
     progress.finish_and_clear();
     Ok(report)
+}
+
+/// The facilities of one source's file.
+fn read_facilities(
+    spec: &SourceSpec,
+    path: &Path,
+    locator: &Locator,
+    r: &mut SourceReport,
+) -> Result<Vec<Facility>, ImportError> {
+    Ok(match spec.format {
+        Format::FinessEtalab => {
+            let parsed = finess::parse(open(path)?, spec, r)?;
+            if let Some(date) = &parsed.extraction_date {
+                r.vintage = format!("extraction du {date}");
+            }
+            check_communes(parsed.facilities, locator, r)
+        }
+        Format::PointsCsv => points::read_points_csv(open(path)?, spec, locator, r)?,
+        Format::GeojsonPoints => points::read_points_geojson(open(path)?, spec, locator, r)?,
+        other => {
+            return Err(ImportError::Manifest(format!(
+                "source {:?}: format {other:?} cannot hold facilities",
+                spec.id
+            )));
+        }
+    })
 }
 
 /// Checks facilities that carry their own commune code (FINESS) against the COG and the
@@ -833,7 +847,7 @@ fn dataset_meta(
             .map(|s| SourceMeta {
                 id: s.id.clone(),
                 title: s.title.clone(),
-                url: s.url.clone(),
+                url: s.origin_label(),
                 licence: s.licence.clone(),
                 vintage: s.vintage.clone(),
                 caveat: s.caveat.clone(),

@@ -21,12 +21,14 @@ use std::collections::BTreeMap;
 use std::fs::{self, File};
 use std::io::{self, Read, Write};
 use std::path::{Path, PathBuf};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::{SystemTime, UNIX_EPOCH};
 
-use indicatif::{ProgressBar, ProgressStyle};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
+use super::atomic::{Stored, copy_file, pump, store_atomically};
+pub use super::remote::HttpOptions;
+use super::remote::{self, Expect};
 use super::{ImportError, Manifest, SourceSpec};
 
 /// Folder under the data dir holding the fetched files.
@@ -34,17 +36,11 @@ pub const SOURCES_DIR: &str = "sources";
 /// Name of the fetch record inside [`SOURCES_DIR`].
 pub const MANIFEST_FILE: &str = "manifest.json";
 
-/// Connecting (DNS, TCP, TLS) may take this long.
-const CONNECT_TIMEOUT: Duration = Duration::from_secs(30);
-/// A stalled connection (no byte received) is given up after this long.
-const READ_TIMEOUT: Duration = Duration::from_secs(120);
-/// Whole request, body included: 40 MB at ~25 kB/s.
-const GLOBAL_TIMEOUT: Duration = Duration::from_secs(30 * 60);
 /// Copy and download buffer.
 const CHUNK: usize = 64 * 1024;
 
 /// What to fetch and where.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 pub struct FetchOptions<'a> {
     /// The data dir (`geodata/`); files go to `<data_dir>/sources/`.
     pub data_dir: &'a Path,
@@ -52,6 +48,24 @@ pub struct FetchOptions<'a> {
     pub mirror: Option<&'a Path>,
     /// Fetch only these source ids (all when `None`).
     pub only: Option<&'a [String]>,
+    /// Timeouts, retries, and the test-only base URL.
+    pub http: HttpOptions,
+    /// Download again a file fetched earlier from its URL if the publisher has a newer
+    /// one (ETag, Last-Modified, dataset API); without it such a file is kept as is.
+    pub update: bool,
+}
+
+impl<'a> FetchOptions<'a> {
+    /// All sources, default HTTP behaviour, no update.
+    pub fn new(data_dir: &'a Path, mirror: Option<&'a Path>) -> Self {
+        FetchOptions {
+            data_dir,
+            mirror,
+            only: None,
+            http: HttpOptions::default(),
+            update: false,
+        }
+    }
 }
 
 /// Where a stored file came from.
@@ -98,6 +112,10 @@ pub struct FetchedFile {
     pub from: String,
     /// When the file was stored (RFC 3339 UTC). A cache hit keeps the earlier time.
     pub fetched_at: String,
+    /// The publisher's version of a download: its `ETag`, `Last-Modified`, or the
+    /// dataset API's `last_modified` — what `data sources --remote` compares.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub version: Option<String>,
 }
 
 /// `sources/manifest.json`: what was fetched, and which optional sources are absent
@@ -185,7 +203,7 @@ pub fn fetch(manifest: &Manifest, opts: &FetchOptions) -> Result<FetchManifest, 
     let sources_dir = opts.data_dir.join(SOURCES_DIR);
     fs::create_dir_all(&sources_dir).map_err(|e| ImportError::io(&sources_dir, e))?;
     let mut record = FetchManifest::read(opts.data_dir)?;
-    let fetcher = Fetcher::new(opts.mirror);
+    let fetcher = Fetcher::new(opts);
     let selected = manifest
         .sources
         .iter()
@@ -294,46 +312,34 @@ enum Outcome {
     Absent(String),
 }
 
-/// What was written by [`store_atomically`].
-struct Stored {
-    sha256: String,
-    bytes: u64,
+/// Where a download comes from: the URL requested, and the publisher's version when
+/// the dataset API gave one.
+struct Resolved {
+    /// The official URL (what the manifest and the messages name).
+    url: String,
+    version: Option<String>,
 }
 
-/// The HTTP client of every download: bytes as published, statuses checked by the
-/// caller, timeouts, and the system's trust store.
-pub(crate) fn http_agent() -> ureq::Agent {
-    let config = ureq::Agent::config_builder()
-        .user_agent(format!("careaccess/{}", env!("CARGO_PKG_VERSION")))
-        // The bytes as published: pinned hashes and progress lengths stay meaningful.
-        .accept_encoding("identity")
-        // Statuses are checked by the caller, to name the URL with them.
-        .http_status_as_error(false)
-        .max_redirects(10)
-        .timeout_connect(Some(CONNECT_TIMEOUT))
-        .timeout_per_read(Some(READ_TIMEOUT))
-        .timeout_global(Some(GLOBAL_TIMEOUT))
-        // The system's trust store: organisations (and this CI) often reach the
-        // registries through a proxy with its own certificate authority.
-        .tls_config(
-            ureq::tls::TlsConfig::builder()
-                .root_certs(ureq::tls::RootCerts::PlatformVerifier)
-                .build(),
-        )
-        .build();
-    ureq::Agent::new_with_config(config)
+/// What a download brought besides the bytes.
+struct Downloaded {
+    stored: Stored,
+    version: Option<String>,
 }
 
 struct Fetcher<'a> {
     agent: ureq::Agent,
     mirror: Option<&'a Path>,
+    http: HttpOptions,
+    update: bool,
 }
 
 impl<'a> Fetcher<'a> {
-    fn new(mirror: Option<&'a Path>) -> Self {
+    fn new(opts: &FetchOptions<'a>) -> Self {
         Fetcher {
-            agent: http_agent(),
-            mirror,
+            agent: opts.http.agent(),
+            mirror: opts.mirror,
+            http: opts.http.clone(),
+            update: opts.update,
         }
     }
 
@@ -343,20 +349,21 @@ impl<'a> Fetcher<'a> {
         sources_dir: &Path,
         previous: Option<&FetchedFile>,
     ) -> Result<Outcome, ImportError> {
-        let name = spec.file_name();
-        let rel = format!("{}/{name}", spec.id);
-        let dest = sources_dir.join(&spec.id).join(&name);
         let expected = spec.sha256.as_deref().map(str::to_ascii_lowercase);
-        let fetched = |stored: Stored, origin: Origin, from: String| FetchedFile {
-            file: rel.clone(),
+        let rel_of = |name: &str| format!("{}/{name}", spec.id);
+        let fetched = |stored: Stored, origin: Origin, from: String, name: &str| FetchedFile {
+            file: rel_of(name),
             sha256: stored.sha256,
             bytes: stored.bytes,
             origin,
             from,
             fetched_at: rfc3339_utc(SystemTime::now()),
+            version: None,
         };
 
         // 1. Cache: a pinned file already in place is not fetched again.
+        let name = spec.file_name();
+        let dest = sources_dir.join(&spec.id).join(&name);
         if let Some(expected) = &expected
             && dest.is_file()
         {
@@ -365,16 +372,17 @@ impl<'a> Fetcher<'a> {
                 let bytes = fs::metadata(&dest)
                     .map_err(|e| ImportError::io(&dest, e))?
                     .len();
-                let same = previous.filter(|p| p.file == rel && p.sha256 == actual);
+                let same = previous.filter(|p| p.file == rel_of(&name) && p.sha256 == actual);
                 tracing::debug!(source = %spec.id, "{} already present", dest.display());
                 return Ok(Outcome::Fetched(FetchedFile {
-                    file: rel.clone(),
+                    file: rel_of(&name),
                     sha256: actual,
                     bytes,
                     origin: Origin::Cache,
-                    from: same.map_or_else(|| spec.url.clone(), |p| p.from.clone()),
+                    from: same.map_or_else(|| spec.origin_label(), |p| p.from.clone()),
                     fetched_at: same
                         .map_or_else(|| rfc3339_utc(SystemTime::now()), |p| p.fetched_at.clone()),
+                    version: same.and_then(|p| p.version.clone()),
                 }));
             }
             tracing::info!(
@@ -390,15 +398,46 @@ impl<'a> Fetcher<'a> {
         };
         let mirror_copy = mirror_file.as_deref().filter(|p| p.is_file());
         let expected = expected.as_deref();
+        // A mirror copy is checked as a download is: a web page saved in its place is
+        // refused here, not met as a parse error in the build.
+        let from_mirror = |copy: &Path, origin: Origin| -> Result<Outcome, ImportError> {
+            if let Err(why) = remote::check_file(copy, Expect::of(spec.format, &name), None) {
+                let message = format!("mirror copy {}: {why}", copy.display());
+                if spec.is_optional() {
+                    return Ok(Outcome::Absent(message));
+                }
+                return Err(ImportError::source(&spec.id, message));
+            }
+            let stored = copy_file(copy, &dest, expected)?;
+            Ok(Outcome::Fetched(fetched(
+                stored,
+                origin,
+                copy.display().to_string(),
+                &name,
+            )))
+        };
 
-        // 2. Registry packages: the registry first, the mirror as a fallback.
+        // 2. Mirror-only sources: the mirror copy, or a notice.
+        if spec.mirror_only {
+            if let Some(copy) = mirror_copy {
+                return from_mirror(copy, Origin::Mirror);
+            }
+            return Ok(Outcome::Absent(match &mirror_file {
+                Some(path) => format!(
+                    "optional source published nowhere as a file: needs a local copy ({} is not in the mirror)",
+                    path.display()
+                ),
+                None => format!(
+                    "optional source published nowhere as a file: needs a local copy (--mirror DIR with {})",
+                    spec.mirror.as_deref().unwrap_or("its mirror path")
+                ),
+            }));
+        }
+
+        // 3. Registry packages: the registry first, the mirror as a fallback.
         if spec.registry.is_some() {
-            return match self.download(&spec.url, &dest, expected) {
-                Ok(stored) => Ok(Outcome::Fetched(fetched(
-                    stored,
-                    Origin::Url,
-                    spec.url.clone(),
-                ))),
+            return match self.download_source(spec, sources_dir, expected, previous) {
+                Ok(outcome) => Ok(outcome),
                 Err(e @ ImportError::Download { .. }) => {
                     if let Some(copy) = mirror_copy {
                         tracing::warn!(
@@ -406,13 +445,8 @@ impl<'a> Fetcher<'a> {
                             "{e}; using the mirror copy {}",
                             copy.display()
                         );
-                        let stored = copy_file(copy, &dest, expected)?;
-                        Ok(Outcome::Fetched(fetched(
-                            stored,
-                            Origin::MirrorFallback,
-                            copy.display().to_string(),
-                        )))
-                    } else if spec.optional {
+                        from_mirror(copy, Origin::MirrorFallback)
+                    } else if spec.is_optional() {
                         Ok(Outcome::Absent(e.to_string()))
                     } else {
                         Err(e)
@@ -422,272 +456,277 @@ impl<'a> Fetcher<'a> {
             };
         }
 
-        // 3. With a mirror: the mirror copy; else absent (optional) or the URL.
+        // 4. With a mirror: the mirror copy; else absent (optional) or the URL.
         if let Some(root) = self.mirror {
             if let Some(copy) = mirror_copy {
-                let stored = copy_file(copy, &dest, expected)?;
-                return Ok(Outcome::Fetched(fetched(
-                    stored,
-                    Origin::Mirror,
-                    copy.display().to_string(),
-                )));
+                return from_mirror(copy, Origin::Mirror);
             }
             let why = match &mirror_file {
                 Some(path) => format!("{} is not in the mirror", path.display()),
                 None => format!("no mirror path in sources.toml (mirror {})", root.display()),
             };
-            if spec.optional {
+            if spec.is_optional() {
                 return Ok(Outcome::Absent(why));
             }
-            return match self.download(&spec.url, &dest, expected) {
-                Ok(stored) => Ok(Outcome::Fetched(fetched(
-                    stored,
-                    Origin::Url,
-                    spec.url.clone(),
-                ))),
+            return match self.download_source(spec, sources_dir, expected, previous) {
                 Err(ImportError::Download { url, message }) => Err(ImportError::Download {
                     url,
                     message: format!("{message} (and {why})"),
                 }),
-                Err(e) => Err(e),
+                other => other,
             };
         }
 
-        // 4. No mirror: the URL.
-        match self.download(&spec.url, &dest, expected) {
-            Ok(stored) => Ok(Outcome::Fetched(fetched(
-                stored,
-                Origin::Url,
-                spec.url.clone(),
-            ))),
-            Err(e @ ImportError::Download { .. }) if spec.optional => {
+        // 5. No mirror: the URL.
+        match self.download_source(spec, sources_dir, expected, previous) {
+            Err(e @ ImportError::Download { .. }) if spec.is_optional() => {
                 Ok(Outcome::Absent(e.to_string()))
             }
-            Err(e) => Err(e),
+            other => other,
         }
     }
 
-    /// Downloads `url` to `dest` (atomically), with a progress bar on stderr.
+    /// Downloads a source from its URL (resolved through the dataset API for a
+    /// `data_gouv` source). A file fetched earlier from the same URL is kept unless
+    /// `update` is set and the publisher has a newer version.
+    fn download_source(
+        &self,
+        spec: &SourceSpec,
+        sources_dir: &Path,
+        expected: Option<&str>,
+        previous: Option<&FetchedFile>,
+    ) -> Result<Outcome, ImportError> {
+        let resolved = self.resolve(spec)?;
+        let name = spec.download_name(&resolved.url);
+        let rel = format!("{}/{name}", spec.id);
+        let dest = sources_dir.join(&spec.id).join(&name);
+        let kept = previous.filter(|p| {
+            matches!(p.origin, Origin::Url | Origin::Cache)
+                && p.from == resolved.url
+                && p.file == rel
+                && expected.is_none_or(|e| p.sha256 == e)
+                && sha256_file(&dest).is_ok_and(|sha| sha == p.sha256)
+        });
+        if let Some(p) = kept {
+            let newer = if self.update {
+                self.remote_version(&resolved)
+                    .filter(|v| p.version.as_ref() != Some(v))
+            } else {
+                None
+            };
+            match newer {
+                None => {
+                    tracing::debug!(source = %spec.id, "{} kept (fetched {})", rel, p.fetched_at);
+                    return Ok(Outcome::Fetched(FetchedFile {
+                        origin: Origin::Cache,
+                        ..p.clone()
+                    }));
+                }
+                Some(v) => tracing::info!(
+                    source = %spec.id,
+                    "{} has a newer version ({v}, fetched: {}): downloading it",
+                    resolved.url,
+                    p.version.as_deref().unwrap_or("unknown")
+                ),
+            }
+        }
+        let expect = Expect::of(spec.format, &name);
+        let got = self.download(&spec.id, &resolved.url, &dest, expected, expect)?;
+        Ok(Outcome::Fetched(FetchedFile {
+            file: rel,
+            sha256: got.stored.sha256,
+            bytes: got.stored.bytes,
+            origin: Origin::Url,
+            from: resolved.url,
+            fetched_at: rfc3339_utc(SystemTime::now()),
+            version: resolved.version.or(got.version),
+        }))
+    }
+
+    /// The URL of a source's file (a `data_gouv` source asks the dataset API).
+    fn resolve(&self, spec: &SourceSpec) -> Result<Resolved, ImportError> {
+        if let Some(url) = &spec.url {
+            return Ok(Resolved {
+                url: url.clone(),
+                version: None,
+            });
+        }
+        match &spec.data_gouv {
+            Some(d) => {
+                let r = super::datagouv::resolve(&self.agent, &self.http, &spec.id, d)?;
+                Ok(Resolved {
+                    url: r.url,
+                    version: r.last_modified,
+                })
+            }
+            None => Err(ImportError::source(&spec.id, "no URL to download from")),
+        }
+    }
+
+    /// The publisher's current version of a download (None when it says nothing).
+    fn remote_version(&self, resolved: &Resolved) -> Option<String> {
+        if resolved.version.is_some() {
+            return resolved.version.clone();
+        }
+        remote::head_version(&self.agent, &self.http.effective_url(&resolved.url))
+    }
+
+    /// Downloads `url` to `dest` (atomically, checked against `expect`), with a progress
+    /// bar on stderr; transient failures are tried again after a growing wait.
     fn download(
         &self,
+        source_id: &str,
         url: &str,
         dest: &Path,
         expected: Option<&str>,
-    ) -> Result<Stored, ImportError> {
-        let failed = |message: String| ImportError::Download {
-            url: url.to_owned(),
-            message,
-        };
-        let mut response = self
+        expect: Expect,
+    ) -> Result<Downloaded, ImportError> {
+        let mut attempt = 1;
+        loop {
+            match self.try_download(source_id, url, dest, expected, expect) {
+                Ok(done) => return Ok(done),
+                Err((e, true)) if attempt < self.http.attempts => {
+                    attempt += 1;
+                    let wait = self.http.backoff_before(attempt);
+                    tracing::warn!(
+                        source = %source_id,
+                        "{e}; trying again in {:.1} s (try {attempt} of {})",
+                        wait.as_secs_f64(),
+                        self.http.attempts
+                    );
+                    std::thread::sleep(wait);
+                }
+                Err((e, _)) => return Err(e),
+            }
+        }
+    }
+
+    /// The rest of `url` from byte `from`, if the server answers the range.
+    fn resume(&self, url: &str, from: u64) -> Option<Box<dyn Read>> {
+        let response = self
             .agent
             .get(url)
+            .header("Range", &format!("bytes={from}-"))
             .call()
-            .map_err(|e| failed(e.to_string()))?;
+            .ok()?;
+        let starts_there = response
+            .headers()
+            .get("content-range")
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|r| r.starts_with(&format!("bytes {from}-")));
+        (response.status().as_u16() == 206 && starts_there)
+            .then(|| Box::new(response.into_body().into_reader()) as Box<dyn Read>)
+    }
+
+    fn timed_out(&self) -> String {
+        format!(
+            "timed out (no byte for {} s)",
+            self.http.read_timeout.as_secs_f64()
+        )
+    }
+
+    /// One try; the flag says whether the failure is worth another.
+    fn try_download(
+        &self,
+        source_id: &str,
+        url: &str,
+        dest: &Path,
+        expected: Option<&str>,
+        expect: Expect,
+    ) -> Result<Downloaded, (ImportError, bool)> {
+        let requested = self.http.effective_url(url);
+        let failed = |message: String| ImportError::Download {
+            url: url.to_owned(),
+            message: format!("source {source_id}: {message}"),
+        };
+        let mut response = match self.agent.get(&requested).call() {
+            Ok(r) => r,
+            Err(e) => {
+                let message = match &e {
+                    ureq::Error::Timeout(_) => self.timed_out(),
+                    other => other.to_string(),
+                };
+                return Err((failed(message), remote::transient(&e)));
+            }
+        };
         let status = response.status();
         if !status.is_success() {
-            return Err(failed(format!("HTTP status {status}")));
+            return Err((
+                failed(format!("HTTP status {status}")),
+                remote::transient_status(status.as_u16()),
+            ));
         }
-        let length = response.body().content_length();
-        let bar = download_bar(length, url);
-        let mut body = response.body_mut().as_reader();
-        let result = store_atomically(dest, expected, url, |w| {
-            pump(
-                &mut body,
-                |e| failed(format!("reading the response: {e}")),
-                w,
-                Some(&bar),
-            )?;
-            if let Some(length) = length
-                && w.bytes != length
-            {
-                return Err(failed(format!(
-                    "received {} bytes, the server announced {length}",
-                    w.bytes
-                )));
-            }
-            Ok(())
-        });
-        match &result {
-            Ok(stored) => {
-                bar.finish_with_message(format!("{} ({} bytes)", dest.display(), stored.bytes))
-            }
-            Err(_) => bar.abandon_with_message(format!("{url}: failed")),
-        }
-        result
-    }
-}
-
-/// A progress bar with bytes and rate when the length is known, a spinner otherwise.
-/// Drawn on stderr, hidden when stderr is not a terminal.
-fn download_bar(length: Option<u64>, url: &str) -> ProgressBar {
-    let bar = match length {
-        Some(length) => {
-            let bar = ProgressBar::new(length);
-            if let Ok(style) = ProgressStyle::with_template(
-                "{msg}\n  [{bar:40}] {bytes}/{total_bytes} {binary_bytes_per_sec} eta {eta}",
-            ) {
-                bar.set_style(style.progress_chars("=> "));
-            }
-            bar
-        }
-        None => {
-            let bar = ProgressBar::new_spinner();
-            if let Ok(style) =
-                ProgressStyle::with_template("{spinner} {msg} {bytes} {binary_bytes_per_sec}")
-            {
-                bar.set_style(style);
-            }
-            bar.enable_steady_tick(Duration::from_millis(120));
-            bar
-        }
-    };
-    bar.set_message(url.to_owned());
-    bar
-}
-
-/// Copies `src` to `dest` (atomically), printing one line on stderr.
-fn copy_file(src: &Path, dest: &Path, expected: Option<&str>) -> Result<Stored, ImportError> {
-    let mut input = File::open(src).map_err(|e| ImportError::io(src, e))?;
-    let stored = store_atomically(dest, expected, &src.display().to_string(), |w| {
-        pump(&mut input, |e| ImportError::io(src, e), w, None)
-    })?;
-    let line = ProgressBar::new_spinner();
-    if let Ok(style) = ProgressStyle::with_template("{msg}") {
-        line.set_style(style);
-    }
-    line.finish_with_message(format!(
-        "copied {} → {} ({} bytes)",
-        src.display(),
-        dest.display(),
-        stored.bytes
-    ));
-    Ok(stored)
-}
-
-/// Copies `reader` into `w` chunk by chunk; read errors go through `read_error`, write
-/// errors name the part file.
-fn pump(
-    reader: &mut impl Read,
-    read_error: impl Fn(io::Error) -> ImportError,
-    w: &mut PartWriter,
-    bar: Option<&ProgressBar>,
-) -> Result<(), ImportError> {
-    let mut buf = vec![0u8; CHUNK];
-    loop {
-        let n = match reader.read(&mut buf) {
-            Ok(0) => return Ok(()),
-            Ok(n) => n,
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-            Err(e) => return Err(read_error(e)),
+        let header = |name: &str| {
+            response
+                .headers()
+                .get(name)
+                .and_then(|v| v.to_str().ok())
+                .map(str::to_owned)
         };
-        w.write_all(&buf[..n])
-            .map_err(|e| ImportError::io(w.path(), e))?;
-        if let Some(bar) = bar {
-            bar.inc(n as u64);
+        let content_type = header("content-type");
+        let version = header("etag").or_else(|| header("last-modified"));
+        let length = response.body().content_length();
+        let bar = remote::download_bar(length, url);
+        let transient = std::cell::Cell::new(false);
+        let read_error = |e: io::Error| {
+            transient.set(true);
+            let what = if e.to_string().contains("timeout") {
+                self.timed_out()
+            } else {
+                e.to_string()
+            };
+            failed(format!("reading the response: {what}"))
+        };
+        let result = store_atomically(dest, expected, url, |w| {
+            let mut body: Box<dyn Read + '_> = Box::new(response.body_mut().as_reader());
+            let mut resumes = 1;
+            loop {
+                let read = pump(&mut body, read_error, w, Some(&bar));
+                let Some(length) = length else {
+                    read?;
+                    break;
+                };
+                if w.bytes == length {
+                    break;
+                }
+                // Cut short: go on from where it stopped if the server takes a range.
+                let resumed = (w.bytes > 0 && w.bytes < length && resumes < self.http.attempts)
+                    .then(|| self.resume(&requested, w.bytes))
+                    .flatten();
+                match resumed {
+                    Some(rest) => {
+                        resumes += 1;
+                        tracing::warn!(
+                            source = %source_id,
+                            "{url}: cut after {} of {length} bytes; resuming",
+                            w.bytes
+                        );
+                        body = rest;
+                    }
+                    None => {
+                        transient.set(true);
+                        read?;
+                        return Err(failed(format!(
+                            "received {} bytes, the server announced {length}",
+                            w.bytes
+                        )));
+                    }
+                }
+            }
+            w.flush().map_err(|e| ImportError::io(w.path(), e))?;
+            remote::check_file(w.path(), expect, content_type.as_deref()).map_err(failed)
+        });
+        match result {
+            Ok(stored) => {
+                bar.finish_with_message(format!("{} ({} bytes)", dest.display(), stored.bytes));
+                Ok(Downloaded { stored, version })
+            }
+            Err(e) => {
+                bar.abandon_with_message(format!("{url}: failed"));
+                Err((e, transient.get()))
+            }
         }
     }
-}
-
-/// The `.part` file being written, hashing what goes through it.
-struct PartWriter {
-    file: File,
-    path: PathBuf,
-    hasher: Sha256,
-    bytes: u64,
-}
-
-impl PartWriter {
-    fn path(&self) -> &Path {
-        &self.path
-    }
-}
-
-impl Write for PartWriter {
-    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        let n = self.file.write(buf)?;
-        self.hasher.update(&buf[..n]);
-        self.bytes += n as u64;
-        Ok(n)
-    }
-
-    fn flush(&mut self) -> io::Result<()> {
-        self.file.flush()
-    }
-}
-
-/// Removes the part file unless disarmed (errors, panics).
-struct PartGuard<'a>(Option<&'a Path>);
-
-impl Drop for PartGuard<'_> {
-    fn drop(&mut self) {
-        if let Some(path) = self.0 {
-            let _ = fs::remove_file(path);
-        }
-    }
-}
-
-/// Writes `dest` through `.<name>.part` in the same folder: `fill` writes the content,
-/// then the part file is synced, checked against `expected` (a mismatch names `from`),
-/// and renamed to `dest`.
-fn store_atomically(
-    dest: &Path,
-    expected: Option<&str>,
-    from: &str,
-    fill: impl FnOnce(&mut PartWriter) -> Result<(), ImportError>,
-) -> Result<Stored, ImportError> {
-    let (Some(dir), Some(name)) = (dest.parent(), dest.file_name()) else {
-        return Err(ImportError::Write {
-            path: dest.to_owned(),
-            message: "not a file path".into(),
-        });
-    };
-    fs::create_dir_all(dir).map_err(|e| ImportError::io(dir, e))?;
-    let part = dir.join(format!(".{}.part", name.to_string_lossy()));
-    let file = File::create(&part).map_err(|e| ImportError::io(&part, e))?;
-    let mut guard = PartGuard(Some(&part));
-    let mut w = PartWriter {
-        file,
-        path: part.clone(),
-        hasher: Sha256::new(),
-        bytes: 0,
-    };
-    fill(&mut w)?;
-    w.flush().map_err(|e| ImportError::io(&part, e))?;
-    w.file.sync_all().map_err(|e| ImportError::io(&part, e))?;
-    let PartWriter {
-        file,
-        hasher,
-        bytes,
-        ..
-    } = w;
-    drop(file);
-    let sha256 = hex::encode(hasher.finalize());
-    if let Some(expected) = expected
-        && !sha256.eq_ignore_ascii_case(expected)
-    {
-        return Err(ImportError::Checksum {
-            path: PathBuf::from(from),
-            expected: expected.to_owned(),
-            actual: sha256,
-        });
-    }
-    fs::rename(&part, dest).map_err(|e| ImportError::Write {
-        path: dest.to_owned(),
-        message: format!("renaming {} into place: {e}", part.display()),
-    })?;
-    guard.0 = None;
-    sync_dir(dir);
-    Ok(Stored { sha256, bytes })
-}
-
-/// Makes a rename durable (best effort: not every platform can sync a folder).
-fn sync_dir(dir: &Path) {
-    #[cfg(unix)]
-    if let Ok(d) = File::open(dir) {
-        let _ = d.sync_all();
-    }
-    #[cfg(not(unix))]
-    let _ = dir;
 }
 
 #[cfg(test)]

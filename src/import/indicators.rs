@@ -4,12 +4,16 @@
 
 use std::collections::{BTreeMap, HashMap};
 use std::io::Read;
+use std::path::Path;
 
 use crate::model::InseeCode;
 
 use super::delimited::Delimited;
 use super::locate::Locator;
-use super::{ImportError, SourceReport, SourceSpec};
+use super::tabular::Rows;
+use super::{Format, ImportError, SourceReport, SourceSpec};
+
+mod census;
 
 /// Reads a travel-time table `from,to,minutes` (header required; other columns are
 /// ignored). `commune` maps a code to the commune actuelle it stands for (or explains
@@ -82,33 +86,116 @@ pub struct IndicatorTable {
     pub rows: HashMap<InseeCode, Vec<Option<Value>>>,
 }
 
+/// An output field and the columns whose values add up to it.
+type FieldColumns = (String, Vec<usize>);
+
 /// A row that adds up into another commune's: its line and values.
 type Part = (u64, Vec<Option<Value>>);
 
 /// Reads a CSV with one row per commune.
-pub fn read_commune_csv(
-    reader: impl Read,
+pub fn read_commune_csv<'a>(
+    reader: impl Read + 'a,
     spec: &SourceSpec,
     locator: &Locator,
     report: &mut SourceReport,
 ) -> Result<IndicatorTable, ImportError> {
-    let mut rows = Delimited::new(reader, spec.delimiter(), true, &spec.id)?;
-    let find = |col: &str| {
-        rows.column(col, &spec.id).map_err(|_| {
-            ImportError::source(
-                &spec.id,
-                format!("column {col:?} named in sources.toml is not in the file header"),
-            )
-        })
+    let reader: Box<dyn Read + 'a> = Box::new(reader);
+    let rows = Rows::Csv(Delimited::new(reader, spec.delimiter(), true, &spec.id)?);
+    let columns = named_columns(&rows, spec)?;
+    read_rows(rows, spec, columns, locator, report)
+}
+
+/// Reads the file of a commune-indicator source: a table (CSV, zipped CSV, xlsx) or an
+/// INSEE census base communale.
+pub fn read_commune_file(
+    path: &Path,
+    spec: &SourceSpec,
+    locator: &Locator,
+    report: &mut SourceReport,
+) -> Result<IndicatorTable, ImportError> {
+    let rows = Rows::open(path, spec, code_column(spec))?;
+    let columns = match spec.format {
+        Format::InseeCensus => {
+            let (vintage, columns) = census::columns(rows.headers(), spec)?;
+            report.vintage = format!("RP {vintage} (recensement de la population, INSEE)");
+            columns
+        }
+        _ => named_columns(&rows, spec)?,
     };
-    let code_col = find(spec.code_column.as_deref().unwrap_or("code"))?;
-    let fields: BTreeMap<&String, usize> = spec
-        .fields
+    read_rows(rows, spec, columns, locator, report)
+}
+
+fn code_column(spec: &SourceSpec) -> &str {
+    spec.code_column.as_deref().unwrap_or("code")
+}
+
+/// Each output field with the one column `sources.toml` names for it.
+fn named_columns(rows: &Rows<'_>, spec: &SourceSpec) -> Result<Vec<FieldColumns>, ImportError> {
+    let code = code_column(spec);
+    if rows.column(code).is_none() {
+        return Err(ImportError::source(
+            &spec.id,
+            format!(
+                "column {code:?} named in sources.toml is not in the file header ({})",
+                header_excerpt(rows.headers())
+            ),
+        ));
+    }
+    spec.fields
         .iter()
-        .map(|(out, col)| find(col).map(|i| (out, i)))
-        .collect::<Result<_, _>>()?;
+        .map(|(out, col)| {
+            rows.column(col)
+                .map(|i| (out.clone(), vec![i]))
+                .ok_or_else(|| {
+                    ImportError::source(
+                        &spec.id,
+                        format!(
+                            "column {col:?} named in sources.toml is not in the file header ({})",
+                            header_excerpt(rows.headers())
+                        ),
+                    )
+                })
+        })
+        .collect()
+}
+
+/// The header as said in an error: at most 30 names, each cut at 60 characters.
+pub(crate) fn header_excerpt(headers: &[String]) -> String {
+    let mut names: Vec<String> = headers
+        .iter()
+        .take(30)
+        .map(|h| h.chars().take(60).collect())
+        .collect();
+    if headers.len() > 30 {
+        names.push(format!("… {} more", headers.len() - 30));
+    }
+    names.join(", ")
+}
+
+/// Reads commune rows: `columns` gives, per output field (sorted by name), the columns
+/// whose values add up to it (one for a plain table).
+fn read_rows(
+    mut rows: Rows<'_>,
+    spec: &SourceSpec,
+    columns: Vec<FieldColumns>,
+    locator: &Locator,
+    report: &mut SourceReport,
+) -> Result<IndicatorTable, ImportError> {
+    let code_col = rows.column(code_column(spec)).ok_or_else(|| {
+        ImportError::source(
+            &spec.id,
+            format!(
+                "column {:?} named in sources.toml is not in the file header ({})",
+                code_column(spec),
+                header_excerpt(rows.headers())
+            ),
+        )
+    })?;
+    let mut columns = columns;
+    columns.sort_by(|a, b| a.0.cmp(&b.0));
+    let fields: Vec<FieldColumns> = columns;
     let mut table = IndicatorTable {
-        fields: fields.keys().map(|s| (*s).clone()).collect(),
+        fields: fields.iter().map(|(f, _)| f.clone()).collect(),
         numeric: vec![true; fields.len()],
         rows: HashMap::new(),
     };
@@ -154,10 +241,18 @@ pub fn read_commune_csv(
             continue;
         }
         let values = fields
-            .values()
+            .iter()
             .enumerate()
-            .map(|(k, &i)| {
-                let v = record[i].trim().to_owned();
+            .map(|(k, (_, cols))| {
+                if let [a, b, rest @ ..] = cols.as_slice() {
+                    // A group made of several columns: their sum, if every one is a number.
+                    let mut sum = 0.0;
+                    for &i in [a, b].into_iter().chain(rest) {
+                        sum += number(&record[i])?;
+                    }
+                    return Some(Value::Number(sum));
+                }
+                let v = record[*cols.first()?].trim().to_owned();
                 if v.is_empty() {
                     return None;
                 }
@@ -206,6 +301,15 @@ pub fn read_commune_csv(
         ));
     }
     Ok(table)
+}
+
+/// A field as a number (a decimal comma accepted, as INSEE and DREES files write it).
+fn number(raw: &str) -> Option<f64> {
+    let t = raw.trim();
+    t.parse::<f64>()
+        .or_else(|_| t.replace(',', ".").parse::<f64>())
+        .ok()
+        .filter(|x| x.is_finite())
 }
 
 /// One commune's values from its arrondissements' rows, by the declared rules: sums, and

@@ -7,8 +7,10 @@
 //!                                                                  ▲ geodata/current (symlink)
 //! ```
 
+mod atomic;
 pub mod build;
 pub mod communes;
+mod datagouv;
 mod delimited;
 mod error;
 pub mod fetch;
@@ -18,15 +20,18 @@ pub mod locate;
 pub mod npm;
 pub mod points;
 pub mod profiles;
+pub mod published;
 pub mod reclassify;
+pub mod remote;
 mod report;
 mod scope;
 mod sources;
+mod tabular;
 mod zones;
 
 pub use error::ImportError;
 pub use report::{BuildReport, MAX_LISTED_SKIPS, SkippedRow, SourceReport};
 pub use sources::{
-    Aggregate, AggregateName, Columns, ContourGap, Format, Manifest, PerimeterSpec, ReclassifyRule,
-    Registry, RoadLink, Role, SourceSpec,
+    Aggregate, AggregateName, Columns, ContourGap, DATA_GOUV_API, DataGouv, Format, Manifest,
+    PerimeterSpec, ReclassifyRule, Registry, RoadLink, Role, SourceSpec,
 };

@@ -84,7 +84,8 @@ fn download(url: &str) -> Result<Vec<u8>, ImportError> {
         url: url.to_owned(),
         message,
     };
-    let mut response = super::fetch::http_agent()
+    let mut response = super::remote::HttpOptions::default()
+        .agent()
         .get(url)
         .call()
         .map_err(|e| failed(e.to_string()))?;

@@ -5,6 +5,8 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
+use super::{ImportError, SourceSpec};
+
 /// At most this many skipped rows are listed one by one per source; counts stay exact.
 pub const MAX_LISTED_SKIPS: usize = 2_000;
 
@@ -89,4 +91,42 @@ pub struct BuildReport {
     pub sources: Vec<SourceReport>,
     /// Features written per output file.
     pub outputs: BTreeMap<String, u64>,
+}
+
+impl SourceReport {
+    /// The report of `spec` before anything is read.
+    pub(crate) fn for_source(spec: &SourceSpec) -> SourceReport {
+        SourceReport {
+            id: spec.id.clone(),
+            title: spec.title.clone(),
+            vintage: spec.vintage.clone(),
+            licence: spec.licence.clone(),
+            caveat: spec.caveat.clone(),
+            status: "built".into(),
+            ..SourceReport::default()
+        }
+    }
+
+    /// An optional source whose file cannot be read is left out, its counts cleared and
+    /// the reason noted; a required one (or a manifest error) stops the build.
+    pub(crate) fn left_out(
+        &mut self,
+        spec: &SourceSpec,
+        e: ImportError,
+    ) -> Result<(), ImportError> {
+        if !spec.is_optional() || matches!(e, ImportError::Manifest(_)) {
+            return Err(e);
+        }
+        tracing::warn!(source = %spec.id, "left out: {e}");
+        *self = SourceReport {
+            status: "unreadable".into(),
+            file: self.file.take(),
+            sha256: self.sha256.take(),
+            ..SourceReport::for_source(spec)
+        };
+        self.note(format!(
+            "optional source left out: its file cannot be read: {e}"
+        ));
+        Ok(())
+    }
 }

@@ -82,8 +82,16 @@ pub enum Format {
     PointsCsv,
     /// GeoJSON FeatureCollection of points.
     GeojsonPoints,
-    /// CSV with one row per commune (see [`SourceSpec::fields`]).
+    /// A table with one row per commune (see [`SourceSpec::fields`]): CSV (UTF-8 or
+    /// Windows-1252), a zip holding one, or an xlsx workbook (DREES APL), told apart by
+    /// the file's first bytes. In a workbook the header is the first row (of `sheet`)
+    /// holding `code_column`.
     CommuneCsv,
+    /// INSEE census « base communale » (évolution et structure de la population): a zip
+    /// holding a `;`-separated CSV whose columns carry the vintage (`P21_POP75P`). The
+    /// `fields` name columns without it (`POP`, `POP75P`); an `NNP` group ("NN and
+    /// over") missing from the file is the sum of the bands that make it.
+    InseeCensus,
     /// CSV `from,to,minutes` of INSEE codes (INSEE Metric, an OSRM table export…).
     MatrixCsv,
 }
@@ -106,8 +114,21 @@ pub struct SourceSpec {
     pub title: String,
     pub role: Role,
     pub format: Format,
-    /// Official download URL.
-    pub url: String,
+    /// Official download URL: the file itself, in the format its parser reads. None for
+    /// a `mirror_only` source, and for a `data_gouv` one (resolved at fetch time).
+    #[serde(default)]
+    pub url: Option<String>,
+    /// No downloadable official file (a transcription, a list gathered by hand): only a
+    /// local mirror holds it. Implies `optional`.
+    #[serde(default)]
+    pub mirror_only: bool,
+    /// The file is a resource of a data.gouv.fr dataset, resolved through the dataset
+    /// API by its title (the resource id changes with every new extract).
+    #[serde(default)]
+    pub data_gouv: Option<DataGouv>,
+    /// Workbooks: the sheet to read, by a part of its name (default: the first sheet).
+    #[serde(default)]
+    pub sheet: Option<String>,
     /// Path of the same file in a local mirror (e.g. `../shared/data`).
     #[serde(default)]
     pub mirror: Option<String>,
@@ -174,6 +195,25 @@ pub struct SourceSpec {
     pub aggregate: BTreeMap<String, Aggregate>,
 }
 
+/// Where a data.gouv.fr resource is: the dataset (slug or id) and a regular expression
+/// its title (or file name) must match. When several match, the latest modified wins.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DataGouv {
+    pub dataset: String,
+    pub resource: String,
+}
+
+/// Root of the data.gouv.fr dataset API.
+pub const DATA_GOUV_API: &str = "https://www.data.gouv.fr/api/1/datasets";
+
+impl DataGouv {
+    /// The dataset API URL: JSON with `resources[]`.
+    pub fn api_url(&self) -> String {
+        format!("{DATA_GOUV_API}/{}/", self.dataset)
+    }
+}
+
 /// A site of kind `from` whose name matches one of `names` (and one of `with`, when
 /// given) and none of `unless` goes to kind `to` — unless its category is one of
 /// `except_categories`. Patterns are regular expressions on the folded name: lowercase,
@@ -212,21 +252,73 @@ pub enum AggregateName {
     Sum,
 }
 
+/// The last segment of a path or URL (query removed) when it looks like a file name.
+pub(crate) fn last_segment(s: &str) -> Option<String> {
+    s.split(['?', '#'])
+        .next()
+        .unwrap_or(s)
+        .trim_end_matches('/')
+        .rsplit('/')
+        .next()
+        .filter(|n| !n.is_empty() && n.contains('.') && !n.contains('\\'))
+        .map(str::to_owned)
+}
+
 impl SourceSpec {
-    /// File name under `geodata/sources/<id>/`: the last segment of the mirror path or URL.
+    /// File name under `geodata/sources/<id>/` of the mirror copy: the last segment of
+    /// the mirror path (of the URL for a registry package).
     pub fn file_name(&self) -> String {
-        let from = |s: &str| {
-            s.rsplit('/')
-                .next()
-                .filter(|n| !n.is_empty() && n.contains('.'))
-                .map(str::to_owned)
-        };
         self.mirror
             .as_deref()
             .filter(|_| self.registry.is_none())
-            .and_then(from)
-            .or_else(|| from(&self.url))
+            .and_then(last_segment)
+            .or_else(|| self.url.as_deref().and_then(last_segment))
             .unwrap_or_else(|| format!("{}.dat", self.id))
+    }
+
+    /// File name of a download from `url`: its last segment; an attachment id ending
+    /// in `_xlsx`, `_csv` or `_zip` (DREES, Opendatasoft) gets that extension; else the
+    /// mirror's name.
+    pub fn download_name(&self, url: &str) -> String {
+        if let Some(name) = last_segment(url) {
+            return name;
+        }
+        let segment = url
+            .split(['?', '#'])
+            .next()
+            .unwrap_or(url)
+            .trim_end_matches('/')
+            .rsplit('/')
+            .next()
+            .unwrap_or("");
+        for ext in ["xlsx", "csv", "zip"] {
+            if let Some(stem) = segment.strip_suffix(&format!("_{ext}"))
+                && !stem.is_empty()
+                && stem
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
+            {
+                return format!("{stem}.{ext}");
+            }
+        }
+        self.file_name()
+    }
+
+    /// Whether the build may go on without this source.
+    pub fn is_optional(&self) -> bool {
+        self.optional || self.mirror_only
+    }
+
+    /// Where the file is published, for people: the URL, the dataset API, or the mirror.
+    pub fn origin_label(&self) -> String {
+        match (&self.url, &self.data_gouv) {
+            (Some(url), _) => url.clone(),
+            (None, Some(d)) => format!("{} (resource {:?})", d.api_url(), d.resource),
+            (None, None) => format!(
+                "mirror only: {}",
+                self.mirror.as_deref().unwrap_or("(no mirror path)")
+            ),
+        }
     }
 
     pub fn delimiter(&self) -> u8 {
@@ -316,6 +408,33 @@ impl Manifest {
             {
                 return bad(format!("delimiter {d:?} must be one ASCII character"));
             }
+            match (&s.url, &s.data_gouv, s.mirror_only) {
+                (Some(_), None, false) | (None, Some(_), false) => {}
+                (None, None, true) if s.mirror.is_some() && s.registry.is_none() => {}
+                (_, _, true) => {
+                    return bad(
+                        "a mirror_only source has a `mirror` path and no `url`, `data_gouv` or `registry`"
+                            .into(),
+                    );
+                }
+                (Some(_), Some(_), _) => return bad("give `url` or `data_gouv`, not both".into()),
+                (None, None, false) => {
+                    return bad(
+                        "no `url`: give the official file's URL, `data_gouv`, or `mirror_only = true`"
+                            .into(),
+                    );
+                }
+            }
+            if let Some(d) = &s.data_gouv
+                && let Err(e) = regex::Regex::new(&d.resource)
+            {
+                return bad(format!("data_gouv.resource {:?}: {e}", d.resource));
+            }
+            if let Some(url) = &s.url
+                && !(url.starts_with("https://") || url.starts_with("http://"))
+            {
+                return bad(format!("url {url:?} is not an http(s) URL"));
+            }
             if s.format == Format::PointsCsv || s.format == Format::GeojsonPoints {
                 let c = &s.columns;
                 if s.kind.is_none() {
@@ -379,5 +498,66 @@ impl Manifest {
 
     pub fn source(&self, id: &str) -> Option<&SourceSpec> {
         self.sources.iter().find(|s| s.id == id)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn one(extra: &str) -> Result<Manifest, ImportError> {
+        Manifest::from_toml(&format!(
+            "[[source]]\nid = \"s\"\ntitle = \"t\"\nrole = \"facilities\"\nformat = \"points_csv\"\nkind = \"msp\"\nlicence = \"l\"\nvintage = \"v\"\n{extra}\n[source.columns]\ncommune = \"c\"\n"
+        ))
+    }
+
+    #[test]
+    fn a_source_is_downloadable_or_mirror_only() {
+        one("url = \"https://example.org/a.csv\"").expect("url");
+        let m = one("mirror = \"a/a.csv\"\nmirror_only = true").expect("mirror only");
+        assert!(m.sources[0].is_optional());
+        assert_eq!(m.sources[0].origin_label(), "mirror only: a/a.csv");
+        for (extra, words) in [
+            ("", "no `url`"),
+            ("mirror_only = true", "mirror_only"),
+            (
+                "url = \"https://example.org/a.csv\"\nmirror = \"a.csv\"\nmirror_only = true",
+                "mirror_only",
+            ),
+            ("url = \"file:///etc/passwd\"", "not an http(s) URL"),
+            (
+                "url = \"https://example.org/a.csv\"\n[source.data_gouv]\ndataset = \"d\"\nresource = \"r\"",
+                "not both",
+            ),
+            (
+                "[source.data_gouv]\ndataset = \"d\"\nresource = \"(\"",
+                "data_gouv.resource",
+            ),
+        ] {
+            let e = one(extra).expect_err(extra).to_string();
+            assert!(e.contains(words), "{extra:?}: {e}");
+        }
+    }
+
+    #[test]
+    fn download_names_come_from_the_url() {
+        let m =
+            one("url = \"https://example.org/x\"\nmirror = \"apl/APL_mg_2021.csv\"").expect("m");
+        let s = &m.sources[0];
+        assert_eq!(s.file_name(), "APL_mg_2021.csv");
+        assert_eq!(
+            s.download_name(
+                "https://h/api/datasets/1.0/d/attachments/indicateur_apl_aux_sages_femmes_xlsx/"
+            ),
+            "indicateur_apl_aux_sages_femmes.xlsx"
+        );
+        assert_eq!(
+            s.download_name("https://h/f/base-cc-2022_csv.zip?v=1"),
+            "base-cc-2022_csv.zip"
+        );
+        assert_eq!(
+            s.download_name("https://h/api/1/datasets/r/2ce43ade"),
+            "APL_mg_2021.csv"
+        );
     }
 }

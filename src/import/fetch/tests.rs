@@ -4,18 +4,24 @@ use super::*;
 use std::io::BufRead;
 use std::net::TcpListener;
 use std::thread::JoinHandle;
+use std::time::Duration;
 
 const ABC_SHA: &str = "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad";
 const DEAD_URL: &str = "http://127.0.0.1:9/x";
 
 fn source(id: &str, extra: &str) -> String {
+    source_in(id, "commune_csv", extra)
+}
+
+/// A source of another format (what a download is checked against).
+fn source_in(id: &str, format: &str, extra: &str) -> String {
     format!(
         r#"
 [[source]]
 id = "{id}"
 title = "Test {id}"
 role = "communes"
-format = "decoupage_administratif"
+format = "{format}"
 licence = "Licence Ouverte 2.0"
 vintage = "2024"
 {extra}
@@ -36,9 +42,11 @@ fn put(root: &Path, rel: &str, content: &[u8]) -> PathBuf {
 
 fn opts<'a>(data: &'a Path, mirror: Option<&'a Path>) -> FetchOptions<'a> {
     FetchOptions {
-        data_dir: data,
-        mirror,
-        only: None,
+        http: HttpOptions {
+            attempts: 1,
+            ..HttpOptions::default()
+        },
+        ..FetchOptions::new(data, mirror)
     }
 }
 
@@ -84,8 +92,9 @@ fn mirror_copy_records_sha256() {
     let data = tempfile::tempdir().expect("tmp");
     let mirror = tempfile::tempdir().expect("tmp");
     put(mirror.path(), "cog/communes.json", b"abc");
-    let m = manifest(&[source(
+    let m = manifest(&[source_in(
         "cog",
+        "commune_csv",
         &format!("url = \"{DEAD_URL}/communes.json\"\nmirror = \"cog/communes.json\""),
     )]);
     let record = fetch(&m, &opts(data.path(), Some(mirror.path()))).expect("fetch");
@@ -240,20 +249,21 @@ fn registry_source_cached_with_right_sha_is_not_downloaded() {
 fn registry_download_failure_falls_back_to_the_mirror() {
     let data = tempfile::tempdir().expect("tmp");
     let mirror = tempfile::tempdir().expect("tmp");
-    let copy = put(mirror.path(), "npm/pkg-1.0.0.tgz", b"abc");
-    let m = manifest(&[source(
+    let copy = put(mirror.path(), "npm/pkg-1.0.0.csv", b"abc");
+    let m = manifest(&[source_in(
         "pkg",
+        "commune_csv",
         &format!(
-            "url = \"{DEAD_URL}/pkg-1.0.0.tgz\"\nregistry = \"pypi\"\nmirror = \"npm/pkg-1.0.0.tgz\"\nsha256 = \"{ABC_SHA}\""
+            "url = \"{DEAD_URL}/pkg-1.0.0.csv\"\nregistry = \"pypi\"\nmirror = \"npm/pkg-1.0.0.csv\"\nsha256 = \"{ABC_SHA}\""
         ),
     )]);
     let record = fetch(&m, &opts(data.path(), Some(mirror.path()))).expect("fetch");
     let entry = &record.fetched["pkg"];
     assert_eq!(entry.origin, Origin::MirrorFallback);
     assert_eq!(entry.from, copy.display().to_string());
-    assert_eq!(entry.file, "pkg/pkg-1.0.0.tgz");
+    assert_eq!(entry.file, "pkg/pkg-1.0.0.csv");
     assert_eq!(
-        fs::read(data.path().join("sources/pkg/pkg-1.0.0.tgz")).expect("read"),
+        fs::read(data.path().join("sources/pkg/pkg-1.0.0.csv")).expect("read"),
         b"abc"
     );
 
@@ -367,7 +377,7 @@ fn downloads_from_a_local_server() {
     let data = tempfile::tempdir().expect("tmp");
     // A stale part file from an interrupted run is replaced.
     put(data.path(), "sources/c/.communes.csv.part", b"half");
-    let m = manifest(&[source("c", &format!("url = \"{url}\""))]);
+    let m = manifest(&[source_in("c", "commune_csv", &format!("url = \"{url}\""))]);
     let record = fetch(&m, &opts(data.path(), None)).expect("fetch");
     let head = server.join().expect("server");
     assert!(
@@ -392,14 +402,15 @@ fn follows_redirects_and_reads_bodies_without_length() {
     let (target, last) = serve_once(b"HTTP/1.1 200 OK\r\nConnection: close\r\n\r\nabc".to_vec());
     let (base, first) = serve_once(
         format!(
-            "HTTP/1.1 302 Found\r\nLocation: {target}/real/pkg-1.0.0.tgz\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+            "HTTP/1.1 302 Found\r\nLocation: {target}/real/pkg-1.0.0.csv\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
         )
         .into_bytes(),
     );
     let data = tempfile::tempdir().expect("tmp");
-    let url = format!("{base}/pkg-1.0.0.tgz");
-    let m = manifest(&[source(
+    let url = format!("{base}/pkg-1.0.0.csv");
+    let m = manifest(&[source_in(
         "pkg",
+        "commune_csv",
         &format!("url = \"{url}\"\nregistry = \"npm\"\nsha256 = \"{ABC_SHA}\""),
     )]);
     let record = fetch(&m, &opts(data.path(), None)).expect("fetch");
@@ -407,12 +418,12 @@ fn follows_redirects_and_reads_bodies_without_length() {
         first
             .join()
             .expect("server")
-            .starts_with("GET /pkg-1.0.0.tgz ")
+            .starts_with("GET /pkg-1.0.0.csv ")
     );
     assert!(
         last.join()
             .expect("server")
-            .starts_with("GET /real/pkg-1.0.0.tgz ")
+            .starts_with("GET /real/pkg-1.0.0.csv ")
     );
     let entry = &record.fetched["pkg"];
     assert_eq!(
@@ -431,7 +442,7 @@ fn non_2xx_status_is_a_download_error() {
     );
     let url = format!("{base}/missing.csv");
     let data = tempfile::tempdir().expect("tmp");
-    let m = manifest(&[source("c", &format!("url = \"{url}\""))]);
+    let m = manifest(&[source_in("c", "commune_csv", &format!("url = \"{url}\""))]);
     let err = fetch(&m, &opts(data.path(), None)).expect_err("404");
     server.join().expect("server");
     match &err {
@@ -478,6 +489,7 @@ fn path_of_rejects_escaping_paths() {
             origin: Origin::Url,
             from: DEAD_URL.into(),
             fetched_at: "1970-01-01T00:00:00Z".into(),
+            version: None,
         },
     );
     assert_eq!(record.path_of(Path::new("/data"), "x"), None);
