@@ -28,8 +28,9 @@ pub const LAYERS: [(&str, f64); 5] = [
 fn on_map(name: &str) -> bool {
     matches!(
         name,
-        "code" | "nom" | "population" | "departement" | "epci" | "cls" | "apl_mg" | "zonage_mg"
-    ) || name.ends_with("_km")
+        "code" | "nom" | "population" | "departement" | "epci" | "cls" | "zonage_mg"
+    ) || name.starts_with("apl_")
+        || name.ends_with("_km")
         || name.ends_with("_min")
         || name.ends_with("_manque")
         || name.starts_with("acc_")

@@ -7,6 +7,14 @@
 import { km, minutes, num, value as fmtValue, capital } from './format.js';
 import { missingReasons, missingReasonText } from './labels.js';
 
+/** The DREES APL other than GPs': column and profession, as the service names them. */
+export const APL_PROFESSIONS = [
+  ['apl_inf', 'infirmières'],
+  ['apl_mk', 'masseurs-kinésithérapeutes'],
+  ['apl_sf', 'sages-femmes'],
+  ['apl_cd', 'chirurgiens-dentistes'],
+];
+
 /** ColorBrewer YlGnBu, light → dark. */
 const YLGNBU = {
   2: ['#edf8b1', '#2c7fb8'],
@@ -115,6 +123,26 @@ export function buildIndicators(meta, table) {
       bound: (v) => num(v, 1),
       caveat: null,
       classNote: 'Repères DREES/DGOS : 2,5 ou moins, commune éligible ZIP ; de 2,5 à 4, « vivier » où l’ARS choisit des ZIP et ZAC.',
+    });
+  }
+  // The DREES APL of the other professions, in full-time equivalents per 100 000
+  // standardised inhabitants; classes by quantiles (no national marks as for GPs).
+  for (const [id, who] of APL_PROFESSIONS) {
+    if (!meta.properties.has(id)) continue;
+    const values = table ? table.rows.map((r) => r[id]).filter((v) => typeof v === 'number') : [];
+    const { breaks, zeroClass } = quantileBreaks(values);
+    list.push({
+      id, group: GROUPS.ref, type: 'seq', worseHigh: false,
+      label: `APL ${who} 2021 (DREES)`,
+      title: `Accessibilité potentielle localisée aux ${who} — APL 2021 (DREES, référence)`,
+      unit: 'ETP pour 100 000 habitants standardisés',
+      description: meta.properties.get(id)?.description,
+      breaks, zeroClass,
+      format: (v) => `${num(v, 1)} ETP pour 100 000 habitants`,
+      missingClasses: [{ key: 'sans_valeur', codes: null, label: 'pas de valeur dans l’APL 2021 de la DREES', color: NODATA_COLOR }],
+      bound: (v) => num(v, 0),
+      caveat: null,
+      classNote: 'Classes : quantiles des valeurs des communes (arrondis).',
     });
   }
   if (meta.properties.has('zonage_mg')) {

@@ -130,7 +130,7 @@ function readApi(spec) {
 export async function loadCommuneTable(meta) {
   const fields = COMMUNE_FIELDS.filter((f) => meta.properties.has(f));
   for (const name of meta.properties.keys()) {
-    if (/^(acc_|[a-z_]+_km$|[a-z_]+_min$|[a-z_]+_manque$)/.test(name) && !fields.includes(name)) fields.push(name);
+    if (/^(acc_|apl_(inf|mk|sf|cd)$|[a-z_]+_km$|[a-z_]+_min$|[a-z_]+_manque$)/.test(name) && !fields.includes(name)) fields.push(name);
   }
   const page = 10000;
   const pages = Math.max(1, Math.ceil((meta.communeCount ?? 0) / page));

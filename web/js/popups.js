@@ -4,7 +4,7 @@
 import { h, partialBadge } from './ui.js';
 import { habitants, km, minutes, phone, int, value as fmtValue } from './format.js';
 import { positionNote } from './meta.js';
-import { zonageLabel } from './indicators.js';
+import { APL_PROFESSIONS, zonageLabel } from './indicators.js';
 import { missingText, missingCode } from './labels.js';
 import { symbolImg } from './map.js';
 
@@ -87,7 +87,12 @@ export function communePopup(ctx, feature, lngLat) {
   });
   if (ctx.meta.properties.has('apl_mg')) {
     accRows.push(h('tr', { class: ind?.id === 'apl_mg' ? 'current' : null },
-      h('th', { scope: 'row' }, 'APL DREES 2021'), h('td', { class: 'n' }, fmtValue(p.apl_mg)), h('td', { class: 'unit' }, 'consult./an/hab. standardisé')));
+      h('th', { scope: 'row' }, 'APL médecins généralistes (DREES)'), h('td', { class: 'n' }, fmtValue(p.apl_mg)), h('td', { class: 'unit' }, 'consult./an/hab. standardisé')));
+  }
+  for (const [id, who] of APL_PROFESSIONS) {
+    if (!ctx.meta.properties.has(id) || p[id] == null) continue;
+    accRows.push(h('tr', { class: ind?.id === id ? 'current' : null },
+      h('th', { scope: 'row' }, `APL ${who}`), h('td', { class: 'n' }, fmtValue(p[id])), h('td', { class: 'unit' }, 'ETP / 100 000 hab.')));
   }
   const explainProfile = ind?.profile ?? 'mg';
   const epci = p.epci ?? rec.epci;

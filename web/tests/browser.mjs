@@ -229,6 +229,10 @@ async function desktop(browser) {
   const accLegend = await p.locator('#view-carte .legend').innerText();
   check(/valeur inconnue/.test(accLegend) && /sans capacité connue/i.test(accLegend) && /population de référence inconnue/i.test(accLegend),
     `la légende de l’accessibilité EHPAD ne donne pas les raisons du service : ${accLegend.slice(0, 400)}`);
+  // The DREES APL of the other professions (nurses here), classes by quantiles.
+  await p.getByLabel('Indicateur').selectOption('apl_inf');
+  await p.waitForFunction(() => document.documentElement.dataset.indicator === 'apl_inf');
+  check(/ETP/.test(await p.locator('#legend-table caption').innerText()), "la légende de l'APL infirmières ne donne pas l'unité (ETP)");
   await p.getByLabel('Indicateur').selectOption('apl_mg');
   await waitMapIdle(p);
   await shot(p, '01-carte.png');
