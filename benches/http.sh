@@ -49,6 +49,9 @@ run "GET /collections/communes/items?bbox=<Deux-Sèvres> (100 polygons a page)" 
   "$URL/collections/communes/items?bbox=$BBOX"
 run "GET /collections/ehpad/items?bbox=<Deux-Sèvres>&limit=1000" benches/wrk/report.lua \
   "$URL/collections/ehpad/items?bbox=$BBOX&limit=1000"
+run "GET /collections/communes/tiles/WebMercatorQuad/{z}/{y}/{x} random, z6-12" benches/wrk/tiles.lua "$URL"
+ZOOMS=8 run "GET /collections/communes/tiles/WebMercatorQuad/8/{y}/{x} random" benches/wrk/tiles.lua "$URL"
+ZOOMS=12 run "GET /collections/communes/tiles/WebMercatorQuad/12/{y}/{x} random" benches/wrk/tiles.lua "$URL"
 run "GET /territories/cls/thouarsais/coverage?kind=msp" benches/wrk/report.lua \
   "$URL/territories/cls/thouarsais/coverage?kind=msp&within_km=10"
 echo "resident memory after the runs: $(rss)"
