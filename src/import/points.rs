@@ -220,11 +220,45 @@ fn fill_template(t: &str, row: &dyn Row) -> String {
     }
     out.push_str(rest);
     let words: Vec<&str> = out.split_whitespace().collect();
-    words
-        .join(" ")
-        .replace(" ,", ",")
-        .trim_matches(|c: char| c == ',' || c.is_whitespace())
-        .replace(",,", ",")
+    elide_fr(
+        &words
+            .join(" ")
+            .replace(" ,", ",")
+            .trim_matches(|c: char| c == ',' || c.is_whitespace())
+            .replace(",,", ","),
+    )
+}
+
+/// French contractions and elisions after « de » where a template meets a name:
+/// « MSP de Les Trois-Moutiers » → « MSP des Trois-Moutiers », « de Le Tallud » →
+/// « du Tallud », « de Argenton » → « d'Argenton » (before a vowel; not before h,
+/// which may be aspirated).
+fn elide_fr(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    let mut rest = s;
+    while let Some(i) = rest.find("de ") {
+        let at_word = i == 0 || rest[..i].ends_with(' ');
+        let (before, after) = (&rest[..i], &rest[i + 3..]);
+        out.push_str(before);
+        if !at_word {
+            out.push_str("de ");
+        } else if let Some(tail) = after.strip_prefix("Les ") {
+            out.push_str("des ");
+            rest = tail;
+            continue;
+        } else if let Some(tail) = after.strip_prefix("Le ") {
+            out.push_str("du ");
+            rest = tail;
+            continue;
+        } else if after.starts_with(|c: char| "AEIOUYÀÂÄÉÈÊËÎÏÔÖÙÛÜŒ".contains(c)) {
+            out.push_str("d'");
+        } else {
+            out.push_str("de ");
+        }
+        rest = after;
+    }
+    out.push_str(rest);
+    out
 }
 
 /// Keeps the text of an HTML snippet's first element (`<h3>Name</h3><ul>…` → `Name`).
@@ -582,6 +616,29 @@ mod tests {
             "12 RUE X, THOUARS"
         );
         assert_eq!(fill_template("MSP de {city}", &row), "MSP de THOUARS");
+    }
+
+    #[test]
+    fn names_built_from_a_template_read_as_french() {
+        for (commune, name) in [
+            ("Les Trois-Moutiers", "MSP des Trois-Moutiers"),
+            ("Le Tallud", "MSP du Tallud"),
+            ("Argenton-l'Église", "MSP d'Argenton-l'Église"),
+            ("Oiron", "MSP d'Oiron"),
+            ("Échiré", "MSP d'Échiré"),
+            ("La Roche-sur-Yon", "MSP de La Roche-sur-Yon"),
+            ("Thouars", "MSP de Thouars"),
+            ("Herbignac", "MSP de Herbignac"),
+        ] {
+            let row = MapRow(vec![("c", commune)]);
+            assert_eq!(fill_template("MSP de {c}", &row), name);
+        }
+        // Only the word « de »: « Vendée Avenir » is left as it is.
+        assert_eq!(elide_fr("Pôle de Vendée Avenir"), "Pôle de Vendée Avenir");
+        assert_eq!(
+            elide_fr("Maison de Le Pin et de Airvault"),
+            "Maison du Pin et d'Airvault"
+        );
         assert_eq!(template_columns("{a} x {b}"), vec!["a", "b"]);
     }
 

@@ -9,7 +9,7 @@ import { createMap } from './map.js';
 import { createStore } from './store.js';
 import { createFacilityLayers } from './facilities.js';
 import { h, fill, errorBox } from './ui.js';
-import { communePopup, facilityPopup } from './popups.js';
+import { closePopup, communePopup, facilityPopup } from './popups.js';
 import { createCarte } from './views/carte.js';
 import { createTerritoire } from './views/territoire.js';
 import { createTrouver } from './views/trouver.js';
@@ -126,6 +126,12 @@ function show(view, args) {
   document.title = `${label} — careaccess, l'accès aux soins`;
   if (current && current !== view) views[current].hide();
   const changed = current !== view;
+  if (changed) {
+    // A popup of the previous view would cover the next one; a new view opens at its top.
+    closePopup();
+    const panel = document.getElementById('panel');
+    if (panel) panel.scrollTop = 0;
+  }
   current = view;
   views[view].show(args, { changed });
 }
@@ -133,6 +139,10 @@ function show(view, args) {
 /* ------------------------------------------------------------ boot */
 
 async function boot() {
+  // Escape closes the map's popup (a dialog's own Escape handling runs first).
+  document.addEventListener('keydown', (e) => {
+    if (e.key === 'Escape' && !e.defaultPrevented && document.querySelector('.maplibregl-popup')) closePopup();
+  });
   setupSettings();
   setupTabs();
   const basemap = basemapUrl();

@@ -405,3 +405,6 @@ export function announcer() {
   const el = h('p', { class: 'sr-only', role: 'status', 'aria-live': 'polite' });
   return { el, say(text) { el.textContent = ''; setTimeout(() => { el.textContent = text; }, 50); } };
 }
+
+/** « Cliquez sur » with a mouse, « Touchez » on a touch screen, before what to touch. */
+export const CLICK = window.matchMedia?.('(hover: none)').matches ? 'Touchez' : 'Cliquez sur';

@@ -183,6 +183,7 @@ async function desktop(browser) {
   check((res.headers()['content-type'] ?? '').includes('text/html'), `la page n'est pas du HTML (${res.headers()['content-type']})`);
   await p.waitForFunction(() => document.documentElement.dataset.ready === 'true', null, { timeout: STEP_TIMEOUT });
   check(await p.evaluate(() => typeof window.maplibregl === 'object'), "MapLibre n'est pas chargé depuis /node_modules");
+  check(await p.locator('main').count() === 1, 'la page n’a pas de repère <main>');
 
   step = 'carte : communes dessinées';
   log(step);
@@ -402,6 +403,18 @@ async function desktop(browser) {
   const popupText = await popup.innerText();
   check(/Thouars/.test(popupText) && /km/.test(popupText), `fenêtre de la commune inattendue : ${popupText.slice(0, 200)}`);
   await shot(p, '05-fenetre-commune.png');
+  // Escape closes the window; so does going to another view (it would cover it).
+  await p.keyboard.press('Escape');
+  await popup.waitFor({ state: 'detached', timeout: STEP_TIMEOUT });
+  await p.mouse.click(thouars.x, thouars.y);
+  await popup.waitFor({ timeout: STEP_TIMEOUT });
+  await tab(p, 'Territoire');
+  check(await popup.count() === 0, 'la fenêtre de la commune reste ouverte sur une autre vue');
+  check(await p.locator('#panel').evaluate((e) => e.scrollTop) === 0, 'la nouvelle vue ne s’ouvre pas en haut du panneau');
+  await tab(p, 'Carte');
+  await waitMapIdle(p);
+  await p.mouse.click(thouars.x, thouars.y);
+  await popup.waitFor({ timeout: STEP_TIMEOUT });
   await popup.getByRole('button', { name: 'Détail du calcul' }).click();
   await p.locator('#explain-table').waitFor({ timeout: STEP_TIMEOUT });
   check(await p.locator('#explain-table tbody tr').count() >= 1, 'aucun site dans le détail du calcul');

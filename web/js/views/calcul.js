@@ -6,7 +6,7 @@
 // Its overlays: the commune, lines to the sites (width by contribution), rings on them.
 
 import { api, qs, isAbort } from '../api.js';
-import { h, fill, errorBox, loading, dataTable, searchBox, select, slug, announcer } from '../ui.js';
+import { h, fill, errorBox, loading, dataTable, searchBox, select, slug, announcer, CLICK } from '../ui.js';
 import { int, kmFromM, minutes, num, value as fmtValue, habitants, capital, plural } from '../format.js';
 import { missingText, missingReasons } from '../labels.js';
 
@@ -28,7 +28,7 @@ export function createCalcul(ctx, root) {
   const search = searchBox({
     label: 'Commune',
     placeholder: 'ex. Thouars',
-    hint: 'Ou bien : cliquez sur une commune de la carte, puis « Détail du calcul ».',
+    hint: `Ou bien : ${CLICK.toLowerCase()} une commune de la carte, puis « Détail du calcul ».`,
     source: async (q, signal) => {
       const r = await api(`/search${qs({ q, type: 'commune', limit: 8 })}`, { signal });
       return r.results.map((x) => ({ label: x.nom, detail: `${x.departement} · ${habitants(x.population)}`, value: x }));

@@ -2,7 +2,7 @@
 // classes, structure layers with toggles, outlines, and the table alternative
 // (communes in the current view, sortable, CSV).
 
-import { h, fill, errorBox, loading, dataTable, select, partialBadge, slug, announcer } from '../ui.js';
+import { h, fill, errorBox, loading, dataTable, select, partialBadge, slug, announcer, CLICK } from '../ui.js';
 import { int, value as fmtValue, capital } from '../format.js';
 import { classOfRow, missingOf } from '../indicators.js';
 import { missingReasonText } from '../labels.js';
@@ -30,7 +30,7 @@ export function createCarte(ctx, root) {
     h('h2', null, 'Carte des communes'),
     h('p', { class: 'intro' }, 'Choisissez un indicateur : chaque commune prend la couleur de sa classe. ',
       h('strong', null, 'Plus la couleur est foncée, moins la commune est bien desservie.'),
-      ' Cliquez sur une commune ou une structure pour le détail.'),
+      ` ${CLICK} une commune ou une structure pour le détail.`),
     indicatorBox,
     say.el,
     info,

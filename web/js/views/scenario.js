@@ -9,7 +9,7 @@
 // headline numbers over the map (#map-summary).
 
 import { api, qs, isAbort } from '../api.js';
-import { h, fill, errorBox, loading, dataTable, searchBox, select, countSelect, newId, slug } from '../ui.js';
+import { h, fill, errorBox, loading, dataTable, searchBox, select, countSelect, newId, slug, CLICK } from '../ui.js';
 import { int, kmFromM, minutes, signedInt, habitants, num, fold, pct, plural, value as fmtValue, signedValue } from '../format.js';
 import { TYPE_LABELS, missingText, missingReasons } from '../labels.js';
 import { facilityMinzoom } from '../map.js';
@@ -167,8 +167,8 @@ export function createScenario(ctx, root) {
     if (ctx.view !== 'scenario') return;
     overlays.set({
       hint: text ?? (mode === 'add'
-        ? `Cliquez sur la carte pour placer ${k().a} hypothétique.`
-        : `Cliquez sur le symbole de la structure à retirer (${k().plural}${facilityMinzoom(k()) ? ', visibles en zoomant' : ''}).`),
+        ? `${CLICK} la carte pour placer ${k().a} hypothétique.`
+        : `${CLICK} le symbole de la structure à retirer (${k().plural}${facilityMinzoom(k()) ? ', visibles en zoomant' : ''}).`),
     });
   }
 
@@ -580,8 +580,8 @@ export function createScenario(ctx, root) {
     if (ctx.view !== 'scenario') return false;
     if (mode === 'remove') {
       if (facility && !facility.properties.op) { remove(facility); return true; }
-      announce('Aucune structure existante à cet endroit : cliquez sur un symbole.');
-      hint('Aucune structure ici : cliquez sur un symbole de structure du type choisi.');
+      announce(`Aucune structure existante à cet endroit : ${CLICK.toLowerCase()} un symbole.`);
+      hint(`Aucune structure ici : ${CLICK.toLowerCase()} un symbole de structure du type choisi.`);
       return true;
     }
     add(lngLat.lng, lngLat.lat, commune?.properties?.nom);

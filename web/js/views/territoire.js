@@ -5,7 +5,7 @@
 // (store key `territory`) for the scenario's siting suggestions.
 
 import { api, qs, isAbort } from '../api.js';
-import { h, fill, errorBox, loading, dataTable, searchBox, select, partialBadge, slug, newId, announcer } from '../ui.js';
+import { h, fill, errorBox, loading, dataTable, searchBox, select, partialBadge, slug, newId, announcer, CLICK } from '../ui.js';
 import { int, kmFromM, minutes, pct, habitants, value as fmtValue, plural, num, capital } from '../format.js';
 import { TYPE_LABELS, missingText } from '../labels.js';
 
@@ -267,7 +267,7 @@ export function createTerritoire(ctx, root) {
         ? h('p', { class: 'note' }, `${habitants(c.population_no_structure)} sans structure accessible par la route (îles, outre-mer) : comptés au-delà du seuil.`) : null,
       c.population_unknown > 0 ? h('p', { class: 'note' }, `${habitants(c.population_unknown)} sans distance connue, non comptés.`) : null,
       kind.partial && !noneCounted ? h('p', { class: 'caveat' }, partialBadge(), ` ${kind.caveat ?? 'Liste partielle.'} Des communes peuvent apparaître mal desservies à cause d'une structure absente de la liste.`) : null,
-      list.length ? h('p', { class: 'hint' }, "Ces communes sont entourées en rouge-orangé sur la carte. Distance à vol d'oiseau, temps en voiture estimé. Cliquez sur un nom pour y aller.") : null,
+      list.length ? h('p', { class: 'hint' }, `Ces communes sont entourées en rouge-orangé sur la carte. Distance à vol d'oiseau, temps en voiture estimé. ${CLICK} un nom pour y aller.`) : null,
       table.el);
   }
 

@@ -3,7 +3,7 @@
 // drawn on the map (its own overlays: origin, lines, rings, the commune; and a hint).
 
 import { api, qs, isAbort } from '../api.js';
-import { h, fill, errorBox, loading, searchBox, countSelect, partialBadge, announcer } from '../ui.js';
+import { h, fill, errorBox, loading, searchBox, countSelect, partialBadge, announcer, CLICK } from '../ui.js';
 import { km, kmFromM, minutes, phone, habitants, num, int, capital } from '../format.js';
 import { positionNote } from '../meta.js';
 import { symbolImg } from '../map.js';
@@ -20,7 +20,7 @@ export function createTrouver(ctx, root) {
   const search = searchBox({
     label: 'Votre commune',
     placeholder: 'ex. Thouars',
-    hint: 'Tapez le nom (accents facultatifs), puis choisissez dans la liste. Vous pouvez aussi cliquer sur la carte.',
+    hint: `Tapez le nom (accents facultatifs), puis choisissez dans la liste. Ou bien : ${CLICK.toLowerCase()} la carte.`,
     source: async (q, signal) => {
       const r = await api(`/search${qs({ q, type: 'commune', limit: 8 })}`, { signal });
       return r.results.map((x) => ({
@@ -196,7 +196,7 @@ export function createTrouver(ctx, root) {
 
   return {
     show(args) {
-      overlays.set({ hint: 'Cliquez sur la carte pour chercher depuis un point.' });
+      overlays.set({ hint: `${CLICK} la carte pour chercher depuis un point.` });
       const a = args[0];
       if (a && a.startsWith('@')) {
         const [lon, lat] = a.slice(1).split(',').map(Number);
