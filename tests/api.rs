@@ -756,6 +756,10 @@ fn reloads_swap_builds_under_requests_and_keep_the_old_one_when_loading_fails() 
         assert!(body.contains(&third), "{body}");
         assert_ne!(second, third);
         assert_eq!(served_build(&server), third);
+        // The scheme is case-insensitive (RFC 9110): `bearer` works as `Bearer`.
+        let lower = format!("Authorization: bearer {token}");
+        let (status, body) = server.request("POST", "/admin/reload", &[&lower], "");
+        assert_eq!(status, 200, "{body}");
 
         stop.store(true, Ordering::Relaxed);
         clients.into_iter().map(|c| c.join().unwrap()).fold(

@@ -615,6 +615,15 @@ async fn static_files_do_not_escape_the_web_folder() {
     get("/no/such/route")
         .await
         .problem(404, &["/no/such/route"]);
+    // A segment longer than any file name: 404, not the file system's ENAMETOOLONG as a 500.
+    let long = "a".repeat(300);
+    for path in [
+        format!("/{long}"),
+        format!("/js/{long}.js"),
+        format!("/collections/{long}"),
+    ] {
+        get(&path).await.problem(404, &["255"]);
+    }
 }
 
 #[tokio::test]

@@ -201,6 +201,7 @@ pub fn app(service: Arc<Service>) -> Router {
         .route_layer(middleware::from_fn_with_state(service.clone(), etag))
         .fallback_service(web)
         .method_not_allowed_fallback(method_not_allowed)
+        .layer(middleware::from_fn(long_segments))
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
         // Byte ranges are of the file as stored: a part, or a download that clients
         // read by parts, is never compressed in transit.
@@ -218,6 +219,16 @@ pub fn app(service: Arc<Service>) -> Router {
         )
         .layer(TraceLayer::new_for_http())
         .with_state(service)
+}
+
+/// A path segment longer than any file name (255 bytes) names nothing here: 404 at
+/// once, rather than a file system error (ENAMETOOLONG) answered as a 500.
+async fn long_segments(req: Request, next: Next) -> Response {
+    if req.uri().path().split('/').any(|s| s.len() > 255) {
+        return ApiError::not_found("no such resource: a path segment is over 255 bytes")
+            .into_response();
+    }
+    next.run(req).await
 }
 
 async fn not_found(req: Request) -> ApiError {
@@ -330,10 +341,13 @@ async fn admin_reload(
             "reload over HTTP is off: set CAREACCESS_ADMIN_TOKEN to enable it (or send SIGHUP)",
         ));
     };
+    // The scheme is case-insensitive (RFC 9110 §11.1): `bearer` is `Bearer`.
     let given = headers
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer "));
+        .and_then(|v| v.split_once(' '))
+        .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
+        .map(|(_, token)| token.trim());
     if !given.is_some_and(|g| constant_time_eq(g.as_bytes(), token.as_bytes())) {
         return Err(ApiError::new(
             StatusCode::UNAUTHORIZED,
