@@ -117,3 +117,19 @@ pub(crate) fn ehpad_profile(
         caveat: Some("données de test".to_owned()),
     }
 }
+
+/// A closed star-shaped ring around (cx, cy), counterclockwise: one vertex per radius, at
+/// evenly spaced angles (random polygons for property tests).
+pub(crate) fn star_ring(cx: f64, cy: f64, radii: &[f64]) -> geo::LineString<f64> {
+    let n = radii.len() as f64;
+    let mut pts: Vec<(f64, f64)> = radii
+        .iter()
+        .enumerate()
+        .map(|(i, r)| {
+            let a = i as f64 / n * std::f64::consts::TAU;
+            (cx + r * a.cos(), cy + r * a.sin())
+        })
+        .collect();
+    pts.push(pts[0]);
+    pts.into()
+}

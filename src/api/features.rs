@@ -466,20 +466,11 @@ mod tests {
 
     /// A star-shaped ring around (cx, cy), counterclockwise unless `reversed`.
     fn ring(cx: f64, cy: f64, radii: &[f64], reversed: bool) -> geo::LineString<f64> {
-        let n = radii.len() as f64;
-        let mut pts: Vec<(f64, f64)> = radii
-            .iter()
-            .enumerate()
-            .map(|(i, r)| {
-                let a = i as f64 / n * std::f64::consts::TAU;
-                (cx + r * a.cos(), cy + r * a.sin())
-            })
-            .collect();
+        let mut r = crate::test_support::star_ring(cx, cy, radii);
         if reversed {
-            pts.reverse();
+            r.0.reverse();
         }
-        pts.push(pts[0]);
-        pts.into()
+        r
     }
 
     fn rings_follow_rfc7946(v: &serde_json::Value) -> bool {

@@ -439,17 +439,7 @@ mod tests {
 
     /// A star-shaped polygon around (cx, cy): radii at evenly spaced angles.
     fn star(cx: f64, cy: f64, radii: &[f64]) -> geo::Polygon<f64> {
-        let n = radii.len() as f64;
-        let mut pts: Vec<(f64, f64)> = radii
-            .iter()
-            .enumerate()
-            .map(|(i, r)| {
-                let a = i as f64 / n * std::f64::consts::TAU;
-                (cx + r * a.cos(), cy + r * a.sin())
-            })
-            .collect();
-        pts.push(pts[0]);
-        geo::Polygon::new(pts.into(), vec![])
+        geo::Polygon::new(crate::test_support::star_ring(cx, cy, radii), vec![])
     }
 
     proptest! {

@@ -366,13 +366,7 @@ mod tests {
             cx in -3.0..3.0f64, cy in -3.0..3.0f64,
         ) {
             use geo::{Area, BooleanOps};
-            let n = radii.len() as f64;
-            let mut pts: Vec<(f64, f64)> = radii.iter().enumerate().map(|(i, r)| {
-                let a = i as f64 / n * std::f64::consts::TAU;
-                (cx + r * a.cos(), cy + r * a.sin())
-            }).collect();
-            pts.push(pts[0]);
-            let p = geo::Polygon::new(pts.into(), vec![]);
+            let p = geo::Polygon::new(crate::test_support::star_ring(cx, cy, &radii), vec![]);
             let r = Rect::new((-1.0, -1.0), (1.5, 2.0));
             let reference = p.intersection(&r.to_polygon()).unsigned_area();
             let ours = clip_polygon(&p, &r).map_or(0.0, |c| c.unsigned_area());

@@ -302,6 +302,31 @@ struct ObjectOf<'a> {
 
 const JSON_SCHEMA_2020_12: &str = "https://json-schema.org/draft/2020-12/schema";
 
+/// A JSON Schema about collection `c`, answered at `{base}/collections/{id}/{path}`.
+fn schema_answer<P: serde::Serialize>(
+    c: &Collection,
+    base: &str,
+    path: &str,
+    schema: &'static str,
+    description: String,
+    properties: P,
+) -> Response {
+    json_response(
+        &SchemaDoc {
+            schema,
+            id: format!("{base}/collections/{}/{path}", c.id),
+            ty: "object",
+            title: &c.title,
+            description,
+            properties,
+        },
+        "application/schema+json",
+    )
+}
+
+/// Said of every property in the schemas: a missing value stays missing.
+const NULLABLE: &str = "Toute propriété peut être nulle : une valeur manquante reste manquante.";
+
 /// Part 3 queryables: every property, as a JSON Schema, filterable by `?name=value`.
 pub async fn queryables(
     State(service): State<Arc<Service>>,
@@ -310,17 +335,13 @@ pub async fn queryables(
 ) -> ApiResult<Response> {
     let st = service.state();
     let c = find(&st, &id)?;
-    let base = base_url(&service, &headers);
-    Ok(json_response(
-        &SchemaDoc {
-            schema: "https://json-schema.org/draft/2019-09/schema",
-            id: format!("{base}/collections/{}/queryables", c.id),
-            ty: "object",
-            title: &c.title,
-            description: "Chaque propriété filtre par égalité : ?nom=valeur".to_owned(),
-            properties: PropertySchemas { c, roles: false },
-        },
-        "application/schema+json",
+    Ok(schema_answer(
+        c,
+        &base_url(&service, &headers),
+        "queryables",
+        "https://json-schema.org/draft/2019-09/schema",
+        "Chaque propriété filtre par égalité : ?nom=valeur".to_owned(),
+        PropertySchemas { c, roles: false },
     ))
 }
 
@@ -333,20 +354,13 @@ pub async fn schema(
 ) -> ApiResult<Response> {
     let st = service.state();
     let c = find(&st, &id)?;
-    let base = base_url(&service, &headers);
-    Ok(json_response(
-        &SchemaDoc {
-            schema: JSON_SCHEMA_2020_12,
-            id: format!("{base}/collections/{}/schema", c.id),
-            ty: "object",
-            title: &c.title,
-            description: format!(
-                "{} Toute propriété peut être nulle : une valeur manquante reste manquante.",
-                description(c)
-            ),
-            properties: PropertySchemas { c, roles: true },
-        },
-        "application/schema+json",
+    Ok(schema_answer(
+        c,
+        &base_url(&service, &headers),
+        "schema",
+        JSON_SCHEMA_2020_12,
+        format!("{} {NULLABLE}", description(c)),
+        PropertySchemas { c, roles: true },
     ))
 }
 
@@ -359,28 +373,21 @@ pub async fn feature_schema(
 ) -> ApiResult<Response> {
     let st = service.state();
     let c = find(&st, &id)?;
-    let base = base_url(&service, &headers);
-    Ok(json_response(
-        &SchemaDoc {
-            schema: JSON_SCHEMA_2020_12,
-            id: format!("{base}/collections/{}/schema/geojson", c.id),
-            ty: "object",
-            title: &c.title,
-            description: format!(
-                "Un objet GeoJSON de la collection {}. Toute propriété peut être nulle : une valeur manquante reste manquante.",
-                c.id
-            ),
-            properties: FeatureMembers {
-                ty: json!({ "type": "string", "enum": ["Feature"] }),
-                id: json!({ "type": "string" }),
-                geometry: json!({ "format": geometry_format(c), "description": "GeoJSON, WGS84 (CRS84) ; null sans géométrie" }),
-                properties: ObjectOf {
-                    ty: "object",
-                    properties: PropertySchemas { c, roles: false },
-                },
+    Ok(schema_answer(
+        c,
+        &base_url(&service, &headers),
+        "schema/geojson",
+        JSON_SCHEMA_2020_12,
+        format!("Un objet GeoJSON de la collection {}. {NULLABLE}", c.id),
+        FeatureMembers {
+            ty: json!({ "type": "string", "enum": ["Feature"] }),
+            id: json!({ "type": "string" }),
+            geometry: json!({ "format": geometry_format(c), "description": "GeoJSON, WGS84 (CRS84) ; null sans géométrie" }),
+            properties: ObjectOf {
+                ty: "object",
+                properties: PropertySchemas { c, roles: false },
             },
         },
-        "application/schema+json",
     ))
 }
 
