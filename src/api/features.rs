@@ -209,10 +209,21 @@ impl Collection {
                 }
             })
             .collect();
+        // Field by field: `..self.clone()` would copy every full-resolution geometry only
+        // to drop it. A simplified geometry stays within its original's envelope, and the
+        // simplified copy is drawn, never queried by bbox: the envelope index is shared.
         Collection {
-            index: Arc::new(envelope_index(&items)),
+            id: self.id.clone(),
+            title: self.title.clone(),
+            description: self.description.clone(),
+            info: self.info.clone(),
+            id_column: self.id_column.clone(),
+            columns: Arc::clone(&self.columns),
             items,
-            ..self.clone()
+            by_id: self.by_id.clone(),
+            index: Arc::clone(&self.index),
+            extent: self.extent,
+            meta: self.meta.clone(),
         }
     }
 
