@@ -458,6 +458,25 @@ async fn vector_tiles_of_every_collection_with_tilejson_and_immutable_urls() {
     for c in ["79329", "86137", "79049"] {
         assert!(codes.contains(&c.to_owned()), "{c} not in {codes:?}");
     }
+    // Tiles down to zoom 9 are kept gzip-compressed and sent so to whoever takes gzip
+    // (the same bytes once inflated); the others get them plain.
+    let gz = send(
+        Request::get(&url)
+            .header(header::ACCEPT_ENCODING, "br;q=1.0, gzip;q=0.8")
+            .body(Body::empty())
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(gz.headers[header::CONTENT_ENCODING], "gzip");
+    assert_eq!(gz.headers[header::VARY], "accept-encoding");
+    let mut inflated = Vec::new();
+    std::io::Read::read_to_end(
+        &mut flate2::read::GzDecoder::new(&gz.body[..]),
+        &mut inflated,
+    )
+    .unwrap();
+    assert_eq!(inflated, a.body);
+    assert!(a.headers.get(header::CONTENT_ENCODING).is_none());
     // Not the build served (or none named): not for keeps.
     let other = get("/collections/communes/tiles/WebMercatorQuad/8/90/127.mvt").await;
     assert_eq!(other.status, StatusCode::OK);

@@ -336,3 +336,38 @@ fn gdal_copies_every_collection_of_the_national_data() {
     // A vector tile of the Deux-Sèvres at z8: Thouars, Bressuire, Parthenay.
     crate::gis::gdal_reads_a_tile(&server.url, &["79329", "79049", "79202"]);
 }
+
+#[test]
+fn national_tiles_name_communes_by_rank_below_zoom_8() {
+    use geozero::mvt::Message;
+    let Some(b) = built() else { return };
+    let state = careaccess::api::AppState::load(&b.data_dir).unwrap();
+    let i = state
+        .collections
+        .iter()
+        .position(|c| c.id == "communes")
+        .unwrap();
+    let c = &state.collections[i];
+    // The national view (z5, tile 16/11 holds the west of France): ids only, no
+    // attribute; each id is the commune's rank in the items' order.
+    let tile = careaccess::api::mvt::encode(c, &state.tiles[i], 5, 16, 11).unwrap();
+    let layer = &geozero::mvt::Tile::decode(&tile[..]).unwrap().layers[0];
+    assert!(layer.features.len() > 10_000, "{}", layer.features.len());
+    assert!(layer.keys.is_empty() && layer.values.is_empty());
+    let ranks: Vec<u64> = layer.features.iter().map(|f| f.id.unwrap()).collect();
+    let thouars = c.items.iter().position(|it| it.id == "79329").unwrap() as u64 + 1;
+    assert!(ranks.contains(&thouars));
+    // From zoom 8, the code too, under the same id.
+    let tile = careaccess::api::mvt::encode(c, &state.tiles[i], 8, 127, 90).unwrap();
+    let layer = &geozero::mvt::Tile::decode(&tile[..]).unwrap().layers[0];
+    let f = layer
+        .features
+        .iter()
+        .find(|f| f.id == Some(thouars))
+        .unwrap();
+    assert_eq!(layer.keys, ["code"]);
+    assert_eq!(
+        layer.values[f.tags[1] as usize].string_value.as_deref(),
+        Some("79329")
+    );
+}

@@ -1,12 +1,22 @@
 //! Mapbox Vector Tiles cut from the geometries in memory: each tile holds one layer
 //! named after the collection, extent 4096, features clipped to the tile and a buffer of
-//! 64 units, with their id and, for structures, their kind (the map colours communes
-//! from their indicator values, not from the tiles). Geometry is projected to Web
+//! 64 units. A feature's MVT id is its rank in the collection (1-based, as in the items'
+//! default order); its attributes are the collection's id column and, for structures,
+//! their kind — from zoom 8 only for a dense layer (the communes), whose national view
+//! is then a third lighter (the map colours communes from their indicator values, joined
+//! on the rank, not from the tiles). Geometry is projected to Web
 //! Mercator and simplified once per build for every second zoom level (to half a pixel),
 //! on first use. The routes are in `tiles`.
 
 use std::borrow::Cow;
-use std::sync::OnceLock;
+use std::collections::HashMap;
+use std::io::Write;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, OnceLock};
+
+use axum::body::Bytes;
+use flate2::Compression;
+use flate2::write::GzEncoder;
 
 use geo::{BoundingRect, Coord, Geometry, MapCoords, Rect, Simplify};
 use geozero::ToMvt;
@@ -41,11 +51,28 @@ struct Shape {
     bbox: Rect<f64>,
 }
 
+/// Tiles up to this zoom are kept once made (gzip-compressed): there are few of them
+/// (a few hundred over France) and each holds many features, so they are the costly
+/// ones; deeper tiles are small and cut on each request.
+pub const KEPT_MAX_ZOOM: u8 = 9;
+/// At most this many bytes of kept tiles per collection (past it, tiles are still made,
+/// not kept): bounds the memory whatever tiles clients ask for.
+const KEPT_MAX_BYTES: usize = 64 << 20;
+
 /// Web Mercator geometries of one collection for every second zoom level, made on
-/// first use (one thread makes a level; requests for it wait).
+/// first use (one thread makes a level; requests for it wait), and the tiles kept.
 #[derive(Debug, Default)]
 pub struct Pyramid {
     levels: [OnceLock<Vec<Option<Shape>>>; (DETAIL_ZOOM / 2 + 1) as usize],
+    kept: Mutex<HashMap<(u8, u32, u32), Arc<OnceLock<Result<Bytes, String>>>>>,
+    kept_bytes: AtomicUsize,
+}
+
+/// A tile as served: its bytes, gzip-compressed or not.
+#[derive(Debug, Clone)]
+pub enum TileBody {
+    Plain(Vec<u8>),
+    Gzip(Bytes),
 }
 
 impl Pyramid {
@@ -66,6 +93,56 @@ impl Pyramid {
                 .collect()
         })
     }
+}
+
+impl Pyramid {
+    /// Tile (z, x, y) if it is kept and made (no waiting, no work).
+    pub fn kept(&self, z: u8, x: u32, y: u32) -> Option<Bytes> {
+        let kept = self.kept.lock().unwrap_or_else(|e| e.into_inner());
+        kept.get(&(z, x, y))?.get()?.as_ref().ok().cloned()
+    }
+
+    /// Tile (z, x, y) of collection `c`: from the kept tiles up to [`KEPT_MAX_ZOOM`] (made
+    /// once: concurrent requests for the same tile wait for one thread), else made now.
+    pub fn tile(&self, c: &Collection, z: u8, x: u32, y: u32) -> Result<TileBody, String> {
+        if z > KEPT_MAX_ZOOM {
+            return encode(c, self, z, x, y).map(TileBody::Plain);
+        }
+        let cell = {
+            let mut kept = self.kept.lock().unwrap_or_else(|e| e.into_inner());
+            if let Some(cell) = kept.get(&(z, x, y)) {
+                cell.clone()
+            } else if self.kept_bytes.load(Ordering::Relaxed) > KEPT_MAX_BYTES {
+                drop(kept);
+                return encode(c, self, z, x, y).map(TileBody::Plain);
+            } else {
+                kept.entry((z, x, y)).or_default().clone()
+            }
+        };
+        let made = cell.get_or_init(|| {
+            let made = encode(c, self, z, x, y).map(|raw| gzip(&raw));
+            if let Ok(b) = &made {
+                self.kept_bytes.fetch_add(b.len(), Ordering::Relaxed);
+            }
+            made
+        });
+        match made {
+            Ok(b) => Ok(TileBody::Gzip(b.clone())),
+            Err(e) => {
+                // Not kept: the next request tries again.
+                let mut kept = self.kept.lock().unwrap_or_else(|e| e.into_inner());
+                kept.remove(&(z, x, y));
+                Err(e.clone())
+            }
+        }
+    }
+}
+
+fn gzip(raw: &[u8]) -> Bytes {
+    let mut e = GzEncoder::new(Vec::with_capacity(raw.len() / 2), Compression::default());
+    // Writing into a Vec cannot fail.
+    let _ = e.write_all(raw);
+    Bytes::from(e.finish().unwrap_or_default())
 }
 
 fn tile_size(z: u8) -> f64 {
@@ -241,7 +318,22 @@ fn clip_ring(ring: &[Coord<f64>], r: &Rect<f64>) -> Option<geo::LineString<f64>>
     Some(geo::LineString(points))
 }
 
-/// Properties a tile carries: the id (the map joins everything else to it) and, for
+/// A layer with more features than this is dense: its tiles name features (carry
+/// attributes) only from [`DENSE_NAMES_ZOOM`].
+const DENSE_FEATURES: usize = 10_000;
+/// The zoom from which a dense layer's tiles carry attributes.
+pub const DENSE_NAMES_ZOOM: u8 = 8;
+
+/// The lowest zoom whose tiles carry the features' attributes.
+pub fn attributes_from(c: &Collection) -> u8 {
+    if c.items.len() > DENSE_FEATURES {
+        DENSE_NAMES_ZOOM
+    } else {
+        0
+    }
+}
+
+/// Properties a tile carries (from [`attributes_from`]): the id column and, for
 /// structures, their kind.
 pub fn tile_columns(c: &Collection) -> Vec<usize> {
     c.info
@@ -263,7 +355,11 @@ pub fn encode(c: &Collection, pyramid: &Pyramid, z: u8, x: u32, y: u32) -> Resul
     );
     let lonlat = Rect::new(unproject(clip.min()), unproject(clip.max()));
     let level = pyramid.level(c, z);
-    let columns = tile_columns(c);
+    let columns = if z >= attributes_from(c) {
+        tile_columns(c)
+    } else {
+        Vec::new()
+    };
     let mut tags = TagsBuilder::new();
     let mut features = Vec::new();
     for row in c.rows_meeting(&lonlat) {

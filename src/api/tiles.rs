@@ -13,7 +13,7 @@ use serde_json::json;
 
 use super::Service;
 use super::error::{ApiError, ApiResult};
-use super::mvt::{self, MAX_LAT, MAX_ZOOM, MVT};
+use super::mvt::{self, MAX_LAT, MAX_ZOOM, MVT, TileBody};
 use super::ogc::{base_url, json_response};
 use super::params::QueryPairs;
 
@@ -40,6 +40,7 @@ pub async fn tile(
     State(service): State<Arc<Service>>,
     Path((id, tms, z, y, x)): Path<(String, String, String, String, String)>,
     RawQuery(raw): RawQuery,
+    headers: HeaderMap,
 ) -> ApiResult<Response> {
     let (st, index) = position(&service, &id)?;
     if tms != TMS {
@@ -62,18 +63,39 @@ pub async fn tile(
     let (x, y) = (coord("column", x)?, coord("row", &y)?);
     let q = QueryPairs::parse(raw.as_deref());
     let current = q.get("v")? == Some(st.build_id());
-    let st2 = st.clone();
-    let body = tokio::task::spawn_blocking(move || {
-        mvt::encode(&st2.collections[index], &st2.tiles[index], z, x, y)
-    })
-    .await
-    .map_err(ApiError::internal)?
-    .map_err(ApiError::internal)?;
-    let mut r = (
-        [(header::CONTENT_TYPE, HeaderValue::from_static(MVT))],
-        body,
-    )
-        .into_response();
+    let gzip_ok = accepts_gzip(&headers);
+    let body = match st.tiles[index].kept(z, x, y) {
+        Some(b) if gzip_ok => TileBody::Gzip(b),
+        _ => {
+            let st2 = st.clone();
+            tokio::task::spawn_blocking(move || {
+                let t = st2.tiles[index].tile(&st2.collections[index], z, x, y)?;
+                Ok::<_, String>(match t {
+                    TileBody::Gzip(b) if !gzip_ok => TileBody::Plain(gunzip(&b)?),
+                    t => t,
+                })
+            })
+            .await
+            .map_err(ApiError::internal)?
+            .map_err(ApiError::internal)?
+        }
+    };
+    let mut r = match body {
+        TileBody::Plain(b) => {
+            ([(header::CONTENT_TYPE, HeaderValue::from_static(MVT))], b).into_response()
+        }
+        // Kept compressed: sent as is (the compression layer leaves an encoded body alone).
+        TileBody::Gzip(b) => (
+            [
+                (header::CONTENT_TYPE, HeaderValue::from_static(MVT)),
+                (header::CONTENT_ENCODING, HeaderValue::from_static("gzip")),
+            ],
+            b,
+        )
+            .into_response(),
+    };
+    r.headers_mut()
+        .insert(header::VARY, HeaderValue::from_static("accept-encoding"));
     r.headers_mut().insert(
         header::CACHE_CONTROL,
         HeaderValue::from_static(if current {
@@ -84,6 +106,32 @@ pub async fn tile(
         }),
     );
     Ok(r)
+}
+
+/// Whether `Accept-Encoding` takes gzip (by name or `*`, with a q-value above 0).
+fn accepts_gzip(headers: &HeaderMap) -> bool {
+    headers
+        .get_all(header::ACCEPT_ENCODING)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .any(|item| {
+            let mut parts = item.split(';').map(str::trim);
+            let name = parts.next().unwrap_or_default();
+            let q = parts
+                .find_map(|p| p.strip_prefix("q="))
+                .map_or(1.0, |q| q.parse::<f32>().unwrap_or(0.0));
+            (name.eq_ignore_ascii_case("gzip") || name == "*") && q > 0.0
+        })
+}
+
+fn gunzip(b: &[u8]) -> Result<Vec<u8>, String> {
+    use std::io::Read;
+    let mut out = Vec::new();
+    flate2::read::GzDecoder::new(b)
+        .read_to_end(&mut out)
+        .map_err(|e| format!("kept tile: {e}"))?;
+    Ok(out)
 }
 
 /// `GET /tiles/{id}.json`: TileJSON 3.0 of a collection's tiles, URLs of the build served.
@@ -117,6 +165,18 @@ pub async fn tilejson(
             ]
         })
         .unwrap_or_else(|| vec![-180.0, -MAX_LAT, 180.0, MAX_LAT]);
+    let names_from = mvt::attributes_from(c);
+    let layer_description = format!(
+        "{} Identifiant de chaque entité : son rang dans la collection (à partir de 1, \
+         l'ordre de /collections/{}/items){}.",
+        c.description,
+        c.id,
+        if names_from > 0 {
+            format!(" ; attributs à partir du zoom {names_from}")
+        } else {
+            String::new()
+        }
+    );
     let mut r = json_response(
         &json!({
             "tilejson": "3.0.0",
@@ -131,7 +191,7 @@ pub async fn tilejson(
             "bounds": bounds,
             "vector_layers": [{
                 "id": c.id,
-                "description": c.description,
+                "description": layer_description,
                 "minzoom": 0,
                 "maxzoom": MAX_ZOOM,
                 "fields": fields,
@@ -178,4 +238,25 @@ pub async fn tilesets(
         }),
         "application/json",
     ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn gzip_is_accepted_by_name_or_star_unless_refused() {
+        let accepts = |v: &str| {
+            let mut h = HeaderMap::new();
+            h.insert(header::ACCEPT_ENCODING, HeaderValue::from_str(v).unwrap());
+            accepts_gzip(&h)
+        };
+        assert!(accepts("gzip"));
+        assert!(accepts("br, GZIP;q=0.5"));
+        assert!(accepts("*"));
+        assert!(!accepts("br, deflate"));
+        assert!(!accepts("gzip;q=0"));
+        assert!(!accepts("identity"));
+        assert!(!accepts_gzip(&HeaderMap::new()));
+    }
 }
