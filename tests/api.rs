@@ -820,3 +820,25 @@ async fn the_page_files_do_not_carry_the_data_etag() {
         assert_ne!(tag.as_deref(), Some(data_tag.as_str()), "{path}");
     }
 }
+
+#[tokio::test]
+async fn zonage_review_of_a_territory() {
+    let z = get_ok("/territories/dep/79/zonage").await;
+    assert_eq!(z["territory_code"], "79");
+    assert_eq!(z["values"], "apl_mg_65");
+    assert_eq!(z["status"], "à confirmer");
+    let cells = z["cells"].as_array().unwrap();
+    let communes: u64 = cells.iter().map(|c| c["communes"].as_u64().unwrap()).sum();
+    let summary = get_ok("/territories/dep/79").await;
+    assert_eq!(communes, summary["communes"].as_u64().unwrap());
+    assert!(z["agreement"]["rule"].is_string());
+    assert!(z["build"].is_string());
+    let ours = get("/territories/dep/79/zonage?values=ours").await;
+    assert!(ours.status == StatusCode::OK || ours.status == StatusCode::CONFLICT);
+    get("/territories/dep/79/zonage?values=apl")
+        .await
+        .problem(400, &["values", "drees or ours"]);
+    get("/territories/dep/79/zonage?kind=msp")
+        .await
+        .problem(400, &["kind"]);
+}

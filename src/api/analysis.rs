@@ -19,6 +19,7 @@ use crate::analysis::coverage::Coverage;
 use crate::analysis::fca::Accessibility;
 use crate::analysis::fca::aggregate::Aggregate;
 use crate::analysis::fca::explain::Explain;
+use crate::analysis::fca::zonage::ZonageValues;
 use crate::analysis::request::{
     DEFAULT_THRESHOLD, MG_SUMMARY_THRESHOLD, Origin, SUMMARY_BANDS, profile,
 };
@@ -29,7 +30,7 @@ use super::Service;
 use super::error::{ApiError, ApiResult};
 use super::params::{QueryPairs, bad};
 use super::query::{
-    CoverageQuery, ExplainQuery, NearestQuery, ScenarioBody, SearchQuery, SitingQuery,
+    CoverageQuery, ExplainQuery, NearestQuery, ScenarioBody, SearchQuery, SitingQuery, ZonageQuery,
     territory_in_path,
 };
 use super::response::Answer;
@@ -301,6 +302,27 @@ pub async fn territory_summary(
         }),
     )
     .into_response())
+}
+
+/// `GET /territories/{type}/{code}/zonage?values=drees|ours`: the communes of a
+/// territory by APL class (ZIP-eligible, vivier, outside) against the official doctors'
+/// zonage, with the agreement — the DREES APL 2021 of GPs aged 65 or less by default, or
+/// our 2SFCA for GPs (`ours`).
+pub async fn zonage(
+    State(service): State<Arc<Service>>,
+    Path((kind_path, code)): Path<(String, String)>,
+    RawQuery(raw): RawQuery,
+) -> ApiResult<Response> {
+    let st = service.state();
+    let ours = ZonageQuery::ours(&QueryPairs::parse(raw.as_deref()))?;
+    let territory = territory_in_path(&st, &kind_path, &code)?;
+    let values = if ours {
+        ZonageValues::Accessibility(profile_run(&st, "values", "mg")?)
+    } else {
+        ZonageValues::DreesApl65
+    };
+    let review = st.engine.zonage_review(values, &territory);
+    Ok(Answer::new(&st, review).into_response())
 }
 
 /// An explain answer: the terms, with the profile's steps and the supply and demand used.

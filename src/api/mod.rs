@@ -180,6 +180,7 @@ pub fn app(service: Arc<Service>) -> Router {
             "/territories/{type}/{code}/coverage",
             get(analysis::coverage),
         )
+        .route("/territories/{type}/{code}/zonage", get(analysis::zonage))
         .route("/communes/{code}/explain", get(analysis::explain))
         .route("/scenarios", post(analysis::scenarios))
         .route("/siting", get(analysis::siting))

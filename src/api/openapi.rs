@@ -13,7 +13,7 @@ use super::items::{ITEM_PARAMS, ITEMS_PARAMS};
 use super::ogc::{base_url, json_response};
 use super::params::{Param, Served};
 use super::query::{
-    CoverageQuery, ExplainQuery, NearestQuery, ScenarioBody, SearchQuery, SitingQuery,
+    CoverageQuery, ExplainQuery, NearestQuery, ScenarioBody, SearchQuery, SitingQuery, ZonageQuery,
 };
 use super::state::AppState;
 
@@ -129,6 +129,9 @@ pub fn document_for(base: &str, st: &AppState) -> Value {
                 [vec![path("type", "commune, epci, departement (dep), region (reg) or cls"), path("code", "Territory code")],
                  params(CoverageQuery::PARAMS, &served)].concat(),
                 ok_json("Coverage")) },
+            "/territories/{type}/{code}/zonage": { "get": op("APL classes of a territory's communes (ZIP-eligible ≤ 2.5, vivier 2.5–4, outside > 4 consultations/year/inhabitant) against the official doctors' zonage (ZIP, ZAC, HZ), with the agreement", "Analyses",
+                [vec![path("type", "commune, epci, departement (dep), region (reg) or cls"), path("code", "Territory code")],
+                 params(ZonageQuery::PARAMS, &served)].concat(), ok_json("Zonage review")) },
             "/communes/{code}/explain": { "get": op("Accessibility audit trail of one commune: every contributing site with distance, weight, R_j and the demand it shares", "Analyses",
                 [vec![path("code", "INSEE code")], params(ExplainQuery::PARAMS, &served)].concat(),
                 ok_json("Explanation")) },

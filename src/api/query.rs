@@ -408,3 +408,28 @@ pub fn territory_in_path(st: &AppState, kind: &str, code: &str) -> ApiResult<Ter
     territory::resolve(&st.engine.data, &format!("{}:{code}", kind.prefix()))
         .map_err(|e| ApiError::not_found(e.to_string()))
 }
+
+/// `GET /territories/{type}/{code}/zonage`: which APL values face the official zonage.
+pub struct ZonageQuery;
+
+impl ZonageQuery {
+    pub const PARAMS: &[Param] = &[Param {
+        name: "values",
+        description: "drees: the DREES APL 2021 of GPs aged 65 or less (default); ours: the 2SFCA of the mg profile",
+        required: false,
+        schema: |_| json!({ "type": "string", "enum": ["drees", "ours"], "default": "drees" }),
+    }];
+
+    /// True for our 2SFCA, false for the DREES APL.
+    pub fn ours(q: &QueryPairs) -> ApiResult<bool> {
+        q.only(Self::PARAMS)?;
+        match q.get("values")?.unwrap_or("drees") {
+            "drees" => Ok(false),
+            "ours" => Ok(true),
+            other => Err(bad(
+                "values",
+                format!("must be drees or ours, not {other:?}"),
+            )),
+        }
+    }
+}
