@@ -3,14 +3,14 @@
 // (#carte, #territoire/cls/thouarsais, #trouver/79329, #scenario, #calcul/79329/mg).
 // Views never import each other: what they share goes through ctx and its store.
 
-import { loadMeta, loadCommuneTable, loadFacilities } from './meta.js';
-import { buildIndicators } from './indicators.js';
+import { loadMeta, communeTable, FIRST_FIELDS, loadFacilities } from './meta.js';
+import { buildIndicators, prepareIndicator } from './indicators.js';
 import { createMap } from './map.js';
 import { createStore } from './store.js';
 import { createFacilityLayers } from './facilities.js';
 import { h, fill, errorBox } from './ui.js';
 import { closePopup, communePopup, facilityPopup } from './popups.js';
-import { createCarte } from './views/carte.js';
+import { createCarte, firstIndicatorColumns } from './views/carte.js';
 import { createTerritoire } from './views/territoire.js';
 import { createTrouver } from './views/trouver.js';
 import { createScenario } from './views/scenario.js';
@@ -157,8 +157,16 @@ async function boot() {
     setMapStatus(e.message, 'error');
     return;
   }
-  const tableReady = loadCommuneTable(meta);
-  tableReady.catch(() => {}); // its error is shown where the table is needed
+  // The commune table by columns: what the first view needs now, the rest once the map
+  // shows its colours (whatever the view: the views that need more wait for tableReady).
+  const communes = communeTable(meta);
+  const first = parseHash();
+  const firstReady = communes.ensure(FIRST_FIELDS);
+  firstReady.catch(() => {}); // its error is shown where the table is needed
+  if (first.view === 'carte') communes.ensure(firstIndicatorColumns(first.args)).catch(() => {});
+  const firstShown = Promise.race([mapCtl.coloured, new Promise((r) => { setTimeout(r, 8000); })]);
+  const tableReady = firstReady.then(() => firstShown).then(() => communes.ensure(communes.fields));
+  tableReady.catch(() => {});
   await mapCtl.ready;
 
   // Data that arrives later is reached through promises (tableReady…) or is null until
@@ -174,17 +182,26 @@ async function boot() {
     basemap,
     go,
     get view() { return current; },
+    /** The commune table as loaded so far (columns come as needed: communes.ensure). */
+    communes,
+    /** The whole commune table, once every column is loaded (null until then). */
     table: null,
     tableReady,
     indicators: null,
-    // Indicator classes of the accessibility profiles come from the commune values.
-    indicatorsReady: tableReady.catch(() => null).then((t) => buildIndicators(meta, t)),
+    // Indicator classes by quantiles are made when the indicator is first shown.
+    indicatorsReady: firstReady.catch(() => null).then((t) => buildIndicators(meta, t)),
+    /** Loads an indicator's columns (and makes its classes): resolves to the indicator. */
+    prepareIndicator: (ind) => prepareIndicator(ind, communes),
     facilities: (kind) => loadFacilities(kind),
     communeName(code) {
       const r = ctx.table?.byCode.get(code);
       return r ? r.nom : code;
     },
-    popupCommune: (feature, lngLat) => communePopup(ctx, feature, lngLat),
+    popupCommune: (feature, lngLat) => {
+      // Below zoom 8 a tile feature has only its rank: the popup wants the code.
+      const row = feature.properties?.code ? null : mapCtl.communeRow(feature);
+      return communePopup(ctx, row ? { ...feature, properties: { ...feature.properties, code: row.code } } : feature, lngLat);
+    },
     popupFacility: (feature) => facilityPopup(ctx, feature),
   };
   window.careaccess.ctx = ctx;

@@ -1,6 +1,7 @@
 // The structure layers on the map: which kinds are shown (the store's `facilities`, kept
 // in localStorage), each kind's points loaded once, and the dense kinds loaded only after
-// the communes, which share MapLibre's worker. Carte's toggles and the scenario use it.
+// the communes (which share MapLibre's worker) and near the zoom they are drawn at.
+// Carte's toggles and the scenario use it.
 
 import { loadFacilities } from './meta.js';
 import { facilityMinzoom } from './map.js';
@@ -48,14 +49,17 @@ export function createFacilityLayers({ mapCtl, meta, store }) {
     apply(k);
   }
 
-  // The shown kinds load in the background, in order; the dense ones wait for the communes.
-  (async () => {
-    for (const k of meta.kinds) {
-      if (!k.available || !shown().has(k.id)) continue;
-      if (facilityMinzoom(k)) await new Promise((r) => mapCtl.whenCommunesLoaded(r));
-      await apply(k);
-    }
-  })();
+  // The shown kinds load in the background: the sparse ones at once, the dense ones
+  // (drawn only from a département's scale) after the communes and once the map zooms
+  // near the scale they are drawn at — not for the national view, which does not show them.
+  for (const k of meta.kinds) {
+    if (!k.available || !shown().has(k.id)) continue;
+    const minzoom = facilityMinzoom(k);
+    if (!minzoom) { apply(k); continue; }
+    new Promise((r) => mapCtl.whenCommunesLoaded(r))
+      .then(() => mapCtl.zoomReaches(minzoom - 1))
+      .then(() => { if (shown().has(k.id)) apply(k); });
+  }
 
   return { show, isShown: (kindId) => shown().has(kindId) };
 }

