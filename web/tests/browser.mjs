@@ -99,13 +99,36 @@ async function axeCheck(p, where) {
       rules: { 'target-size': { enabled: true } },
       resultTypes: ['violations'],
     });
-    return { rules: r.passes.length + r.violations.length, violations: r.violations.map((v) => ({ id: v.id, impact: v.impact, n: v.nodes.length, targets: v.nodes.slice(0, 3).map((n) => n.target.join(' ')), help: v.help })) };
+    return { rules: r.passes.length + r.violations.length, targetSize: [...r.passes, ...r.violations].some((x) => x.id === 'target-size'), violations: r.violations.map((v) => ({ id: v.id, impact: v.impact, n: v.nodes.length, targets: v.nodes.slice(0, 3).map((n) => n.target.join(' ')), help: v.help })) };
   });
   check(found.rules >= 20, `axe-core n’a presque rien vérifié (${found.rules} règles)`);
+  check(found.targetSize, `axe-core n’a pas appliqué la règle target-size (${where})`);
+  await targetSizes(p, where);
   const bad = found.violations.filter((v) => v.impact === 'serious' || v.impact === 'critical' || v.id === 'target-size');
   const minor = found.violations.filter((v) => !bad.includes(v));
   log(`axe-core (${where}, ${found.rules} règles appliquées) : ${bad.length} violation(s) graves, ${minor.length} mineure(s)${minor.length ? ` [${minor.map((v) => `${v.id}/${v.impact}`).join(', ')}]` : ''}`);
   check(!bad.length, `axe-core (${where}) :\n${bad.map((v) => `  ${v.id} (${v.impact}, ${v.n}) : ${v.help} — ${v.targets.join(' | ')}`).join('\n')}`);
+}
+
+/**
+ * Every button, link-button, checkbox, radio, tab and summary shown in the panel, a popup
+ * or the map legend is at least 24 × 24 px (WCAG 2.2, 2.5.8), measured.
+ */
+async function targetSizes(p, where) {
+  const small = await p.evaluate(() => {
+    const sel = 'button, input[type=checkbox], input[type=radio], [role=tab], summary, select';
+    const roots = [document.querySelector('#panel'), ...document.querySelectorAll('.maplibregl-popup'), document.querySelector('#map-legend')].filter(Boolean);
+    const out = [];
+    for (const root of roots) {
+      for (const e of root.querySelectorAll(sel)) {
+        const r = e.getBoundingClientRect();
+        if (!r.width || !r.height || e.closest('[hidden]')) continue; // not shown
+        if (r.width < 23.5 || r.height < 23.5) out.push(`${e.tagName.toLowerCase()}${e.id ? `#${e.id}` : ''} « ${(e.getAttribute('aria-label') ?? e.textContent).trim().slice(0, 40)} » ${Math.round(r.width)}×${Math.round(r.height)}`);
+      }
+    }
+    return out;
+  });
+  check(!small.length, `cibles de moins de 24 px (${where}) : ${small.slice(0, 6).join(' ; ')}`);
 }
 
 /** Whether an element's top edge is on screen (page coordinates of the viewport). */
@@ -527,6 +550,7 @@ async function desktop(browser) {
   const popupText = await popup.innerText();
   check(/Thouars/.test(popupText) && /km/.test(popupText), `fenêtre de la commune inattendue : ${popupText.slice(0, 200)}`);
   await shot(p, '05-fenetre-commune.png');
+  await axeCheck(p, 'fenêtre d’une commune, ordinateur');
   // Escape closes the window; so does going to another view (it would cover it).
   await p.keyboard.press('Escape');
   await popup.waitFor({ state: 'detached', timeout: STEP_TIMEOUT });
@@ -649,6 +673,9 @@ async function phone(browser) {
     '« Voir sur la carte » n’amène pas la carte à l’écran sur le téléphone');
   await waitMapIdle(p);
   await shot(p, '09b-telephone-voir-sur-la-carte.png');
+  await axeCheck(p, 'fenêtre d’une structure, téléphone');
+  const popupBox = await p.locator('.maplibregl-popup').evaluate((e) => { const r = e.getBoundingClientRect(); return { left: r.left, right: r.right, w: window.innerWidth }; });
+  check(popupBox.left >= -1 && popupBox.right <= popupBox.w + 1, `la fenêtre de la structure sort de l’écran du téléphone (${Math.round(popupBox.left)}–${Math.round(popupBox.right)} px)`);
 
   step = 'téléphone : utiliser ma position nomme la commune';
   log(step);
@@ -685,8 +712,9 @@ async function phone(browser) {
   check(zoverflow <= 1, `le tableau APL × zonage fait déborder la page de ${zoverflow} px`);
   const zcap = await p.locator('#zonage-table caption').evaluate((c) => c.getBoundingClientRect().right <= window.innerWidth + 1);
   check(zcap, 'la légende du tableau APL × zonage est coupée sur le téléphone');
-  await p.locator('#zonage-heading').scrollIntoViewIfNeeded();
+  await p.locator('#territory-zonage .table-block').evaluate((e) => e.scrollIntoView({ block: 'start' }));
   await shot(p, '11b-telephone-zonage.png');
+  await axeCheck(p, 'Territoire (APL × zonage), téléphone');
 
   step = 'téléphone : détail d’un calcul';
   log(step);

@@ -210,9 +210,7 @@ export function createTerritoire(ctx, root) {
           h('thead', null, h('tr', null, h('th', { scope: 'col' }, 'Offre (unité)'), h('th', { scope: 'col', class: 'n' }, 'Moyenne'), h('th', { scope: 'col', class: 'n' }, 'Communes : min – max'))),
           h('tbody', null, accRows))) : null,
       caveats.length ? h('details', { class: 'caveats' }, h('summary', null, 'Limites de ces indicateurs'), h('ul', null, caveats)) : null,
-      h('h3', null, 'Communes mal desservies'),
-      h('div', { class: 'row' }, kindSel.el, thrSel.el),
-      coverageBox,
+      // The ARS reviews the zonage from the APL: next to the accessibility it explains.
       h('h3', { id: 'zonage-heading' }, 'APL et zonage des médecins'),
       select({
         label: 'Valeurs comparées au zonage',
@@ -223,7 +221,10 @@ export function createTerritoire(ctx, root) {
         value: zonageValues,
         onChange: (v) => { zonageValues = v; loadZonage(); },
       }).el,
-      zonageBox);
+      zonageBox,
+      h('h3', null, 'Communes mal desservies'),
+      h('div', { class: 'row' }, kindSel.el, thrSel.el),
+      coverageBox);
   }
 
   /* ---------------------------------------------------------- APL against the zonage */
