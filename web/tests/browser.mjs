@@ -11,8 +11,14 @@
 // scenario site changes the numbers, and with the CLS looked at its headline comes from
 // `inside` with the « non couvert » line; the explain view opens from a commune popup, and
 // Tours' EHPAD accessibility gives a reason, not 0; each view clears its own map overlays
-// when left; the limits come from /api; API errors are shown in words; the page fits a
-// 390 px phone. Screenshots of every view go to tests/artifacts/screenshots/ (git-ignored).
+// when left; the limits come from /api; API errors are shown in French (the service's text
+// under « Détail technique »); names in capitals read the French way (displayName); « Voir
+// sur la carte » names its structure; Détail d'un calcul from the DREES APL map shows the
+// DREES value first and fits its panel; Deux-Sèvres has its APL × zonage table; on a 390 px
+// phone a search brings the results on screen, « Voir sur la carte » the map, « Utiliser ma
+// position » names the commune, nothing overflows; axe-core (serious, critical, target-size)
+// and measured target sizes on every view, laptop and phone.
+// Screenshots of every view go to tests/artifacts/screenshots/ (git-ignored).
 // Exits non-zero with a message naming the failed step.
 
 import { chromium } from 'playwright-core';
