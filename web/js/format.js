@@ -126,3 +126,80 @@ export function plural(n, word, pluralWord = `${word}s`) {
 export function capital(s) {
   return s ? s[0].toUpperCase() + s.slice(1) : s;
 }
+
+/* ------------------------------------------------------------ names in capitals */
+
+// FINESS writes names and addresses in capitals (« EHPAD LES GLYCINES », « 12 RUE DE LA
+// GARE »): shown the French way, in title case, with the small words in lower case and
+// the acronyms kept. Text that already has lower-case letters is someone's choice: kept.
+
+const SMALL_WORDS = new Set(['de', 'du', 'des', 'la', 'le', 'les', 'et', 'en', 'sur', 'sous', 'aux', 'au', 'à', 'a']);
+const ACRONYMS = new Set(['EHPAD', 'EHPA', 'MSP', 'CH', 'CHU', 'CHS', 'CHI', 'CHR', 'SSR', 'USLD', 'SAS', 'CCAS', 'CIAS', 'ADMR',
+  'MAS', 'FAM', 'USSR', 'SSIAD', 'CMP', 'CMPP', 'HAD', 'CPTS', 'GH', 'GHT', 'CEGIDD', 'SMUR', 'SAMU', 'CSAPA', 'CATTP',
+  'IME', 'ESAT', 'SAAD', 'SPASAD', 'UHR', 'PASA', 'MDPH', 'CLIC', 'CLS', 'EPCI', 'ARS', 'SA', 'SARL', 'SAS', 'SCI', 'UGECAM',
+  'MGEN', 'MSA', 'CPAM', 'CRF', 'APF', 'APAJH', 'ADAPEI', 'UDAF', 'BP', 'CS', 'ZA', 'ZI', 'ZAC', 'RN', 'RD']);
+const ROMAN = /^(?=[IVX])X{0,3}(?:IX|IV|V?I{0,3})$/;
+/** Street types written in lower case after the number: « 12 rue de la Gare ». */
+const STREET_TYPES = new Set(['rue', 'avenue', 'boulevard', 'place', 'chemin', 'route', 'allée', 'allee', 'impasse', 'quai', 'cours',
+  'square', 'passage', 'rond-point', 'esplanade', 'sentier', 'voie', 'lieu-dit', 'lotissement', 'faubourg', 'quartier', 'cité', 'cite', 'parc']);
+
+const hasLower = (s) => /\p{Ll}/u.test(s);
+const upperFirst = (w) => (w ? w[0].toLocaleUpperCase('fr') + w.slice(1) : w);
+
+/** One word of an all-capitals text (no spaces; may hold hyphens and apostrophes). */
+function titleWord(word, first) {
+  // Hyphenated names: « SAINT-JEAN-DE-LUZ » → « Saint-Jean-de-Luz ».
+  if (word.includes('-') && word.length > 1) {
+    return word.split('-').map((part, i) => titleWord(part, first && i === 0)).join('-');
+  }
+  // Elision: « L'ABBESSE » → « l'Abbesse », « D'ARGENTON » → « d'Argenton ».
+  const el = /^([LDlLdD])(['’])(.+)$/u.exec(word);
+  if (el) return `${first ? el[1].toUpperCase() : el[1].toLowerCase()}${el[2]}${titleWord(el[3], true)}`;
+  const core = word.replace(/^[^\p{L}\d]+|[^\p{L}\d.]+$/gu, '');
+  if (!core) return word;
+  // Acronyms, initialisms (« E.H.P.A.D. »), Roman numerals, words without a vowel (« CHNDS »).
+  if (/^STE?S?$/.test(core)) return word.replace(core, upperFirst(core.toLowerCase())); // « St », « Ste »
+  if (ACRONYMS.has(core) || /^(\p{Lu}\.)+\p{Lu}?$/u.test(core) || (core !== 'I' && ROMAN.test(core))
+    || (core.length >= 2 && /^\p{Lu}+$/u.test(core) && !/[AEIOUYÀÂÄÉÈÊËÎÏÔÖÙÛÜ]/u.test(core))) return word;
+  const lower = word.toLocaleLowerCase('fr');
+  if (!first && SMALL_WORDS.has(core.toLocaleLowerCase('fr'))) return lower;
+  const i = lower.search(/\p{L}/u);
+  return i < 0 ? lower : lower.slice(0, i) + upperFirst(lower.slice(i));
+}
+
+/** Title case of an all-capitals text; a new part starts after « ( », « - » or « / ». */
+function titleCase(text) {
+  let first = true;
+  return text.split(/(\s+)/).map((w) => {
+    if (/^\s*$/.test(w)) return w;
+    const out = titleWord(w, first);
+    first = /^[-–—(/]$/.test(w) || /[(]$/.test(w);
+    return out;
+  }).join('');
+}
+
+/** A structure's name for display: « EHPAD LES GLYCINES » → « EHPAD les Glycines ». */
+export function displayName(s) {
+  if (s == null || s === '') return s;
+  const t = String(s);
+  return hasLower(t) ? t : titleCase(t);
+}
+
+/**
+ * An address for display, part by part (between commas): « 12 RUE DE LA GARE, 79100
+ * THOUARS » → « 12 rue de la Gare, 79100 Thouars ». Parts already in mixed case are kept.
+ */
+export function displayAddress(s) {
+  if (s == null || s === '') return s;
+  return String(s).split(/(,\s*)/).map((part) => {
+    if (/^,\s*$/.test(part) || hasLower(part)) return part;
+    const words = titleCase(part).split(/(\s+)/);
+    // « 12 Rue de la Gare » → « 12 rue de la Gare »: the street type after the number.
+    const j = words.findIndex((w) => /\p{L}/u.test(w));
+    if (j >= 0 && STREET_TYPES.has(words[j].toLocaleLowerCase('fr')) && words.slice(j + 1).some((w) => /\p{L}/u.test(w))
+      && (j > 0)) {
+      words[j] = words[j].toLocaleLowerCase('fr');
+    }
+    return words.join('');
+  }).join('');
+}

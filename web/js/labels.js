@@ -104,3 +104,25 @@ export function missingText(raw) {
 export function missingCode(raw) {
   return missingReasons(raw)[0]?.code ?? null;
 }
+
+/* ------------------------------------------------------------ communes déléguées */
+
+/**
+ * The place a name built from a list's template speaks of (« MSP de Mauzé-Thouarsais »
+ * → « Mauzé-Thouarsais »), when it is not the commune the structure is counted in: the
+ * list wrote an ancienne commune (now a commune déléguée of a commune nouvelle), and the
+ * service counts the structure in the commune actuelle (« Thouars »). null otherwise.
+ */
+export function formerCommune(name, communeName) {
+  const m = /^(?:MSP|Maison de santé(?: pluriprofessionnelle)?) (?:de la |de l['’]|de |d['’]|du |des )(.+)$/iu.exec(String(name ?? '').trim());
+  if (!m || !communeName) return null;
+  const article = /^(?:\S+ )+?(du|des) /iu.exec(name)?.[1]?.toLowerCase();
+  const written = article === 'du' ? `Le ${m[1]}` : article === 'des' ? `Les ${m[1]}` : m[1];
+  const key = (s) => s.normalize('NFD').replace(/[\u0300-\u036f]/g, '').toLowerCase().replace(/[-'’\s]+/g, ' ').replace(/^(le|la|les|l) /, '').trim();
+  return key(written) === key(communeName) || key(m[1]) === key(communeName) ? null : written;
+}
+
+/** The sentence that explains it: « Mauzé-Thouarsais : commune déléguée de Thouars… ». */
+export function formerCommuneText(place, communeName) {
+  return `${place} est une ancienne commune, aujourd’hui commune déléguée de ${communeName} (commune nouvelle) : la liste nomme la structure d’après ${place}, les calculs la comptent dans ${communeName}.`;
+}

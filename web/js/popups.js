@@ -2,10 +2,10 @@
 
 /* global maplibregl */
 import { h, partialBadge } from './ui.js';
-import { habitants, km, minutes, phone, int, value as fmtValue } from './format.js';
+import { habitants, km, minutes, phone, int, value as fmtValue, displayName, displayAddress } from './format.js';
 import { positionNote } from './meta.js';
 import { APL_PROFESSIONS, zonageLabel } from './indicators.js';
-import { missingText, missingCode } from './labels.js';
+import { missingText, missingCode, formerCommune, formerCommuneText } from './labels.js';
 import { symbolImg } from './map.js';
 
 let popup = null;
@@ -20,7 +20,10 @@ function open(ctx, lngLat, content, className) {
     .addTo(ctx.mapCtl.map);
   const title = content.querySelector('.popup-title');
   if (title) { title.tabIndex = -1; title.focus({ preventScroll: true }); }
-  requestAnimationFrame(() => keepInView(ctx.mapCtl.map, popup));
+  const mine = popup;
+  requestAnimationFrame(() => keepInView(ctx.mapCtl.map, mine));
+  // Again once its symbol image and fonts have given the popup its final size (phones).
+  setTimeout(() => { if (popup === mine) keepInView(ctx.mapCtl.map, mine); }, 300);
   return popup;
 }
 
@@ -112,7 +115,8 @@ export function communePopup(ctx, feature, lngLat) {
       h('tbody', null, accRows)),
     ctx.meta.properties.has('zonage_mg') ? h('p', { class: 'sub' }, h('strong', null, 'Zonage médecins : '), zonageLabel(p.zonage_mg), ' (à confirmer)') : null,
     h('div', { class: 'popup-actions' },
-      h('button', { type: 'button', class: 'small', onclick: () => { closePopup(); ctx.go('calcul', [p.code, explainProfile]); } }, 'Détail du calcul'),
+      // From a DREES APL map, the detail says which number the map showed (#calcul/…/mg/apl_mg).
+      h('button', { type: 'button', class: 'small', onclick: () => { closePopup(); ctx.go('calcul', [p.code, explainProfile, ...(/^apl_/.test(ind?.id ?? '') ? [ind.id] : [])]); } }, 'Détail du calcul'),
       h('button', { type: 'button', class: 'small secondary', onclick: () => { closePopup(); ctx.go('trouver', [p.code]); } }, 'Structures proches'),
       epci ? h('button', { type: 'button', class: 'small secondary', onclick: () => { closePopup(); ctx.go('territoire', ['epci', epci]); } }, 'Son EPCI') : null));
   return open(ctx, lngLat, content);
@@ -125,25 +129,28 @@ export function facilityPopup(ctx, feature) {
   if (p.op) {
     // A site of the scenario.
     return open(ctx, coords, h('div', { class: 'popup-body' },
-      h('h2', { class: 'popup-title' }, p.nom ?? 'Site du scénario'),
+      h('h2', { class: 'popup-title' }, displayName(p.nom) ?? 'Site du scénario'),
       h('p', { class: 'sub' }, p.op === 'remove' ? 'Structure retirée dans le scénario' : 'Structure ajoutée dans le scénario (hypothétique)')));
   }
   const kind = ctx.meta.kind(p.kind);
   const tel = phone(p.telephone);
   const partial = p.liste_partielle === true || p.liste_partielle === 'true';
   const note = positionNote(p.position);
+  const communeName = p.commune ? ctx.communeName(p.commune) : null;
+  const former = communeName && communeName !== p.commune ? formerCommune(p.nom, communeName) : null;
   const content = h('div', { class: 'popup-body' },
-    h('h2', { class: 'popup-title' }, p.nom ?? 'Structure sans nom'),
+    h('h2', { class: 'popup-title' }, displayName(p.nom) ?? 'Structure sans nom'),
     h('p', { class: 'sub kindline' }, symbolImg(p.kind),
       kind?.title ?? p.kind, partial ? [' ', partialBadge()] : null),
     h('dl', { class: 'facts' },
-      p.adresse ? [h('dt', null, 'Adresse'), h('dd', null, p.adresse)] : [h('dt', null, 'Adresse'), h('dd', { class: 'muted' }, 'inconnue')],
+      p.adresse ? [h('dt', null, 'Adresse'), h('dd', null, displayAddress(p.adresse))] : [h('dt', null, 'Adresse'), h('dd', { class: 'muted' }, 'inconnue')],
       p.commune ? [h('dt', null, 'Commune'), h('dd', null, `${ctx.communeName(p.commune)} (${p.commune})`)] : null,
       [h('dt', null, 'Téléphone'), h('dd', null, tel ? (tel.href ? h('a', { href: tel.href }, tel.text) : tel.text) : h('span', { class: 'muted' }, 'inconnu'))],
       p.capacite != null ? [h('dt', null, 'Capacité'), h('dd', null, `${int(Number(p.capacite))} places`)] : null,
       p.categorie_libelle ? [h('dt', null, 'Catégorie'), h('dd', null, p.categorie_libelle)] : null,
       p.finess ? [h('dt', null, 'FINESS'), h('dd', null, p.finess)] : null,
       [h('dt', null, 'Source'), h('dd', null, sourceTitle(ctx, p.source))]),
+    former ? h('p', { class: 'note former-commune' }, formerCommuneText(former, communeName)) : null,
     note ? h('p', { class: 'note' }, `Position : ${note}.`) : null,
     partial ? h('p', { class: 'note' }, 'Cette structure vient d’une liste partielle : d’autres structures du même type peuvent manquer.') : null);
   return open(ctx, coords, content);

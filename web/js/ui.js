@@ -37,10 +37,59 @@ export function fill(el, ...children) {
 let uid = 0;
 export const newId = (prefix = 'id') => `${prefix}-${++uid}`;
 
-/** An error paragraph (role=alert) — errors are shown, never swallowed. */
-export function errorBox(err) {
+/**
+ * An error box (role=alert) — errors are shown, never swallowed. The service explains its
+ * refusals in English (`parameter commune 99999 is not…`): the box says what went wrong
+ * in French — `what[status]` when the view knows better, e.g. {404: 'aucune commune…'} —
+ * and keeps the service's own words under « Détail technique » for whoever reports it.
+ */
+export function errorBox(err, what) {
   const msg = err instanceof Error ? err.message : String(err);
-  return h('p', { class: 'error', role: 'alert' }, msg);
+  const detail = err?.name === 'ApiError' ? err.detail : '';
+  if (!detail) return h('div', { class: 'error', role: 'alert' }, h('p', null, msg));
+  // « Erreur du service (introuvable) : <detail> » → « Erreur du service (introuvable) ».
+  const head = msg.endsWith(detail) ? msg.slice(0, -detail.length).replace(/\s*:\s*$/, '') : 'Erreur du service';
+  const said = what?.[err.status] ?? STATUS_SENTENCES[err.status] ?? 'le service n’a pas pu répondre à cette demande.';
+  return h('div', { class: 'error', role: 'alert' },
+    h('p', null, `${head} : ${said}`),
+    h('details', { class: 'tech' }, h('summary', null, 'Détail technique'),
+      h('p', null, h('code', { lang: 'en' }, `${err.status ?? ''} ${err.title ?? ''} — ${detail}`.trim()))));
+}
+
+/** What a refusal of the service means, in French, when the view has nothing better. */
+const STATUS_SENTENCES = {
+  400: 'la demande contient une valeur que le service n’accepte pas.',
+  404: 'ce qui est demandé n’existe pas dans les données.',
+  409: 'ce calcul n’est pas possible avec ces données.',
+  413: 'la demande est trop volumineuse.',
+  422: 'la demande contient une valeur que le service n’accepte pas.',
+  500: 'le service a rencontré une erreur interne ; réessayez plus tard.',
+  503: 'le service est momentanément indisponible ; réessayez plus tard.',
+  504: 'le calcul a pris trop de temps ; réessayez plus tard.',
+};
+
+/**
+ * Brings a result into view after a search or a tap: on a phone the results are far below
+ * the map and the form, and nothing on screen would change. Moves the focus to the
+ * result's heading (the caller announces the result politely) and scrolls it to the top
+ * of the screen on a phone, just into view in the desktop panel.
+ */
+export function revealResult(heading) {
+  if (!heading?.isConnected) return;
+  if (!heading.hasAttribute('tabindex')) heading.tabIndex = -1;
+  heading.focus({ preventScroll: true });
+  const phone = window.matchMedia('(max-width: 760px)').matches;
+  const smooth = !window.matchMedia('(prefers-reduced-motion: reduce)').matches;
+  heading.scrollIntoView({ block: phone ? 'start' : 'nearest', behavior: smooth ? 'smooth' : 'auto' });
+}
+
+/** Brings the map into view (on a phone it is above the panel, often off screen). */
+export function revealMap() {
+  const area = document.querySelector('.map-area');
+  if (!area) return;
+  const r = area.getBoundingClientRect();
+  if (r.top >= 0 && r.bottom <= window.innerHeight + 1) return;
+  area.scrollIntoView({ block: 'start', behavior: 'auto' });
 }
 
 /** A loading line with a spinner; `aria-busy` is set on the container by the caller. */
@@ -92,7 +141,11 @@ export function dataTable({ caption, columns, rows = [], sort, limit = 0, empty 
   const more = h('p', { class: 'table-more' });
   const tools = h('div', { class: 'table-tools' });
   const wrap = h('div', { class: 'table-wrap', tabindex: '0', role: 'region', 'aria-label': caption ?? 'Tableau' }, table);
-  const el = h('div', { class: 'table-block' }, tools, wrap, more);
+  // A table wider than its box scrolls sideways: say so (shadows in style.css, and a hint).
+  const scrollHint = h('p', { class: 'scroll-hint', 'aria-hidden': 'true' }, 'Faire défiler le tableau →');
+  const el = h('div', { class: 'table-block' }, tools, scrollHint, wrap, more);
+  const checkScroll = () => el.classList.toggle('scrolls', wrap.scrollWidth > wrap.clientWidth + 1);
+  if (window.ResizeObserver) new ResizeObserver(checkScroll).observe(wrap);
 
   if (csvName) {
     tools.append(h('button', {
@@ -164,6 +217,7 @@ export function dataTable({ caption, columns, rows = [], sort, limit = 0, empty 
       return tr;
     });
     fill(tbody, trs);
+    requestAnimationFrame(checkScroll);
     if (!all.length) fill(tbody, h('tr', null, h('td', { colspan: shownCols().length, class: 'empty' }, empty)));
     if (limit && all.length > limit) {
       fill(more,
@@ -235,7 +289,7 @@ export function searchBox({ label, placeholder = '', hint, source, onPick, minLe
     'aria-controls': listId, 'aria-describedby': hintId,
   });
   const list = h('ul', { id: listId, role: 'listbox', class: 'suggestions', hidden: true, 'aria-label': `Suggestions : ${label}` });
-  const status = h('p', { class: 'search-status', role: 'status', 'aria-live': 'polite' });
+  const status = h('div', { class: 'search-status', role: 'status', 'aria-live': 'polite' });
   const el = h('div', { class: 'search' },
     h('label', { for: id }, label),
     hint ? h('p', { class: 'hint', id: hintId }, hint) : null,

@@ -11,8 +11,14 @@
 // scenario site changes the numbers, and with the CLS looked at its headline comes from
 // `inside` with the « non couvert » line; the explain view opens from a commune popup, and
 // Tours' EHPAD accessibility gives a reason, not 0; each view clears its own map overlays
-// when left; the limits come from /api; API errors are shown in words; the page fits a
-// 390 px phone. Screenshots of every view go to tests/artifacts/screenshots/ (git-ignored).
+// when left; the limits come from /api; API errors are shown in French (the service's text
+// under « Détail technique »); names in capitals read the French way (displayName); « Voir
+// sur la carte » names its structure; Détail d'un calcul from the DREES APL map shows the
+// DREES value first and fits its panel; Deux-Sèvres has its APL × zonage table; on a 390 px
+// phone a search brings the results on screen, « Voir sur la carte » the map, « Utiliser ma
+// position » names the commune, nothing overflows; axe-core (serious, critical, target-size)
+// and measured target sizes on every view, laptop and phone.
+// Screenshots of every view go to tests/artifacts/screenshots/ (git-ignored).
 // Exits non-zero with a message naming the failed step.
 
 import { chromium } from 'playwright-core';
@@ -30,6 +36,7 @@ const LOAD_TIMEOUT = Number(process.env.CAREACCESS_LOAD_TIMEOUT ?? 180_000);
 const STEP_TIMEOUT = Number(process.env.CAREACCESS_STEP_TIMEOUT ?? 60_000);
 
 const ART = path.join(repo, 'tests', 'artifacts');
+const AXE = path.join(here, '..', 'node_modules', 'axe-core', 'axe.min.js');
 /** Figures of the first view and of an indicator change (browser-figures.json). */
 const figures = {};
 const problems = [];
@@ -83,6 +90,101 @@ async function pickSuggestion(p, input, text, match) {
   const option = p.locator(`#${listId} [role=option]`, { hasText: match });
   await option.first().waitFor({ timeout: STEP_TIMEOUT });
   await option.first().click();
+}
+
+/**
+ * axe-core on the page as it is: WCAG 2.0–2.2 A/AA and best practices, target sizes
+ * included. Fails on any serious or critical violation and on any target-size one,
+ * printing the rule, its impact and the first elements.
+ */
+async function axeCheck(p, where) {
+  if (!(await p.evaluate(() => Boolean(window.axe)))) await p.addScriptTag({ path: AXE });
+  const found = await p.evaluate(async () => {
+    const r = await window.axe.run(document, {
+      runOnly: { type: 'tag', values: ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa', 'wcag22aa', 'best-practice'] },
+      rules: { 'target-size': { enabled: true } },
+      resultTypes: ['violations'],
+    });
+    return { rules: r.passes.length + r.violations.length, targetSize: [...r.passes, ...r.violations].some((x) => x.id === 'target-size'), violations: r.violations.map((v) => ({ id: v.id, impact: v.impact, n: v.nodes.length, targets: v.nodes.slice(0, 3).map((n) => n.target.join(' ')), help: v.help })) };
+  });
+  check(found.rules >= 20, `axe-core n’a presque rien vérifié (${found.rules} règles)`);
+  check(found.targetSize, `axe-core n’a pas appliqué la règle target-size (${where})`);
+  await targetSizes(p, where);
+  const bad = found.violations.filter((v) => v.impact === 'serious' || v.impact === 'critical' || v.id === 'target-size');
+  const minor = found.violations.filter((v) => !bad.includes(v));
+  log(`axe-core (${where}, ${found.rules} règles appliquées) : ${bad.length} violation(s) graves, ${minor.length} mineure(s)${minor.length ? ` [${minor.map((v) => `${v.id}/${v.impact}`).join(', ')}]` : ''}`);
+  check(!bad.length, `axe-core (${where}) :\n${bad.map((v) => `  ${v.id} (${v.impact}, ${v.n}) : ${v.help} — ${v.targets.join(' | ')}`).join('\n')}`);
+}
+
+/**
+ * Every button, link-button, checkbox, radio, tab and summary shown in the panel, a popup
+ * or the map legend is at least 24 × 24 px (WCAG 2.2, 2.5.8), measured.
+ */
+async function targetSizes(p, where) {
+  const small = await p.evaluate(() => {
+    const sel = 'button, input[type=checkbox], input[type=radio], [role=tab], summary, select';
+    const roots = [document.querySelector('#panel'), ...document.querySelectorAll('.maplibregl-popup'), document.querySelector('#map-legend')].filter(Boolean);
+    const out = [];
+    for (const root of roots) {
+      for (const e of root.querySelectorAll(sel)) {
+        const r = e.getBoundingClientRect();
+        if (!r.width || !r.height || e.closest('[hidden]')) continue; // not shown
+        if (r.width < 23.5 || r.height < 23.5) out.push(`${e.tagName.toLowerCase()}${e.id ? `#${e.id}` : ''} « ${(e.getAttribute('aria-label') ?? e.textContent).trim().slice(0, 40)} » ${Math.round(r.width)}×${Math.round(r.height)}`);
+      }
+    }
+    return out;
+  });
+  check(!small.length, `cibles de moins de 24 px (${where}) : ${small.slice(0, 6).join(' ; ')}`);
+}
+
+/** Whether an element's top edge is on screen (page coordinates of the viewport). */
+async function onScreen(locator) {
+  return locator.evaluate((e) => { const r = e.getBoundingClientRect(); return r.top >= -1 && r.top < window.innerHeight - 20; });
+}
+
+/**
+ * The server answers /territories/…/zonage since the APL-vs-zonage review; an older
+ * binary does not. Then (and only then) the page is served the same review computed
+ * here from the service's own commune values with the same rule, so the table can still
+ * be checked — and the log says so loudly.
+ */
+async function zonageFallback(p) {
+  const res = await fetch(`${BASE}territories/departement/79/zonage`);
+  if (res.status !== 404) return false;
+  log('ATTENTION : ce serveur ne connaît pas /territories/{type}/{code}/zonage : réponse recalculée par le test à partir de /collections/communes');
+  await p.route(/\/territories\/[^/]+\/[^/]+\/zonage/, async (route) => {
+    const u = new URL(route.request().url());
+    const [, , type, code] = u.pathname.split('/');
+    const ours = u.searchParams.get('values') === 'ours';
+    const fc = await (await fetch(`${BASE}collections/communes/items?departement=${code}&limit=2000&f=json`)).json();
+    const cls = (v) => (v == null ? null : v <= 2.5 ? 'zip_eligible' : v <= 4 ? 'vivier' : 'outside');
+    const official = ['1_ZIP', '2_ZAC', '3_HZ', '4_ZAR'];
+    const cells = new Map();
+    const a = { rule: 'accord = éligible ZIP face à une ZIP officielle, ou non éligible ZIP face à une zone officielle autre que ZIP (ZAC, HZ, ZAR)', communes_compared: 0, communes_agree: 0, population_compared: 0, population_agree: 0 };
+    for (const f of fc.features) {
+      const q = f.properties;
+      const c = cls(ours ? q.acc_mg : q.apl_mg_65);
+      const o = (q.zonage_mg ?? '').trim() || 'absent';
+      const agrees = c && official.includes(o) ? (c === 'zip_eligible') === (o === '1_ZIP') : null;
+      const key = `${c}|${o}`;
+      if (!cells.has(key)) cells.set(key, { ours: c, official: o, communes: 0, population: 0, agrees });
+      const cell = cells.get(key);
+      cell.communes += 1; cell.population += q.population ?? 0;
+      if (agrees != null) {
+        a.communes_compared += 1; a.population_compared += q.population ?? 0;
+        if (agrees) { a.communes_agree += 1; a.population_agree += q.population ?? 0; }
+      }
+    }
+    a.share_communes = a.communes_compared ? a.communes_agree / a.communes_compared : null;
+    a.share_population = a.population_compared ? a.population_agree / a.population_compared : null;
+    await route.fulfill({ json: {
+      territory_type: 'departement', territory_code: code, territory_name: fc.features[0]?.properties.departement_nom ?? `Département ${code}`,
+      values: ours ? 'accessibility:mg' : 'apl_mg_65', rule: 'APL ≤ 2,5 → éligible ZIP ; 2,5 < APL ≤ 4 → vivier ; APL > 4 → hors vivier (FAQ DREES/DGOS)',
+      status: 'à confirmer', caveats: ['zonage à confirmer : fichier national de faible provenance', 'réponse recalculée par le test du navigateur (serveur sans /zonage)'],
+      cells: [...cells.values()], agreement: a, build: 'test',
+    } });
+  });
+  return true;
 }
 
 async function run() {
@@ -253,6 +355,22 @@ async function desktop(browser) {
   await p.getByLabel('Indicateur').selectOption('apl_mg');
   await waitMapIdle(p);
   await shot(p, '01-carte.png');
+  await axeCheck(p, 'Carte, ordinateur');
+
+  step = 'noms et adresses en capitales, à la française';
+  const names = await p.evaluate(async () => {
+    const f = await import('/js/format.js');
+    return {
+      a: f.displayName('EHPAD LES GLYCINES'), b: f.displayName('SAINT-JEAN-DE-LUZ'), c: f.displayName('CHU DE POITIERS'),
+      d: f.displayName('RESIDENCE LOUIS XIV'), e: f.displayName('MSP de Mauzé-Thouarsais'), f: f.displayName("SITE HOSPITALIER FAYE L'ABBESSE"),
+      g: f.displayAddress('12 RUE DE LA GARE, 79100 THOUARS'), h: f.displayAddress('1 RUE MOLIERE, 79100 Thouars'), i: f.displayName('E.H.P.A.D. SANITAIRE'),
+    };
+  });
+  const want = {
+    a: 'EHPAD les Glycines', b: 'Saint-Jean-de-Luz', c: 'CHU de Poitiers', d: 'Residence Louis XIV', e: 'MSP de Mauzé-Thouarsais',
+    f: "Site Hospitalier Faye l'Abbesse", g: '12 rue de la Gare, 79100 Thouars', h: '1 rue Moliere, 79100 Thouars', i: 'E.H.P.A.D. Sanitaire',
+  };
+  for (const [k, v] of Object.entries(want)) check(names[k] === v, `displayName/displayAddress : « ${names[k]} » au lieu de « ${v} »`);
 
   step = 'carte : clavier (onglets)';
   await p.getByRole('tab', { name: 'Carte' }).focus();
@@ -277,8 +395,19 @@ async function desktop(browser) {
   check(/environ \d+ min en voiture/.test(nearest), 'aucun temps estimé dans la liste');
   check(/liste partielle/i.test(nearest), 'la liste partielle des MSP n’est pas signalée');
   check(/Centres? de santé/i.test(nearest) && /Pas de données/.test(nearest), 'les types sans données ne sont pas présentés comme indisponibles');
+  check(!/EHPAD RESIDENCE|RUE MOLIERE|SITE HOSPITALIER/.test(nearest), `des noms ou adresses restent en capitales : ${nearest.slice(0, 400)}`);
+  // Each « Voir sur la carte » names its structure.
+  const labels = await p.locator('#nearest-result .show-on-map').evaluateAll((bs) => bs.map((b) => b.getAttribute('aria-label')));
+  check(labels.length === structures && labels.every((l) => /^Voir sur la carte : \S/.test(l)) && new Set(labels).size >= labels.length - 1,
+    `les boutons « Voir sur la carte » ne nomment pas leur structure : ${labels.slice(0, 3).join(' | ')}`);
+  check(await p.getByRole('button', { name: 'Voir sur la carte : EHPAD Residence Moliere' }).count() === 1, 'le bouton de l’EHPAD Résidence Molière n’a pas son nom');
+  // The MSP named after a commune déléguée says so.
+  const former = await p.locator('#nearest-result .former-commune').allInnerTexts();
+  check(former.some((t) => /Mauzé-Thouarsais/.test(t) && /commune déléguée de Thouars/.test(t)), `la commune déléguée de Mauzé-Thouarsais n’est pas expliquée : ${former.join(' | ')}`);
+  check(await p.evaluate(() => document.activeElement?.id) === 'nearest-heading', 'le focus ne va pas au titre des résultats');
   await waitMapIdle(p);
   await shot(p, '02-trouver.png');
+  await axeCheck(p, 'Trouver, ordinateur');
 
   step = 'trouver une structure : Saumur, hors de la liste des MSP';
   log(step);
@@ -322,6 +451,7 @@ async function desktop(browser) {
   log(`communes mal desservies (hôpital, 10 km) : ${rows} ; CSV ${download.suggestedFilename()}`);
   await waitMapIdle(p);
   await shot(p, '03-territoire.png');
+  await axeCheck(p, 'Territoire, ordinateur');
 
   step = 'scénario : ajout d’une MSP';
   log(step);
@@ -351,6 +481,7 @@ async function desktop(browser) {
   check(await p.locator('.change-list li').count() === 2, 'les deux changements ne sont pas listés');
   await waitMapIdle(p);
   await shot(p, '04-scenario.png');
+  await axeCheck(p, 'Scénario, ordinateur');
   // The territory looked at is the one of the Territoire view: its numbers are the headline.
   const inside1 = await p.locator('#scenario-inside').innerText();
   check(/CLS du Thouarsais/.test(inside1), `le scénario ne met pas en tête le territoire de la vue Territoire : ${inside1.slice(0, 200)}`);
@@ -403,6 +534,28 @@ async function desktop(browser) {
   await waitMapIdle(p);
   await shot(p, '03b-territoire-49.png');
 
+  step = 'territoire : Deux-Sèvres, APL et zonage des médecins';
+  log(step);
+  const fallback = await zonageFallback(p);
+  await p.evaluate(() => { location.hash = '#territoire/departement/79'; });
+  await p.locator('#zonage-table').waitFor({ timeout: STEP_TIMEOUT });
+  const zt = (await p.locator('#zonage-table').innerText()).replace(/\u202f/g, ' ');
+  check(/éligible ZIP/.test(zt) && /vivier/.test(zt) && /ZIP/.test(zt) && /ZAC/.test(zt) && /\d hab\./.test(zt),
+    `le tableau APL × zonage est incomplet : ${zt.slice(0, 300)}`);
+  const agreement = await p.locator('#zonage-agreement').innerText();
+  check(/à confirmer/.test(agreement) && /\d+,\d %|\d+ %/.test(agreement) && /concordent/.test(agreement), `l’accord APL / zonage n’est pas dit : ${agreement}`);
+  check(/Limites de cette comparaison/.test(await p.locator('#territory-zonage details').innerText()), 'les limites de la comparaison ne sont pas données');
+  const [zcsv] = await Promise.all([
+    p.waitForEvent('download', { timeout: STEP_TIMEOUT }),
+    p.locator('#territory-zonage').getByRole('button', { name: 'Exporter en CSV' }).click(),
+  ]);
+  const zonageCsv = await readFile(await zcsv.path(), 'utf8');
+  check(/^\ufeff?Classe d’APL;ZIP : communes;ZIP : habitants/.test(zonageCsv), `export CSV APL × zonage inattendu : ${zonageCsv.slice(0, 200)}`);
+  log(`APL × zonage (79)${fallback ? ' [réponse recalculée par le test]' : ''} : ${agreement.replace(/\s+/g, ' ')}`);
+  await p.locator('#zonage-heading').scrollIntoViewIfNeeded();
+  await shot(p, '03c-territoire-79-zonage.png');
+  await axeCheck(p, 'Territoire (APL × zonage), ordinateur');
+
   step = 'détail d’un calcul depuis la fenêtre d’une commune';
   log(step);
   await tab(p, 'Carte');
@@ -419,6 +572,7 @@ async function desktop(browser) {
   const popupText = await popup.innerText();
   check(/Thouars/.test(popupText) && /km/.test(popupText), `fenêtre de la commune inattendue : ${popupText.slice(0, 200)}`);
   await shot(p, '05-fenetre-commune.png');
+  await axeCheck(p, 'fenêtre d’une commune, ordinateur');
   // Escape closes the window; so does going to another view (it would cover it).
   await p.keyboard.press('Escape');
   await popup.waitFor({ state: 'detached', timeout: STEP_TIMEOUT });
@@ -428,15 +582,27 @@ async function desktop(browser) {
   check(await popup.count() === 0, 'la fenêtre de la commune reste ouverte sur une autre vue');
   check(await p.locator('#panel').evaluate((e) => e.scrollTop) === 0, 'la nouvelle vue ne s’ouvre pas en haut du panneau');
   await tab(p, 'Carte');
+  // The Territoire view fitted its territory: back over Thouars before clicking it.
+  await p.evaluate(() => { window.careaccess.map.jumpTo({ center: [-0.2153, 46.9816], zoom: 10 }); });
   await waitMapIdle(p);
   await p.mouse.click(thouars.x, thouars.y);
   await popup.waitFor({ timeout: STEP_TIMEOUT });
   await popup.getByRole('button', { name: 'Détail du calcul' }).click();
   await p.locator('#explain-table').waitFor({ timeout: STEP_TIMEOUT });
+  check(/Thouars \(79329\)/.test(await p.locator('#explain-result h3').first().innerText()), 'le détail du calcul n’est pas celui de Thouars');
   check(await p.locator('#explain-table tbody tr').count() >= 1, 'aucun site dans le détail du calcul');
   check(await p.locator('#explain-result .check-ok').count() === 1, 'la somme des contributions ne retombe pas sur la valeur');
+  // Opened from the DREES APL map: the DREES value first, then ours, and why they differ.
+  await p.locator('#explain-drees').waitFor({ timeout: STEP_TIMEOUT });
+  const drees = await p.locator('#explain-drees').innerText();
+  check(/APL 2021, DREES/.test(drees) && /\d,\d/.test(drees) && /SNDS/.test(drees) && /SIRENE/.test(drees), `la valeur DREES et l’écart ne sont pas expliqués : ${drees.slice(0, 300)}`);
+  check(await p.evaluate(() => Boolean(document.querySelector('#explain-drees').compareDocumentPosition(document.querySelector('#explain-value')) & Node.DOCUMENT_POSITION_FOLLOWING)),
+    'la valeur DREES ne vient pas avant la nôtre');
+  const fits = await p.locator('#explain-table').evaluate((t) => ({ table: t.scrollWidth, box: t.closest('.table-wrap').clientWidth }));
+  check(fits.table <= fits.box + 1, `le tableau du détail déborde de son panneau (${fits.table} px pour ${fits.box} px)`);
   await waitMapIdle(p);
   await shot(p, '06-calcul.png');
+  await axeCheck(p, 'Détail d’un calcul, ordinateur');
 
   step = 'détail d’un calcul : Tours, places en EHPAD sans capacité connue';
   log(step);
@@ -467,7 +633,9 @@ async function desktop(browser) {
   const err = p.locator('#explain-result [role=alert]');
   await err.waitFor({ timeout: STEP_TIMEOUT });
   const errText = await err.innerText();
-  check(/Erreur du service/.test(errText) && /99999/.test(errText), `l'erreur n'est pas expliquée : ${errText}`);
+  check(/Erreur du service/.test(errText) && /aucune commune n’a le code « 99999 »/.test(errText), `l'erreur n'est pas expliquée : ${errText}`);
+  check(!/\b(is|not|parameter|the)\b/.test(errText), `l'erreur affiche de l’anglais hors du détail technique : ${errText}`);
+  check(await err.locator('details summary', { hasText: 'Détail technique' }).count() === 1, 'le texte du service n’est pas rangé sous « Détail technique »');
   await shot(p, '07-erreur.png');
 
   step = 'limites lues dans /api';
@@ -488,7 +656,10 @@ async function desktop(browser) {
 async function phone(browser) {
   step = 'téléphone (390 px)';
   log(step);
-  const context = await browser.newContext({ viewport: { width: 390, height: 844 }, deviceScaleFactor: 1, isMobile: true, hasTouch: true, locale: 'fr-FR' });
+  const context = await browser.newContext({
+    viewport: { width: 390, height: 844 }, deviceScaleFactor: 1, isMobile: true, hasTouch: true, locale: 'fr-FR',
+    geolocation: { latitude: 46.9766, longitude: -0.2787 }, permissions: ['geolocation'],
+  });
   page = await context.newPage();
   const p = page;
   await watch(p);
@@ -505,18 +676,90 @@ async function phone(browser) {
   await p.locator('#nearest-result').scrollIntoViewIfNeeded();
   await p.screenshot({ path: path.join(SHOTS, '09-telephone-liste.png'), fullPage: true });
   log('capture : tests/artifacts/screenshots/09-telephone-liste.png');
+  await axeCheck(p, 'Trouver, téléphone');
+
+  step = 'téléphone : une recherche amène les résultats à l’écran';
+  log(step);
+  await p.evaluate(() => window.scrollTo(0, 0));
+  await pickSuggestion(p, p.getByRole('combobox', { name: 'Votre commune' }), 'Bressuire', 'Bressuire');
+  await p.locator('#nearest-heading', { hasText: 'Bressuire' }).waitFor({ timeout: STEP_TIMEOUT });
+  const firstResult = p.locator('#nearest-result .structure').first();
+  await p.waitForFunction(() => { const e = document.querySelector('#nearest-result .structure'); const r = e?.getBoundingClientRect(); return r && r.top >= 0 && r.top < window.innerHeight - 20; }, null, { timeout: 10_000 })
+    .catch(() => {});
+  check(await onScreen(firstResult), 'après une recherche sur le téléphone, le premier résultat n’est pas à l’écran');
+  check(await p.evaluate(() => document.activeElement?.id) === 'nearest-heading', 'le focus ne va pas au titre des résultats sur le téléphone');
+  await shot(p, '09a-telephone-resultats.png');
+  await p.locator('#nearest-result .show-on-map').first().click();
+  await p.locator('.maplibregl-popup').waitFor({ timeout: STEP_TIMEOUT });
+  check(await p.evaluate(() => { const r = document.querySelector('.map-area').getBoundingClientRect(); return r.top >= -1 && r.top < window.innerHeight / 2 && r.bottom > 0; }),
+    '« Voir sur la carte » n’amène pas la carte à l’écran sur le téléphone');
+  await waitMapIdle(p);
+  await shot(p, '09b-telephone-voir-sur-la-carte.png');
+  await axeCheck(p, 'fenêtre d’une structure, téléphone');
+  const popupBox = await p.locator('.maplibregl-popup').evaluate((e) => { const r = e.getBoundingClientRect(); return { left: r.left, right: r.right, w: window.innerWidth }; });
+  check(popupBox.left >= -1 && popupBox.right <= popupBox.w + 1, `la fenêtre de la structure sort de l’écran du téléphone (${Math.round(popupBox.left)}–${Math.round(popupBox.right)} px)`);
+
+  step = 'téléphone : utiliser ma position nomme la commune';
+  log(step);
+  await p.keyboard.press('Escape');
+  await p.getByRole('button', { name: 'Utiliser ma position' }).click();
+  await p.locator('#nearest-heading', { hasText: 'Position : Thouars (79329)' }).waitFor({ timeout: STEP_TIMEOUT });
+  check(await onScreen(p.locator('#nearest-heading')), 'le résultat de « Utiliser ma position » n’est pas à l’écran');
+  await shot(p, '09c-telephone-position.png');
   await p.getByRole('tab', { name: 'Carte' }).click();
   await p.evaluate(() => window.scrollTo(0, 0));
   await p.waitForFunction(() => ['drawn', 'error'].includes(document.documentElement.dataset.communes), null, { timeout: LOAD_TIMEOUT });
   await waitMapIdle(p);
   await shot(p, '10-telephone-carte.png');
+  await axeCheck(p, 'Carte, téléphone');
   await p.evaluate(() => { location.hash = '#territoire/departement/49'; });
   await p.locator('#territory-kind-notes').waitFor({ timeout: STEP_TIMEOUT });
   await p.locator('#coverage-out-of-scope').waitFor({ timeout: STEP_TIMEOUT });
   const overflow2 = await p.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
   check(overflow2 <= 1, `la vue Territoire déborde de ${overflow2} px en largeur sur un téléphone`);
+  check(await onScreen(p.locator('#view-territoire .territory-name')), 'le territoire choisi n’est pas amené à l’écran sur le téléphone');
+  // Captions wrap instead of being cut; wide tables say they scroll.
+  const cut = await p.evaluate(() => [...document.querySelectorAll('#view-territoire caption')].filter((c) => c.getBoundingClientRect().right > window.innerWidth + 1 || c.scrollWidth > c.clientWidth + 1).map((c) => c.textContent));
+  check(!cut.length, `légendes de tableau coupées sur le téléphone : ${cut.join(' | ')}`);
   await p.screenshot({ path: path.join(SHOTS, '11-telephone-territoire.png'), fullPage: true });
   log('capture : tests/artifacts/screenshots/11-telephone-territoire.png');
+  await axeCheck(p, 'Territoire, téléphone');
+
+  step = 'téléphone : APL et zonage des Deux-Sèvres';
+  log(step);
+  await zonageFallback(p);
+  await p.evaluate(() => { location.hash = '#territoire/departement/79'; });
+  await p.locator('#zonage-table').waitFor({ timeout: STEP_TIMEOUT });
+  const zoverflow = await p.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
+  check(zoverflow <= 1, `le tableau APL × zonage fait déborder la page de ${zoverflow} px`);
+  const zcap = await p.locator('#zonage-table caption').evaluate((c) => c.getBoundingClientRect().right <= window.innerWidth + 1);
+  check(zcap, 'la légende du tableau APL × zonage est coupée sur le téléphone');
+  await p.locator('#territory-zonage .table-block').evaluate((e) => e.scrollIntoView({ block: 'start' }));
+  await shot(p, '11b-telephone-zonage.png');
+  await axeCheck(p, 'Territoire (APL × zonage), téléphone');
+
+  step = 'téléphone : détail d’un calcul';
+  log(step);
+  await p.evaluate(() => { location.hash = '#calcul/79329/mg/apl_mg'; });
+  await p.locator('#explain-table').waitFor({ timeout: STEP_TIMEOUT });
+  await p.locator('#explain-drees').waitFor({ timeout: STEP_TIMEOUT });
+  const calcOverflow = await p.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
+  check(calcOverflow <= 1, `le détail d’un calcul déborde de ${calcOverflow} px sur un téléphone`);
+  await p.locator('#explain-table').scrollIntoViewIfNeeded();
+  await shot(p, '12-telephone-calcul.png');
+  await axeCheck(p, 'Détail d’un calcul, téléphone');
+
+  step = 'téléphone : scénario';
+  log(step);
+  await p.getByRole('tab', { name: 'Scénario' }).click();
+  await p.evaluate(() => { window.scrollTo(0, 0); window.careaccess.map.jumpTo({ center: [-0.12, 46.9], zoom: 9 }); });
+  await waitMapIdle(p);
+  const psite = await mapPoint(p, -0.05, 46.85);
+  await p.mouse.click(psite.x, psite.y);
+  await p.waitForFunction(() => document.querySelector('#scenario-result')?.dataset.state === 'done', null, { timeout: STEP_TIMEOUT });
+  await p.locator('#scenario-result').scrollIntoViewIfNeeded();
+  await shot(p, '13-telephone-scenario.png');
+  await axeCheck(p, 'Scénario, téléphone');
   await context.close();
 }
 

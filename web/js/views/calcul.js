@@ -7,8 +7,15 @@
 
 import { api, qs, isAbort } from '../api.js';
 import { h, fill, errorBox, loading, dataTable, searchBox, select, slug, announcer, CLICK } from '../ui.js';
-import { int, kmFromM, minutes, num, value as fmtValue, habitants, capital, plural } from '../format.js';
+import { int, kmFromM, minutes, num, value as fmtValue, habitants, capital, plural, displayName } from '../format.js';
 import { missingText, missingReasons } from '../labels.js';
+import { APL_PROFESSIONS } from '../indicators.js';
+
+/** The DREES APL a user may come from (the map's indicator), with its unit. */
+const DREES_APL = {
+  apl_mg: { who: 'médecins généralistes', unit: 'consultations par an et par habitant standardisé' },
+  ...Object.fromEntries(APL_PROFESSIONS.map(([id, who]) => [id, { who, unit: 'ETP pour 100 000 habitants' }])),
+};
 
 const DEMAND_LABEL = {
   population: 'population municipale',
@@ -24,6 +31,8 @@ export function createCalcul(ctx, root) {
   let profile = profiles[0]?.id ?? 'mg';
   let last = null;
   let controller = null;
+  /** The DREES APL shown on the map when this detail was asked for (#calcul/79329/mg/apl_mg). */
+  let fromApl = null;
 
   const search = searchBox({
     label: 'Commune',
@@ -64,7 +73,10 @@ export function createCalcul(ctx, root) {
       draw();
     } catch (err) {
       if (isAbort(err)) return;
-      fill(result, errorBox(err));
+      fill(result, errorBox(err, {
+        404: `aucune commune n’a le code « ${code} ».`,
+        409: 'cette accessibilité ne peut pas être calculée avec les données chargées.',
+      }));
     } finally {
       if (!signal.aborted) result.removeAttribute('aria-busy');
     }
@@ -88,7 +100,38 @@ export function createCalcul(ctx, root) {
     return p?.supply ? JSON.stringify(p.supply) : '—';
   }
 
+  /**
+   * Opened from the DREES APL map: its value comes first (it is what the user saw), then
+   * ours, with why they differ — never our proxy as if it were the DREES number.
+   */
+  async function dreesBlock(e) {
+    const d = fromApl && DREES_APL[fromApl];
+    if (!d) return null;
+    const t = ctx.table ?? await ctx.tableReady.catch(() => null);
+    let v = t?.byCode.get(e.code)?.[fromApl];
+    if (v === undefined) {
+      const f = await api(`/collections/communes/items/${encodeURIComponent(e.code)}`).catch(() => null);
+      v = f?.properties?.[fromApl];
+    }
+    const mg = fromApl === 'apl_mg';
+    const caveat = meta.profile(e.profile)?.caveat ?? e.caveat;
+    return h('section', { class: 'drees', id: 'explain-drees', 'aria-labelledby': 'explain-drees-head' },
+      h('h4', { id: 'explain-drees-head' }, `APL aux ${d.who} (APL 2021, DREES)`),
+      h('p', { class: 'big-value' }, v != null ? [h('strong', null, fmtValue(v)), ` ${d.unit}`] : [h('strong', null, 'Pas de valeur'), ' : la DREES ne donne pas d’APL pour cette commune.']),
+      h('p', { class: 'note' }, 'C’est la valeur de la carte « APL » : celle que publie la DREES (millésime 2021).'),
+      h('div', { class: 'caveat', id: 'explain-why-differ' },
+        h('p', null, h('strong', null, mg ? 'Pourquoi le calcul ci-dessous donne un autre nombre : ' : 'Le calcul ci-dessous porte sur une autre offre : ')),
+        mg
+          ? h('ul', null,
+            h('li', null, 'la DREES compte l’activité de chaque médecin généraliste (ses consultations et visites, d’après le SNDS), face à une demande standardisée selon l’âge des habitants, avec sa propre décroissance selon le temps de trajet ;'),
+            h('li', null, 'le calcul ci-dessous (accessibilité potentielle localisée, méthode 2SFCA) compte les établissements de médecine générale du répertoire SIRENE comme approximation de l’offre, avec les distances et les poids affichés plus bas'),
+            caveat ? h('li', null, h('strong', null, 'Limite du profil : '), capital(caveat), /[.]$/.test(caveat) ? '' : '.') : null)
+          : h('p', null, `careaccess ne recalcule pas l’APL aux ${d.who} : le détail ci-dessous est celui des médecins généralistes (offre approchée par SIRENE), pour montrer la méthode.`)),
+      h('h4', null, mg ? 'Le même indicateur calculé ici, pas à pas' : 'Calcul détaillé (médecins généralistes, approché)'));
+  }
+
   async function render(e) {
+    const drees = await dreesBlock(e);
     const p = meta.profile(e.profile);
     const u = e.unit === 'km' ? 'km' : 'min';
     const catchment = e.steps[e.steps.length - 1]?.upto;
@@ -98,6 +141,7 @@ export function createCalcul(ctx, root) {
       say.say(`${e.name} : pas de valeur, ${missing}.`);
       fill(result,
         h('h3', null, `${e.name} (${e.code})`),
+        drees,
         h('p', { class: 'big-value', id: 'explain-value' }, h('strong', null, 'Pas de valeur'), ` : ${missing}.`),
         h('p', null, p?.title ?? meta.profileName(e.profile)),
         missingReasons(e.missing).some((r) => r.code === 'hors_couverture')
@@ -111,14 +155,24 @@ export function createCalcul(ctx, root) {
       id: 'explain-table',
       caption: `${contributions.length} sites à moins de ${num(catchment, 1)} ${u} de ${e.name}`,
       columns: [
-        { key: 'site_name', label: 'Site' },
-        { key: 'distance_m', label: "Distance à vol d'oiseau", num: true, format: (c) => kmFromM(c.distance_m), csv: (c) => c.distance_m / 1000, csvLabel: 'Distance (km)' },
-        { key: 'car_min', label: 'Temps estimé', num: true, format: (c) => minutes(c.car_min), csvLabel: 'Temps (min)' },
-        { key: 'weight', label: 'Poids w', num: true, format: (c) => num(c.weight, 2) },
-        { key: 'supply', label: 'Offre S_j', num: true, format: (c) => (c.supply == null ? unknownCell(c) : fmtValue(c.supply)), csv: (c) => c.supply ?? 'capacité inconnue' },
-        { key: 'demand_in_catchment', label: 'Demande Σ w·P', num: true, format: (c) => int(c.demand_in_catchment) },
+        { key: 'site_name', label: 'Site', value: (c) => displayName(c.site_name) ?? c.site_id },
+        // Five columns fit a 440 px panel (and a phone): the time and the weight go under
+        // the distance, the shared demand under the supply; the CSV keeps them apart.
+        {
+          key: 'distance_m', label: 'Distance, poids w', num: true,
+          format: (c) => [kmFromM(c.distance_m), h('span', { class: 'unit-line' }, minutes(c.car_min)), h('span', { class: 'unit-line' }, `w = ${num(c.weight, 2)}`)],
+          csv: (c) => c.distance_m / 1000, csvLabel: "Distance à vol d'oiseau (km)",
+        },
+        { key: 'car_min', label: 'Temps estimé', num: true, csvOnly: true, csvLabel: 'Temps en voiture estimé (min)' },
+        { key: 'weight', label: 'Poids w', num: true, csvOnly: true },
+        {
+          key: 'supply', label: 'Offre S_j ÷ demande', num: true,
+          format: (c) => [c.supply == null ? unknownCell(c) : fmtValue(c.supply), h('span', { class: 'unit-line' }, `÷ ${int(c.demand_in_catchment)}`)],
+          csv: (c) => c.supply ?? 'capacité inconnue', csvLabel: 'Offre S_j',
+        },
+        { key: 'demand_in_catchment', label: 'Demande Σ w·P', num: true, csvOnly: true },
         { key: 'ratio', label: 'Ratio R_j', num: true, format: (c) => (c.ratio != null ? fmtValue(c.ratio) : c.supply == null ? h('span', { class: 'muted' }, '—') : unknownCell(c)), csv: (c) => c.ratio ?? (c.supply == null ? null : 'demande inconnue') },
-        { key: 'contribution', label: 'Contribution w·R_j', num: true, value: (c) => (c.ratio == null ? null : c.contribution), format: (c) => (c.ratio == null ? h('span', { class: 'muted' }, '—') : fmtValue(c.contribution)), csv: (c) => (c.ratio == null ? null : c.contribution) },
+        { key: 'contribution', label: 'Apport w·R_j', csvLabel: 'Contribution w·R_j', num: true, value: (c) => (c.ratio == null ? null : c.contribution), format: (c) => (c.ratio == null ? h('span', { class: 'muted' }, '—') : fmtValue(c.contribution)), csv: (c) => (c.ratio == null ? null : c.contribution) },
       ],
       rows: contributions,
       sort: { key: 'contribution', dir: 'desc' },
@@ -129,11 +183,12 @@ export function createCalcul(ctx, root) {
       // Sites are listed, but some term is unknown: the sum is not a value.
       const unknown = contributions.filter((c) => c.ratio == null).length;
       table.setFoot(h('tr', { class: 'sum-missing' },
-        h('th', { scope: 'row', colspan: 7 }, 'Somme des contributions = accessibilité de la commune'),
+        h('th', { scope: 'row', colspan: 4 }, 'Somme des contributions = accessibilité de la commune'),
         h('td', { class: 'n reason' }, h('strong', null, 'pas de valeur'), h('span', { class: 'unit-line' }, missing))));
       say.say(`${e.name} : pas de valeur, ${missing}.`);
       fill(result,
         h('h3', null, `${e.name} (${e.code})`),
+        drees,
         h('p', { class: 'big-value', id: 'explain-value' }, h('strong', null, 'Pas de valeur'), ` : ${missing}.`),
         h('p', null, p?.title ?? meta.profileName(e.profile)),
         h('p', { class: 'caveat', id: 'explain-missing' }, h('strong', null, 'Pourquoi : '),
@@ -147,16 +202,17 @@ export function createCalcul(ctx, root) {
     }
     const sum = contributions.reduce((a, c) => a + (c.contribution ?? 0), 0);
     table.setFoot(h('tr', null,
-      h('th', { scope: 'row', colspan: 7 }, 'Somme des contributions = accessibilité de la commune'),
+      h('th', { scope: 'row', colspan: 4 }, 'Somme des contributions = accessibilité de la commune'),
       h('td', { class: 'n' }, h('strong', null, fmtValue(sum)))));
     const ok = Math.abs(sum - e.accessibility) <= 1e-6 * Math.max(1, Math.abs(e.accessibility));
     say.say(`${e.name} : ${fmtValue(e.accessibility)} ${e.unit_label}, somme de ${contributions.length} contributions.`);
     fill(result,
       h('h3', null, `${e.name} (${e.code})`),
+      drees,
       h('p', { class: 'big-value', id: 'explain-value' }, h('strong', null, fmtValue(e.accessibility)), ` ${e.unit_label}`),
       h('p', null, p?.title ?? meta.profileName(e.profile)),
       e.caveat ? h('p', { class: 'caveat' }, h('strong', null, 'Attention : '), e.caveat) : null,
-      e.profile === 'mg' && ctx.table?.byCode.get(e.code)?.apl_mg != null
+      !drees && e.profile === 'mg' && ctx.table?.byCode.get(e.code)?.apl_mg != null
         ? h('p', { class: 'note' }, `Pour comparaison, APL DREES 2021 de la commune : ${fmtValue(ctx.table.byCode.get(e.code).apl_mg)} consultations/an/habitant standardisé.`) : null,
       h('h4', null, 'Comment ce nombre est calculé'),
       h('ol', { class: 'steps' },
@@ -211,7 +267,9 @@ export function createCalcul(ctx, root) {
 
   return {
     show(args) {
-      const [c, pr] = args;
+      const [c, pr, from] = args;
+      const apl = from && DREES_APL[from] ? from : null;
+      if (apl !== fromApl) { fromApl = apl; last = null; }
       if (pr && profiles.some((x) => x.id === pr)) { profile = pr; profSel.select.value = pr; }
       if (c && (c !== code || !last || last.profile !== profile)) { code = c; run(); return; }
       if (last) draw();

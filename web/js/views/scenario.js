@@ -10,7 +10,7 @@
 
 import { api, qs, isAbort } from '../api.js';
 import { h, fill, errorBox, loading, dataTable, searchBox, select, countSelect, newId, slug, CLICK } from '../ui.js';
-import { int, kmFromM, minutes, signedInt, habitants, num, fold, pct, plural, value as fmtValue, signedValue } from '../format.js';
+import { int, kmFromM, minutes, signedInt, habitants, num, fold, pct, plural, value as fmtValue, signedValue, displayName } from '../format.js';
 import { TYPE_LABELS, missingText, missingReasons } from '../labels.js';
 import { facilityMinzoom } from '../map.js';
 
@@ -97,7 +97,7 @@ export function createScenario(ctx, root) {
         const p = ft.properties;
         const cname = ctx.communeName(p.commune);
         if (fold(p.nom).includes(f) || fold(cname).includes(f)) {
-          out.push({ label: p.nom, detail: `${cname} (${p.departement ?? ''})`, value: ft });
+          out.push({ label: displayName(p.nom), detail: `${cname} (${p.departement ?? ''})`, value: ft });
           if (out.length >= 10) break;
         }
       }
@@ -192,7 +192,7 @@ export function createScenario(ctx, root) {
     if (p.kind !== kind) { announce(`Cette structure n’est pas du type choisi (${k().title}).`); return; }
     if (changes.some((c) => c.op === 'remove' && c.id === p.id)) { announce('Cette structure est déjà retirée.'); return; }
     const [lon, lat] = ft.geometry.coordinates;
-    changes.push({ op: 'remove', id: p.id, kind: p.kind, name: p.nom, lon, lat, key: `r${p.id}` });
+    changes.push({ op: 'remove', id: p.id, kind: p.kind, name: displayName(p.nom), lon, lat, key: `r${p.id}` });
     update();
   }
 
@@ -386,10 +386,10 @@ export function createScenario(ctx, root) {
   }
   function trip(x) {
     if (!x) return '—';
-    return h('span', null, x.name ?? x.id ?? '—', h('br'), h('span', { class: 'muted' }, `${kmFromM(x.trip?.distance_m)} · ${minutes(x.trip?.car_min)}`));
+    return h('span', null, displayName(x.name) ?? x.id ?? '—', h('br'), h('span', { class: 'muted' }, `${kmFromM(x.trip?.distance_m)} · ${minutes(x.trip?.car_min)}`));
   }
   function tripText(x) {
-    return x ? `${x.name ?? x.id} (${kmFromM(x.trip?.distance_m)}, ${minutes(x.trip?.car_min)})` : '';
+    return x ? `${displayName(x.name) ?? x.id} (${kmFromM(x.trip?.distance_m)}, ${minutes(x.trip?.car_min)})` : '';
   }
   function kmDelta(n) {
     const d = (n.before?.trip?.distance_m ?? NaN) - (n.after?.trip?.distance_m ?? NaN);
@@ -456,7 +456,7 @@ export function createScenario(ctx, root) {
       id: 'scenario-acc-sites',
       caption: 'Sites du scénario',
       columns: [
-        { key: 'name', label: 'Site', value: (x) => changes[x.change]?.name ?? x.name ?? x.id },
+        { key: 'name', label: 'Site', value: (x) => changes[x.change]?.name ?? displayName(x.name) ?? x.id },
         { key: 'supply_before', label: 'Offre avant', num: true, format: (x) => siteCell(x.supply_before, 'before', x) },
         { key: 'supply_after', label: 'Offre après', num: true, format: (x) => siteCell(x.supply_after, 'after', x) },
         { key: 'demand_in_catchment', label: 'Demande Σ w·P', num: true, format: (x) => int(x.demand_in_catchment) },
@@ -558,8 +558,8 @@ export function createScenario(ctx, root) {
             : null,
           s.picks.length
             ? h('ol', { class: 'picks' }, s.picks.map((p) => h('li', null,
-              h('strong', null, p.nom), ` : +${int(p.marginal_population)} habitants couverts${p.share_within_after != null ? ` (${pct(p.share_within_after)} après)` : ''} `,
-              h('button', { type: 'button', class: 'small secondary', onclick: () => add(p.lon, p.lat, p.nom) }, 'Ajouter au scénario'))))
+              h('strong', null, displayName(p.nom)), ` : +${int(p.marginal_population)} habitants couverts${p.share_within_after != null ? ` (${pct(p.share_within_after)} après)` : ''} `,
+              h('button', { type: 'button', class: 'small secondary', onclick: () => add(p.lon, p.lat, displayName(p.nom)) }, 'Ajouter au scénario'))))
             : h('p', { class: 'muted' }, 'Aucun emplacement ne rapproche d’habitants supplémentaires au seuil choisi.'),
           h('p', { class: 'note' }, 'Choix glouton parmi les chefs-lieux des communes du territoire, à partir des structures existantes (sans tenir compte des changements du scénario).'));
       } catch (e) {

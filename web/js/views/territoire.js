@@ -5,9 +5,28 @@
 // (store key `territory`) for the scenario's siting suggestions.
 
 import { api, qs, isAbort } from '../api.js';
-import { h, fill, errorBox, loading, dataTable, searchBox, select, partialBadge, slug, newId, announcer, CLICK } from '../ui.js';
-import { int, kmFromM, minutes, pct, habitants, value as fmtValue, plural, num, capital } from '../format.js';
+import { h, fill, errorBox, loading, dataTable, searchBox, select, partialBadge, slug, newId, announcer, revealResult, CLICK } from '../ui.js';
+import { int, kmFromM, minutes, pct, pop, habitants, value as fmtValue, plural, num, capital, displayName } from '../format.js';
 import { TYPE_LABELS, missingText } from '../labels.js';
+
+/** Official zonage codes, in the order of the columns. */
+const ZONAGE_COLUMNS = [
+  { code: '1_ZIP', short: 'ZIP' },
+  { code: '2_ZAC', short: 'ZAC' },
+  { code: '3_HZ', short: 'Hors zonage' },
+  { code: '4_ZAR', short: 'ZAR' },
+];
+/** APL classes of the national rule (DREES/DGOS FAQ). */
+const APL_CLASSES = {
+  zip_eligible: 'APL ≤ 2,5 : éligible ZIP',
+  vivier: '2,5 < APL ≤ 4 : vivier',
+  outside: 'APL > 4 : hors vivier',
+  manque: 'Valeur manquante',
+};
+/** The service's rule with French arrows read as words (« → » is read badly). */
+function frenchRule(rule) {
+  return (rule ?? '').replace(/→ /g, ': ').replace(/\s*;\s*/g, ' ; ');
+}
 
 const THRESHOLDS = [
   { value: 'km:5', label: '5 km' }, { value: 'km:10', label: '10 km' }, { value: 'km:20', label: '20 km' }, { value: 'km:30', label: '30 km' },
@@ -24,6 +43,8 @@ export function createTerritoire(ctx, root) {
   let covThreshold = 'km:10';
   let summaryController = null;
   let coverageController = null;
+  let zonageController = null;
+  let zonageValues = 'drees';
 
   const typeSel = select({
     label: 'Type de territoire',
@@ -78,16 +99,19 @@ export function createTerritoire(ctx, root) {
       draw();
       mapCtl.fitBbox(s.bbox, { maxZoom: 10 });
       document.title = `${s.nom} — Territoire — careaccess`;
+      revealResult(result.querySelector('h3'));
+      loadZonage();
       await loadCoverage();
     } catch (e) {
       if (isAbort(e)) return;
-      fill(result, errorBox(e));
+      fill(result, errorBox(e, { 404: `aucun territoire « ${code} » de ce type (${TYPE_LABELS[type] ?? type}) dans les données.` }));
     } finally {
       if (!signal.aborted) result.removeAttribute('aria-busy');
     }
   }
 
   const coverageBox = h('div', { class: 'coverage' });
+  const zonageBox = h('div', { class: 'zonage', id: 'territory-zonage' });
 
   function renderSummary(s) {
     const bandsOf = (k) => s.kinds?.[k.id]?.bands ?? [];
@@ -186,9 +210,110 @@ export function createTerritoire(ctx, root) {
           h('thead', null, h('tr', null, h('th', { scope: 'col' }, 'Offre (unité)'), h('th', { scope: 'col', class: 'n' }, 'Moyenne'), h('th', { scope: 'col', class: 'n' }, 'Communes : min – max'))),
           h('tbody', null, accRows))) : null,
       caveats.length ? h('details', { class: 'caveats' }, h('summary', null, 'Limites de ces indicateurs'), h('ul', null, caveats)) : null,
+      // The ARS reviews the zonage from the APL: next to the accessibility it explains.
+      h('h3', { id: 'zonage-heading' }, 'APL et zonage des médecins'),
+      select({
+        label: 'Valeurs comparées au zonage',
+        options: [
+          { value: 'drees', label: 'APL DREES 2021 (médecins ≤ 65 ans)' },
+          { value: 'ours', label: 'Accessibilité calculée ici (approchée)' },
+        ],
+        value: zonageValues,
+        onChange: (v) => { zonageValues = v; loadZonage(); },
+      }).el,
+      zonageBox,
       h('h3', null, 'Communes mal desservies'),
       h('div', { class: 'row' }, kindSel.el, thrSel.el),
       coverageBox);
+  }
+
+  /* ---------------------------------------------------------- APL against the zonage */
+
+  async function loadZonage() {
+    if (!current?.summary) return;
+    zonageController?.abort();
+    zonageController = new AbortController();
+    const signal = zonageController.signal;
+    zonageBox.setAttribute('aria-busy', 'true');
+    fill(zonageBox, loading('Comparaison des classes d’APL au zonage officiel…'));
+    try {
+      const z = await api(`/territories/${encodeURIComponent(current.type)}/${encodeURIComponent(current.code)}/zonage${qs({ values: zonageValues })}`, { signal });
+      renderZonage(z);
+    } catch (e) {
+      if (isAbort(e)) return;
+      fill(zonageBox, errorBox(e, { 404: 'ce service ne donne pas la comparaison au zonage pour ce territoire (version plus ancienne du service, ou territoire inconnu).' }));
+    } finally {
+      if (!signal.aborted) zonageBox.removeAttribute('aria-busy');
+    }
+  }
+
+  function renderZonage(z) {
+    const cells = z.cells ?? [];
+    const classKey = (c) => (c.ours == null ? 'manque' : c.ours === 'hors_vivier' ? 'outside' : c.ours);
+    const rowsOrder = ['zip_eligible', 'vivier', 'outside', 'manque'].filter((k) => cells.some((c) => classKey(c) === k));
+    const known = ZONAGE_COLUMNS.map((x) => x.code);
+    const codes = [...new Set(cells.map((c) => c.official))]
+      .sort((a, b) => (known.indexOf(a) + 1 || 99) - (known.indexOf(b) + 1 || 99) || a.localeCompare(b));
+    const cellOf = (k, code) => cells.find((c) => classKey(c) === k && c.official === code);
+    const rows = rowsOrder.map((k) => ({
+      key: k,
+      label: APL_CLASSES[k],
+      cells: Object.fromEntries(codes.map((code) => [code, cellOf(k, code) ?? null])),
+      communes: cells.filter((c) => classKey(c) === k).reduce((a, c) => a + c.communes, 0),
+      population: cells.filter((c) => classKey(c) === k).reduce((a, c) => a + c.population, 0),
+    }));
+    const cellContent = (c) => {
+      if (!c) return h('span', { class: 'muted' }, '—');
+      const mark = c.agrees === true ? ['accord', '✓'] : c.agrees === false ? ['écart', '≠'] : null;
+      return h('span', { class: `zcell${mark ? (c.agrees ? ' agree' : ' disagree') : ''}` },
+        h('span', { class: 'zc-n' }, mark ? h('span', { class: 'zc-mark', 'aria-hidden': 'true' }, `${mark[1]} `) : null, int(c.communes),
+          h('span', { class: 'sr-only' }, c.communes >= 2 ? ' communes' : ' commune')),
+        h('span', { class: 'unit-line' }, pop(c.population)),
+        mark ? h('span', { class: 'sr-only' }, ` (${mark[0]})`) : null);
+    };
+    const colLabel = (code) => ZONAGE_COLUMNS.find((x) => x.code === code)?.short ?? (code === 'absent' ? 'Sans code' : code);
+    const table = dataTable({
+      id: 'zonage-table',
+      caption: `Communes (et leurs habitants) par classe d’APL et zonage officiel des médecins — ${z.territory_name}`,
+      columns: [
+        { key: 'label', label: z.values === 'apl_mg_65' || zonageValues === 'drees' ? 'APL DREES 2021' : 'Accessibilité calculée ici', sortable: false, csvLabel: 'Classe d’APL' },
+        ...codes.flatMap((code) => [
+          {
+            key: `c:${code}`, label: colLabel(code), num: true, sortable: false,
+            value: (r) => r.cells[code]?.communes ?? 0,
+            format: (r) => cellContent(r.cells[code]),
+            csvLabel: `${colLabel(code)} : communes`,
+          },
+          { key: `p:${code}`, label: `${colLabel(code)} : habitants`, csvOnly: true, value: (r) => r.cells[code]?.population ?? 0 },
+        ]),
+        { key: 'communes', label: 'Total', num: true, sortable: false, format: (r) => h('span', null, int(r.communes), h('span', { class: 'sr-only' }, ' communes'), h('span', { class: 'unit-line' }, pop(r.population))), csvLabel: 'Total : communes' },
+        { key: 'population', label: 'Total : habitants', csvOnly: true },
+      ],
+      rows,
+      empty: 'Aucune commune dans ce territoire.',
+      csvName: () => `apl-zonage-${slug(z.territory_name)}-${zonageValues}.csv`,
+    });
+    const a = z.agreement ?? {};
+    const agreeText = a.share_communes != null
+      ? [h('strong', null, pct(a.share_communes)), ` des communes comparées concordent (${int(a.communes_agree)} sur ${int(a.communes_compared)})`,
+        a.share_population != null ? [', soit ', h('strong', null, pct(a.share_population)), ` des habitants comparés (${habitants(a.population_agree)} sur ${habitants(a.population_compared)})`] : '',
+        '.']
+      : 'Aucune commune comparable (valeur ou code officiel manquant).';
+    say.say(`${z.territory_name}, APL et zonage : ${a.share_communes != null ? `${pct(a.share_communes)} des communes comparées concordent` : 'aucune commune comparable'}.`);
+    const legendHead = h('p', { class: 'hint' },
+      'Lignes : classe de l’APL selon la règle nationale ; colonnes : zonage officiel. ',
+      h('span', { class: 'zcell agree inline' }, h('span', { 'aria-hidden': 'true' }, '✓ '), 'accord'), ' ',
+      h('span', { class: 'zcell disagree inline' }, h('span', { 'aria-hidden': 'true' }, '≠ '), 'écart'), ' ; sans marque : non comparé.');
+    fill(zonageBox,
+      h('p', { class: 'summary-line', id: 'zonage-agreement' }, h('span', { class: 'badge warn' }, z.status ?? 'à confirmer'), ' ', agreeText),
+      h('p', { class: 'note' }, h('strong', null, 'Classes : '), frenchRule(z.rule)),
+      legendHead,
+      table.el,
+      h('details', { class: 'caveats', open: true }, h('summary', null, 'Limites de cette comparaison (à confirmer)'),
+        h('ul', null,
+          (z.caveats ?? []).map((c) => h('li', null, capital(c), /[.!?]$/.test(c) ? '' : '.')),
+          a.rule ? h('li', null, h('strong', null, 'Accord : '), a.rule.replace(/^accord = /, ''), '.') : null)),
+      z.notes ? h('p', { class: 'note' }, [].concat(z.notes).join(' ')) : null);
   }
 
   async function loadCoverage() {
@@ -228,7 +353,7 @@ export function createTerritoire(ctx, root) {
         {
           key: 'nom', label: 'Commune', csv: (r) => r.nom,
           format: (r) => [h('button', { type: 'button', class: 'linkish', onclick: () => zoomCommune(r.code) }, r.nom),
-            r.nearest_name ? h('span', { class: 'unit-line' }, `plus proche : ${r.nearest_name}`) : null],
+            r.nearest_name ? h('span', { class: 'unit-line' }, `plus proche : ${displayName(r.nearest_name)}`) : null],
         },
         { key: 'code', label: 'Code INSEE', csvOnly: true },
         { key: 'population', label: 'Habitants', num: true, format: (r) => int(r.population) },
@@ -238,7 +363,7 @@ export function createTerritoire(ctx, root) {
           csv: (r) => (r.distance_m == null ? null : r.distance_m / 1000), csvLabel: "Distance à vol d'oiseau (km)",
         },
         { key: 'car_min', label: 'Temps', num: true, format: (r) => (r.car_min == null && r.reason ? '—' : minutes(r.car_min)), csv: (r) => r.car_min, csvLabel: 'Temps en voiture estimé (min)' },
-        { key: 'nearest_name', label: 'Structure la plus proche', csvOnly: true },
+        { key: 'nearest_name', label: 'Structure la plus proche', csvOnly: true, value: (r) => displayName(r.nearest_name) },
         { key: 'reason', label: 'Raison de l’absence de distance', csvOnly: true, value: (r) => reasonOf(r) ?? '' },
       ],
       rows: list,
