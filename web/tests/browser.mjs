@@ -444,7 +444,7 @@ async function desktop(browser) {
   check(rows === 1 || firstPop !== firstPopAfter, 'le tri ne change pas l’ordre des lignes');
   const [download] = await Promise.all([
     p.waitForEvent('download', { timeout: STEP_TIMEOUT }),
-    p.locator('#view-territoire').getByRole('button', { name: 'Exporter en CSV' }).click(),
+    p.locator('.table-block', { has: p.locator('#underserved-table') }).getByRole('button', { name: 'Exporter en CSV' }).click(),
   ]);
   const csv = await readFile(await download.path(), 'utf8');
   check(/^\ufeff?Commune;Code INSEE;Habitants/.test(csv) && csv.trim().split('\n').length === rows + 1, `export CSV inattendu : ${csv.slice(0, 200)}`);
@@ -770,7 +770,7 @@ run().then(() => {
   }
   log('OK : toutes les vérifications du navigateur sont passées.');
 }, async (e) => {
-  console.error(`ÉCHEC à l'étape « ${step} » : ${e.message.split('\n')[0]}`);
+  console.error(`ÉCHEC à l'étape « ${step} » : ${e.message}`);
   if (problems.length) console.error(`Erreurs dans la page :\n- ${problems.join('\n- ')}`);
   process.exit(1);
 });

@@ -27,7 +27,7 @@ command -v node >/dev/null || { echo "node is needed (Node 18 or later)" >&2; ex
 CHROMIUM=${CHROMIUM:-/usr/bin/chromium}
 [ -x "$CHROMIUM" ] || { echo "chromium not found at $CHROMIUM (apt-get install chromium)" >&2; exit 2; }
 
-if [ ! -d "$WEB/node_modules/maplibre-gl" ] || [ ! -d "$WEB/node_modules/playwright-core" ]; then
+if [ ! -d "$WEB/node_modules/maplibre-gl" ] || [ ! -d "$WEB/node_modules/playwright-core" ] || [ ! -d "$WEB/node_modules/axe-core" ]; then
   echo "npm ci in $WEB"
   (cd "$WEB" && npm ci --no-audit --no-fund)
 fi

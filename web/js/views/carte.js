@@ -241,6 +241,7 @@ export function createCarte(ctx, root) {
       onChange: (code) => goToDep(code, deps.get(code)),
     });
     s.select.id = 'zoom-dep';
+    s.el.querySelector('label').setAttribute('for', 'zoom-dep');
     fill(zoomBox, s.el);
   }).catch(() => {});
   const overlay = mapCtl.overlays('carte');
