@@ -215,7 +215,11 @@ export function createCarte(ctx, root) {
     const all = { label: 'France entière', within: null };
     if (!ctx.table || !ctx.table.rows.length) return all;
     const inView = (r) => r.ref_lon != null && b.contains([r.ref_lon, r.ref_lat]);
-    if (ctx.table.rows.every((r) => r.ref_lon == null || inView(r))) return all;
+    const outside = ctx.table.rows.filter((r) => r.ref_lon != null && !inView(r));
+    if (!outside.length) return all;
+    if (outside.every((r) => r.departement?.startsWith('97'))) {
+      return { label: 'France métropolitaine (l’outre-mer est hors de la vue)', within: inView };
+    }
     const dep = zoomedDep && ctx.table.rows.filter((r) => r.departement === zoomedDep.code);
     if (dep?.length && dep.every(inView) && mapCtl.map.getZoom() >= 6.5) {
       return { label: `${zoomedDep.nom} (${zoomedDep.code}) et alentours dans la vue`, within: inView };
