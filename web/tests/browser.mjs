@@ -142,51 +142,6 @@ async function onScreen(locator) {
   return locator.evaluate((e) => { const r = e.getBoundingClientRect(); return r.top >= -1 && r.top < window.innerHeight - 20; });
 }
 
-/**
- * The server answers /territories/…/zonage since the APL-vs-zonage review; an older
- * binary does not. Then (and only then) the page is served the same review computed
- * here from the service's own commune values with the same rule, so the table can still
- * be checked — and the log says so loudly.
- */
-async function zonageFallback(p) {
-  const res = await fetch(`${BASE}territories/departement/79/zonage`);
-  if (res.status !== 404) return false;
-  log('ATTENTION : ce serveur ne connaît pas /territories/{type}/{code}/zonage : réponse recalculée par le test à partir de /collections/communes');
-  await p.route(/\/territories\/[^/]+\/[^/]+\/zonage/, async (route) => {
-    const u = new URL(route.request().url());
-    const [, , type, code] = u.pathname.split('/');
-    const ours = u.searchParams.get('values') === 'ours';
-    const fc = await (await fetch(`${BASE}collections/communes/items?departement=${code}&limit=2000&f=json`)).json();
-    const cls = (v) => (v == null ? null : v <= 2.5 ? 'zip_eligible' : v <= 4 ? 'vivier' : 'outside');
-    const official = ['1_ZIP', '2_ZAC', '3_HZ', '4_ZAR'];
-    const cells = new Map();
-    const a = { rule: 'accord = éligible ZIP face à une ZIP officielle, ou non éligible ZIP face à une zone officielle autre que ZIP (ZAC, HZ, ZAR)', communes_compared: 0, communes_agree: 0, population_compared: 0, population_agree: 0 };
-    for (const f of fc.features) {
-      const q = f.properties;
-      const c = cls(ours ? q.acc_mg : q.apl_mg_65);
-      const o = (q.zonage_mg ?? '').trim() || 'absent';
-      const agrees = c && official.includes(o) ? (c === 'zip_eligible') === (o === '1_ZIP') : null;
-      const key = `${c}|${o}`;
-      if (!cells.has(key)) cells.set(key, { ours: c, official: o, communes: 0, population: 0, agrees });
-      const cell = cells.get(key);
-      cell.communes += 1; cell.population += q.population ?? 0;
-      if (agrees != null) {
-        a.communes_compared += 1; a.population_compared += q.population ?? 0;
-        if (agrees) { a.communes_agree += 1; a.population_agree += q.population ?? 0; }
-      }
-    }
-    a.share_communes = a.communes_compared ? a.communes_agree / a.communes_compared : null;
-    a.share_population = a.population_compared ? a.population_agree / a.population_compared : null;
-    await route.fulfill({ json: {
-      territory_type: 'departement', territory_code: code, territory_name: fc.features[0]?.properties.departement_nom ?? `Département ${code}`,
-      values: ours ? 'accessibility:mg' : 'apl_mg_65', rule: 'APL ≤ 2,5 → éligible ZIP ; 2,5 < APL ≤ 4 → vivier ; APL > 4 → hors vivier (FAQ DREES/DGOS)',
-      status: 'à confirmer', caveats: ['zonage à confirmer : fichier national de faible provenance', 'réponse recalculée par le test du navigateur (serveur sans /zonage)'],
-      cells: [...cells.values()], agreement: a, build: 'test',
-    } });
-  });
-  return true;
-}
-
 async function run() {
   await mkdir(SHOTS, { recursive: true });
   const browser = await chromium.launch({
@@ -536,7 +491,6 @@ async function desktop(browser) {
 
   step = 'territoire : Deux-Sèvres, APL et zonage des médecins';
   log(step);
-  const fallback = await zonageFallback(p);
   await p.evaluate(() => { location.hash = '#territoire/departement/79'; });
   await p.locator('#zonage-table').waitFor({ timeout: STEP_TIMEOUT });
   const zt = (await p.locator('#zonage-table').innerText()).replace(/\u202f/g, ' ');
@@ -551,7 +505,7 @@ async function desktop(browser) {
   ]);
   const zonageCsv = await readFile(await zcsv.path(), 'utf8');
   check(/^\ufeff?Classe d’APL;ZIP : communes;ZIP : habitants/.test(zonageCsv), `export CSV APL × zonage inattendu : ${zonageCsv.slice(0, 200)}`);
-  log(`APL × zonage (79)${fallback ? ' [réponse recalculée par le test]' : ''} : ${agreement.replace(/\s+/g, ' ')}`);
+  log(`APL × zonage (79) : ${agreement.replace(/\s+/g, ' ')}`);
   await p.locator('#zonage-heading').scrollIntoViewIfNeeded();
   await shot(p, '03c-territoire-79-zonage.png');
   await axeCheck(p, 'Territoire (APL × zonage), ordinateur');
@@ -727,7 +681,6 @@ async function phone(browser) {
 
   step = 'téléphone : APL et zonage des Deux-Sèvres';
   log(step);
-  await zonageFallback(p);
   await p.evaluate(() => { location.hash = '#territoire/departement/79'; });
   await p.locator('#zonage-table').waitFor({ timeout: STEP_TIMEOUT });
   const zoverflow = await p.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
