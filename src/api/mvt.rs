@@ -51,7 +51,7 @@ struct Shape {
     bbox: Rect<f64>,
 }
 
-/// Tiles up to this zoom are kept once made (gzip-compressed): there are few of them
+/// Tiles up to this zoom are kept once made (plain and gzip-compressed): there are few of them
 /// (a few hundred over France) and each holds many features, so they are the costly
 /// ones; deeper tiles are small and cut on each request.
 pub const KEPT_MAX_ZOOM: u8 = 9;
@@ -64,15 +64,22 @@ const KEPT_MAX_BYTES: usize = 64 << 20;
 #[derive(Debug, Default)]
 pub struct Pyramid {
     levels: [OnceLock<Vec<Option<Shape>>>; (DETAIL_ZOOM / 2 + 1) as usize],
-    kept: Mutex<HashMap<(u8, u32, u32), Arc<OnceLock<Result<Bytes, String>>>>>,
+    kept: Mutex<HashMap<(u8, u32, u32), Arc<OnceLock<Result<KeptTile, String>>>>>,
     kept_bytes: AtomicUsize,
 }
 
-/// A tile as served: its bytes, gzip-compressed or not.
+/// A kept tile, plain and gzip-compressed (sent as is to clients that take gzip).
+#[derive(Debug, Clone)]
+pub struct KeptTile {
+    pub plain: Bytes,
+    pub gzip: Bytes,
+}
+
+/// A tile as served: made for this request, or kept.
 #[derive(Debug, Clone)]
 pub enum TileBody {
-    Plain(Vec<u8>),
-    Gzip(Bytes),
+    Made(Vec<u8>),
+    Kept(KeptTile),
 }
 
 impl Pyramid {
@@ -97,7 +104,7 @@ impl Pyramid {
 
 impl Pyramid {
     /// Tile (z, x, y) if it is kept and made (no waiting, no work).
-    pub fn kept(&self, z: u8, x: u32, y: u32) -> Option<Bytes> {
+    pub fn kept(&self, z: u8, x: u32, y: u32) -> Option<KeptTile> {
         let kept = self.kept.lock().unwrap_or_else(|e| e.into_inner());
         kept.get(&(z, x, y))?.get()?.as_ref().ok().cloned()
     }
@@ -106,7 +113,7 @@ impl Pyramid {
     /// once: concurrent requests for the same tile wait for one thread), else made now.
     pub fn tile(&self, c: &Collection, z: u8, x: u32, y: u32) -> Result<TileBody, String> {
         if z > KEPT_MAX_ZOOM {
-            return encode(c, self, z, x, y).map(TileBody::Plain);
+            return encode(c, self, z, x, y).map(TileBody::Made);
         }
         let cell = {
             let mut kept = self.kept.lock().unwrap_or_else(|e| e.into_inner());
@@ -114,20 +121,24 @@ impl Pyramid {
                 cell.clone()
             } else if self.kept_bytes.load(Ordering::Relaxed) > KEPT_MAX_BYTES {
                 drop(kept);
-                return encode(c, self, z, x, y).map(TileBody::Plain);
+                return encode(c, self, z, x, y).map(TileBody::Made);
             } else {
                 kept.entry((z, x, y)).or_default().clone()
             }
         };
         let made = cell.get_or_init(|| {
-            let made = encode(c, self, z, x, y).map(|raw| gzip(&raw));
-            if let Ok(b) = &made {
-                self.kept_bytes.fetch_add(b.len(), Ordering::Relaxed);
+            let made = encode(c, self, z, x, y).map(|raw| KeptTile {
+                gzip: gzip(&raw),
+                plain: Bytes::from(raw),
+            });
+            if let Ok(t) = &made {
+                self.kept_bytes
+                    .fetch_add(t.plain.len() + t.gzip.len(), Ordering::Relaxed);
             }
             made
         });
         match made {
-            Ok(b) => Ok(TileBody::Gzip(b.clone())),
+            Ok(t) => Ok(TileBody::Kept(t.clone())),
             Err(e) => {
                 // Not kept: the next request tries again.
                 let mut kept = self.kept.lock().unwrap_or_else(|e| e.into_inner());

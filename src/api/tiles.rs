@@ -63,36 +63,31 @@ pub async fn tile(
     let (x, y) = (coord("column", x)?, coord("row", &y)?);
     let q = QueryPairs::parse(raw.as_deref());
     let current = q.get("v")? == Some(st.build_id());
-    let gzip_ok = accepts_gzip(&headers);
     let body = match st.tiles[index].kept(z, x, y) {
-        Some(b) if gzip_ok => TileBody::Gzip(b),
-        _ => {
+        Some(t) => TileBody::Kept(t),
+        None => {
             let st2 = st.clone();
             tokio::task::spawn_blocking(move || {
-                let t = st2.tiles[index].tile(&st2.collections[index], z, x, y)?;
-                Ok::<_, String>(match t {
-                    TileBody::Gzip(b) if !gzip_ok => TileBody::Plain(gunzip(&b)?),
-                    t => t,
-                })
+                st2.tiles[index].tile(&st2.collections[index], z, x, y)
             })
             .await
             .map_err(ApiError::internal)?
             .map_err(ApiError::internal)?
         }
     };
+    let mvt = (header::CONTENT_TYPE, HeaderValue::from_static(MVT));
     let mut r = match body {
-        TileBody::Plain(b) => {
-            ([(header::CONTENT_TYPE, HeaderValue::from_static(MVT))], b).into_response()
-        }
+        TileBody::Made(b) => ([mvt], b).into_response(),
         // Kept compressed: sent as is (the compression layer leaves an encoded body alone).
-        TileBody::Gzip(b) => (
+        TileBody::Kept(t) if accepts_gzip(&headers) => (
             [
-                (header::CONTENT_TYPE, HeaderValue::from_static(MVT)),
+                mvt,
                 (header::CONTENT_ENCODING, HeaderValue::from_static("gzip")),
             ],
-            b,
+            t.gzip,
         )
             .into_response(),
+        TileBody::Kept(t) => ([mvt], t.plain).into_response(),
     };
     r.headers_mut()
         .insert(header::VARY, HeaderValue::from_static("accept-encoding"));
@@ -123,15 +118,6 @@ fn accepts_gzip(headers: &HeaderMap) -> bool {
                 .map_or(1.0, |q| q.parse::<f32>().unwrap_or(0.0));
             (name.eq_ignore_ascii_case("gzip") || name == "*") && q > 0.0
         })
-}
-
-fn gunzip(b: &[u8]) -> Result<Vec<u8>, String> {
-    use std::io::Read;
-    let mut out = Vec::new();
-    flate2::read::GzDecoder::new(b)
-        .read_to_end(&mut out)
-        .map_err(|e| format!("kept tile: {e}"))?;
-    Ok(out)
 }
 
 /// `GET /tiles/{id}.json`: TileJSON 3.0 of a collection's tiles, URLs of the build served.
