@@ -64,9 +64,12 @@ const KEPT_MAX_BYTES: usize = 64 << 20;
 #[derive(Debug, Default)]
 pub struct Pyramid {
     levels: [OnceLock<Vec<Option<Shape>>>; (DETAIL_ZOOM / 2 + 1) as usize],
-    kept: Mutex<HashMap<(u8, u32, u32), Arc<OnceLock<Result<KeptTile, String>>>>>,
+    kept: Mutex<HashMap<(u8, u32, u32), Arc<KeptCell>>>,
     kept_bytes: AtomicUsize,
 }
+
+/// A kept tile once made (or why it could not be), shared by the requests that wait for it.
+type KeptCell = OnceLock<Result<KeptTile, String>>;
 
 /// A kept tile, plain and gzip-compressed (sent as is to clients that take gzip).
 #[derive(Debug, Clone)]
