@@ -6,6 +6,7 @@ mod api;
 mod bad_input;
 mod cli;
 mod gis;
+mod hostile;
 mod import_fixtures;
 mod internet;
 mod mirror;

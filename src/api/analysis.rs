@@ -27,6 +27,7 @@ use crate::model::{Kind, Step, SupplySource};
 
 use super::Service;
 use super::error::{ApiError, ApiResult};
+use super::limits::{cancelled, heavy};
 use super::params::{QueryPairs, bad};
 use super::query::{
     CoverageQuery, ExplainQuery, NearestQuery, ScenarioBody, SearchQuery, SitingQuery,
@@ -47,15 +48,6 @@ fn matrix_for(st: &AppState, model: DistanceModel) -> ApiResult<Option<&TravelMa
         },
         _ => Ok(None),
     }
-}
-
-/// Runs heavy work off the async workers.
-async fn blocking<T: Send + 'static>(
-    f: impl FnOnce() -> ApiResult<T> + Send + 'static,
-) -> ApiResult<T> {
-    tokio::task::spawn_blocking(f)
-        .await
-        .map_err(ApiError::internal)?
 }
 
 /// A structure as `/nearest` lists it.
@@ -360,7 +352,7 @@ pub async fn scenarios(
     let st = service.state();
     let req = ScenarioBody::parse(&body)?.request(&st)?;
     matrix_for(&st, req.model)?;
-    let answer = blocking(move || {
+    let answer = heavy(&service, move |_| {
         let matrix = matrix_for(&st, req.model)?;
         let base = st
             .baselines
@@ -410,19 +402,23 @@ pub async fn siting(
     let st = service.state();
     let req = SitingQuery::parse(&QueryPairs::parse(raw.as_deref()), &st)?;
     matrix_for(&st, req.model)?;
-    let answer = blocking(move || {
+    let answer = heavy(&service, move |cancel| {
         let matrix = matrix_for(&st, req.model)?;
         let base = st
             .baselines
             .nearest(&st.engine, &req.kind, req.model, matrix);
-        let s = st.engine.siting(
-            &req.territory,
-            &req.kind,
-            req.k,
-            req.threshold,
-            req.model,
-            &base,
-        );
+        let s = st
+            .engine
+            .siting_cancellable(
+                &req.territory,
+                &req.kind,
+                req.k,
+                req.threshold,
+                req.model,
+                &base,
+                cancel,
+            )
+            .map_err(|_| cancelled())?;
         Ok(Answer::new(&st, s))
     })
     .await?;

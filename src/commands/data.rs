@@ -231,6 +231,9 @@ pub fn serve(data_dir: &Path, args: &ServeArgs) -> anyhow::Result<()> {
             ),
         }
     }
-    runtime.block_on(careaccess::api::serve(data_dir, &web_dir, args.bind))?;
+    let served = runtime.block_on(careaccess::api::serve(data_dir, &web_dir, args.bind));
+    // Heavy work still running past the shutdown grace is abandoned, not waited for.
+    runtime.shutdown_timeout(std::time::Duration::from_millis(500));
+    served?;
     Ok(())
 }

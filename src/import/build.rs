@@ -285,6 +285,7 @@ fn build_into(
         .into_iter()
         .map(|(k, s)| (k.to_string(), s))
         .collect();
+    meta.record_digests(out)?;
     meta.write(out)?;
     progress.finish_and_clear();
     Ok(report)
@@ -865,6 +866,7 @@ fn dataset_meta(
             .flat_map(|(id, t)| t.fields.iter().map(move |f| (f.clone(), id.clone())))
             .collect(),
         layers: report.outputs.clone(),
+        sha256: BTreeMap::new(),
         kinds: BTreeMap::new(),
     }
 }
