@@ -7,6 +7,7 @@ mod bad_input;
 mod cli;
 mod gis;
 mod hostile;
+mod hostile_files;
 mod import_fixtures;
 mod internet;
 mod mirror;

@@ -15,6 +15,7 @@ use serde::Serialize;
 use serde_json::{Value, json};
 
 use crate::analysis::DistanceModel;
+use crate::analysis::change::ScenarioError;
 use crate::analysis::coverage::Coverage;
 use crate::analysis::fca::Accessibility;
 use crate::analysis::fca::aggregate::Aggregate;
@@ -360,7 +361,12 @@ pub async fn scenarios(
         let mut r = st
             .engine
             .scenario(&req.kind, &req.changes, req.model, req.threshold, &base)
-            .map_err(|e| ApiError::bad_request(e.to_string()))?;
+            .map_err(|e| match e {
+                ScenarioError::BadCapacity(..) => {
+                    ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, e.to_string())
+                }
+                e => ApiError::bad_request(e.to_string()),
+            })?;
         if let Some(t) = &req.territory {
             r = r.with_inside(t);
         }
