@@ -226,3 +226,72 @@ fn staging_folders_of_killed_builds_are_removed_at_the_next_build() {
         "the killed build's staging folder is still there"
     );
 }
+
+/// The build refuses a source emptied to its header (a required one stops the build, an
+/// optional one is left out with the reason), and a cached file changed since its fetch.
+#[test]
+fn empty_sources_and_changed_cache_files_are_refused() {
+    use careaccess::import::fetch::FetchManifest;
+    let mini = Mini::new();
+    mini.fetch();
+    mini.build();
+    let fetched = FetchManifest::read(mini.data()).unwrap();
+    let file = fetched.path_of(mini.data(), "msp_points").unwrap();
+    let original = std::fs::read(&file).unwrap();
+    // Changed after the fetch: refused by its sha256.
+    let header = original.split(|&b| b == b'\n').next().unwrap().to_vec();
+    std::fs::write(&file, [header.as_slice(), b"\n"].concat()).unwrap();
+    let e = careaccess::import::build::build(mini.manifest(), mini.data())
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("msp_points") && e.contains("sha256"), "{e}");
+    // The same header-only file recorded as fetched: no row, refused.
+    let mut record = FetchManifest::read(mini.data()).unwrap();
+    let digest = careaccess::import::fetch::sha256_file(&file).unwrap();
+    record.fetched.get_mut("msp_points").unwrap().sha256 = digest;
+    record.write(mini.data()).unwrap();
+    let e = careaccess::import::build::build(mini.manifest(), mini.data())
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("msp_points") && e.contains("no row"), "{e}");
+}
+
+/// A source that reads more than 20 % fewer rows than in the build served stops the
+/// build, unless it is allowed.
+#[test]
+fn a_shrunk_source_stops_the_build_unless_allowed() {
+    use careaccess::import::checks::no_shrink;
+    use careaccess::import::{BuildReport, SourceReport};
+    let report = |rows: &[(&str, u64)]| BuildReport {
+        build_id: "b".into(),
+        sources: rows
+            .iter()
+            .map(|(id, n)| SourceReport {
+                id: (*id).into(),
+                status: "built".into(),
+                rows_read: *n,
+                ..SourceReport::default()
+            })
+            .collect(),
+        ..BuildReport::default()
+    };
+    let before = report(&[("ehpad", 721), ("msp", 100)]);
+    let cut = report(&[("ehpad", 431), ("msp", 100)]);
+    let e = no_shrink(Some(&before), &cut, false)
+        .unwrap_err()
+        .to_string();
+    assert!(
+        e.contains("ehpad: 431 rows, 721") && e.contains("--allow-shrink"),
+        "{e}"
+    );
+    assert!(no_shrink(Some(&before), &cut, true).is_ok());
+    assert!(
+        no_shrink(
+            Some(&before),
+            &report(&[("ehpad", 600), ("msp", 81)]),
+            false
+        )
+        .is_ok()
+    );
+    assert!(no_shrink(None, &cut, false).is_ok());
+}

@@ -71,7 +71,7 @@ fn dispatch(cli: Cli) -> anyhow::Result<()> {
     let data_dir = cli.data_dir;
     match cli.command {
         Command::Data(DataCommand::Fetch(args)) => data::fetch(&data_dir, &args),
-        Command::Data(DataCommand::Build) => data::build(&data_dir),
+        Command::Data(DataCommand::Build(args)) => data::build(&data_dir, args.allow_shrink),
         Command::Data(DataCommand::Status) => data::status(&data_dir),
         Command::Data(DataCommand::Sources(args)) => data::sources(&data_dir, &args),
         Command::Serve(args) => data::serve(&data_dir, &args),
