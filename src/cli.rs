@@ -394,12 +394,20 @@ pub enum DataCommand {
     /// Copy every source from a mirror, or download it from its official URL.
     Fetch(FetchArgs),
     /// Parse the fetched sources and write geodata/*.fgb and build-report.json.
-    Build,
+    Build(BuildArgs),
     /// Show what is fetched and what the current build holds.
     Status,
     /// For each source: where it comes from, its pinned version or date, and (with
     /// --remote) whether its publisher has a newer one.
     Sources(SourcesArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct BuildArgs {
+    /// Build even if a source reads more than 20 % fewer rows than in the build served
+    /// (otherwise an error: a file cut short?).
+    #[arg(long)]
+    pub allow_shrink: bool,
 }
 
 #[derive(Debug, Args)]

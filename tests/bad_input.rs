@@ -26,6 +26,13 @@
 //! | oversized or malformed scenario body | `POST /scenarios` | 413 / 400 with line and column |
 //! | path traversal | static files | 404, nothing outside `web/` |
 //! | every input of the `http` fuzz corpus | every route | never 5xx |
+//! | last line without its line break | CSV | read, and a note in the report that it may be cut short |
+//! | a column named twice | points CSV, any CSV | error naming the column |
+//! | a file of NUL bytes, a line over 1 MiB | CSV | error at once (short), not a 2 GB line |
+//! | a gzip or zip bomb | archives | error past the decompression limit |
+//! | a header only, an emptied file | every source, at build | error (`no row`); optional: left out with the reason (`tests/hostile_files.rs`) |
+//! | a cached file changed since its fetch | every source, at build | error naming its sha256 (`tests/hostile_files.rs`) |
+//! | a source > 20 % smaller than in the build served | build | error unless `--allow-shrink` |
 
 use std::io::Cursor;
 
@@ -284,6 +291,82 @@ fn points_csv_in_windows_1252_is_read() {
     .unwrap();
     let (latin, _, _) = encoding_rs::WINDOWS_1252.encode(&text);
     read_as("ehpad_finess_7dep", &latin, 1, &[]);
+}
+
+/// Issue 18: a last line cut short is noted in the report; a duplicate column is an
+/// error naming it; a file of NUL bytes stops at once with an error, not a 2 GB line.
+#[test]
+fn points_csv_cut_duplicate_columns_and_nul_bytes() {
+    let mut cut = ehpad_csv(&[
+        "790001234,EHPAD Les Tilleuls,-0.08,46.83,79005,84,2 rue du Château,79600,AIRVAULT",
+        "790001235,EHPAD Les Lilas,-0.08,46.83,79005,84,2 rue",
+    ]);
+    cut.pop(); // the final line break
+    let r = read("ehpad_finess_7dep", &cut).unwrap().report;
+    assert!(
+        r.notes
+            .iter()
+            .any(|n| n.contains("line 3") && n.contains("cut short")),
+        "{:?}",
+        r.notes
+    );
+    let whole = read(
+        "ehpad_finess_7dep",
+        &ehpad_csv(&["790001234,EHPAD,-0.08,46.83,79005,84,,,"]),
+    )
+    .unwrap()
+    .report;
+    assert!(
+        !whole.notes.iter().any(|n| n.contains("cut short")),
+        "{:?}",
+        whole.notes
+    );
+
+    let twice = format!(
+        "{}790001234,EHPAD,-0.08,46.83,79005,84,,,\n",
+        EHPAD_HEADER.replace("nom,lon", "lon,nom,lon")
+    );
+    refused(
+        "ehpad_finess_7dep",
+        twice.as_bytes(),
+        &["\"lon\"", "2 times"],
+    );
+
+    let nul = vec![0u8; 3 << 20];
+    let start = std::time::Instant::now();
+    let e = match read("ehpad_finess_7dep", &nul) {
+        Ok(_) => panic!("a file of NUL bytes was read"),
+        Err(e) => e.to_string(),
+    };
+    assert!(e.contains("line longer than"), "{e:.300}");
+    assert!(e.len() < 2_000, "an error of {} bytes", e.len());
+    assert!(start.elapsed() < std::time::Duration::from_secs(60));
+}
+
+/// A gzip bomb stops with an error once past the limit, instead of filling the memory.
+#[test]
+fn a_gzip_bomb_stops_at_the_decompression_limit() {
+    use std::io::{Read, Write};
+    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::best());
+    let zeros = vec![0u8; 1 << 20];
+    for _ in 0..64 {
+        gz.write_all(&zeros).unwrap();
+    }
+    let bomb = gz.finish().unwrap();
+    assert!(bomb.len() < 1 << 20, "{} bytes", bomb.len());
+    let mut out = Vec::new();
+    let e = careaccess::import::checks::Capped::new(
+        flate2::read::GzDecoder::new(bomb.as_slice()),
+        8 << 20,
+        "bomb.gz",
+    )
+    .read_to_end(&mut out)
+    .unwrap_err();
+    assert!(
+        e.to_string().contains("bomb.gz holds more than 8 MiB"),
+        "{e}"
+    );
+    assert!(out.len() <= 8 << 20);
 }
 
 /// A FeatureCollection of the CNSA prices layout with these features.

@@ -184,3 +184,29 @@ pub fn gdal_copies_one_departement(url: &str, collections: &[&str], dep: &str) -
         .parse()
         .unwrap()
 }
+
+impl Server {
+    /// The port listened on.
+    pub fn port(&self) -> u16 {
+        self.url.rsplit(':').next().unwrap().parse().unwrap()
+    }
+
+    /// `/health` as JSON.
+    pub fn health(&self) -> serde_json::Value {
+        let (status, body) = self.get("/health");
+        assert_eq!(status, 200, "{body}");
+        serde_json::from_str(&body).unwrap()
+    }
+
+    /// Waits up to `limit` for the process to exit.
+    pub fn exits_within(&mut self, limit: Duration) -> Option<std::process::ExitStatus> {
+        let start = Instant::now();
+        while start.elapsed() < limit {
+            if let Some(s) = self.child.try_wait().unwrap() {
+                return Some(s);
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        None
+    }
+}

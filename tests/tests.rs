@@ -6,6 +6,8 @@ mod api;
 mod bad_input;
 mod cli;
 mod gis;
+mod hostile;
+mod hostile_files;
 mod import_fixtures;
 mod internet;
 mod mirror;

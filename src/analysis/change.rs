@@ -38,7 +38,7 @@ pub enum ScenarioError {
     BadPoint(usize, f64, f64),
     #[error("change {0}: no structure of kind {1} with id {2:?}")]
     UnknownId(usize, Kind, String),
-    #[error("change {0}: capacity {1} must be a number ≥ 0")]
+    #[error("change {0}: `capacity` {1} must be a number from 0 to {max}", max = MAX_CAPACITY)]
     BadCapacity(usize, f64),
     #[error("a scenario has at most {max} changes, this one has {0}", max = MAX_CHANGES)]
     TooMany(usize),
@@ -62,6 +62,10 @@ pub enum ScenarioError {
 
 /// Changes per scenario (a request-size bound for the API).
 pub const MAX_CHANGES: usize = 200;
+/// Largest capacity of a structure in a scenario (places, beds): far above any real one,
+/// and small enough that sums of capacities stay exact (1.7e308 would overflow them into
+/// infinities and silently empty results).
+pub const MAX_CAPACITY: f64 = 1_000_000.0;
 
 /// A site a scenario adds.
 #[derive(Debug, Clone)]
@@ -120,7 +124,7 @@ impl Engine {
                         return Err(ScenarioError::BadPoint(i, *lon, *lat));
                     }
                     if let Some(cap) = capacity
-                        && !(cap.is_finite() && *cap >= 0.0)
+                        && !(0.0..=MAX_CAPACITY).contains(cap)
                     {
                         return Err(ScenarioError::BadCapacity(i, *cap));
                     }
@@ -137,7 +141,7 @@ impl Engine {
                     resolved.removed.insert(position_of(i, id)?, i);
                 }
                 Change::Resize { id, capacity } => {
-                    if !(capacity.is_finite() && *capacity >= 0.0) {
+                    if !(0.0..=MAX_CAPACITY).contains(capacity) {
                         return Err(ScenarioError::BadCapacity(i, *capacity));
                     }
                     resolved.resized.insert(position_of(i, id)?, (i, *capacity));

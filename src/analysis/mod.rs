@@ -15,9 +15,11 @@
 //! - [`fca`]: 2SFCA potential accessibility (DREES APL style), explain, territory
 //!   aggregates, zonage review and scenario deltas.
 //! - [`baseline`]: the national results a service answers from.
+//! - [`cancel`]: the flag a long analysis (siting) checks to stop early.
 //! - [`parallel`]: work over the available cores, results in input order.
 
 pub mod baseline;
+pub mod cancel;
 pub mod change;
 pub mod coverage;
 pub mod distance;
@@ -31,5 +33,6 @@ pub mod siting;
 pub mod territory;
 pub mod travel;
 
+pub use cancel::{Cancel, Cancelled};
 pub use distance::{DistanceModel, TravelMatrix, Trip};
 pub use engine::Engine;

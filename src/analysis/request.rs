@@ -26,6 +26,9 @@ pub enum RequestError {
     Param { name: &'static str, message: String },
     /// Parameters that do not go together.
     Combination(String),
+    /// A request whose work would exceed a bound (refused before any work: 422 over HTTP);
+    /// the message names the parameters and the bound.
+    TooCostly(String),
 }
 
 impl RequestError {
@@ -41,7 +44,7 @@ impl fmt::Display for RequestError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             RequestError::Param { name, message } => write!(f, "parameter `{name}` {message}"),
-            RequestError::Combination(m) => f.write_str(m),
+            RequestError::Combination(m) | RequestError::TooCostly(m) => f.write_str(m),
         }
     }
 }
@@ -80,6 +83,13 @@ pub const MAX_NEAREST_K: usize = 50;
 /// How many sites `siting` suggests, by default and at most.
 pub const DEFAULT_SITING_K: usize = 3;
 pub const MAX_SITING_K: usize = 50;
+/// Largest siting threshold in km and in minutes: a candidate's reach is every commune
+/// within it, so the work grows with its square.
+pub const MAX_SITING_KM: f64 = 100.0;
+pub const MAX_SITING_MIN: f64 = 90.0;
+/// Largest siting work, candidates × k (a région of 5,000 communes with k = 50 fits, all
+/// of France with k = 50 does not).
+pub const MAX_SITING_COST: usize = 500_000;
 /// The APL threshold of the territory summaries for `mg` (DREES/DGOS: ZIP-eligible).
 pub const MG_SUMMARY_THRESHOLD: f64 = 2.5;
 
@@ -317,7 +327,7 @@ impl SitingRequest {
         within: (Option<f64>, Option<f64>),
         model: Option<DistanceModel>,
     ) -> Result<Self, RequestError> {
-        Ok(SitingRequest {
+        let req = SitingRequest {
             kind: self::kind(engine, "kind", kind)?,
             k: match k {
                 Some(k) => count("k", k, 1, MAX_SITING_K)?,
@@ -326,7 +336,37 @@ impl SitingRequest {
             threshold: threshold(within.0, within.1)?,
             model: model.unwrap_or(DEFAULT_MODEL),
             territory,
-        })
+        };
+        req.check_cost(req.territory.communes.len())?;
+        Ok(req)
+    }
+
+    /// Refuses a siting whose work would be out of bounds (before any is done): a
+    /// threshold over [`MAX_SITING_KM`] / [`MAX_SITING_MIN`], or `candidates × k` over
+    /// [`MAX_SITING_COST`].
+    pub fn check_cost(&self, candidates: usize) -> Result<(), RequestError> {
+        match self.threshold {
+            Threshold::Km(km) if km > MAX_SITING_KM => {
+                return Err(RequestError::TooCostly(format!(
+                    "parameter `within_km` is {km}: siting takes at most {MAX_SITING_KM} km"
+                )));
+            }
+            Threshold::Minutes(m) if m > MAX_SITING_MIN => {
+                return Err(RequestError::TooCostly(format!(
+                    "parameter `within_min` is {m}: siting takes at most {MAX_SITING_MIN} min"
+                )));
+            }
+            _ => {}
+        }
+        let cost = candidates.saturating_mul(self.k);
+        if cost > MAX_SITING_COST {
+            return Err(RequestError::TooCostly(format!(
+                "siting in {} weighs {candidates} candidate communes × k = {} = {cost}, over \
+                 {MAX_SITING_COST}: choose a smaller territory or a smaller `k`",
+                self.territory.code, self.k
+            )));
+        }
+        Ok(())
     }
 }
 

@@ -9,6 +9,7 @@ use serde::Serialize;
 
 use crate::model::{Kind, Territory};
 
+use super::cancel::{Cancel, Cancelled};
 use super::coverage::{Threshold, share};
 use super::distance::{DistanceModel, Trip};
 use super::engine::Engine;
@@ -62,6 +63,34 @@ impl Engine {
         model: DistanceModel,
         baseline: &[CommuneNearest],
     ) -> Siting {
+        match self.siting_cancellable(
+            territory,
+            kind,
+            k,
+            threshold,
+            model,
+            baseline,
+            &Cancel::new(),
+        ) {
+            Ok(s) => s,
+            // Nobody else holds the flag.
+            Err(Cancelled) => unreachable!("a flag nobody holds was set"),
+        }
+    }
+
+    /// [`Engine::siting`] that stops with [`Cancelled`] once `cancel` is set (checked for
+    /// every candidate, while candidates are gathered and at every pick).
+    #[expect(clippy::too_many_arguments, reason = "siting's request and its flag")]
+    pub fn siting_cancellable(
+        &self,
+        territory: &Territory,
+        kind: &Kind,
+        k: usize,
+        threshold: Threshold,
+        model: DistanceModel,
+        baseline: &[CommuneNearest],
+        cancel: &Cancel,
+    ) -> Result<Siting, Cancelled> {
         let (all, _) = self.members(territory);
         let (members, outside): (Vec<usize>, Vec<usize>) =
             all.into_iter().partition(|&i| self.data.in_scope(kind, i));
@@ -90,24 +119,26 @@ impl Engine {
         };
         let before = covered_pop(&covered);
         // Candidate c covers the territory's communes within the threshold of its point.
-        let candidates: Vec<(usize, Vec<usize>)> = members
-            .iter()
-            .filter_map(|&c| {
-                let p = self.commune_points[c]?;
-                let zone = self.commune_zone[c];
-                let mut reach: Vec<usize> = self
-                    .commune_index()
-                    .within(&p, radius_m)
-                    .filter(|h| reaches(h.distance_m))
-                    .map(|h| self.commune_ids[h.index])
-                    .filter(|m| in_territory.contains(m) && self.commune_zone[*m] == zone)
-                    .collect();
-                reach.sort_unstable();
-                Some((c, reach))
-            })
-            .collect();
+        let mut candidates: Vec<(usize, Vec<usize>)> = Vec::with_capacity(members.len());
+        for &c in &members {
+            cancel.check()?;
+            let Some(p) = self.commune_points[c] else {
+                continue;
+            };
+            let zone = self.commune_zone[c];
+            let mut reach: Vec<usize> = self
+                .commune_index()
+                .within(&p, radius_m)
+                .filter(|h| reaches(h.distance_m))
+                .map(|h| self.commune_ids[h.index])
+                .filter(|m| in_territory.contains(m) && self.commune_zone[*m] == zone)
+                .collect();
+            reach.sort_unstable();
+            candidates.push((c, reach));
+        }
         let mut picks = Vec::new();
         for rank in 1..=k.min(MAX_SITING_K) {
+            cancel.check()?;
             let gain = |reach: &[usize]| -> u64 {
                 reach
                     .iter()
@@ -143,7 +174,7 @@ impl Engine {
                 share_within_after: share(covered_pop(&covered), population),
             });
         }
-        Siting {
+        Ok(Siting {
             territory_code: territory.code.clone(),
             territory_name: territory.name.clone(),
             kind: kind.clone(),
@@ -154,7 +185,7 @@ impl Engine {
             picks,
             communes_out_of_scope: outside.len(),
             population_out_of_scope: pop(&outside),
-        }
+        })
     }
 }
 

@@ -15,6 +15,7 @@ use serde::Serialize;
 use serde_json::{Value, json};
 
 use crate::analysis::DistanceModel;
+use crate::analysis::change::ScenarioError;
 use crate::analysis::coverage::Coverage;
 use crate::analysis::fca::Accessibility;
 use crate::analysis::fca::aggregate::Aggregate;
@@ -28,6 +29,7 @@ use crate::model::{Kind, Step, SupplySource};
 
 use super::Service;
 use super::error::{ApiError, ApiResult};
+use super::limits::{cancelled, heavy};
 use super::params::{QueryPairs, bad};
 use super::query::{
     CoverageQuery, ExplainQuery, NearestQuery, ScenarioBody, SearchQuery, SitingQuery, ZonageQuery,
@@ -48,15 +50,6 @@ fn matrix_for(st: &AppState, model: DistanceModel) -> ApiResult<Option<&TravelMa
         },
         _ => Ok(None),
     }
-}
-
-/// Runs heavy work off the async workers.
-async fn blocking<T: Send + 'static>(
-    f: impl FnOnce() -> ApiResult<T> + Send + 'static,
-) -> ApiResult<T> {
-    tokio::task::spawn_blocking(f)
-        .await
-        .map_err(ApiError::internal)?
 }
 
 /// A structure as `/nearest` lists it.
@@ -382,7 +375,7 @@ pub async fn scenarios(
     let st = service.state();
     let req = ScenarioBody::parse(&body)?.request(&st)?;
     matrix_for(&st, req.model)?;
-    let answer = blocking(move || {
+    let answer = heavy(&service, move |_| {
         let matrix = matrix_for(&st, req.model)?;
         let base = st
             .baselines
@@ -390,7 +383,12 @@ pub async fn scenarios(
         let mut r = st
             .engine
             .scenario(&req.kind, &req.changes, req.model, req.threshold, &base)
-            .map_err(|e| ApiError::bad_request(e.to_string()))?;
+            .map_err(|e| match e {
+                ScenarioError::BadCapacity(..) => {
+                    ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, e.to_string())
+                }
+                e => ApiError::bad_request(e.to_string()),
+            })?;
         if let Some(t) = &req.territory {
             r = r.with_inside(t);
         }
@@ -432,19 +430,23 @@ pub async fn siting(
     let st = service.state();
     let req = SitingQuery::parse(&QueryPairs::parse(raw.as_deref()), &st)?;
     matrix_for(&st, req.model)?;
-    let answer = blocking(move || {
+    let answer = heavy(&service, move |cancel| {
         let matrix = matrix_for(&st, req.model)?;
         let base = st
             .baselines
             .nearest(&st.engine, &req.kind, req.model, matrix);
-        let s = st.engine.siting(
-            &req.territory,
-            &req.kind,
-            req.k,
-            req.threshold,
-            req.model,
-            &base,
-        );
+        let s = st
+            .engine
+            .siting_cancellable(
+                &req.territory,
+                &req.kind,
+                req.k,
+                req.threshold,
+                req.model,
+                &base,
+                cancel,
+            )
+            .map_err(|_| cancelled())?;
         Ok(Answer::new(&st, s))
     })
     .await?;

@@ -77,7 +77,11 @@ impl IntoResponse for ApiError {
 
 impl From<crate::analysis::request::RequestError> for ApiError {
     fn from(e: crate::analysis::request::RequestError) -> Self {
-        ApiError::bad_request(e.to_string())
+        use crate::analysis::request::RequestError;
+        match e {
+            RequestError::TooCostly(m) => ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, m),
+            e => ApiError::bad_request(e.to_string()),
+        }
     }
 }
 

@@ -1,9 +1,11 @@
 //! Map layers for the web page: polygons simplified for display, with every property,
-//! as gzipped GeoJSON made once per build on first request. The full-resolution
+//! as gzipped GeoJSON made once per build on first request (one build per layer, the
+//! other requests wait for it; off the async workers). The full-resolution
 //! geometries stay available from `/collections/{id}/items`.
 
 use std::sync::Arc;
 
+use axum::body::Bytes;
 use axum::extract::{Path, RawQuery, State};
 use axum::http::{HeaderMap, HeaderValue, header};
 use axum::response::{IntoResponse, Response};
@@ -12,6 +14,7 @@ use geo::{Geometry, MapCoords, Simplify};
 use super::Service;
 use super::error::{ApiError, ApiResult};
 use super::features::{self, GeoJsonPage};
+use super::limits::{accepts_gzip, heavy};
 use super::params::QueryPairs;
 use super::state::AppState;
 
@@ -23,6 +26,8 @@ pub const LAYERS: [(&str, f64); 5] = [
     ("regions", 0.005),
     ("cls", 0.001),
 ];
+
+const _: () = assert!(LAYERS.len() == super::state::MAP_LAYERS);
 
 /// Properties a map layer keeps: what the map colours, labels and filters by.
 fn on_map(name: &str) -> bool {
@@ -74,17 +79,35 @@ fn simplify(g: &Geometry<f64>, epsilon: f64) -> Geometry<f64> {
     }
 }
 
-/// The gzipped GeoJSON of one layer.
-pub fn layer_gz(st: &AppState, name: &str) -> ApiResult<Arc<Vec<u8>>> {
-    let Some(&(_, epsilon)) = LAYERS.iter().find(|(l, _)| *l == name) else {
-        return Err(ApiError::not_found(format!(
+/// The place of a map layer in [`LAYERS`] (and in `AppState::map_layers`).
+pub fn layer_index(name: &str) -> ApiResult<usize> {
+    LAYERS.iter().position(|(l, _)| *l == name).ok_or_else(|| {
+        ApiError::not_found(format!(
             "no map layer {name:?} (layers: {})",
             LAYERS.map(|(l, _)| l).join(", ")
-        )));
-    };
-    if let Some(cached) = st.map_cache.lock().map_err(ApiError::internal)?.get(name) {
-        return Ok(cached.clone());
-    }
+        ))
+    })
+}
+
+/// The gzipped GeoJSON of one layer, made once per build: the first request builds it in
+/// the heavy pool, the others wait for that one.
+pub async fn layer_cached(
+    service: &Arc<Service>,
+    st: &Arc<AppState>,
+    index: usize,
+) -> ApiResult<Bytes> {
+    let cell = &st.map_layers[index];
+    cell.get_or_try_init(|| {
+        let st = st.clone();
+        heavy(service, move |_| layer_gz(&st, LAYERS[index].0))
+    })
+    .await
+    .cloned()
+}
+
+/// The gzipped GeoJSON of one layer, made now.
+pub fn layer_gz(st: &AppState, name: &str) -> ApiResult<Bytes> {
+    let epsilon = LAYERS[layer_index(name)?].1;
     let c = st
         .collection(name)
         .ok_or_else(|| ApiError::not_found(format!("no collection {name}")))?;
@@ -110,12 +133,7 @@ pub fn layer_gz(st: &AppState, name: &str) -> ApiResult<Arc<Vec<u8>>> {
     )
     .map_err(ApiError::internal)?;
     let gz = buffered.into_inner().map_err(ApiError::internal)?;
-    let bytes = Arc::new(gz.finish().map_err(ApiError::internal)?);
-    st.map_cache
-        .lock()
-        .map_err(ApiError::internal)?
-        .insert(name.to_owned(), bytes.clone());
-    Ok(bytes)
+    Ok(Bytes::from(gz.finish().map_err(ApiError::internal)?))
 }
 
 /// `GET /map/{layer}`: gzipped GeoJSON (decompressed here for the rare client that does
@@ -129,13 +147,9 @@ pub async fn layer(
     QueryPairs::parse(raw.as_deref()).only(&[])?;
     let name = name.strip_suffix(".geojson").unwrap_or(&name).to_owned();
     let st = service.state();
-    let gz = tokio::task::spawn_blocking(move || layer_gz(&st, &name))
-        .await
-        .map_err(ApiError::internal)??;
-    let accepts_gzip = headers
-        .get(header::ACCEPT_ENCODING)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.contains("gzip"));
+    let index = layer_index(&name)?;
+    let gz = layer_cached(&service, &st, index).await?;
+    let accepts_gzip = accepts_gzip(&headers);
     let media = [(
         header::CONTENT_TYPE,
         HeaderValue::from_static("application/geo+json"),
@@ -144,13 +158,17 @@ pub async fn layer(
         Ok((
             media,
             [(header::CONTENT_ENCODING, HeaderValue::from_static("gzip"))],
-            gz.as_ref().clone(),
+            gz,
         )
             .into_response())
     } else {
-        let mut out = Vec::new();
-        std::io::copy(&mut flate2::read::GzDecoder::new(gz.as_slice()), &mut out)
-            .map_err(ApiError::internal)?;
+        let out = heavy(&service, move |_| {
+            let mut out = Vec::new();
+            std::io::copy(&mut flate2::read::GzDecoder::new(gz.as_ref()), &mut out)
+                .map_err(ApiError::internal)?;
+            Ok(out)
+        })
+        .await?;
         Ok((media, out).into_response())
     }
 }

@@ -19,15 +19,19 @@ pub mod error;
 pub mod export;
 pub mod features;
 pub mod items;
+pub mod limits;
 pub mod map;
 pub mod mvt;
 pub mod ogc;
 pub mod openapi;
+pub mod origins;
 pub mod params;
 pub mod query;
 pub mod response;
 pub mod search;
+pub mod server;
 pub mod state;
+pub mod static_files;
 pub mod tiles;
 
 use std::net::SocketAddr;
@@ -43,8 +47,6 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use tower_http::compression::CompressionLayer;
 use tower_http::compression::predicate::{DefaultPredicate, Predicate};
-use tower_http::cors::CorsLayer;
-use tower_http::services::ServeDir;
 use tower_http::trace::TraceLayer;
 
 pub use error::{ApiError, ApiResult};
@@ -76,9 +78,23 @@ pub struct Service {
     current: ArcSwap<AppState>,
     pub data_dir: PathBuf,
     pub web_dir: PathBuf,
-    /// Base of the links the service writes (`CAREACCESS_PUBLIC_URL`), else the request's
-    /// `Host`.
+    /// Base of the links the service writes (`CAREACCESS_PUBLIC_URL`); else
+    /// `X-Forwarded-Host`/`-Proto` when [`Service::trusted_proxy`], else [`Service::local_url`]
+    /// — never the request's `Host`.
     pub public_url: Option<String>,
+    /// `CAREACCESS_TRUSTED_PROXY`: the service sits behind a proxy whose `X-Forwarded-Host`
+    /// and `X-Forwarded-Proto` name its public address.
+    pub trusted_proxy: bool,
+    /// The address listened on (`http://127.0.0.1:8080`), the base of links otherwise;
+    /// `http://localhost` when not listening (tests).
+    pub local_url: String,
+    /// `CAREACCESS_CORS_ORIGINS`: origins whose pages may POST (GETs are open to any).
+    pub cors_origins: Vec<HeaderValue>,
+    /// Connection and request limits.
+    pub limits: limits::Limits,
+    /// Places of the heavy pool ([`limits::heavy`]).
+    pub heavy: Arc<tokio::sync::Semaphore>,
+    pub stats: Arc<limits::Stats>,
     /// Token that `POST /admin/reload` requires (`CAREACCESS_ADMIN_TOKEN`); no token, no
     /// reload over HTTP.
     pub admin_token: Option<String>,
@@ -107,6 +123,8 @@ pub enum ServeError {
     },
     #[error("server error: {0}")]
     Server(#[from] std::io::Error),
+    #[error("setting: {0}")]
+    Setting(String),
 }
 
 impl Service {
@@ -116,9 +134,24 @@ impl Service {
             data_dir: data_dir.to_owned(),
             web_dir: web_dir.to_owned(),
             public_url: None,
+            trusted_proxy: false,
+            local_url: "http://localhost".to_owned(),
+            cors_origins: Vec::new(),
+            heavy: Arc::new(tokio::sync::Semaphore::new(
+                limits::Limits::default().heavy_concurrency,
+            )),
+            limits: limits::Limits::default(),
+            stats: Arc::default(),
             admin_token: None,
             reloading: tokio::sync::Mutex::new(()),
         }
+    }
+
+    /// Sets the limits (and sizes the heavy pool to them).
+    pub fn with_limits(mut self, limits: limits::Limits) -> Self {
+        self.heavy = Arc::new(tokio::sync::Semaphore::new(limits.heavy_concurrency));
+        self.limits = limits;
+        self
     }
 
     /// The state for one request: kept alive by the request even if a reload happens.
@@ -156,9 +189,6 @@ impl Service {
 
 /// The router, without a socket (tests call it with `oneshot`).
 pub fn app(service: Arc<Service>) -> Router {
-    let web = ServeDir::new(&service.web_dir)
-        .append_index_html_on_directories(false)
-        .not_found_service(axum::routing::any(not_found));
     Router::new()
         .route("/", get(landing))
         .route("/index.html", get(landing))
@@ -200,8 +230,12 @@ pub fn app(service: Arc<Service>) -> Router {
         // code, not the data (a browser must not keep an old script because the data is
         // the same).
         .route_layer(middleware::from_fn_with_state(service.clone(), etag))
-        .fallback_service(web)
+        .fallback(static_files::serve)
         .method_not_allowed_fallback(method_not_allowed)
+        .layer(middleware::from_fn_with_state(
+            service.clone(),
+            limits::deadline,
+        ))
         .layer(middleware::from_fn(long_segments))
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
         // Byte ranges are of the file as stored: a part, or a download that clients
@@ -213,11 +247,7 @@ pub fn app(service: Arc<Service>) -> Router {
                 },
             )),
         )
-        .layer(
-            CorsLayer::new()
-                .allow_origin(tower_http::cors::Any)
-                .allow_methods([Method::GET, Method::HEAD]),
-        )
+        .layer(origins::cors(&service.cors_origins))
         .layer(TraceLayer::new_for_http())
         .with_state(service)
 }
@@ -230,10 +260,6 @@ async fn long_segments(req: Request, next: Next) -> Response {
             .into_response();
     }
     next.run(req).await
-}
-
-async fn not_found(req: Request) -> ApiError {
-    ApiError::not_found(format!("no such resource: {}", req.uri().path()))
 }
 
 async fn method_not_allowed(req: Request) -> ApiError {
@@ -322,6 +348,7 @@ async fn health(State(service): State<Arc<Service>>) -> Response {
             "communes": st.engine.data.communes.len(),
             "structures": st.engine.data.facilities.len(),
             "load_seconds": st.load_seconds,
+            "work": service.stats.json(),
         }),
         "application/json",
     )
@@ -384,13 +411,22 @@ pub async fn serve(data_dir: &Path, web_dir: &Path, addr: SocketAddr) -> Result<
         state.engine.data.communes.len(),
         state.engine.data.facilities.len()
     );
-    let mut service = Service::new(state, data_dir, web_dir);
+    let limits = limits::Limits::from_env().map_err(ServeError::Setting)?;
+    let mut service = Service::new(state, data_dir, web_dir).with_limits(limits.clone());
     service.public_url = std::env::var("CAREACCESS_PUBLIC_URL")
         .ok()
         .filter(|s| !s.is_empty());
+    service.trusted_proxy =
+        origins::flag("CAREACCESS_TRUSTED_PROXY").map_err(ServeError::Setting)?;
+    service.cors_origins = origins::cors_origins_from_env().map_err(ServeError::Setting)?;
     service.admin_token = std::env::var("CAREACCESS_ADMIN_TOKEN")
         .ok()
         .filter(|s| !s.is_empty());
+    let listener = tokio::net::TcpListener::bind(addr)
+        .await
+        .map_err(|source| ServeError::Bind { addr, source })?;
+    let local = listener.local_addr()?;
+    service.local_url = origins::local_url(local);
     let service = Arc::new(service);
     #[cfg(unix)]
     {
@@ -405,13 +441,9 @@ pub async fn serve(data_dir: &Path, web_dir: &Path, addr: SocketAddr) -> Result<
             }
         });
     }
-    let listener = tokio::net::TcpListener::bind(addr)
-        .await
-        .map_err(|source| ServeError::Bind { addr, source })?;
-    tracing::info!("careaccess listening on http://{addr}/");
-    axum::serve(listener, app(service))
-        .with_graceful_shutdown(shutdown_signal())
-        .await?;
+    tracing::info!("careaccess listening on http://{local}/ ({limits:?})");
+    let stats = service.stats.clone();
+    server::run(listener, app(service), limits, stats, shutdown_signal()).await;
     Ok(())
 }
 

@@ -12,6 +12,7 @@ use super::error::{ApiError, ApiResult};
 use super::export;
 use super::features::{self, Collection, GeoJsonFeature, GeoJsonPage};
 use super::items::{self, Format, ItemsQuery};
+use super::limits::{accepts_gzip, heavy, mark_gzip, precompress};
 use super::params::QueryPairs;
 use super::state::AppState;
 
@@ -25,21 +26,9 @@ pub const CONFORMANCE: [&str; 5] = [
 
 const CRS84: &str = "http://www.opengis.net/def/crs/OGC/1.3/CRS84";
 
-/// The URL the client used to reach the service (scheme and host), for links.
+/// The base of links (scheme and host): see [`super::origins::base_url`].
 pub fn base_url(service: &Service, headers: &HeaderMap) -> String {
-    if let Some(u) = &service.public_url {
-        return u.trim_end_matches('/').to_owned();
-    }
-    let host = headers
-        .get(header::HOST)
-        .and_then(|h| h.to_str().ok())
-        .filter(|h| {
-            !h.is_empty()
-                && h.chars()
-                    .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | ':' | '-' | '[' | ']'))
-        })
-        .unwrap_or("localhost");
-    format!("http://{host}")
+    super::origins::base_url(service, headers)
 }
 
 /// A JSON answer with a media type.
@@ -427,6 +416,9 @@ fn to_json_vec(page: &GeoJsonPage) -> serde_json::Result<Vec<u8>> {
 }
 
 /// A page (or one feature) in the requested format, with the headers of its format.
+/// A page in the query's format; gzipped here when `gzip` and large (see
+/// [`precompress`]).
+#[expect(clippy::too_many_arguments, reason = "one page's parts")]
 fn encoded(
     st: &AppState,
     c: &Collection,
@@ -435,6 +427,7 @@ fn encoded(
     matched: usize,
     links: &Value,
     filename: &str,
+    gzip: bool,
 ) -> ApiResult<Response> {
     let format = query.format;
     let body = match format {
@@ -450,6 +443,8 @@ fn encoded(
         Format::FlatGeobuf => export::flatgeobuf(c, items, &query.properties)?,
         Format::Xlsx => export::xlsx(c, items, &query.properties, &about(st, c))?,
     };
+    // xlsx is a zip already.
+    let (body, gzipped) = precompress(body, gzip && format != Format::Xlsx)?;
     let mut r = (
         [(
             header::CONTENT_TYPE,
@@ -471,6 +466,7 @@ fn encoded(
     // Without `f`, the `Accept` header chose the format.
     r.headers_mut()
         .insert(header::VARY, HeaderValue::from_static("Accept"));
+    mark_gzip(&mut r, gzipped);
     Ok(r)
 }
 
@@ -562,16 +558,27 @@ pub async fn items(
         "application/json",
         &c.title,
     ));
-    encoded(
-        &st,
-        c,
-        &query,
-        page,
-        matched.len(),
-        &Value::Array(links),
-        &c.id,
-    )
+    let links = Value::Array(links);
+    let gzip = accepts_gzip(&headers);
+    if page.len() < HEAVY_PAGE && query.format == Format::GeoJson {
+        return encoded(&st, c, &query, page, matched.len(), &links, &c.id, gzip);
+    }
+    // A big page or a file format: serialised and compressed in the heavy pool.
+    let (page, matched, st2) = (page.to_vec(), matched.len(), st.clone());
+    let index = st
+        .collections
+        .iter()
+        .position(|x| x.id == c.id)
+        .unwrap_or(0);
+    heavy(&service, move |_| {
+        let c = &st2.collections[index];
+        encoded(&st2, c, &query, &page, matched, &links, &c.id, gzip)
+    })
+    .await
 }
+
+/// Pages of at least this many features are written off the async workers.
+const HEAVY_PAGE: usize = 500;
 
 pub async fn item(
     State(service): State<Arc<Service>>,
@@ -591,7 +598,7 @@ pub async fn item(
     };
     let base = base_url(&service, &headers);
     if query.format != Format::GeoJson {
-        return encoded(&st, c, &query, &[index], 1, &Value::Null, &feature);
+        return encoded(&st, c, &query, &[index], 1, &Value::Null, &feature, false);
     }
     let url = format!("{base}/collections/{}/items/{}", c.id, feature);
     let mut v = serde_json::to_value(GeoJsonFeature {

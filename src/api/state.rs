@@ -4,7 +4,6 @@
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex};
 use std::time::{Instant, SystemTime};
 
 use axum::body::Bytes;
@@ -31,6 +30,9 @@ pub enum StateError {
     Load { path: PathBuf, message: String },
 }
 
+/// How many map layers `/map/{layer}` offers (`map::LAYERS`).
+pub const MAP_LAYERS: usize = 5;
+
 /// Read-only state shared by every request.
 #[derive(Debug)]
 pub struct AppState {
@@ -46,8 +48,8 @@ pub struct AppState {
     /// Collections in the order they are listed.
     pub collections: Vec<Collection>,
     pub names: NameIndex,
-    /// Simplified map layers, gzipped, made on first request.
-    pub map_cache: Mutex<BTreeMap<String, Arc<Vec<u8>>>>,
+    /// Simplified map layers, gzipped, made on first request (one per `map::LAYERS`).
+    pub map_layers: Vec<tokio::sync::OnceCell<Bytes>>,
     /// The FlatGeobuf download of each collection (same order), made on first request.
     pub downloads: Vec<tokio::sync::OnceCell<Bytes>>,
     /// The vector-tile geometry of each collection (same order), made on first use.
@@ -112,7 +114,9 @@ impl AppState {
             tiles: collections.iter().map(|_| Pyramid::default()).collect(),
             collections,
             names,
-            map_cache: Mutex::new(BTreeMap::new()),
+            map_layers: (0..MAP_LAYERS)
+                .map(|_| tokio::sync::OnceCell::new())
+                .collect(),
             built_at,
             load_seconds: start.elapsed().as_secs_f64(),
         })

@@ -58,13 +58,13 @@ fn run_fetch(manifest: &Manifest, opts: &fetch::FetchOptions) -> anyhow::Result<
     Ok(())
 }
 
-pub fn build(data_dir: &Path) -> anyhow::Result<()> {
+pub fn build(data_dir: &Path, allow_shrink: bool) -> anyhow::Result<()> {
     let manifest = read_manifest(data_dir)?;
-    run_build(&manifest, data_dir)
+    run_build(&manifest, data_dir, allow_shrink)
 }
 
-fn run_build(manifest: &Manifest, data_dir: &Path) -> anyhow::Result<()> {
-    let built = import::build::build(manifest, data_dir)?;
+fn run_build(manifest: &Manifest, data_dir: &Path, allow_shrink: bool) -> anyhow::Result<()> {
+    let built = import::build::build_with(manifest, data_dir, allow_shrink)?;
     for s in &built.report.sources {
         eprintln!(
             "  {:<20} {:<7} read {:>7}  kept {:>7}  skipped {:>6}  superseded {:>5}  aggregated {:>4}",
@@ -103,7 +103,7 @@ fn ensure_data(data_dir: &Path, args: &ServeArgs) -> anyhow::Result<()> {
         ..fetch::FetchOptions::new(data_dir, args.mirror.mirror.as_deref())
     };
     run_fetch(&manifest, &opts)?;
-    run_build(&manifest, data_dir)
+    run_build(&manifest, data_dir, false)
 }
 
 pub fn status(data_dir: &Path) -> anyhow::Result<()> {
@@ -231,6 +231,9 @@ pub fn serve(data_dir: &Path, args: &ServeArgs) -> anyhow::Result<()> {
             ),
         }
     }
-    runtime.block_on(careaccess::api::serve(data_dir, &web_dir, args.bind))?;
+    let served = runtime.block_on(careaccess::api::serve(data_dir, &web_dir, args.bind));
+    // Heavy work still running past the shutdown grace is abandoned, not waited for.
+    runtime.shutdown_timeout(std::time::Duration::from_millis(500));
+    served?;
     Ok(())
 }

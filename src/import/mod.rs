@@ -9,6 +9,7 @@
 
 mod atomic;
 pub mod build;
+pub mod checks;
 pub mod communes;
 mod datagouv;
 mod delimited;

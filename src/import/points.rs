@@ -182,7 +182,17 @@ fn check_columns(spec: &SourceSpec, headers: &[String]) -> Result<(), ImportErro
         .flatten()
         .flat_map(|t| template_columns(t));
     for col in named.into_iter().flatten().cloned().chain(templated) {
-        if !headers.contains(&col) {
+        let found = headers.iter().filter(|h| **h == col).count();
+        if found > 1 {
+            return Err(ImportError::source(
+                &spec.id,
+                format!(
+                    "column {col:?} appears {found} times in the file header: which one to \
+                     read is not clear"
+                ),
+            ));
+        }
+        if found == 0 {
             return Err(ImportError::source(
                 &spec.id,
                 format!(

@@ -296,7 +296,10 @@ fn describe(head: &[u8], len: u64, content_type: Option<&str>) -> String {
 /// Decodes a gzip file to the end.
 fn gzip_complete(path: &Path) -> Result<(), String> {
     let file = File::open(path).map_err(|e| e.to_string())?;
-    let mut gz = flate2::read::MultiGzDecoder::new(io::BufReader::new(file));
+    let mut gz = super::checks::capped(
+        flate2::read::MultiGzDecoder::new(io::BufReader::new(file)),
+        path.display().to_string(),
+    );
     io::copy(&mut gz, &mut io::sink())
         .map(|_| ())
         .map_err(|e| e.to_string())

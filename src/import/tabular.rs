@@ -80,9 +80,12 @@ impl<'a> Rows<'a> {
             ));
         };
         let mut bytes = Vec::new();
-        zip.by_index(index)
-            .map_err(|e| ImportError::source(&spec.id, format!("zip entry: {e}")))?
-            .take(MAX_ZIPPED_CSV)
+        let entry = zip
+            .by_index(index)
+            .map_err(|e| ImportError::source(&spec.id, format!("zip entry: {e}")))?;
+        // Past the limit, an error (not a CSV silently cut short).
+        let what = format!("{}: the zipped CSV", path.display());
+        super::checks::Capped::new(entry, MAX_ZIPPED_CSV, what)
             .read_to_end(&mut bytes)
             .map_err(|e| ImportError::source(&spec.id, format!("reading the zipped CSV: {e}")))?;
         let reader: Box<dyn Read + 'static> = Box::new(Cursor::new(bytes));

@@ -70,6 +70,7 @@ impl Staging {
     pub fn begin(data_dir: &Path, build_id: &str) -> Result<Staging, StoreError> {
         let builds = data_dir.join(BUILDS_DIR);
         std::fs::create_dir_all(&builds).map_err(|e| StoreError::io(&builds, e))?;
+        remove_stale_staging(&builds);
         let dir = builds.join(format!(".staging-{build_id}"));
         std::fs::create_dir_all(&dir).map_err(|e| StoreError::io(&dir, e))?;
         Ok(Staging {
@@ -97,6 +98,33 @@ impl Staging {
     /// Drops a failed build.
     pub fn abandon(self) {
         let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+/// Removes the staging folders of builds that were killed (left behind, untouched for a
+/// minute: a build still writing its files is left alone).
+fn remove_stale_staging(builds: &Path) {
+    let Ok(entries) = std::fs::read_dir(builds) else {
+        return;
+    };
+    for e in entries.flatten() {
+        let stale = e.file_name().to_string_lossy().starts_with(".staging-")
+            && e.metadata()
+                .ok()
+                .and_then(|m| m.modified().ok())
+                .is_some_and(|t| {
+                    t.elapsed()
+                        .is_ok_and(|age| age > std::time::Duration::from_secs(60))
+                });
+        if stale {
+            match std::fs::remove_dir_all(e.path()) {
+                Ok(()) => tracing::info!(
+                    "removed {} (a build that did not finish)",
+                    e.path().display()
+                ),
+                Err(err) => tracing::warn!("cannot remove {}: {err}", e.path().display()),
+            }
+        }
     }
 }
 

@@ -101,13 +101,16 @@ pub fn load_build(dir: &Path, opts: LoadOptions) -> Result<Build, StoreError> {
             for (name, _) in TERRITORY_LAYERS {
                 let path = layer_path(name);
                 if (opts.tables || name == "cls") && path.exists() {
-                    tables.insert(name.to_owned(), Table::read(&path, opts.geometry)?);
+                    tables.insert(
+                        name.to_owned(),
+                        read_checked(dir, &meta, name, opts.geometry)?,
+                    );
                 }
             }
             let mut facilities = Vec::new();
             for (name, kind) in &facility_layers {
                 let path = layer_path(name);
-                let mut t = Table::read(&path, true)?;
+                let mut t = read_checked(dir, &meta, name, true)?;
                 let mut list = (0..t.rows())
                     .map(|row| Ok((facility(&t, row, kind)?, row)))
                     .collect::<Result<Vec<_>, String>>()
@@ -122,7 +125,7 @@ pub fn load_build(dir: &Path, opts: LoadOptions) -> Result<Build, StoreError> {
             facilities.sort_by(|a, b| (&a.kind, &a.id).cmp(&(&b.kind, &b.id)));
             Ok((tables, facilities))
         });
-        let communes = read_communes(dir, &opts);
+        let communes = read_communes(dir, &meta, &opts);
         let others = others
             .join()
             .unwrap_or_else(|e| std::panic::resume_unwind(e));
@@ -165,20 +168,68 @@ pub fn load_build(dir: &Path, opts: LoadOptions) -> Result<Build, StoreError> {
     })
 }
 
+/// Reads layer `name` of the build in `dir`, checked against `dataset.json`: its sha256
+/// (when the build recorded it), the layer name in its header and its feature count. A
+/// file the FlatGeobuf reader cannot take (a corrupt one can make it panic) is an error
+/// naming the file, never a panic.
+pub fn read_checked(
+    dir: &Path,
+    meta: &DatasetMeta,
+    name: &str,
+    geometry: bool,
+) -> Result<Table, StoreError> {
+    let file = layout::layer_file(name);
+    let path = dir.join(&file);
+    let bytes = std::fs::read(&path).map_err(|e| StoreError::io(&path, e))?;
+    let bad = |message: String| StoreError::Read {
+        path: path.clone(),
+        message,
+    };
+    if let Some(want) = meta.sha256.get(&file) {
+        let got = super::meta::sha256_hex(&bytes);
+        if &got != want {
+            return Err(bad(format!(
+                "sha256 {got} is not the {want} that dataset.json records: the file was \
+                 changed or replaced after the build (build again)"
+            )));
+        }
+    }
+    let table = std::panic::catch_unwind(|| Table::from_bytes(&bytes, geometry))
+        .map_err(|_| bad("the FlatGeobuf reader failed on this file: it is corrupt".into()))?
+        .map_err(&bad)?;
+    if !table.info.name.is_empty() && table.info.name != name {
+        return Err(bad(format!(
+            "holds the layer {:?}, not {name:?}: the file was replaced by another layer",
+            table.info.name
+        )));
+    }
+    if let Some(&n) = meta.layers.get(&file) {
+        if table.rows() as u64 != n {
+            return Err(bad(format!(
+                "holds {} features, dataset.json says {n}: the file does not belong to this build",
+                table.rows()
+            )));
+        }
+    }
+    Ok(table)
+}
+
 /// The communes table and its rows in INSEE code order (code, row). Analyses need no
 /// polygons: without [`LoadOptions::geometry`] the points layer, which holds the same
 /// columns, is read instead.
 fn read_communes(
     dir: &Path,
+    meta: &DatasetMeta,
     opts: &LoadOptions,
 ) -> Result<(Table, Vec<(InseeCode, usize)>), StoreError> {
     let points = dir.join(layout::layer_file(COMMUNE_POINTS_LAYER));
-    let path = if opts.geometry || !points.exists() {
-        dir.join(layout::layer_file(COMMUNES_LAYER))
+    let name = if opts.geometry || !points.exists() {
+        COMMUNES_LAYER
     } else {
-        points
+        COMMUNE_POINTS_LAYER
     };
-    let table = Table::read(&path, opts.geometry)?;
+    let path = dir.join(layout::layer_file(name));
+    let table = read_checked(dir, meta, name, opts.geometry)?;
     let bad = |message: String| StoreError::Read {
         path: path.clone(),
         message,

@@ -21,6 +21,10 @@ pub struct DatasetMeta {
     pub fields: BTreeMap<String, String>,
     /// Layer file → number of features.
     pub layers: BTreeMap<String, u64>,
+    /// Layer file → sha256 (hex) of its bytes as the build wrote them: a load checks it
+    /// (builds older than this field have none).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub sha256: BTreeMap<String, String>,
     /// Kind of structure → where its list speaks.
     #[serde(default)]
     pub kinds: BTreeMap<String, KindScope>,
@@ -74,6 +78,16 @@ impl DatasetMeta {
         super::fgb::write_file(&path, &json)
     }
 
+    /// Records the sha256 of every layer of [`DatasetMeta::layers`] as written in `dir`.
+    pub fn record_digests(&mut self, dir: &Path) -> Result<(), StoreError> {
+        for file in self.layers.keys() {
+            let path = dir.join(file);
+            let bytes = std::fs::read(&path).map_err(|e| StoreError::io(&path, e))?;
+            self.sha256.insert(file.clone(), sha256_hex(&bytes));
+        }
+        Ok(())
+    }
+
     /// The sources among `ids`, in manifest order.
     pub fn sources_among<'a>(&'a self, ids: &[&str]) -> Vec<&'a SourceMeta> {
         self.sources
@@ -81,4 +95,10 @@ impl DatasetMeta {
             .filter(|s| ids.contains(&s.id.as_str()))
             .collect()
     }
+}
+
+/// The sha256 of bytes, in lowercase hex.
+pub fn sha256_hex(bytes: &[u8]) -> String {
+    use sha2::Digest;
+    hex::encode(sha2::Sha256::digest(bytes))
 }
