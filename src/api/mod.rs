@@ -13,6 +13,7 @@
 //! flight finish on the data they started with.
 
 pub mod analysis;
+pub mod auth;
 pub mod collections;
 pub mod download;
 pub mod error;
@@ -24,8 +25,10 @@ pub mod mvt;
 pub mod ogc;
 pub mod openapi;
 pub mod params;
+pub mod perimeter;
 pub mod query;
 pub mod response;
+pub mod saved;
 pub mod search;
 pub mod state;
 pub mod tiles;
@@ -41,6 +44,8 @@ use axum::http::{Extensions, HeaderMap, HeaderValue, Method, StatusCode, header}
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
+
+use crate::db::{Db, DbError, Target};
 use tower_http::compression::CompressionLayer;
 use tower_http::compression::predicate::{DefaultPredicate, Predicate};
 use tower_http::cors::CorsLayer;
@@ -82,6 +87,8 @@ pub struct Service {
     /// Token that `POST /admin/reload` requires (`CAREACCESS_ADMIN_TOKEN`); no token, no
     /// reload over HTTP.
     pub admin_token: Option<String>,
+    /// The store of saved work ([`crate::db`]); without one, saved-work routes answer 503.
+    pub db: Option<Db>,
     reloading: tokio::sync::Mutex<()>,
 }
 
@@ -105,6 +112,8 @@ pub enum ServeError {
         #[source]
         source: std::io::Error,
     },
+    #[error(transparent)]
+    Db(#[from] DbError),
     #[error("server error: {0}")]
     Server(#[from] std::io::Error),
 }
@@ -117,6 +126,7 @@ impl Service {
             web_dir: web_dir.to_owned(),
             public_url: None,
             admin_token: None,
+            db: None,
             reloading: tokio::sync::Mutex::new(()),
         }
     }
@@ -195,6 +205,27 @@ pub fn app(service: Arc<Service>) -> Router {
         )
         .route("/tiles/{file}", get(tiles::tilejson))
         .route("/admin/reload", post(admin_reload))
+        .route(
+            "/saved-scenarios",
+            get(saved::scenarios).post(saved::create_scenario),
+        )
+        .route(
+            "/saved-scenarios/{id}",
+            get(saved::scenario)
+                .patch(saved::update_scenario)
+                .delete(saved::delete_scenario),
+        )
+        .route(
+            "/perimeters",
+            get(saved::perimeters).post(saved::create_perimeter),
+        )
+        .route(
+            "/perimeters/{id}",
+            get(saved::get_perimeter)
+                .patch(saved::update_perimeter)
+                .delete(saved::delete_perimeter),
+        )
+        .route("/audit", get(auth::audit))
         // The build's ETag is for data answers only: the page's own files change with the
         // code, not the data (a browser must not keep an old script because the data is
         // the same).
@@ -246,9 +277,14 @@ async fn method_not_allowed(req: Request) -> ApiError {
 async fn etag(State(service): State<Arc<Service>>, req: Request, next: Next) -> Response {
     let tag = service.state().etag.clone();
     let path = req.uri().path();
-    // Downloads carry their own strong validators (byte ranges need them).
+    // Downloads carry their own strong validators (byte ranges need them); saved work
+    // changes without the build changing.
     let cacheable = req.method() == Method::GET
         && !path.starts_with("/health")
+        && !path.starts_with("/saved-scenarios")
+        && !path.starts_with("/perimeters")
+        && !path.starts_with("/territories/perimeter/")
+        && !path.starts_with("/audit")
         && !path.starts_with("/download/")
         && path != "/"
         && path != "/index.html";
@@ -383,7 +419,11 @@ pub async fn serve(data_dir: &Path, web_dir: &Path, addr: SocketAddr) -> Result<
         state.engine.data.communes.len(),
         state.engine.data.facilities.len()
     );
+    let target = Target::from_env(data_dir)?;
+    let db = Db::open(&target).await?;
+    tracing::info!("store of saved work: {target}");
     let mut service = Service::new(state, data_dir, web_dir);
+    service.db = Some(db);
     service.public_url = std::env::var("CAREACCESS_PUBLIC_URL")
         .ok()
         .filter(|s| !s.is_empty());
