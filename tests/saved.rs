@@ -687,3 +687,102 @@ fn the_command_line_creates_tokens_and_backs_up() {
         "the token itself is not stored"
     );
 }
+
+/// One plain HTTP/1.1 POST to a server on a loopback port: status and body, or `None`
+/// once the server is gone.
+fn post_raw(port: u16, path: &str, token: &str, body: &str) -> Option<(u16, String)> {
+    use std::io::{Read, Write};
+    let mut s = std::net::TcpStream::connect(("127.0.0.1", port)).ok()?;
+    s.set_read_timeout(Some(std::time::Duration::from_secs(30)))
+        .ok()?;
+    write!(
+        s,
+        "POST {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\
+         Authorization: Bearer {token}\r\nContent-Type: application/json\r\n\
+         Content-Length: {}\r\n\r\n{body}",
+        body.len()
+    )
+    .ok()?;
+    let mut answer = String::new();
+    s.read_to_string(&mut answer).ok()?;
+    let status = answer.get(9..12)?.parse().ok()?;
+    let body = answer.split_once("\r\n\r\n")?.1.to_owned();
+    Some((status, body))
+}
+
+/// `kill -9` of `serve` during a burst of 200 writes: after a restart every write that
+/// was acknowledged (201) is there, intact.
+#[test]
+fn acknowledged_writes_survive_a_kill_9() {
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    for b in rt.block_on(backends()) {
+        let url = match &b.target {
+            Target::Sqlite(p) => format!("sqlite://{}", p.display()),
+            Target::Postgres(u) => u.clone(),
+        };
+        let token = rt.block_on(async {
+            let db = Db::open(&b.target).await.unwrap();
+            let t = db.create_token("Alice", Role::Planner).await.unwrap();
+            db.close().await;
+            t.secret
+        });
+        let server = crate::server::Server::start_with(
+            mini().data(),
+            &[("CAREACCESS_DATABASE_URL", url.as_str())],
+        );
+        let port: u16 = server.url.rsplit(':').next().unwrap().parse().unwrap();
+        let acked = Arc::new(std::sync::Mutex::new(Vec::<(String, String)>::new()));
+        let writer = {
+            let acked = acked.clone();
+            let token = token.clone();
+            std::thread::spawn(move || {
+                for i in 0..200 {
+                    let name = format!("Rafale n° {i}");
+                    let body = scenario_body(&name).to_string();
+                    match post_raw(port, "/saved-scenarios", &token, &body) {
+                        Some((201, answer)) => {
+                            let v: Value = serde_json::from_str(&answer).unwrap();
+                            let id = v["id"].as_str().unwrap().to_owned();
+                            acked.lock().unwrap().push((id, name));
+                        }
+                        Some((status, answer)) => panic!("{status}: {answer}"),
+                        None => return i,
+                    }
+                }
+                200
+            })
+        };
+        let start = std::time::Instant::now();
+        while acked.lock().unwrap().len() < 40 && start.elapsed().as_secs() < 120 {
+            std::thread::sleep(std::time::Duration::from_millis(5));
+        }
+        let killed = std::process::Command::new("kill")
+            .args(["-9", &server.pid().to_string()])
+            .status()
+            .unwrap();
+        assert!(killed.success());
+        let sent = writer.join().unwrap();
+        drop(server);
+        let acked = acked.lock().unwrap().clone();
+        assert!(
+            acked.len() >= 40,
+            "{}: {} acknowledged",
+            b.name,
+            acked.len()
+        );
+        assert!(sent < 200, "{}: the burst ended before the kill", b.name);
+        rt.block_on(async {
+            let db = Db::open(&b.target).await.unwrap();
+            for (id, name) in &acked {
+                let s = db
+                    .scenario(id)
+                    .await
+                    .unwrap()
+                    .unwrap_or_else(|| panic!("{}: acknowledged {id} lost", b.name));
+                assert_eq!(&s.name, name);
+                assert_eq!(s.result["kind"], "msp");
+            }
+            db.close().await;
+        });
+    }
+}
