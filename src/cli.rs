@@ -86,6 +86,13 @@ pub enum TokensCommand {
         #[arg(long, value_parser = ["planner", "admin"])]
         role: String,
     },
+    /// List the tokens: id, role, holder, when created and revoked (never the secret).
+    List,
+    /// Revoke a token by id: it can no longer write; what it created stays.
+    Revoke {
+        /// The token's id (as `tokens list` shows it).
+        id: String,
+    },
 }
 
 #[derive(Debug, Args)]

@@ -678,6 +678,21 @@ fn the_command_line_creates_tokens_and_backs_up() {
     let token = run(&["tokens", "create", "--name", "Alice", "--role", "planner"]);
     let token = token.trim();
     assert!(token.starts_with("ca_") && token.len() == 67, "{token}");
+    let list = run(&["tokens", "list"]);
+    let (id, rest) = list.trim().split_once('\t').unwrap();
+    assert!(rest.starts_with("planner\tAlice\t"), "{list}");
+    assert!(!list.contains(token), "never the secret");
+    run(&["tokens", "revoke", id]);
+    assert!(run(&["tokens", "list"]).contains("revoked"));
+    let revoked = tokio::runtime::Runtime::new().unwrap().block_on(async {
+        let db = Db::open(&Target::Sqlite(dir.path().join("careaccess.db")))
+            .await
+            .unwrap();
+        let c = db.caller(token).await.unwrap();
+        db.close().await;
+        c
+    });
+    assert!(revoked.is_none(), "a revoked token no longer writes");
     let copy = dir.path().join("backup.db");
     run(&["db", "backup", copy.to_str().unwrap()]);
     assert!(copy.exists());

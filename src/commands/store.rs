@@ -53,6 +53,24 @@ pub fn tokens(data_dir: &Path, cmd: &TokensCommand) -> anyhow::Result<()> {
             );
             println!("{}", t.secret);
         }
+        TokensCommand::List => {
+            for t in runtime.block_on(db.tokens())? {
+                println!(
+                    "{}\t{}\t{}\t{}\t{}",
+                    t.id,
+                    t.role,
+                    t.name,
+                    t.created_at,
+                    t.revoked_at
+                        .map(|at| format!("revoked {at}"))
+                        .unwrap_or_default()
+                );
+            }
+        }
+        TokensCommand::Revoke { id } => {
+            runtime.block_on(db.revoke_token(id))?;
+            println!("token {id} revoked");
+        }
     }
     runtime.block_on(db.close());
     Ok(())

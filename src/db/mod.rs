@@ -27,7 +27,7 @@ use sqlx::sqlite::{
 };
 
 pub use objects::{AuditEntry, NewPerimeter, NewScenario, Perimeter, SavedScenario, Summary};
-pub use tokens::{Caller, CreatedToken, Role};
+pub use tokens::{Caller, CreatedToken, Role, TokenInfo};
 
 /// File of the SQLite store in the data folder.
 pub const SQLITE_FILE: &str = "careaccess.db";

@@ -45,6 +45,16 @@ pub struct CreatedToken {
     pub secret: String,
 }
 
+/// A token as listed: never its secret, nor its hash.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct TokenInfo {
+    pub id: String,
+    pub name: String,
+    pub role: String,
+    pub created_at: String,
+    pub revoked_at: Option<String>,
+}
+
 /// sha256 of a secret, in hex: what the store keeps.
 fn hash(secret: &str) -> String {
     hex::encode(Sha256::digest(secret.as_bytes()))
@@ -111,5 +121,56 @@ impl Db {
                 role,
             })
         }))
+    }
+
+    /// Every token, oldest first.
+    pub async fn tokens(&self) -> Result<Vec<TokenInfo>, DbError> {
+        const SQL: &str =
+            "SELECT id, name, role, created_at, revoked_at FROM tokens ORDER BY created_at, id";
+        let rows: Vec<(String, String, String, String, Option<String>)> =
+            with_pool!(self, |p| sqlx::query_as(SQL).fetch_all(p).await?);
+        Ok(rows
+            .into_iter()
+            .map(|(id, name, role, created_at, revoked_at)| TokenInfo {
+                id,
+                name,
+                role,
+                created_at,
+                revoked_at,
+            })
+            .collect())
+    }
+
+    /// Revokes a token by id: it no longer writes; what it created stays.
+    pub async fn revoke_token(&self, id: &str) -> Result<(), DbError> {
+        const SQL: &str = "UPDATE tokens SET revoked_at = $1 WHERE id = $2 AND revoked_at IS NULL";
+        let now = now_utc();
+        with_pool!(self, |p| {
+            let mut tx = p.begin().await?;
+            let name: Option<(String,)> = sqlx::query_as("SELECT name FROM tokens WHERE id = $1")
+                .bind(id)
+                .fetch_optional(&mut *tx)
+                .await?;
+            let Some((name,)) = name else {
+                return Err(DbError::NotFound("token", id.to_owned()));
+            };
+            sqlx::query(SQL)
+                .bind(&now)
+                .bind(id)
+                .execute(&mut *tx)
+                .await?;
+            sqlx::query(super::objects::AUDIT_SQL)
+                .bind(&now)
+                .bind(id)
+                .bind(&name)
+                .bind("revoke")
+                .bind("token")
+                .bind(id)
+                .bind("")
+                .execute(&mut *tx)
+                .await?;
+            tx.commit().await?;
+        });
+        Ok(())
     }
 }
