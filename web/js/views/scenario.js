@@ -256,6 +256,10 @@ export function createScenario(ctx, root) {
         const inside = s.saved.result?.inside;
         ownTerritory = { type: { dep: 'departement', reg: 'region' }[p] ?? p, code: code.join(':'), nom: inside?.name ?? r.territory };
         noTerritory = false;
+      } else {
+        // Saved without a territory: not the one of the Territoire view either.
+        ownTerritory = null;
+        noTerritory = true;
       }
       const fc = await ctx.facilities(kind).catch(() => null);
       changes = r.changes.map((c, i) => {
