@@ -222,6 +222,17 @@ async fn saved_scenarios_need_a_token_and_planners_change_only_their_own() {
         .await
         .problem(400, &["changes"]);
 
+        // The scheme is case-insensitive (RFC 9110): `bearer` is `Bearer`.
+        let lower = app(s.clone())
+            .oneshot(
+                Request::get("/saved-scenarios")
+                    .header(header::AUTHORIZATION, format!("bearer {alice}"))
+                    .body(Body::empty())
+                    .unwrap(),
+            )
+            .await
+            .unwrap();
+        assert_eq!(lower.status(), StatusCode::OK);
         // Saved: 201 with an id and a share link that opens without a token.
         let made = call(
             &s,
