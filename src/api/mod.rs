@@ -1,7 +1,11 @@
 //! HTTP service (axum): OGC API – Features over the built layers, the analysis
-//! endpoints, and the web map. The top layer: uses every module below it (`analysis`,
-//! `store`, `import` for the profiles file, `model`); nothing below names it.
+//! endpoints, saved work, and the web map. The top layer: uses every module below it
+//! (`analysis`, `store`, `import` for the profiles file, `model`, `db`); nothing below
+//! names it.
 //!
+//! - Saved work: [`auth`] checks bearer tokens against the store ([`crate::db`]) and
+//!   serves the audit; [`saved`] saves scenarios and perimeters; [`perimeter`] turns
+//!   `perimeter:<id>` into a territory before a request is parsed.
 //! - [`state`] assembles what one build serves ([`collections`], the baselines, the
 //!   name index); [`query`] turns query strings into the validated requests of
 //!   `analysis::request` and lists each endpoint's parameters for [`openapi`];
