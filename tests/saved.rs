@@ -648,6 +648,14 @@ async fn migrations_run_from_empty_and_again_and_a_backup_opens() {
             "Alice"
         );
         assert!(db.caller("ca_0000").await.unwrap().is_none());
+        if let Target::Postgres(_) = b.target {
+            // pg_dump writes a plain SQL file (the README's backup of a PostgreSQL store).
+            let dir = tempfile::tempdir().unwrap();
+            let dump = dir.path().join("dump.sql");
+            db.backup(&dump).await.unwrap();
+            let sql = std::fs::read_to_string(&dump).unwrap();
+            assert!(sql.contains("CREATE TABLE public.saved_scenarios"), "{sql}");
+        }
         if let Target::Sqlite(_) = b.target {
             let dir = tempfile::tempdir().unwrap();
             let copy: PathBuf = dir.path().join("copy.db");
