@@ -54,6 +54,45 @@ pub enum Command {
     Explain(ExplainArgs),
     /// Zonage review: APL classes (ZIP < 2.5, vivier 2.5–4, > 4) against the official zonage.
     Zonage(ZonageArgs),
+    /// The store of saved work (SQLite in the data folder, or CAREACCESS_DATABASE_URL).
+    #[command(subcommand)]
+    Db(DbCommand),
+    /// Bearer tokens that may write saved work.
+    #[command(subcommand)]
+    Tokens(TokensCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum DbCommand {
+    /// Create the store if missing and apply the migrations it lacks (idempotent).
+    Migrate,
+    /// Write a consistent copy of the store: SQLite with VACUUM INTO (a database file),
+    /// PostgreSQL with pg_dump (a SQL file; pg_dump must be installed).
+    Backup {
+        /// The copy to write (must not exist).
+        file: PathBuf,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum TokensCommand {
+    /// Create a token and print it, once: the store keeps only its sha256.
+    Create {
+        /// Who holds it (shown in the audit and as the author of saved work).
+        #[arg(long)]
+        name: String,
+        /// planner: writes and changes their own work; admin: changes everything, reads
+        /// the audit.
+        #[arg(long, value_parser = ["planner", "admin"])]
+        role: String,
+    },
+    /// List the tokens: id, role, holder, when created and revoked (never the secret).
+    List,
+    /// Revoke a token by id: it can no longer write; what it created stays.
+    Revoke {
+        /// The token's id (as `tokens list` shows it).
+        id: String,
+    },
 }
 
 #[derive(Debug, Args)]

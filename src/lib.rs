@@ -9,11 +9,12 @@
 //! model      —
 //! crs        —
 //! geodesy    —
+//! db         —
 //! index      geodesy
 //! store      model
 //! import     model, store, crs
 //! analysis   model, index, geodesy
-//! api        analysis, store, import (profile files), model, geodesy
+//! api        analysis, store, import (profile files), model, geodesy, db
 //! ```
 //!
 //! - [`crs`]: Lambert-93 and overseas UTM zones ↔ WGS84, the only projection code.
@@ -21,6 +22,8 @@
 //! - [`model`]: communes, facilities, territories, accessibility profiles; no I/O.
 //! - [`store`]: the build on disk — layout, `dataset.json`, FlatGeobuf codec, the loader.
 //! - [`import`]: `sources.toml`, fetch, parse and validate, write a build; profile files.
+//! - [`db`]: what users create (tokens, saved scenarios, perimeters, the audit), in
+//!   SQLite or PostgreSQL; stores requests and results as JSON.
 //! - [`index`]: R-trees answering nearest / within in geodesic metres.
 //! - [`analysis`]: validated requests; nearest, coverage, 2SFCA, scenarios — pure and
 //!   deterministic.
@@ -29,6 +32,7 @@
 pub mod analysis;
 pub mod api;
 pub mod crs;
+pub mod db;
 #[cfg(feature = "fuzz")]
 #[doc(hidden)]
 pub mod fuzz;

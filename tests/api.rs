@@ -182,6 +182,11 @@ async fn conformance_and_openapi_describe_every_route() {
         "/dataset",
         "/health",
         "/admin/reload",
+        "/saved-scenarios",
+        "/saved-scenarios/{id}",
+        "/perimeters",
+        "/perimeters/{id}",
+        "/audit",
     ] {
         assert!(doc["paths"][p].is_object(), "{p} not in /api");
     }

@@ -11,4 +11,5 @@ mod hostile_files;
 mod import_fixtures;
 mod internet;
 mod mirror;
+mod saved;
 mod server;

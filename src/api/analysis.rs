@@ -24,6 +24,7 @@ use crate::analysis::fca::zonage::ZonageValues;
 use crate::analysis::request::{
     DEFAULT_THRESHOLD, MG_SUMMARY_THRESHOLD, Origin, SUMMARY_BANDS, profile,
 };
+use crate::analysis::scenario::ScenarioResult;
 use crate::analysis::{TravelMatrix, request};
 use crate::model::{Kind, Step, SupplySource};
 
@@ -31,6 +32,7 @@ use super::Service;
 use super::error::{ApiError, ApiResult};
 use super::limits::{cancelled, heavy};
 use super::params::{QueryPairs, bad};
+use super::perimeter;
 use super::query::{
     CoverageQuery, ExplainQuery, NearestQuery, ScenarioBody, SearchQuery, SitingQuery, ZonageQuery,
     territory_in_path,
@@ -183,7 +185,8 @@ pub async fn coverage(
     RawQuery(raw): RawQuery,
 ) -> ApiResult<Response> {
     let st = service.state();
-    let territory = territory_in_path(&st, &kind_path, &code)?;
+    let perimeter = perimeter::perimeter_in_path(&service, &st, &kind_path, &code).await?;
+    let territory = territory_in_path(&st, &kind_path, &code, perimeter.as_ref())?;
     let req = CoverageQuery::parse(&QueryPairs::parse(raw.as_deref()), &st, territory)?;
     let matrix = matrix_for(&st, req.model)?;
     let nearest = st
@@ -222,7 +225,8 @@ pub async fn territory_summary(
 ) -> ApiResult<Response> {
     let st = service.state();
     QueryPairs::parse(raw.as_deref()).only(&[])?;
-    let territory = territory_in_path(&st, &kind_path, &code)?;
+    let perimeter = perimeter::perimeter_in_path(&service, &st, &kind_path, &code).await?;
+    let territory = territory_in_path(&st, &kind_path, &code, perimeter.as_ref())?;
     let (members, population) = st.engine.members(&territory);
     let bbox = members
         .iter()
@@ -308,7 +312,8 @@ pub async fn zonage(
 ) -> ApiResult<Response> {
     let st = service.state();
     let ours = ZonageQuery::ours(&QueryPairs::parse(raw.as_deref()))?;
-    let territory = territory_in_path(&st, &kind_path, &code)?;
+    let perimeter = perimeter::perimeter_in_path(&service, &st, &kind_path, &code).await?;
+    let territory = territory_in_path(&st, &kind_path, &code, perimeter.as_ref())?;
     let values = if ours {
         ZonageValues::Accessibility(profile_run(&st, "values", "mg")?)
     } else {
@@ -373,9 +378,20 @@ pub async fn scenarios(
     let body =
         body.map_err(|e| ApiError::new(e.status(), format!("scenario body: {}", e.body_text())))?;
     let st = service.state();
-    let req = ScenarioBody::parse(&body)?.request(&st)?;
+    let body = ScenarioBody::parse(&body)?;
+    Ok(run_scenario(&service, st, body).await?.into_response())
+}
+
+/// Runs a scenario on the state given (the territory may be a saved perimeter).
+pub async fn run_scenario(
+    service: &Arc<Service>,
+    st: Arc<AppState>,
+    body: ScenarioBody,
+) -> ApiResult<Answer<ScenarioResult>> {
+    let perimeter = perimeter::perimeter(service, &st, body.territory.as_deref()).await?;
+    let req = body.request(&st, perimeter.as_ref())?;
     matrix_for(&st, req.model)?;
-    let answer = heavy(&service, move |_| {
+    heavy(service, move |_| {
         let matrix = matrix_for(&st, req.model)?;
         let base = st
             .baselines
@@ -418,8 +434,7 @@ pub async fn scenarios(
         }
         Ok(Answer::new(&st, r).with_notes(notes))
     })
-    .await?;
-    Ok(answer.into_response())
+    .await
 }
 
 /// `GET /siting?territory=&kind=&k=&within_km=|within_min=&model=`.
@@ -428,7 +443,9 @@ pub async fn siting(
     RawQuery(raw): RawQuery,
 ) -> ApiResult<Response> {
     let st = service.state();
-    let req = SitingQuery::parse(&QueryPairs::parse(raw.as_deref()), &st)?;
+    let q = QueryPairs::parse(raw.as_deref());
+    let perimeter = perimeter::perimeter(&service, &st, q.get("territory")?).await?;
+    let req = SitingQuery::parse(&q, &st, perimeter.as_ref())?;
     matrix_for(&st, req.model)?;
     let answer = heavy(&service, move |cancel| {
         let matrix = matrix_for(&st, req.model)?;

@@ -1,7 +1,11 @@
 //! HTTP service (axum): OGC API – Features over the built layers, the analysis
-//! endpoints, and the web map. The top layer: uses every module below it (`analysis`,
-//! `store`, `import` for the profiles file, `model`); nothing below names it.
+//! endpoints, saved work, and the web map. The top layer: uses every module below it
+//! (`analysis`, `store`, `import` for the profiles file, `model`, `db`); nothing below
+//! names it.
 //!
+//! - Saved work: [`auth`] checks bearer tokens against the store ([`crate::db`]) and
+//!   serves the audit; [`saved`] saves scenarios and perimeters; [`perimeter`] turns
+//!   `perimeter:<id>` into a territory before a request is parsed.
 //! - [`state`] assembles what one build serves ([`collections`], the baselines, the
 //!   name index); [`query`] turns query strings into the validated requests of
 //!   `analysis::request` and lists each endpoint's parameters for [`openapi`];
@@ -13,6 +17,7 @@
 //! flight finish on the data they started with.
 
 pub mod analysis;
+pub mod auth;
 pub mod collections;
 pub mod download;
 pub mod error;
@@ -26,8 +31,10 @@ pub mod ogc;
 pub mod openapi;
 pub mod origins;
 pub mod params;
+pub mod perimeter;
 pub mod query;
 pub mod response;
+pub mod saved;
 pub mod search;
 pub mod server;
 pub mod state;
@@ -45,6 +52,8 @@ use axum::http::{Extensions, HeaderMap, HeaderValue, Method, StatusCode, header}
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
+
+use crate::db::{Db, DbError, Target};
 use tower_http::compression::CompressionLayer;
 use tower_http::compression::predicate::{DefaultPredicate, Predicate};
 use tower_http::trace::TraceLayer;
@@ -98,6 +107,8 @@ pub struct Service {
     /// Token that `POST /admin/reload` requires (`CAREACCESS_ADMIN_TOKEN`); no token, no
     /// reload over HTTP.
     pub admin_token: Option<String>,
+    /// The store of saved work ([`crate::db`]); without one, saved-work routes answer 503.
+    pub db: Option<Db>,
     reloading: tokio::sync::Mutex<()>,
 }
 
@@ -121,6 +132,8 @@ pub enum ServeError {
         #[source]
         source: std::io::Error,
     },
+    #[error(transparent)]
+    Db(#[from] DbError),
     #[error("server error: {0}")]
     Server(#[from] std::io::Error),
     #[error("setting: {0}")]
@@ -143,6 +156,7 @@ impl Service {
             limits: limits::Limits::default(),
             stats: Arc::default(),
             admin_token: None,
+            db: None,
             reloading: tokio::sync::Mutex::new(()),
         }
     }
@@ -226,6 +240,27 @@ pub fn app(service: Arc<Service>) -> Router {
         )
         .route("/tiles/{file}", get(tiles::tilejson))
         .route("/admin/reload", post(admin_reload))
+        .route(
+            "/saved-scenarios",
+            get(saved::scenarios).post(saved::create_scenario),
+        )
+        .route(
+            "/saved-scenarios/{id}",
+            get(saved::scenario)
+                .patch(saved::update_scenario)
+                .delete(saved::delete_scenario),
+        )
+        .route(
+            "/perimeters",
+            get(saved::perimeters).post(saved::create_perimeter),
+        )
+        .route(
+            "/perimeters/{id}",
+            get(saved::get_perimeter)
+                .patch(saved::update_perimeter)
+                .delete(saved::delete_perimeter),
+        )
+        .route("/audit", get(auth::audit))
         // The build's ETag is for data answers only: the page's own files change with the
         // code, not the data (a browser must not keep an old script because the data is
         // the same).
@@ -273,9 +308,14 @@ async fn method_not_allowed(req: Request) -> ApiError {
 async fn etag(State(service): State<Arc<Service>>, req: Request, next: Next) -> Response {
     let tag = service.state().etag.clone();
     let path = req.uri().path();
-    // Downloads carry their own strong validators (byte ranges need them).
+    // Downloads carry their own strong validators (byte ranges need them); saved work
+    // changes without the build changing.
     let cacheable = req.method() == Method::GET
         && !path.starts_with("/health")
+        && !path.starts_with("/saved-scenarios")
+        && !path.starts_with("/perimeters")
+        && !path.starts_with("/territories/perimeter/")
+        && !path.starts_with("/audit")
         && !path.starts_with("/download/")
         && path != "/"
         && path != "/index.html";
@@ -412,7 +452,11 @@ pub async fn serve(data_dir: &Path, web_dir: &Path, addr: SocketAddr) -> Result<
         state.engine.data.facilities.len()
     );
     let limits = limits::Limits::from_env().map_err(ServeError::Setting)?;
+    let target = Target::from_env(data_dir)?;
+    let db = Db::open(&target).await?;
+    tracing::info!("store of saved work: {target}");
     let mut service = Service::new(state, data_dir, web_dir).with_limits(limits.clone());
+    service.db = Some(db);
     service.public_url = std::env::var("CAREACCESS_PUBLIC_URL")
         .ok()
         .filter(|s| !s.is_empty());

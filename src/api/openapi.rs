@@ -42,6 +42,60 @@ fn op(summary: &str, tag: &str, parameters: Vec<Value>, ok: Value) -> Value {
     })
 }
 
+/// An operation that needs a token (401 without, 403 on another planner's object).
+fn write_op(summary: &str, parameters: Vec<Value>, ok: Value) -> Value {
+    json!({
+        "summary": summary,
+        "tags": ["Saved work"],
+        "security": [{ "bearer": [] }],
+        "parameters": parameters,
+        "responses": {
+            "200": ok,
+            "401": { "$ref": "#/components/responses/Problem" },
+            "403": { "$ref": "#/components/responses/Problem" },
+            "404": { "$ref": "#/components/responses/Problem" },
+            "503": { "$ref": "#/components/responses/Problem" }
+        }
+    })
+}
+
+/// A write with a JSON body (schema `schema` of the components).
+fn body_op(summary: &str, parameters: Vec<Value>, schema: &str, status: &str, ok: Value) -> Value {
+    let mut o = write_op(summary, parameters, ok.clone());
+    o["requestBody"] = json!({ "required": true, "content": { "application/json": {
+        "schema": { "$ref": format!("#/components/schemas/{schema}") } } } });
+    if let Some(r) = o["responses"].as_object_mut() {
+        r.remove("200");
+        r.insert(status.to_owned(), ok);
+        r.insert(
+            "400".to_owned(),
+            json!({ "$ref": "#/components/responses/Problem" }),
+        );
+        r.insert(
+            "422".to_owned(),
+            json!({ "$ref": "#/components/responses/Problem" }),
+        );
+    }
+    o
+}
+
+/// `POST /saved-scenarios`: a scenario body with a name and a description.
+fn saved_scenario_schema(served: &Served) -> Value {
+    let mut s = ScenarioBody::schema(served);
+    s["required"] = json!(["name", "kind", "changes"]);
+    if let Some(p) = s["properties"].as_object_mut() {
+        p.insert(
+            "name".to_owned(),
+            json!({"type": "string", "maxLength": super::saved::MAX_NAME_CHARS}),
+        );
+        p.insert(
+            "description".to_owned(),
+            json!({"type": "string", "maxLength": super::saved::MAX_DESCRIPTION_CHARS}),
+        );
+    }
+    s
+}
+
 fn ok_json(description: &str) -> Value {
     json!({ "description": description,
             "content": { "application/json": { "schema": { "type": "object" } } } })
@@ -84,7 +138,8 @@ pub fn document_for(base: &str, st: &AppState) -> Value {
             { "name": "OGC API – Features" },
             { "name": "Tiles" },
             { "name": "Analyses" },
-            { "name": "Service" }
+            { "name": "Service" },
+            { "name": "Saved work" }
         ],
         "paths": {
             "/": { "get": op("Landing page (JSON for API clients, the web map for browsers)", "OGC API – Features",
@@ -122,11 +177,11 @@ pub fn document_for(base: &str, st: &AppState) -> Value {
             "/nearest": { "get": op("The k nearest structures from a point or a commune, with distance and estimated time", "Analyses",
                 params(NearestQuery::PARAMS, &served), ok_json("Nearest structures per kind")) },
             "/territories/{type}/{code}": { "get": op("Summary of a territory: population, share within 10/20 km and 20/30 min of each kind, mean distances, accessibility aggregates", "Analyses", vec![
-                path("type", "commune, epci, departement (dep), region (reg) or cls"),
+                path("type", "commune, epci, departement (dep), region (reg), cls or perimeter (a saved perimeter)"),
                 path("code", "INSEE code, EPCI SIREN, département or région code, CLS id"),
             ], ok_json("Territory summary")) },
             "/territories/{type}/{code}/coverage": { "get": op("Coverage of a territory by one kind: population within the default and requested thresholds, weighted mean and max distance, underserved communes", "Analyses",
-                [vec![path("type", "commune, epci, departement (dep), region (reg) or cls"), path("code", "Territory code")],
+                [vec![path("type", "commune, epci, departement (dep), region (reg), cls or perimeter (a saved perimeter)"), path("code", "Territory code")],
                  params(CoverageQuery::PARAMS, &served)].concat(),
                 ok_json("Coverage")) },
             "/territories/{type}/{code}/zonage": { "get": op("APL classes of a territory's communes (ZIP-eligible ≤ 2.5, vivier 2.5–4, outside > 4 consultations/year/inhabitant) against the official doctors' zonage (ZIP, ZAC, HZ), with the agreement", "Analyses",
@@ -163,7 +218,26 @@ pub fn document_for(base: &str, st: &AppState) -> Value {
                     "403": { "$ref": "#/components/responses/Problem" },
                     "409": { "$ref": "#/components/responses/Problem" }
                 }
-            } }
+            } },
+            "/saved-scenarios": {
+                "get": write_op("The caller's saved scenarios (all for an admin)", vec![], ok_json("saved_scenarios: id, name, description, owner_name, created_at, updated_at")),
+                "post": body_op("Save a scenario: name, description and the body of POST /scenarios; computed on the build served and kept with its result", vec![], "SavedScenario", "201", ok_json("id, url, share_url (…/#scenario=<id>)"))
+            },
+            "/saved-scenarios/{id}": {
+                "get": op("A saved scenario (no token): the request, the result as computed on the build it was saved on, and `current`, the result on the build served when it differs, with a note", "Saved work", vec![path("id", "Saved scenario id")], ok_json("Saved scenario")),
+                "patch": body_op("Rename or re-describe a saved scenario (its author or an admin)", vec![path("id", "Saved scenario id")], "Rename", "200", ok_json("Saved scenario")),
+                "delete": write_op("Delete a saved scenario (its author or an admin)", vec![path("id", "Saved scenario id")], json!({ "description": "Deleted" }))
+            },
+            "/perimeters": {
+                "get": write_op("The caller's perimeters (all for an admin)", vec![], ok_json("perimeters")),
+                "post": body_op("Save a perimeter: name and INSEE codes, or a GeoJSON polygon (the communes whose reference point is inside); usable as the territory perimeter:<id>", vec![], "Perimeter", "201", ok_json("Perimeter, with its `territory`"))
+            },
+            "/perimeters/{id}": {
+                "get": op("A saved perimeter (no token)", "Saved work", vec![path("id", "Perimeter id")], ok_json("Perimeter")),
+                "patch": body_op("Rename or re-describe a perimeter (its author or an admin)", vec![path("id", "Perimeter id")], "Rename", "200", ok_json("Perimeter")),
+                "delete": write_op("Delete a perimeter (its author or an admin)", vec![path("id", "Perimeter id")], json!({ "description": "Deleted" }))
+            },
+            "/audit": { "get": write_op("Every write, newest first: who, when, what (admins)", params(super::auth::AUDIT_PARAMS, &served), ok_json("entries")) }
         },
         "components": {
             "responses": {
@@ -174,8 +248,18 @@ pub fn document_for(base: &str, st: &AppState) -> Value {
                 "Problem": { "type": "object", "properties": {
                     "type": {"type": "string"}, "title": {"type": "string"},
                     "status": {"type": "integer"}, "detail": {"type": "string"} } },
-                "Scenario": ScenarioBody::schema(&served)
-            }
+                "Scenario": ScenarioBody::schema(&served),
+                "SavedScenario": saved_scenario_schema(&served),
+                "Perimeter": { "type": "object", "required": ["name"], "properties": {
+                    "name": {"type": "string", "maxLength": super::saved::MAX_NAME_CHARS},
+                    "description": {"type": "string", "maxLength": super::saved::MAX_DESCRIPTION_CHARS},
+                    "communes": {"type": "array", "items": {"type": "string"}, "maxItems": super::saved::MAX_PERIMETER_COMMUNES, "description": "INSEE codes (or give geometry)"},
+                    "geometry": {"type": "object", "description": "GeoJSON Polygon or MultiPolygon, WGS84 (or give communes)"} } },
+                "Rename": { "type": "object", "properties": {
+                    "name": {"type": "string", "maxLength": super::saved::MAX_NAME_CHARS},
+                    "description": {"type": "string", "maxLength": super::saved::MAX_DESCRIPTION_CHARS} } }
+            },
+            "securitySchemes": { "bearer": { "type": "http", "scheme": "bearer", "description": "A token from `careaccess tokens create`" } }
         }
     });
     // One explicit items path per collection, listing its properties as query

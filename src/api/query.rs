@@ -12,7 +12,7 @@ use crate::analysis::request::{
     AccessRequest, CoverageRequest, DEFAULT_NEAREST_K, DEFAULT_SITING_K, MAX_NEAREST_K,
     MAX_SITING_K, MAX_THRESHOLD, NearestRequest, ProfileChoice, ScenarioRequest, SitingRequest,
 };
-use crate::analysis::territory;
+use crate::analysis::territory::{self, TerritoryError};
 use crate::model::{Territory, TerritoryType};
 
 use super::error::{ApiError, ApiResult};
@@ -153,7 +153,7 @@ impl SitingQuery {
     pub const PARAMS: &[Param] = &[
         Param {
             name: "territory",
-            description: "cls:<id>, epci:<siren>, dep:<code>, reg:<code>, communes:<code>,<code>…",
+            description: "cls:<id>, epci:<siren>, dep:<code>, reg:<code>, communes:<code>,<code>…, perimeter:<id> (a saved perimeter)",
             required: true,
             schema: |_| json!({ "type": "string" }),
         },
@@ -169,11 +169,16 @@ impl SitingQuery {
         WITHIN_MIN,
     ];
 
-    pub fn parse(q: &QueryPairs, st: &AppState) -> ApiResult<SitingRequest> {
+    /// `perimeter` is the saved perimeter `territory` names, if it names one (read from
+    /// the store beforehand: `api::perimeter::perimeter`).
+    pub fn parse(
+        q: &QueryPairs,
+        st: &AppState,
+        perimeter: Option<&Territory>,
+    ) -> ApiResult<SitingRequest> {
         q.only(Self::PARAMS)?;
         let spec = required(q, "territory", "cls:thouarsais, epci:247900798, dep:79")?;
-        let territory =
-            territory::resolve(&st.engine.data, spec).map_err(|e| bad("territory", e))?;
+        let territory = resolve_territory(st, spec, perimeter).map_err(|e| bad("territory", e))?;
         let kind = required(q, "kind", "kind=msp")?;
         Ok(SitingRequest::new(
             &st.engine,
@@ -348,8 +353,12 @@ impl ScenarioBody {
         Ok(r)
     }
 
-    /// The validated request.
-    pub fn request(self, st: &AppState) -> ApiResult<ScenarioRequest> {
+    /// The validated request; `perimeter` as for [`SitingQuery::parse`].
+    pub fn request(
+        self,
+        st: &AppState,
+        perimeter: Option<&Territory>,
+    ) -> ApiResult<ScenarioRequest> {
         let model = self
             .model
             .as_deref()
@@ -358,7 +367,7 @@ impl ScenarioBody {
         let territory = self
             .territory
             .as_deref()
-            .map(|t| territory::resolve(&st.engine.data, t).map_err(|e| bad("territory", e)))
+            .map(|t| resolve_territory(st, t, perimeter).map_err(|e| bad("territory", e)))
             .transpose()?;
         Ok(ScenarioRequest::new(
             &st.engine,
@@ -400,12 +409,30 @@ impl ScenarioBody {
     }
 }
 
+/// A territory spec (`dep:79`, `perimeter:<id>`…); `perimeter` is the saved perimeter it
+/// names, if it names one, read from the store beforehand (`api::perimeter::perimeter`).
+pub fn resolve_territory(
+    st: &AppState,
+    spec: &str,
+    perimeter: Option<&Territory>,
+) -> Result<Territory, TerritoryError> {
+    match perimeter {
+        Some(t) if spec.strip_prefix("perimeter:") == Some(t.code.as_str()) => Ok(t.clone()),
+        _ => territory::resolve(&st.engine.data, spec),
+    }
+}
+
 /// A territory named in a path (`/territories/{type}/{code}`): unknown is a 404.
-pub fn territory_in_path(st: &AppState, kind: &str, code: &str) -> ApiResult<Territory> {
+pub fn territory_in_path(
+    st: &AppState,
+    kind: &str,
+    code: &str,
+    perimeter: Option<&Territory>,
+) -> ApiResult<Territory> {
     let kind: TerritoryType = kind
         .parse()
         .map_err(|e| ApiError::not_found(format!("{e}")))?;
-    territory::resolve(&st.engine.data, &format!("{}:{code}", kind.prefix()))
+    resolve_territory(st, &format!("{}:{code}", kind.prefix()), perimeter)
         .map_err(|e| ApiError::not_found(e.to_string()))
 }
 

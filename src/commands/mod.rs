@@ -9,6 +9,7 @@ mod access;
 mod data;
 mod nearest;
 mod scenario;
+mod store;
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -82,6 +83,8 @@ fn dispatch(cli: Cli) -> anyhow::Result<()> {
         Command::Accessibility(args) => access::accessibility(&data_dir, &args),
         Command::Explain(args) => access::explain(&data_dir, &args),
         Command::Zonage(args) => access::zonage(&data_dir, &args),
+        Command::Db(cmd) => store::db(&data_dir, &cmd),
+        Command::Tokens(cmd) => store::tokens(&data_dir, &cmd),
     }
 }
 

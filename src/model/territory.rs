@@ -16,6 +16,9 @@ pub enum TerritoryType {
     Region,
     /// Perimeter of a contrat local de santé (or any named list declared in `sources.toml`).
     Cls,
+    /// A perimeter a user saved (a list of communes, or those inside a drawn polygon):
+    /// `perimeter:<id>`, resolved by the service from its store.
+    Perimeter,
 }
 
 impl TerritoryType {
@@ -35,6 +38,7 @@ impl TerritoryType {
             TerritoryType::Departement => "dep",
             TerritoryType::Region => "reg",
             TerritoryType::Cls => "cls",
+            TerritoryType::Perimeter => "perimeter",
         }
     }
 }
@@ -46,7 +50,7 @@ impl fmt::Display for TerritoryType {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("unknown territory type {0:?}: expected commune, epci, dep, reg or cls")]
+#[error("unknown territory type {0:?}: expected commune, epci, dep, reg, cls or perimeter")]
 pub struct TerritoryTypeError(pub String);
 
 impl FromStr for TerritoryType {
@@ -58,6 +62,7 @@ impl FromStr for TerritoryType {
             "dep" | "departement" | "departements" => TerritoryType::Departement,
             "reg" | "region" | "regions" => TerritoryType::Region,
             "cls" => TerritoryType::Cls,
+            "perimeter" => TerritoryType::Perimeter,
             _ => return Err(TerritoryTypeError(s.to_owned())),
         })
     }

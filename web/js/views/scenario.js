@@ -13,6 +13,7 @@ import { h, fill, errorBox, loading, dataTable, searchBox, select, countSelect, 
 import { int, kmFromM, minutes, signedInt, habitants, num, fold, pct, plural, value as fmtValue, signedValue, displayName } from '../format.js';
 import { TYPE_LABELS, missingText, missingReasons } from '../labels.js';
 import { facilityMinzoom } from '../map.js';
+import { savedControls, sharedScenarioId, loadSaved } from '../saved.js';
 
 export function createScenario(ctx, root) {
   const { mapCtl, meta, store, layers } = ctx;
@@ -141,12 +142,13 @@ export function createScenario(ctx, root) {
   const changesBox = h('div', { class: 'changes' });
   const resultBox = h('div', { class: 'result', id: 'scenario-result' });
   const liveNote = h('p', { class: 'sr-only', role: 'status', 'aria-live': 'polite' });
+  const saved = savedControls({ request: () => (changes.length ? requestBody() : null) });
   const resetBtn = h('button', { type: 'button', class: 'secondary', id: 'scenario-reset', onclick: reset, disabled: true }, 'Réinitialiser le scénario');
 
   fill(root,
     h('h2', null, 'Scénario'),
     h('p', { class: 'intro' }, 'Simulez l’ouverture ou la fermeture d’une structure : les effets s’affichent aussitôt. ',
-      h('strong', null, 'Rien n’est enregistré'), ' ; les calculs portent sur les distances au chef-lieu de chaque commune.'),
+      h('strong', null, 'Rien n’est enregistré'), ' sans « Enregistrer » ; les calculs portent sur les distances au chef-lieu de chaque commune.'),
     h('div', { class: 'row' }, kindSel.el, thrSel.el),
     territorySearch.el,
     territoryLabel,
@@ -157,6 +159,7 @@ export function createScenario(ctx, root) {
     h('h3', null, 'Changements du scénario'),
     changesBox,
     resetBtn,
+    saved.el,
     liveNote,
     resultBox,
     sitingSection());
@@ -225,8 +228,62 @@ export function createScenario(ctx, root) {
     });
   }
 
+  /** The body of POST /scenarios for the scenario shown. */
+  function requestBody() {
+    const [unit, val] = threshold.split(':');
+    const t = lookedAt();
+    return {
+      kind,
+      [unit === 'km' ? 'within_km' : 'within_min']: Number(val),
+      changes: changes.map((c) => (c.op === 'add'
+        ? { op: 'add', lon: c.lon, lat: c.lat, name: c.name, ...(c.capacity ? { capacity: c.capacity } : {}) }
+        : { op: 'remove', id: c.id })),
+      ...(t ? { territory: territoryParam(t) } : {}),
+    };
+  }
+
+  /** Opens a saved scenario (a shared link): its kind, threshold, territory and changes. */
+  async function openShared(id) {
+    try {
+      const s = await loadSaved(id);
+      const r = s.request;
+      kind = r.kind;
+      kindSel.select.value = kind;
+      threshold = r.within_min != null ? `min:${r.within_min}` : `km:${r.within_km ?? 10}`;
+      thrSel.select.value = threshold;
+      if (r.territory) {
+        const [p, ...code] = r.territory.split(':');
+        const inside = s.saved.result?.inside;
+        ownTerritory = { type: { dep: 'departement', reg: 'region' }[p] ?? p, code: code.join(':'), nom: inside?.name ?? r.territory };
+        noTerritory = false;
+      } else {
+        // Saved without a territory: not the one of the Territoire view either.
+        ownTerritory = null;
+        noTerritory = true;
+      }
+      const fc = await ctx.facilities(kind).catch(() => null);
+      changes = r.changes.map((c, i) => {
+        if (c.op !== 'remove') return { ...c, name: c.name ?? `Ajout n° ${i + 1}`, key: `s${i}` };
+        const ft = fc?.features.find((f) => f.properties.id === c.id);
+        const [lon, lat] = ft?.geometry.coordinates ?? [NaN, NaN];
+        return { op: 'remove', id: c.id, kind, name: ft?.properties.nom ?? c.id, lon, lat, key: `r${c.id}` };
+      }).filter((c) => Number.isFinite(c.lon) && Number.isFinite(c.lat));
+      seq = changes.length;
+      layers.show(kind);
+      capacityBox.hidden = !capacityProfile();
+      territoryChanged();
+      await update();
+      saved.opened(s);
+      ctx.go('scenario');
+    } catch (e) {
+      fill(resultBox, errorBox(`Le scénario partagé n’a pas pu être ouvert : ${e.message}`));
+      ctx.go('scenario');
+    }
+  }
+
   async function update() {
     renderChanges();
+    saved.forget();
     controller?.abort();
     if (!changes.length) {
       result = null;
@@ -240,15 +297,7 @@ export function createScenario(ctx, root) {
     controller = new AbortController();
     const signal = controller.signal;
     const [unit, val] = threshold.split(':');
-    const t = lookedAt();
-    const body = {
-      kind,
-      [unit === 'km' ? 'within_km' : 'within_min']: Number(val),
-      changes: changes.map((c) => (c.op === 'add'
-        ? { op: 'add', lon: c.lon, lat: c.lat, name: c.name, ...(c.capacity ? { capacity: c.capacity } : {}) }
-        : { op: 'remove', id: c.id })),
-      ...(t ? { territory: territoryParam(t) } : {}),
-    };
+    const body = requestBody();
     resultBox.setAttribute('aria-busy', 'true');
     resultBox.dataset.state = 'loading';
     resultBox.prepend(loading('Calcul des effets…'));
@@ -588,8 +637,11 @@ export function createScenario(ctx, root) {
     return true;
   });
 
+  // A shared link (#scenario=<id>) is read now, before the router rewrites the address.
+  const sharedId = sharedScenarioId();
   update();
   territoryChanged();
+  if (sharedId) openShared(sharedId);
 
   return {
     show() {

@@ -1,0 +1,103 @@
+//! Who is writing: the bearer token of a request, checked against the store
+//! ([`crate::db`]), and the audit of writes that admins read (`GET /audit`).
+//!
+//! Reading needs nothing; every write needs `Authorization: Bearer <token>` (the scheme
+//! in any case) of a token made by `careaccess tokens create`.
+
+use std::sync::Arc;
+
+use axum::extract::{RawQuery, State};
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::Response;
+use serde_json::json;
+
+use crate::db::{Caller, Db, DbError, Role};
+
+use super::Service;
+use super::error::{ApiError, ApiResult};
+use super::ogc::json_response;
+use super::params::{self, Param, QueryPairs};
+
+impl From<DbError> for ApiError {
+    fn from(e: DbError) -> Self {
+        match e {
+            DbError::NotFound(..) => ApiError::not_found(e.to_string()),
+            DbError::Forbidden(..) => ApiError::new(StatusCode::FORBIDDEN, e.to_string()),
+            other => ApiError::internal(other),
+        }
+    }
+}
+
+/// The store, or 503 when the service runs without one.
+pub fn db(service: &Service) -> ApiResult<&Db> {
+    service.db.as_ref().ok_or_else(|| {
+        ApiError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "this service has no store: saved work is off",
+        )
+    })
+}
+
+/// The token of `Authorization: Bearer <token>` (scheme case-insensitive, RFC 9110
+/// §11.1), if the header has one.
+pub fn bearer(headers: &HeaderMap) -> Option<&str> {
+    headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split_once(' '))
+        .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
+        .map(|(_, token)| token.trim())
+        .filter(|t| !t.is_empty())
+}
+
+/// The caller of a write: 401 without a token or with one the store does not know.
+pub async fn caller(service: &Service, headers: &HeaderMap) -> ApiResult<Caller> {
+    let db = db(service)?;
+    let Some(token) = bearer(headers) else {
+        return Err(ApiError::new(
+            StatusCode::UNAUTHORIZED,
+            "this request writes: it needs `Authorization: Bearer <token>` (a token from `careaccess tokens create`)",
+        ));
+    };
+    db.caller(token).await?.ok_or_else(|| {
+        ApiError::new(
+            StatusCode::UNAUTHORIZED,
+            "unknown or revoked token in `Authorization: Bearer <token>`",
+        )
+    })
+}
+
+/// Most audit entries in one answer.
+pub const MAX_AUDIT: usize = 1000;
+
+pub const AUDIT_PARAMS: &[Param] = &[Param {
+    name: "limit",
+    description: "The latest this many writes (default 100)",
+    required: false,
+    schema: |_| json!({ "type": "integer", "minimum": 1, "maximum": MAX_AUDIT, "default": 100 }),
+}];
+
+/// `GET /audit?limit=`: the latest writes, newest first (admins only).
+pub async fn audit(
+    State(service): State<Arc<Service>>,
+    headers: HeaderMap,
+    RawQuery(raw): RawQuery,
+) -> ApiResult<Response> {
+    let q = QueryPairs::parse(raw.as_deref());
+    q.only(AUDIT_PARAMS)?;
+    let limit = q
+        .parsed("limit", |_, v| params::count("limit", v, 1, MAX_AUDIT))?
+        .unwrap_or(100);
+    let caller = caller(&service, &headers).await?;
+    if caller.role != Role::Admin {
+        return Err(ApiError::new(
+            StatusCode::FORBIDDEN,
+            "the audit is read by admins only",
+        ));
+    }
+    let entries = db(&service)?.audit(limit as i64).await?;
+    Ok(json_response(
+        &json!({ "entries": entries }),
+        "application/json",
+    ))
+}

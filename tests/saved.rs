@@ -1,0 +1,822 @@
+//! Saved work (issue 16): tokens, saved scenarios, perimeters and the audit, through the
+//! HTTP service on the mini data set — against SQLite always, and against PostgreSQL too
+//! when `CAREACCESS_TEST_DATABASE_URL` names a server (each test in a database of its
+//! own, created there).
+
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::{Arc, OnceLock};
+
+use axum::body::Body;
+use axum::http::{Request, StatusCode, header};
+use careaccess::api::{AppState, Service, app};
+use careaccess::db::{Db, Role, Target};
+use serde_json::{Value, json};
+use tower::ServiceExt;
+
+use crate::import_fixtures::Mini;
+
+/// The mini data set, fetched and built once for these tests.
+fn mini() -> &'static Mini {
+    static M: OnceLock<Mini> = OnceLock::new();
+    M.get_or_init(|| {
+        let m = Mini::new();
+        m.fetch();
+        m.build();
+        m
+    })
+}
+
+/// A store to test on, and what keeps it alive.
+struct Backend {
+    name: &'static str,
+    target: Target,
+    _dir: Option<tempfile::TempDir>,
+}
+
+/// A new, empty PostgreSQL database on the server of `url`: its URL.
+async fn fresh_postgres(url: &str) -> String {
+    static N: AtomicU32 = AtomicU32::new(0);
+    let name = format!(
+        "careaccess_test_{}_{}",
+        std::process::id(),
+        N.fetch_add(1, Ordering::Relaxed)
+    );
+    let pool = sqlx::PgPool::connect(url)
+        .await
+        .expect("the test PostgreSQL");
+    sqlx::query(&format!("DROP DATABASE IF EXISTS {name}"))
+        .execute(&pool)
+        .await
+        .unwrap();
+    sqlx::query(&format!("CREATE DATABASE {name}"))
+        .execute(&pool)
+        .await
+        .unwrap();
+    pool.close().await;
+    let (base, query) = url.split_once('?').unwrap_or((url, ""));
+    let (prefix, _) = base.rsplit_once('/').expect("a database in the URL");
+    if query.is_empty() {
+        format!("{prefix}/{name}")
+    } else {
+        format!("{prefix}/{name}?{query}")
+    }
+}
+
+/// SQLite in a temporary folder, and PostgreSQL when the environment names one.
+async fn backends() -> Vec<Backend> {
+    let dir = tempfile::tempdir().unwrap();
+    let mut all = vec![Backend {
+        name: "sqlite",
+        target: Target::Sqlite(dir.path().join("careaccess.db")),
+        _dir: Some(dir),
+    }];
+    if let Ok(url) = std::env::var("CAREACCESS_TEST_DATABASE_URL") {
+        if !url.is_empty() {
+            all.push(Backend {
+                name: "postgres",
+                target: Target::Postgres(fresh_postgres(&url).await),
+                _dir: None,
+            });
+        }
+    }
+    all
+}
+
+async fn service(data: &Path, db: Db) -> Arc<Service> {
+    let state = AppState::load(data).expect("the mini build loads");
+    let web = Path::new(env!("CARGO_MANIFEST_DIR")).join("web");
+    let mut s = Service::new(state, data, &web);
+    s.db = Some(db);
+    Arc::new(s)
+}
+
+struct Reply {
+    status: StatusCode,
+    media: String,
+    body: Value,
+}
+
+impl Reply {
+    /// A problem+json with this status whose detail holds every word.
+    fn problem(&self, status: u16, words: &[&str]) {
+        assert_eq!(self.status.as_u16(), status, "{}", self.body);
+        assert_eq!(self.media, "application/problem+json");
+        let detail = self.body["detail"].as_str().unwrap();
+        for w in words {
+            assert!(detail.contains(w), "{w:?} not in {detail:?}");
+        }
+    }
+
+    fn ok(self, status: u16) -> Value {
+        assert_eq!(self.status.as_u16(), status, "{}", self.body);
+        self.body
+    }
+}
+
+async fn call(
+    service: &Arc<Service>,
+    method: &str,
+    uri: &str,
+    token: Option<&str>,
+    body: Option<Value>,
+) -> Reply {
+    let mut req = Request::builder().method(method).uri(uri);
+    if let Some(t) = token {
+        req = req.header(header::AUTHORIZATION, format!("Bearer {t}"));
+    }
+    let body = match body {
+        Some(v) => {
+            req = req.header(header::CONTENT_TYPE, "application/json");
+            Body::from(v.to_string())
+        }
+        None => Body::empty(),
+    };
+    let r = app(service.clone())
+        .oneshot(req.body(body).unwrap())
+        .await
+        .unwrap();
+    let status = r.status();
+    let media = r
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("")
+        .to_owned();
+    let bytes = axum::body::to_bytes(r.into_body(), usize::MAX)
+        .await
+        .unwrap();
+    let body = if bytes.is_empty() {
+        Value::Null
+    } else {
+        serde_json::from_slice(&bytes).unwrap_or_else(|e| {
+            panic!("{uri}: not JSON ({e}): {}", String::from_utf8_lossy(&bytes))
+        })
+    };
+    Reply {
+        status,
+        media,
+        body,
+    }
+}
+
+fn scenario_body(name: &str) -> Value {
+    json!({
+        "name": name,
+        "description": "Une MSP à Airvault",
+        "kind": "msp",
+        "within_km": 5,
+        "territory": "epci:247900798",
+        "changes": [{ "op": "add", "lon": -0.08, "lat": 46.83, "name": "MSP d'Airvault (projet)" }]
+    })
+}
+
+#[tokio::test]
+async fn saved_scenarios_need_a_token_and_planners_change_only_their_own() {
+    for b in backends().await {
+        let db = Db::open(&b.target).await.unwrap();
+        let alice = db.create_token("Alice (CLS)", Role::Planner).await.unwrap();
+        let bob = db.create_token("Bob (CPTS)", Role::Planner).await.unwrap();
+        let admin = db.create_token("ARS", Role::Admin).await.unwrap();
+        let (alice, bob, admin) = (
+            alice.secret.as_str(),
+            bob.secret.as_str(),
+            admin.secret.as_str(),
+        );
+        let s = service(mini().data(), db).await;
+        let body = scenario_body("Airvault");
+
+        // Writes need a known token (401, problem+json).
+        call(&s, "POST", "/saved-scenarios", None, Some(body.clone()))
+            .await
+            .problem(401, &["Authorization: Bearer"]);
+        call(
+            &s,
+            "POST",
+            "/saved-scenarios",
+            Some("ca_nope"),
+            Some(body.clone()),
+        )
+        .await
+        .problem(401, &["unknown"]);
+        // Bad bodies name the field.
+        let mut no_name = body.clone();
+        no_name.as_object_mut().unwrap().remove("name");
+        call(&s, "POST", "/saved-scenarios", Some(alice), Some(no_name))
+            .await
+            .problem(422, &["`name`"]);
+        let mut odd = body.clone();
+        odd["colour"] = json!("red");
+        call(&s, "POST", "/saved-scenarios", Some(alice), Some(odd))
+            .await
+            .problem(400, &["colour"]);
+        let mut no_changes = body.clone();
+        no_changes["changes"] = json!([]);
+        call(
+            &s,
+            "POST",
+            "/saved-scenarios",
+            Some(alice),
+            Some(no_changes),
+        )
+        .await
+        .problem(400, &["changes"]);
+
+        // The scheme is case-insensitive (RFC 9110): `bearer` is `Bearer`.
+        let lower = app(s.clone())
+            .oneshot(
+                Request::get("/saved-scenarios")
+                    .header(header::AUTHORIZATION, format!("bearer {alice}"))
+                    .body(Body::empty())
+                    .unwrap(),
+            )
+            .await
+            .unwrap();
+        assert_eq!(lower.status(), StatusCode::OK);
+        // Saved: 201 with an id and a share link that opens without a token.
+        let made = call(
+            &s,
+            "POST",
+            "/saved-scenarios",
+            Some(alice),
+            Some(body.clone()),
+        )
+        .await
+        .ok(201);
+        let id = made["id"].as_str().unwrap().to_owned();
+        assert!(
+            made["share_url"]
+                .as_str()
+                .unwrap()
+                .ends_with(&format!("/#scenario={id}")),
+            "{made}"
+        );
+        let shared = call(&s, "GET", &format!("/saved-scenarios/{id}"), None, None)
+            .await
+            .ok(200);
+        assert_eq!(shared["name"], "Airvault");
+        assert_eq!(shared["owner_name"], "Alice (CLS)");
+        assert!(shared["current"].is_null(), "same build: {shared}");
+        let mut plain = body.clone();
+        plain.as_object_mut().unwrap().remove("name");
+        plain.as_object_mut().unwrap().remove("description");
+        assert_eq!(shared["request"], plain);
+        let live = call(&s, "POST", "/scenarios", None, Some(plain))
+            .await
+            .ok(200);
+        assert_eq!(shared["saved"]["result"], live, "{}", b.name);
+        assert_eq!(shared["saved"]["build"], live["build"]);
+
+        // Another planner may read but not change it; its author and an admin may.
+        let uri = format!("/saved-scenarios/{id}");
+        call(
+            &s,
+            "PATCH",
+            &uri,
+            Some(bob),
+            Some(json!({"name": "Piraté"})),
+        )
+        .await
+        .problem(403, &["another planner"]);
+        call(&s, "DELETE", &uri, Some(bob), None)
+            .await
+            .problem(403, &["another planner"]);
+        call(&s, "PATCH", &uri, None, Some(json!({"name": "x"})))
+            .await
+            .problem(401, &[]);
+        call(&s, "PATCH", &uri, Some(alice), Some(json!({"owner": "x"})))
+            .await
+            .problem(422, &["`owner`"]);
+        let renamed = call(
+            &s,
+            "PATCH",
+            &uri,
+            Some(alice),
+            Some(json!({"name": "Airvault v2"})),
+        )
+        .await
+        .ok(200);
+        assert_eq!(renamed["name"], "Airvault v2");
+        assert_eq!(renamed["description"], "Une MSP à Airvault");
+        let by_admin = call(
+            &s,
+            "PATCH",
+            &uri,
+            Some(admin),
+            Some(json!({"description": "Revu par l'ARS"})),
+        )
+        .await
+        .ok(200);
+        assert_eq!(by_admin["description"], "Revu par l'ARS");
+
+        // Lists: one's own, or all for an admin; a token is needed.
+        let bob_made = call(
+            &s,
+            "POST",
+            "/saved-scenarios",
+            Some(bob),
+            Some(scenario_body("Bob")),
+        )
+        .await
+        .ok(201);
+        let ids = |v: &Value| -> Vec<String> {
+            v["saved_scenarios"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|x| x["id"].as_str().unwrap().to_owned())
+                .collect()
+        };
+        let mine = call(&s, "GET", "/saved-scenarios", Some(alice), None)
+            .await
+            .ok(200);
+        assert_eq!(ids(&mine), vec![id.clone()]);
+        let all = call(&s, "GET", "/saved-scenarios", Some(admin), None)
+            .await
+            .ok(200);
+        assert_eq!(ids(&all).len(), 2);
+        assert!(ids(&all).contains(&bob_made["id"].as_str().unwrap().to_owned()));
+        call(&s, "GET", "/saved-scenarios", None, None)
+            .await
+            .problem(401, &[]);
+
+        // The audit: every write, for admins only.
+        call(&s, "GET", "/audit", Some(alice), None)
+            .await
+            .problem(403, &["admin"]);
+        call(&s, "DELETE", &uri, Some(admin), None).await.ok(204);
+        call(&s, "GET", &uri, None, None).await.problem(404, &[&id]);
+        let audit = call(&s, "GET", "/audit?limit=50", Some(admin), None)
+            .await
+            .ok(200);
+        let lines: Vec<(String, String, String)> = audit["entries"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|e| e["object_id"] == id.as_str())
+            .map(|e| {
+                (
+                    e["token_name"].as_str().unwrap().to_owned(),
+                    e["action"].as_str().unwrap().to_owned(),
+                    e["at"].as_str().unwrap().to_owned(),
+                )
+            })
+            .collect();
+        let who_what: Vec<(&str, &str)> = lines
+            .iter()
+            .map(|(w, a, _)| (w.as_str(), a.as_str()))
+            .collect();
+        assert_eq!(
+            who_what,
+            vec![
+                ("ARS", "delete"),
+                ("ARS", "update"),
+                ("Alice (CLS)", "update"),
+                ("Alice (CLS)", "create"),
+            ],
+            "{}",
+            b.name
+        );
+        assert!(lines.iter().all(|(_, _, at)| at.ends_with('Z')));
+        s.db.as_ref().unwrap().close().await;
+    }
+}
+
+#[tokio::test]
+async fn a_saved_result_survives_a_restart_and_a_new_build() {
+    let mini = Mini::new();
+    mini.fetch();
+    mini.build();
+    for b in backends().await {
+        let db = Db::open(&b.target).await.unwrap();
+        let token = db
+            .create_token("Alice", Role::Planner)
+            .await
+            .unwrap()
+            .secret;
+        let s = service(mini.data(), db).await;
+        let first = s.state().build_id().to_owned();
+        let made = call(
+            &s,
+            "POST",
+            "/saved-scenarios",
+            Some(&token),
+            Some(scenario_body("Airvault")),
+        )
+        .await
+        .ok(201);
+        let id = made["id"].as_str().unwrap().to_owned();
+        let before = call(&s, "GET", &format!("/saved-scenarios/{id}"), None, None)
+            .await
+            .ok(200);
+        s.db.as_ref().unwrap().close().await;
+        drop(s);
+
+        // The same store re-opened by a new service (a restart), on the same build.
+        let s = service(mini.data(), Db::open(&b.target).await.unwrap()).await;
+        let after = call(&s, "GET", &format!("/saved-scenarios/{id}"), None, None)
+            .await
+            .ok(200);
+        assert_eq!(after, before, "{}", b.name);
+        s.db.as_ref().unwrap().close().await;
+        drop(s);
+
+        // A new build: the saved result is as shown that day, with the result of today
+        // beside it and a note.
+        let second = mini.build().report.build_id;
+        assert_ne!(first, second);
+        let s = service(mini.data(), Db::open(&b.target).await.unwrap()).await;
+        let later = call(&s, "GET", &format!("/saved-scenarios/{id}"), None, None)
+            .await
+            .ok(200);
+        assert_eq!(later["saved"], before["saved"], "{}", b.name);
+        assert_eq!(later["saved"]["build"], first.as_str());
+        assert_eq!(later["current"]["build"], second.as_str());
+        assert!(
+            later["current"]["note"]
+                .as_str()
+                .unwrap()
+                .contains("Les données ont changé"),
+            "{later}"
+        );
+        assert_eq!(
+            later["current"]["result"]["population_newly_within"],
+            before["saved"]["result"]["population_newly_within"]
+        );
+        s.db.as_ref().unwrap().close().await;
+    }
+}
+
+/// The coverage numbers of an answer, without the territory's own name and code.
+fn numbers(mut v: Value) -> Value {
+    let o = v.as_object_mut().unwrap();
+    for k in [
+        "territory_type",
+        "territory_code",
+        "territory_name",
+        "build",
+        "notes",
+    ] {
+        o.remove(k);
+    }
+    v
+}
+
+#[tokio::test]
+async fn a_perimeter_is_a_territory_like_the_same_communes() {
+    for b in backends().await {
+        let db = Db::open(&b.target).await.unwrap();
+        let token = db
+            .create_token("Alice", Role::Planner)
+            .await
+            .unwrap()
+            .secret;
+        let t = Some(token.as_str());
+        let s = service(mini().data(), db).await;
+        // The communes of the EPCI 247900798 (Thouarsais) in the mini data.
+        let communes = json!(["79014", "79196", "79299", "79329"]);
+        call(
+            &s,
+            "POST",
+            "/perimeters",
+            None,
+            Some(json!({"name": "x", "communes": communes})),
+        )
+        .await
+        .problem(401, &[]);
+        call(
+            &s,
+            "POST",
+            "/perimeters",
+            t,
+            Some(json!({"name": "x", "communes": ["79329", "99999", "7A001"]})),
+        )
+        .await
+        .problem(422, &["`communes`", "99999", "7A001"]);
+        call(&s, "POST", "/perimeters", t, Some(json!({"name": "x"})))
+            .await
+            .problem(422, &["`communes`", "`geometry`"]);
+        let p = call(
+            &s,
+            "POST",
+            "/perimeters",
+            t,
+            Some(json!({"name": "CPTS du Thouarsais", "communes": communes})),
+        )
+        .await
+        .ok(201);
+        let id = p["id"].as_str().unwrap();
+        assert_eq!(p["territory"], format!("perimeter:{id}"));
+
+        for q in ["kind=msp&within_km=5", "kind=ehpad&within_min=20"] {
+            let mine = call(
+                &s,
+                "GET",
+                &format!("/territories/perimeter/{id}/coverage?{q}"),
+                None,
+                None,
+            )
+            .await
+            .ok(200);
+            let epci = call(
+                &s,
+                "GET",
+                &format!("/territories/epci/247900798/coverage?{q}"),
+                None,
+                None,
+            )
+            .await
+            .ok(200);
+            assert_eq!(mine["territory_name"], "CPTS du Thouarsais");
+            assert_eq!(numbers(mine), numbers(epci), "{}: {q}", b.name);
+        }
+        let summary = call(
+            &s,
+            "GET",
+            &format!("/territories/perimeter/{id}"),
+            None,
+            None,
+        )
+        .await
+        .ok(200);
+        assert_eq!(summary["type"], "perimeter");
+        assert_eq!(summary["communes"], 4);
+        let siting = call(
+            &s,
+            "GET",
+            &format!("/siting?territory=perimeter:{id}&kind=msp&k=2&within_km=3"),
+            None,
+            None,
+        )
+        .await
+        .ok(200);
+        let epci_siting = call(
+            &s,
+            "GET",
+            "/siting?territory=epci:247900798&kind=msp&k=2&within_km=3",
+            None,
+            None,
+        )
+        .await
+        .ok(200);
+        assert_eq!(siting["picks"], epci_siting["picks"]);
+        let mut sc = scenario_body("x");
+        let o = sc.as_object_mut().unwrap();
+        o.remove("name");
+        o.remove("description");
+        o.insert("territory".into(), json!(format!("perimeter:{id}")));
+        let r = call(&s, "POST", "/scenarios", None, Some(sc.clone()))
+            .await
+            .ok(200);
+        assert_eq!(r["inside"]["territory_type"], "perimeter");
+        assert_eq!(r["inside"]["name"], "CPTS du Thouarsais");
+        // The same headline as the same communes given as a list.
+        sc["territory"] = json!("communes:79014,79196,79299,79329");
+        let list = call(&s, "POST", "/scenarios", None, Some(sc)).await.ok(200);
+        for k in [
+            "population_newly_within",
+            "population_no_longer_within",
+            "communes_nearest_changed",
+            "population_out_of_scope",
+        ] {
+            assert_eq!(r["inside"][k], list["inside"][k], "{}: {k}", b.name);
+        }
+        call(
+            &s,
+            "GET",
+            "/territories/perimeter/nope/coverage?kind=msp",
+            None,
+            None,
+        )
+        .await
+        .problem(404, &["nope"]);
+        call(
+            &s,
+            "GET",
+            "/siting?territory=perimeter:nope&kind=msp",
+            None,
+            None,
+        )
+        .await
+        .problem(400, &["`territory`"]);
+
+        // A drawn polygon: the communes whose reference point is inside it.
+        let all = call(
+            &s,
+            "POST",
+            "/perimeters",
+            t,
+            Some(json!({"name": "Tout", "geometry": {"type": "Polygon",
+                "coordinates": [[[-1.0, 46.0], [1.0, 46.0], [1.0, 48.0], [-1.0, 48.0], [-1.0, 46.0]]]}})),
+        )
+        .await
+        .ok(201);
+        assert_eq!(
+            all["communes"].as_array().unwrap().len(),
+            s.state().engine.data.communes.len()
+        );
+        call(
+            &s,
+            "POST",
+            "/perimeters",
+            t,
+            Some(json!({"name": "Mer", "geometry": {"type": "Polygon",
+                "coordinates": [[[-5.0, 45.0], [-4.0, 45.0], [-4.0, 46.0], [-5.0, 45.0]]]}})),
+        )
+        .await
+        .problem(422, &["`geometry`", "no commune"]);
+        let got = call(&s, "GET", &format!("/perimeters/{id}"), None, None)
+            .await
+            .ok(200);
+        assert_eq!(got["communes"], communes);
+        s.db.as_ref().unwrap().close().await;
+    }
+}
+
+#[tokio::test]
+async fn migrations_run_from_empty_and_again_and_a_backup_opens() {
+    for b in backends().await {
+        let db = Db::open(&b.target).await.unwrap();
+        assert_eq!(db.migrations().await.unwrap(), vec![1]);
+        let token = db.create_token("Alice", Role::Admin).await.unwrap();
+        db.migrate().await.unwrap();
+        db.close().await;
+        let db = Db::open(&b.target).await.unwrap();
+        assert_eq!(db.migrations().await.unwrap(), vec![1]);
+        assert_eq!(
+            db.caller(&token.secret).await.unwrap().unwrap().name,
+            "Alice"
+        );
+        assert!(db.caller("ca_0000").await.unwrap().is_none());
+        if let Target::Postgres(_) = b.target {
+            // pg_dump writes a plain SQL file (the README's backup of a PostgreSQL store).
+            let dir = tempfile::tempdir().unwrap();
+            let dump = dir.path().join("dump.sql");
+            db.backup(&dump).await.unwrap();
+            let sql = std::fs::read_to_string(&dump).unwrap();
+            assert!(sql.contains("CREATE TABLE public.saved_scenarios"), "{sql}");
+        }
+        if let Target::Sqlite(_) = b.target {
+            let dir = tempfile::tempdir().unwrap();
+            let copy: PathBuf = dir.path().join("copy.db");
+            db.backup(&copy).await.unwrap();
+            assert!(db.backup(&copy).await.is_err(), "never overwrites");
+            let back = Db::open(&Target::Sqlite(copy)).await.unwrap();
+            assert_eq!(
+                back.caller(&token.secret).await.unwrap().unwrap().role,
+                Role::Admin
+            );
+            back.close().await;
+        }
+        db.close().await;
+    }
+}
+
+/// `careaccess tokens create` prints the token once; `db migrate` and `db backup` work
+/// on the SQLite store of the data folder.
+#[test]
+fn the_command_line_creates_tokens_and_backs_up() {
+    let dir = tempfile::tempdir().unwrap();
+    let run = |args: &[&str]| {
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_careaccess"))
+            .arg("--data-dir")
+            .arg(dir.path())
+            .args(args)
+            .env_remove("CAREACCESS_DATABASE_URL")
+            .env_remove("CAREACCESS_DATA")
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8(out.stdout).unwrap()
+    };
+    assert!(run(&["db", "migrate"]).contains("migrated"));
+    let token = run(&["tokens", "create", "--name", "Alice", "--role", "planner"]);
+    let token = token.trim();
+    assert!(token.starts_with("ca_") && token.len() == 67, "{token}");
+    let list = run(&["tokens", "list"]);
+    let (id, rest) = list.trim().split_once('\t').unwrap();
+    assert!(rest.starts_with("planner\tAlice\t"), "{list}");
+    assert!(!list.contains(token), "never the secret");
+    run(&["tokens", "revoke", id]);
+    assert!(run(&["tokens", "list"]).contains("revoked"));
+    let revoked = tokio::runtime::Runtime::new().unwrap().block_on(async {
+        let db = Db::open(&Target::Sqlite(dir.path().join("careaccess.db")))
+            .await
+            .unwrap();
+        let c = db.caller(token).await.unwrap();
+        db.close().await;
+        c
+    });
+    assert!(revoked.is_none(), "a revoked token no longer writes");
+    let copy = dir.path().join("backup.db");
+    run(&["db", "backup", copy.to_str().unwrap()]);
+    assert!(copy.exists());
+    let db_file = std::fs::read(dir.path().join("careaccess.db")).unwrap();
+    assert!(
+        !db_file.windows(token.len()).any(|w| w == token.as_bytes()),
+        "the token itself is not stored"
+    );
+}
+
+/// One plain HTTP/1.1 POST to a server on a loopback port: status and body, or `None`
+/// once the server is gone.
+fn post_raw(port: u16, path: &str, token: &str, body: &str) -> Option<(u16, String)> {
+    use std::io::{Read, Write};
+    let mut s = std::net::TcpStream::connect(("127.0.0.1", port)).ok()?;
+    s.set_read_timeout(Some(std::time::Duration::from_secs(30)))
+        .ok()?;
+    write!(
+        s,
+        "POST {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\
+         Authorization: Bearer {token}\r\nContent-Type: application/json\r\n\
+         Content-Length: {}\r\n\r\n{body}",
+        body.len()
+    )
+    .ok()?;
+    let mut answer = String::new();
+    s.read_to_string(&mut answer).ok()?;
+    let status = answer.get(9..12)?.parse().ok()?;
+    let body = answer.split_once("\r\n\r\n")?.1.to_owned();
+    Some((status, body))
+}
+
+/// `kill -9` of `serve` during a burst of 200 writes: after a restart every write that
+/// was acknowledged (201) is there, intact.
+#[test]
+fn acknowledged_writes_survive_a_kill_9() {
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    for b in rt.block_on(backends()) {
+        let url = match &b.target {
+            Target::Sqlite(p) => format!("sqlite://{}", p.display()),
+            Target::Postgres(u) => u.clone(),
+        };
+        let token = rt.block_on(async {
+            let db = Db::open(&b.target).await.unwrap();
+            let t = db.create_token("Alice", Role::Planner).await.unwrap();
+            db.close().await;
+            t.secret
+        });
+        let server = crate::server::Server::start_with(
+            mini().data(),
+            &[("CAREACCESS_DATABASE_URL", url.as_str())],
+        );
+        let port: u16 = server.url.rsplit(':').next().unwrap().parse().unwrap();
+        let acked = Arc::new(std::sync::Mutex::new(Vec::<(String, String)>::new()));
+        let writer = {
+            let acked = acked.clone();
+            let token = token.clone();
+            std::thread::spawn(move || {
+                for i in 0..200 {
+                    let name = format!("Rafale n° {i}");
+                    let body = scenario_body(&name).to_string();
+                    match post_raw(port, "/saved-scenarios", &token, &body) {
+                        Some((201, answer)) => {
+                            let v: Value = serde_json::from_str(&answer).unwrap();
+                            let id = v["id"].as_str().unwrap().to_owned();
+                            acked.lock().unwrap().push((id, name));
+                        }
+                        Some((status, answer)) => panic!("{status}: {answer}"),
+                        None => return i,
+                    }
+                }
+                200
+            })
+        };
+        let start = std::time::Instant::now();
+        while acked.lock().unwrap().len() < 40 && start.elapsed().as_secs() < 120 {
+            std::thread::sleep(std::time::Duration::from_millis(5));
+        }
+        let killed = std::process::Command::new("kill")
+            .args(["-9", &server.pid().to_string()])
+            .status()
+            .unwrap();
+        assert!(killed.success());
+        let sent = writer.join().unwrap();
+        drop(server);
+        let acked = acked.lock().unwrap().clone();
+        assert!(
+            acked.len() >= 40,
+            "{}: {} acknowledged",
+            b.name,
+            acked.len()
+        );
+        assert!(sent < 200, "{}: the burst ended before the kill", b.name);
+        rt.block_on(async {
+            let db = Db::open(&b.target).await.unwrap();
+            for (id, name) in &acked {
+                let s = db
+                    .scenario(id)
+                    .await
+                    .unwrap()
+                    .unwrap_or_else(|| panic!("{}: acknowledged {id} lost", b.name));
+                assert_eq!(&s.name, name);
+                assert_eq!(s.result["kind"], "msp");
+            }
+            db.close().await;
+        });
+    }
+}
