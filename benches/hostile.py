@@ -54,9 +54,14 @@ def slowloris():
             s = connect()
             bump("slow")
             s.sendall(b"GET /health HTTP/1.1\r\nHost: x\r\n")
+            s.settimeout(2)
             while time.monotonic() < END:
-                time.sleep(2)
-                s.sendall(b"X-Slow: 1\r\n")
+                try:
+                    if s.recv(1) == b"":
+                        break  # closed by the server (header timeout): open another
+                except socket.timeout:
+                    s.sendall(b"X-Slow: 1\r\n")
+            s.close()
         except OSError:
             time.sleep(0.2)  # closed by the server (header timeout): open another
 
