@@ -475,3 +475,21 @@ fn the_hostile_bench_runs_and_health_never_fails() {
     eprintln!("{line}");
     assert_eq!(s.get("/health").0, 200);
 }
+
+/// A request body that stalls is answered (408) once the body timeout passes, instead of
+/// holding the connection and its handler.
+#[test]
+fn a_stalled_body_is_answered_after_the_body_timeout() {
+    let s = server(&[("CAREACCESS_BODY_TIMEOUT", "1")]);
+    let mut c = connect(&s);
+    c.write_all(
+        b"POST /scenarios HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n\
+          Content-Length: 100\r\n\r\n{\"kind\":",
+    )
+    .unwrap();
+    let mut answer = String::new();
+    let _ = c.read_to_string(&mut answer);
+    assert!(answer.starts_with("HTTP/1.1 408"), "{answer:.400}");
+    assert!(answer.contains("timeout"), "{answer:.400}");
+    assert_eq!(s.get("/health").0, 200);
+}

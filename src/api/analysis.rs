@@ -348,8 +348,16 @@ pub async fn scenarios(
     State(service): State<Arc<Service>>,
     body: Result<Bytes, BytesRejection>,
 ) -> ApiResult<Response> {
-    let body =
-        body.map_err(|e| ApiError::new(e.status(), format!("scenario body: {}", e.body_text())))?;
+    let body = body.map_err(|e| {
+        let text = e.body_text();
+        // The body stalled past CAREACCESS_BODY_TIMEOUT (tower-http's words).
+        let status = if text.contains("designated timeout") {
+            StatusCode::REQUEST_TIMEOUT
+        } else {
+            e.status()
+        };
+        ApiError::new(status, format!("scenario body: {text}"))
+    })?;
     let st = service.state();
     let req = ScenarioBody::parse(&body)?.request(&st)?;
     matrix_for(&st, req.model)?;
