@@ -361,7 +361,7 @@ pub async fn scenarios(
     let st = service.state();
     let req = ScenarioBody::parse(&body)?.request(&st)?;
     matrix_for(&st, req.model)?;
-    let answer = heavy(&service, move |_| {
+    let answer = heavy(&service, move |cancel| {
         let matrix = matrix_for(&st, req.model)?;
         let base = st
             .baselines
@@ -378,6 +378,8 @@ pub async fn scenarios(
         if let Some(t) = &req.territory {
             r = r.with_inside(t);
         }
+        // Between the nearest and the accessibility deltas: nobody waits for the rest.
+        cancel.check().map_err(|_| cancelled())?;
         let mut notes = Vec::new();
         let explicit = matches!(req.profile, request::ProfileChoice::Named(_));
         match req.profile.resolve(&st.profiles, &req.kind)? {
