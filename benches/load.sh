@@ -28,6 +28,12 @@
 # default 10), STARTUP_WAIT (seconds, default 600), SEED (default 42), RSS_LOG (file to keep
 # the samples in: "seconds rss_kb" lines). RELOAD_EVERY=0 runs without reloads.
 #
+# Then a hostile phase of HOSTILE seconds (default 60; 0 skips it): benches/hostile.py keeps
+# HOSTILE_SLOW slowloris and HOSTILE_IDLE idle connections open and HOSTILE_HANGUPS clients
+# asking expensive requests and hanging up, while wrk runs the normal mix at
+# HOSTILE_CONNECTIONS (default 16) and /health is asked every 50 ms: its p99 must be ≤
+# HEALTH_P99_MS (default 50) and the normal clients must see 0 errors.
+#
 # Exits non-zero when wrk saw an error (non-2xx answer, socket error or timeout), a reload
 # failed, or |RSS end / RSS start − 1| > MEM_TOLERANCE %. Needs bash, coreutils, curl, wrk,
 # python3 and awk.
@@ -59,6 +65,12 @@ CONNECTIONS="${CONNECTIONS:-64}"
 THREADS="${THREADS:-2}"
 TIMEOUT="${TIMEOUT:-5s}"
 MEM_TOLERANCE="${MEM_TOLERANCE:-10}"
+HOSTILE=$(seconds "${HOSTILE:-60}")            # 0: no hostile phase
+HOSTILE_SLOW="${HOSTILE_SLOW:-200}"
+HOSTILE_IDLE="${HOSTILE_IDLE:-200}"
+HOSTILE_HANGUPS="${HOSTILE_HANGUPS:-8}"
+HOSTILE_CONNECTIONS="${HOSTILE_CONNECTIONS:-16}"
+HEALTH_P99_MS="${HEALTH_P99_MS:-50}"
 export SEED="${SEED:-42}"
 
 for tool in wrk curl python3 awk; do
@@ -315,6 +327,32 @@ read -r rss_max rss_min n_samples < <(awk -v s="$rss_start" '
   END { print max, min, n }' "$SAMPLES")
 ratio=$(awk -v a="$rss_start" -v b="$rss_end" 'BEGIN { printf "%.3f", b / a }')
 echo "RSS: start $(mb "$rss_start"), end $(mb "$rss_end"), max $(mb "$rss_max") (min $(mb "$rss_min"), $n_samples samples every $RSS_EVERY s); end/start = $ratio; peak since start-up (VmHWM) $(mb "$hwm")"
+# The hostile phase (issue 18): slowloris, idle connections and clients that hang up on
+# expensive requests (benches/hostile.py) beside wrk's normal mix at HOSTILE_CONNECTIONS;
+# /health p99 must stay ≤ HEALTH_P99_MS and the normal clients see 0 errors.
+hostile_errors=0 health_p99="" health_failed=0
+if [ "$HOSTILE" -gt 0 ] && kill -0 "$PID" 2>/dev/null; then
+  echo "hostile phase: ${HOSTILE} s, $HOSTILE_SLOW slowloris + $HOSTILE_IDLE idle connections," \
+    "$HOSTILE_HANGUPS clients hanging up on expensive requests, wrk -c$HOSTILE_CONNECTIONS normal mix"
+  wrk -d"${HOSTILE}s" -t"$THREADS" -c"$HOSTILE_CONNECTIONS" --timeout "$TIMEOUT" --latency \
+    -s benches/wrk/mix.lua "$URL" >"$WORK/hostile-wrk.out" 2>&1 &
+  WRK_PID=$!
+  python3 benches/hostile.py "$URL" "$HOSTILE" "$HOSTILE_SLOW" "$HOSTILE_IDLE" "$HOSTILE_HANGUPS" \
+    >"$WORK/hostile.out" 2>&1 || true
+  wait "$WRK_PID" || true
+  WRK_PID=""
+  show "normal clients during the hostile phase" "$WORK/hostile-wrk.out"
+  hostile_errors=$(errors_of "$WORK/hostile-wrk.out")
+  hostile_errors=${hostile_errors:-1}
+  line=$(grep '^HOSTILE' "$WORK/hostile.out" || true)
+  echo "hostile clients: ${line#HOSTILE }"
+  [ -n "$line" ] || sed 's/^/  /' "$WORK/hostile.out"
+  health_p99=$(sed -n 's/.*health_p99_ms=\([0-9.na]*\).*/\1/p' <<<"$line")
+  health_failed=$(sed -n 's/.*health_failed=\([0-9]*\).*/\1/p' <<<"$line")
+  health_failed=${health_failed:-1}
+  echo "server /health after the phase: $(curl -fs --max-time 5 "$URL/health" || echo 'no answer')"
+fi
+
 log_errors=$(grep -c ' ERROR ' "$LOG" || true)
 if [ "$log_errors" -gt 0 ]; then
   echo "server log: $log_errors ERROR lines, the first ones:"
@@ -327,6 +365,12 @@ fail=()
 [ "$run_errors" -eq 0 ] || fail+=("$run_errors errors in the run")
 [ "$reloads_failed" -eq 0 ] || fail+=("$reloads_failed reloads failed")
 [ "$RELOAD_EVERY" -eq 0 ] || [ "$reloads_done" -gt 0 ] || fail+=("no reload happened")
+if [ "$HOSTILE" -gt 0 ]; then
+  [ "$hostile_errors" -eq 0 ] || fail+=("$hostile_errors errors for normal clients in the hostile phase")
+  [ "$health_failed" -eq 0 ] || fail+=("/health failed $health_failed times in the hostile phase")
+  awk -v p="${health_p99:-nan}" -v m="$HEALTH_P99_MS" 'BEGIN { exit !(p + 0 == p && p <= m) }' \
+    || fail+=("/health p99 ${health_p99:-?} ms in the hostile phase, over $HEALTH_P99_MS ms")
+fi
 awk -v r="$ratio" -v t="$MEM_TOLERANCE" 'BEGIN { d = r - 1; if (d < 0) d = -d; exit !(d * 100 <= t) }' \
   || fail+=("RSS end/start = $ratio, outside ±$MEM_TOLERANCE %")
 if [ ${#fail[@]} -eq 0 ]; then

@@ -368,3 +368,128 @@ async fn futures_join(service: Arc<Service>, n: usize) -> Vec<Vec<u8>> {
     }
     out
 }
+
+/// Out of file descriptors: `accept` fails (EMFILE); the error is logged at WARN, the loop
+/// pauses instead of spinning, and the service answers again once connections close.
+#[test]
+fn accept_errors_are_logged_and_the_service_recovers() {
+    use std::process::{Command, Stdio};
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let log = tempfile::NamedTempFile::new().unwrap();
+    let mut child = Command::new("sh")
+        .arg("-c")
+        .arg(r#"ulimit -n 128 && exec "$0" --data-dir "$1" serve --bind "$2""#)
+        .arg(env!("CARGO_BIN_EXE_careaccess"))
+        .arg(&fixture().service.data_dir)
+        .arg(format!("127.0.0.1:{port}"))
+        .env_remove("CAREACCESS_LOG")
+        .env("CAREACCESS_IDLE_TIMEOUT", "60")
+        .env("CAREACCESS_HEADER_TIMEOUT", "60")
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(log.reopen().unwrap())
+        .spawn()
+        .unwrap();
+    let health = || -> bool {
+        let Ok(mut c) = TcpStream::connect(("127.0.0.1", port)) else {
+            return false;
+        };
+        let _ = c.set_read_timeout(Some(Duration::from_secs(5)));
+        let _ = c.write_all(b"GET /health HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
+        let mut a = String::new();
+        let _ = c.read_to_string(&mut a);
+        a.starts_with("HTTP/1.1 200")
+    };
+    let start = Instant::now();
+    while !health() {
+        assert!(child.try_wait().unwrap().is_none(), "the server exited");
+        assert!(start.elapsed() < Duration::from_secs(120), "no /health");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    // More connections than descriptors: the kernel queues them, accept fails.
+    let held: Vec<TcpStream> = (0..200)
+        .filter_map(|_| TcpStream::connect(("127.0.0.1", port)).ok())
+        .collect();
+    let start = Instant::now();
+    let warned = loop {
+        let text = std::fs::read_to_string(log.path()).unwrap();
+        if text.contains("WARN") && text.contains("accept error") {
+            break true;
+        }
+        if start.elapsed() > Duration::from_secs(30) {
+            break false;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    drop(held);
+    let start = Instant::now();
+    while !health() {
+        assert!(
+            start.elapsed() < Duration::from_secs(60),
+            "no /health after the flood"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+    let text = std::fs::read_to_string(log.path()).unwrap();
+    assert!(warned, "no WARN accept error in the log:\n{text}");
+    let lines = text.lines().filter(|l| l.contains("accept error")).count();
+    assert!(lines < 100, "{lines} accept error lines: not rate-limited");
+}
+
+/// The hostile phase of `benches/load.sh` (`benches/hostile.py`), briefly on the mini
+/// data: slowloris, idle connections and clients hanging up, while /health never fails.
+#[test]
+fn the_hostile_bench_runs_and_health_never_fails() {
+    if std::process::Command::new("python3")
+        .arg("--version")
+        .output()
+        .is_err()
+    {
+        return;
+    }
+    let s = server(&[
+        ("CAREACCESS_HEADER_TIMEOUT", "1"),
+        ("CAREACCESS_IDLE_TIMEOUT", "1"),
+    ]);
+    let out = std::process::Command::new("python3")
+        .arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("benches/hostile.py"))
+        .args([&s.url, "4", "20", "20", "4"])
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    let line = text
+        .lines()
+        .find(|l| l.starts_with("HOSTILE "))
+        .unwrap_or_else(|| panic!("{text}{}", String::from_utf8_lossy(&out.stderr)));
+    assert!(line.contains("health_failed=0"), "{line}");
+    assert!(!line.contains("health_answers=0 "), "{line}");
+    assert!(!line.contains("hangups=0"), "{line}");
+    // Slow heads were closed by the server, and opened again.
+    assert!(!line.contains("slow=20 "), "{line}");
+    eprintln!("{line}");
+    assert_eq!(s.get("/health").0, 200);
+}
+
+/// A request body that stalls is answered (408) once the body timeout passes, instead of
+/// holding the connection and its handler.
+#[test]
+fn a_stalled_body_is_answered_after_the_body_timeout() {
+    let s = server(&[("CAREACCESS_BODY_TIMEOUT", "1")]);
+    let mut c = connect(&s);
+    c.write_all(
+        b"POST /scenarios HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n\
+          Content-Length: 100\r\n\r\n{\"kind\":",
+    )
+    .unwrap();
+    let mut answer = String::new();
+    let _ = c.read_to_string(&mut answer);
+    assert!(answer.starts_with("HTTP/1.1 408"), "{answer:.400}");
+    assert!(answer.contains("timeout"), "{answer:.400}");
+    assert_eq!(s.get("/health").0, 200);
+}

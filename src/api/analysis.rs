@@ -375,8 +375,16 @@ pub async fn scenarios(
     State(service): State<Arc<Service>>,
     body: Result<Bytes, BytesRejection>,
 ) -> ApiResult<Response> {
-    let body =
-        body.map_err(|e| ApiError::new(e.status(), format!("scenario body: {}", e.body_text())))?;
+    let body = body.map_err(|e| {
+        let text = e.body_text();
+        // The body stalled past CAREACCESS_BODY_TIMEOUT (tower-http's words).
+        let status = if text.contains("designated timeout") {
+            StatusCode::REQUEST_TIMEOUT
+        } else {
+            e.status()
+        };
+        ApiError::new(status, format!("scenario body: {text}"))
+    })?;
     let st = service.state();
     let body = ScenarioBody::parse(&body)?;
     Ok(run_scenario(&service, st, body).await?.into_response())
@@ -391,7 +399,7 @@ pub async fn run_scenario(
     let perimeter = perimeter::perimeter(service, &st, body.territory.as_deref()).await?;
     let req = body.request(&st, perimeter.as_ref())?;
     matrix_for(&st, req.model)?;
-    heavy(service, move |_| {
+    heavy(service, move |cancel| {
         let matrix = matrix_for(&st, req.model)?;
         let base = st
             .baselines
@@ -408,6 +416,8 @@ pub async fn run_scenario(
         if let Some(t) = &req.territory {
             r = r.with_inside(t);
         }
+        // Between the nearest and the accessibility deltas: nobody waits for the rest.
+        cancel.check().map_err(|_| cancelled())?;
         let mut notes = Vec::new();
         let explicit = matches!(req.profile, request::ProfileChoice::Named(_));
         match req.profile.resolve(&st.profiles, &req.kind)? {

@@ -133,9 +133,13 @@ impl Stats {
     }
 }
 
-/// The deadline of every request: past [`Limits::request_timeout`], a 504 problem+json
-/// (the handler is dropped, which cancels its heavy work).
+/// The deadline of every request but `/admin/reload`: past [`Limits::request_timeout`],
+/// a 504 problem+json (the handler is dropped, which cancels its heavy work).
 pub async fn deadline(State(service): State<Arc<Service>>, req: Request, next: Next) -> Response {
+    // A reload is the operator's, and a half-done one would be silently dropped.
+    if req.uri().path() == "/admin/reload" {
+        return next.run(req).await;
+    }
     let limit = service.limits.request_timeout;
     match tokio::time::timeout(limit, next.run(req)).await {
         Ok(r) => r,

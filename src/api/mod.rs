@@ -11,6 +11,9 @@
 //!   `analysis::request` and lists each endpoint's parameters for [`openapi`];
 //!   [`response`] is the one shape of analysis answers; [`error`] maps every failure
 //!   to problem+json.
+//! - [`server`] is the accept loop (connection limits, timeouts, graceful shutdown);
+//!   [`limits`] holds the settings, the per-request deadline and the bounded pool of heavy
+//!   work; [`origins`] the base of links and CORS; [`static_files`] the page's allow-list.
 //!
 //! The state is loaded once per data build and shared read-only; a reload (SIGHUP or
 //! `POST /admin/reload`) builds a new state aside and swaps it in whole, so requests in

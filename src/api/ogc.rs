@@ -577,8 +577,9 @@ pub async fn items(
     .await
 }
 
-/// Pages of at least this many features are written off the async workers.
-const HEAVY_PAGE: usize = 500;
+/// Pages of at least this many features are written off the async workers (100
+/// commune polygons already weigh about a megabyte).
+const HEAVY_PAGE: usize = 100;
 
 pub async fn item(
     State(service): State<Arc<Service>>,
