@@ -240,18 +240,20 @@ pub fn cancelled() -> ApiError {
 /// Bodies at least this large are compressed in the heavy pool, not on the async workers.
 pub const COMPRESS_OFF_WORKERS: usize = 64 * 1024;
 
-/// Whether the client takes gzip (`Accept-Encoding`).
+/// Whether `Accept-Encoding` takes gzip (by name or `*`, with a q-value above 0).
 pub fn accepts_gzip(headers: &HeaderMap) -> bool {
     headers
-        .get(header::ACCEPT_ENCODING)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| {
-            v.split(',').any(|e| {
-                let mut parts = e.split(';');
-                let name = parts.next().unwrap_or("").trim();
-                let refused = parts.any(|p| matches!(p.trim(), "q=0" | "q=0.0" | "q=0.00"));
-                (name.eq_ignore_ascii_case("gzip") || name == "*") && !refused
-            })
+        .get_all(header::ACCEPT_ENCODING)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .any(|item| {
+            let mut parts = item.split(';').map(str::trim);
+            let name = parts.next().unwrap_or_default();
+            let q = parts
+                .find_map(|p| p.strip_prefix("q="))
+                .map_or(1.0, |q| q.parse::<f32>().unwrap_or(0.0));
+            (name.eq_ignore_ascii_case("gzip") || name == "*") && q > 0.0
         })
 }
 
@@ -264,7 +266,9 @@ pub fn precompress(body: Vec<u8>, gzip: bool) -> ApiResult<(Vec<u8>, bool)> {
     use std::io::Write;
     let mut gz = flate2::write::GzEncoder::new(
         Vec::with_capacity(body.len() / 4),
-        flate2::Compression::fast(),
+        // Level 6: miniz's fastest level makes CSV pages half as big again (73 kB instead
+        // of 43 kB for 10,000 communes), which the map's first view pays.
+        flate2::Compression::default(),
     );
     gz.write_all(&body).map_err(ApiError::internal)?;
     Ok((gz.finish().map_err(ApiError::internal)?, true))
@@ -277,5 +281,25 @@ pub fn mark_gzip(r: &mut Response, gzipped: bool) {
             .insert(header::CONTENT_ENCODING, HeaderValue::from_static("gzip"));
         r.headers_mut()
             .append(header::VARY, HeaderValue::from_static("Accept-Encoding"));
+    }
+}
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn gzip_is_accepted_by_name_or_star_unless_refused() {
+        let accepts = |v: &str| {
+            let mut h = HeaderMap::new();
+            h.insert(header::ACCEPT_ENCODING, HeaderValue::from_str(v).unwrap());
+            accepts_gzip(&h)
+        };
+        assert!(accepts("gzip"));
+        assert!(accepts("br, GZIP;q=0.5"));
+        assert!(accepts("*"));
+        assert!(!accepts("br, deflate"));
+        assert!(!accepts("gzip;q=0"));
+        assert!(!accepts("identity"));
+        assert!(!accepts_gzip(&HeaderMap::new()));
     }
 }

@@ -13,6 +13,7 @@ use serde_json::json;
 
 use super::Service;
 use super::error::{ApiError, ApiResult};
+use super::limits;
 use super::mvt::{self, MAX_LAT, MAX_ZOOM, MVT, TileBody};
 use super::ogc::{base_url, json_response};
 use super::params::QueryPairs;
@@ -79,7 +80,7 @@ pub async fn tile(
     let mut r = match body {
         TileBody::Made(b) => ([mvt], b).into_response(),
         // Kept compressed: sent as is (the compression layer leaves an encoded body alone).
-        TileBody::Kept(t) if accepts_gzip(&headers) => (
+        TileBody::Kept(t) if limits::accepts_gzip(&headers) => (
             [
                 mvt,
                 (header::CONTENT_ENCODING, HeaderValue::from_static("gzip")),
@@ -101,23 +102,6 @@ pub async fn tile(
         }),
     );
     Ok(r)
-}
-
-/// Whether `Accept-Encoding` takes gzip (by name or `*`, with a q-value above 0).
-fn accepts_gzip(headers: &HeaderMap) -> bool {
-    headers
-        .get_all(header::ACCEPT_ENCODING)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(','))
-        .any(|item| {
-            let mut parts = item.split(';').map(str::trim);
-            let name = parts.next().unwrap_or_default();
-            let q = parts
-                .find_map(|p| p.strip_prefix("q="))
-                .map_or(1.0, |q| q.parse::<f32>().unwrap_or(0.0));
-            (name.eq_ignore_ascii_case("gzip") || name == "*") && q > 0.0
-        })
 }
 
 /// `GET /tiles/{id}.json`: TileJSON 3.0 of a collection's tiles, URLs of the build served.
@@ -224,25 +208,4 @@ pub async fn tilesets(
         }),
         "application/json",
     ))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn gzip_is_accepted_by_name_or_star_unless_refused() {
-        let accepts = |v: &str| {
-            let mut h = HeaderMap::new();
-            h.insert(header::ACCEPT_ENCODING, HeaderValue::from_str(v).unwrap());
-            accepts_gzip(&h)
-        };
-        assert!(accepts("gzip"));
-        assert!(accepts("br, GZIP;q=0.5"));
-        assert!(accepts("*"));
-        assert!(!accepts("br, deflate"));
-        assert!(!accepts("gzip;q=0"));
-        assert!(!accepts("identity"));
-        assert!(!accepts_gzip(&HeaderMap::new()));
-    }
 }
