@@ -54,6 +54,8 @@ pub enum Command {
     Explain(ExplainArgs),
     /// Zonage review: APL classes (ZIP < 2.5, vivier 2.5–4, > 4) against the official zonage.
     Zonage(ZonageArgs),
+    /// « Portrait de territoire »: a self-contained, printable French HTML report.
+    Report(ReportArgs),
 }
 
 #[derive(Debug, Args)]
@@ -463,4 +465,14 @@ pub struct ServeArgs {
     pub mirror: MirrorArg,
     #[command(flatten)]
     pub http: HttpArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct ReportArgs {
+    /// Territory: cls:<id>, epci:<siren>, dep:<code>, reg:<code>, commune:<code>, communes:<code,…>.
+    #[arg(long)]
+    pub territory: String,
+    /// HTML file to write (standard output if absent).
+    #[arg(long)]
+    pub out: Option<PathBuf>,
 }

@@ -9,4 +9,5 @@ mod gis;
 mod import_fixtures;
 mod internet;
 mod mirror;
+mod report;
 mod server;

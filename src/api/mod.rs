@@ -25,6 +25,7 @@ pub mod ogc;
 pub mod openapi;
 pub mod params;
 pub mod query;
+pub mod report;
 pub mod response;
 pub mod search;
 pub mod state;
@@ -181,6 +182,7 @@ pub fn app(service: Arc<Service>) -> Router {
             get(analysis::coverage),
         )
         .route("/territories/{type}/{code}/zonage", get(analysis::zonage))
+        .route("/territories/{type}/{code}/report", get(report::report))
         .route("/communes/{code}/explain", get(analysis::explain))
         .route("/scenarios", post(analysis::scenarios))
         .route("/siting", get(analysis::siting))

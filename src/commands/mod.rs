@@ -8,6 +8,7 @@
 mod access;
 mod data;
 mod nearest;
+mod report;
 mod scenario;
 
 use std::io::Write;
@@ -82,6 +83,7 @@ fn dispatch(cli: Cli) -> anyhow::Result<()> {
         Command::Accessibility(args) => access::accessibility(&data_dir, &args),
         Command::Explain(args) => access::explain(&data_dir, &args),
         Command::Zonage(args) => access::zonage(&data_dir, &args),
+        Command::Report(args) => report::report(&data_dir, &args),
     }
 }
 
