@@ -242,8 +242,8 @@ pub(crate) fn method(p: &Portrait<'_>, doc: &mut Doc, maps: &Maps) {
                     text(&steps),
                     text(&format!(
                         "{} ; demande {}",
-                        acc.measure,
-                        acc.demand.as_str()
+                        measure_fr(acc.measure),
+                        demand_fr(acc.demand.as_str())
                     )),
                     text(&acc.unit_label),
                 ],
@@ -304,4 +304,27 @@ pub(crate) fn method(p: &Portrait<'_>, doc: &mut Doc, maps: &Maps) {
     }
     doc.p("note", &format!("Cartes : projection équirectangulaire (longitudes multipliées par le cosinus de la latitude du centre), contours IGN Admin Express simplifiés à {} pixel ; palette séquentielle YlGnBu (ColorBrewer), lisible par les daltoniens ; hachures : pas de distance. Données : build {} ({}). Dernier millésime de chaque source dans le tableau ci-dessus.", dec(svg::SIMPLIFY_PX, 1), meta.build_id, meta.builder));
     doc.push("</section>");
+}
+
+/// What the steps of a profile measure, in French.
+fn measure_fr(measure: &str) -> &str {
+    match measure {
+        "straight km" => "km à vol d'oiseau",
+        "estimated road km" => "km routiers estimés",
+        "estimated car minutes" => "minutes en voiture estimées",
+        "car minutes from the travel-time table, estimated where missing" => {
+            "minutes de la table de temps de trajet, estimées là où elles manquent"
+        }
+        other => other,
+    }
+}
+
+/// The demand of a profile, in French.
+fn demand_fr(demand: &str) -> &str {
+    match demand {
+        "population" => "population municipale",
+        "pop75" => "population de 75 ans et plus",
+        "standardised" => "population standardisée (DREES)",
+        other => other,
+    }
 }

@@ -141,7 +141,7 @@ impl Maps {
                 without_polygon: p.members.len(),
             };
         };
-        let proj = Projection::fit(bbox, 640.0, 600.0);
+        let proj = Projection::fit(bbox, 600.0, 470.0);
         let mut paths = Vec::new();
         let mut drawn = HashSet::new();
         for &i in &p.members {

@@ -23,7 +23,6 @@ figure { margin: 3mm 0; break-inside: avoid; }
 figure svg { max-width: 100%; height: auto; display: block; }
 figcaption, caption { text-align: left; margin: 1mm 0; caption-side: top; font-weight: bold; }
 table { border-collapse: collapse; margin: 2mm 0 3mm; break-inside: avoid; width: 100%; }
-table.long { break-inside: auto; }
 tr { break-inside: avoid; }
 th, td { border-bottom: 0.5pt solid #bbb; padding: 0.6mm 1.5mm; vertical-align: top; text-align: left; }
 th { background: #eef1f8; }

@@ -318,7 +318,7 @@ pub(crate) fn kinds(p: &Portrait<'_>, doc: &mut Doc, maps: &Maps, covs: &Coverag
                 &["nom", "commune", "adresse", "capacité"],
                 true,
             );
-            for f in inside.iter().take(MAX_ROWS * 2) {
+            for f in inside.iter().take(MAX_ROWS) {
                 let commune = f
                     .commune
                     .as_ref()
@@ -334,12 +334,12 @@ pub(crate) fn kinds(p: &Portrait<'_>, doc: &mut Doc, maps: &Maps, covs: &Coverag
                 );
             }
             doc.end_table();
-            if inside.len() > MAX_ROWS * 2 {
+            if inside.len() > MAX_ROWS {
                 doc.p(
                     "note",
                     &format!(
                         "… et {} autres (liste complète : couche {} de l'API OGC).",
-                        int((inside.len() - MAX_ROWS * 2) as u64),
+                        int((inside.len() - MAX_ROWS) as u64),
                         kind.as_str()
                     ),
                 );

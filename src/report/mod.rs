@@ -190,8 +190,9 @@ pub(crate) fn ehpad_places_per_1000(engine: &Engine, territory: &Territory) -> R
         .count();
     if outside > 0 {
         return Err(format!(
-            "la liste des EHPAD ne couvre pas {outside} commune(s) sur {} (liste partielle)",
-            members.len()
+            "la liste des EHPAD ne couvre pas {} commune(s) sur {} (liste partielle)",
+            int(outside as u64),
+            int(members.len() as u64)
         ));
     }
     let Some(col) = engine.data.indicators.numeric.get(POP75_INDICATOR) else {
@@ -203,8 +204,9 @@ pub(crate) fn ehpad_places_per_1000(engine: &Engine, territory: &Territory) -> R
         .count();
     if unknown > 0 {
         return Err(format!(
-            "population de 75 ans et plus inconnue dans {unknown} commune(s) sur {}",
-            members.len()
+            "population de 75 ans et plus inconnue dans {} commune(s) sur {}",
+            int(unknown as u64),
+            int(members.len() as u64)
         ));
     }
     let pop75: f64 = members
@@ -224,7 +226,11 @@ pub(crate) fn ehpad_places_per_1000(engine: &Engine, territory: &Territory) -> R
         }
     }
     if without > 0 {
-        return Err(format!("{without} EHPAD sur {sites} sans capacité connue"));
+        return Err(format!(
+            "{} EHPAD sur {} sans capacité connue",
+            int(without as u64),
+            int(sites as u64)
+        ));
     }
     if pop75 <= 0.0 {
         return Err("aucun habitant de 75 ans et plus recensé".to_owned());

@@ -212,7 +212,6 @@ fn accessibility(p: &Portrait<'_>, doc: &mut Doc) {
                 "moyenne",
                 "communes avec une valeur",
                 "population en commune à APL ≤ 2,5",
-                "source",
             ],
             false,
         );
@@ -239,11 +238,13 @@ fn accessibility(p: &Portrait<'_>, doc: &mut Doc) {
                     } else {
                         text("–")
                     },
-                    text(&p.source_of_field(id).unwrap_or_else(|| "DREES".to_owned())),
                 ],
             );
         }
         doc.end_table();
+        let mut sources: Vec<String> = APL.iter().filter_map(|a| p.source_of_field(a.0)).collect();
+        sources.dedup();
+        doc.p("note", &format!("Sources : {}.", sources.join(" ; ")));
         doc.p("note", "Moyenne pondérée par la population standardisée de la DREES (la population municipale là où elle manque), comme la DREES agrège ses APL. Le seuil de 2,5 consultations par an et par habitant est celui de la sélection nationale des zones d'intervention prioritaire (ZIP).");
     }
     // Our 2SFCA.

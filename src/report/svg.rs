@@ -163,7 +163,7 @@ pub fn locator(parent: &[(f64, f64)], inside: &[(f64, f64)], title: &str, desc: 
     );
     let proj = Projection::fit(bbox, 260.0, 260.0);
     let n = (parent.len() + inside.len()).max(1) as f64;
-    let cell = ((proj.width * proj.height / n).sqrt() * 0.9).clamp(1.5, 8.0);
+    let cell = ((proj.width * proj.height / n).sqrt() * 1.25).clamp(1.5, 8.0);
     let cols = (proj.width / cell).ceil() as usize + 1;
     let rows = (proj.height / cell).ceil() as usize + 1;
     let mut grid = vec![0u8; cols * rows];
@@ -179,6 +179,30 @@ pub fn locator(parent: &[(f64, f64)], inside: &[(f64, f64)], title: &str, desc: 
     };
     mark(parent, 1);
     mark(inside, 2);
+    // Close the gaps between reference points: an empty cell with at least three of its
+    // four neighbours filled takes the lower of their values.
+    let filled = grid.clone();
+    for r in 1..rows.saturating_sub(1) {
+        for c in 1..cols.saturating_sub(1) {
+            if filled[r * cols + c] != 0 {
+                continue;
+            }
+            let around = [
+                filled[(r - 1) * cols + c],
+                filled[(r + 1) * cols + c],
+                filled[r * cols + c - 1],
+                filled[r * cols + c + 1],
+            ];
+            if around.iter().filter(|&&v| v != 0).count() >= 3 {
+                grid[r * cols + c] = around
+                    .iter()
+                    .copied()
+                    .filter(|&v| v != 0)
+                    .min()
+                    .unwrap_or(0);
+            }
+        }
+    }
     let mut s = String::new();
     let _ = write!(
         s,
