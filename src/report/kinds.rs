@@ -311,7 +311,7 @@ pub(crate) fn kinds(p: &Portrait<'_>, doc: &mut Doc, maps: &Maps, covs: &Coverag
         } else {
             doc.table(
                 &format!(
-                    "{} situées dans le territoire ({})",
+                    "{} : structures situées dans le territoire ({})",
                     kind.label_fr(),
                     int(inside.len() as u64)
                 ),
