@@ -54,6 +54,8 @@ pub enum Command {
     Explain(ExplainArgs),
     /// Zonage review: APL classes (ZIP < 2.5, vivier 2.5–4, > 4) against the official zonage.
     Zonage(ZonageArgs),
+    /// « Portrait de territoire »: a self-contained, printable French HTML report.
+    Report(ReportArgs),
     /// The store of saved work (SQLite in the data folder, or CAREACCESS_DATABASE_URL).
     #[command(subcommand)]
     Db(DbCommand),
@@ -510,4 +512,14 @@ pub struct ServeArgs {
     pub mirror: MirrorArg,
     #[command(flatten)]
     pub http: HttpArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct ReportArgs {
+    /// Territory: cls:<id>, epci:<siren>, dep:<code>, reg:<code>, commune:<code>, communes:<code,…>.
+    #[arg(long)]
+    pub territory: String,
+    /// HTML file to write (standard output if absent).
+    #[arg(long)]
+    pub out: Option<PathBuf>,
 }

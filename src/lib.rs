@@ -40,6 +40,7 @@ pub mod geodesy;
 pub mod import;
 pub mod index;
 pub mod model;
+pub mod report;
 pub mod store;
 #[cfg(test)]
 mod test_support;

@@ -11,5 +11,6 @@ mod hostile_files;
 mod import_fixtures;
 mod internet;
 mod mirror;
+mod report;
 mod saved;
 mod server;

@@ -36,6 +36,7 @@ pub mod origins;
 pub mod params;
 pub mod perimeter;
 pub mod query;
+pub mod report;
 pub mod response;
 pub mod saved;
 pub mod search;
@@ -228,6 +229,7 @@ pub fn app(service: Arc<Service>) -> Router {
             get(analysis::coverage),
         )
         .route("/territories/{type}/{code}/zonage", get(analysis::zonage))
+        .route("/territories/{type}/{code}/report", get(report::report))
         .route("/communes/{code}/explain", get(analysis::explain))
         .route("/scenarios", post(analysis::scenarios))
         .route("/siting", get(analysis::siting))

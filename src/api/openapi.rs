@@ -265,6 +265,23 @@ pub fn document_for(base: &str, st: &AppState) -> Value {
     // One explicit items path per collection, listing its properties as query
     // parameters: clients such as GDAL's OAPIF driver read them there to send attribute
     // filters to the server instead of filtering every page themselves.
+    let report = op(
+        "« Portrait de territoire »: a self-contained, printable French HTML report (population, distances to each kind with maps, accessibility, zonage, comparison with the département, région and France, method)",
+        "Analyses",
+        [
+            vec![
+                path(
+                    "type",
+                    "commune, epci, departement (dep), region (reg) or cls",
+                ),
+                path("code", "Territory code"),
+            ],
+            params(super::report::PARAMS, &served),
+        ]
+        .concat(),
+        json!({ "description": "HTML document", "content": { "text/html": { "schema": { "type": "string" } } } }),
+    );
+    doc["paths"]["/territories/{type}/{code}/report"] = json!({ "get": report });
     if let Some(paths) = doc["paths"].as_object_mut() {
         for c in &st.collections {
             let mut parameters: Vec<Value> = items_params

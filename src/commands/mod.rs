@@ -8,6 +8,7 @@
 mod access;
 mod data;
 mod nearest;
+mod report;
 mod scenario;
 mod store;
 
@@ -85,6 +86,7 @@ fn dispatch(cli: Cli) -> anyhow::Result<()> {
         Command::Zonage(args) => access::zonage(&data_dir, &args),
         Command::Db(cmd) => store::db(&data_dir, &cmd),
         Command::Tokens(cmd) => store::tokens(&data_dir, &cmd),
+        Command::Report(args) => report::report(&data_dir, &args),
     }
 }
 

@@ -184,6 +184,7 @@ export function createTerritoire(ctx, root) {
       h('dl', { class: 'facts big' },
         h('dt', null, 'Population'), h('dd', null, habitants(s.population)),
         h('dt', null, 'Communes'), h('dd', null, int(s.communes))),
+      h('p', { class: 'report-link' }, h('a', { href: `/territories/${encodeURIComponent(current.type)}/${encodeURIComponent(current.code)}/report`, target: '_blank', rel: 'noopener' }, 'Portrait imprimable'), ' (nouvel onglet)'),
       h('div', { class: 'table-wrap', tabindex: '0', role: 'region', 'aria-label': 'Part de la population proche des structures' },
         h('table', { class: 'data', id: 'territory-kinds' },
           h('caption', null, 'Part de la population à moins de… de la structure la plus proche'),
