@@ -146,7 +146,10 @@ async function boot() {
   setupSettings();
   setupTabs();
   const basemap = basemapUrl();
-  const mapCtl = createMap({ container: 'map', basemap, onStatus: setMapStatus, hintEl: $('#map-hint') });
+  // A link to a view with a place (a commune, a territory…) moves the camera itself.
+  const linked = parseHash();
+  const placed = linked.view === 'carte' || linked.args.length === 0;
+  const mapCtl = createMap({ container: 'map', basemap, onStatus: setMapStatus, hintEl: $('#map-hint'), placed });
   window.careaccess = { map: mapCtl.map, mapCtl };
 
   let meta;
@@ -160,7 +163,7 @@ async function boot() {
   // The commune table by columns: what the first view needs now, the rest once the map
   // shows its colours (whatever the view: the views that need more wait for tableReady).
   const communes = communeTable(meta);
-  const first = parseHash();
+  const first = linked;
   const firstReady = communes.ensure(FIRST_FIELDS);
   firstReady.catch(() => {}); // its error is shown where the table is needed
   if (first.view === 'carte') communes.ensure(firstIndicatorColumns(first.args)).catch(() => {});

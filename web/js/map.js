@@ -202,13 +202,20 @@ function hatch() {
   return g.getImageData(0, 0, n, n);
 }
 
+/** The layers of tiled sources, hidden until a deep-linked view places the camera. */
+const TILED_LAYERS = ['communes-fill', 'communes-nodata', 'communes-line', 'epci-line', 'departements-line', 'regions-line', 'cls-line', 'communes-mark-halo', 'communes-mark'];
+/** How long a deep-linked view may take to place the camera before the map draws anyway. */
+const HOLD_MS = 4000;
+
 /**
  * Creates the map. opts: {container, basemap (raster tile URL template or null),
- * onStatus(text|null, state), hintEl (where overlay hints are written)}. Returns a
- * controller; `ready` resolves once the style and layers exist (the communes may still
- * be loading: watch onStatus).
+ * onStatus(text|null, state), hintEl (where overlay hints are written), placed (true when
+ * the first view shows the whole of France; false when it will move the camera itself,
+ * e.g. a link to a commune: the tiles then wait for that move instead of loading France
+ * first)}. Returns a controller; `ready` resolves once the style and layers exist (the
+ * communes may still be loading: watch onStatus).
  */
-export function createMap({ container, basemap, onStatus, hintEl }) {
+export function createMap({ container, basemap, onStatus, hintEl, placed = true }) {
   const style = {
     version: 8,
     sources: {},
@@ -318,6 +325,7 @@ export function createMap({ container, basemap, onStatus, hintEl }) {
       });
       map.addLayer({ id: 'origin', type: 'circle', source: 'origin', paint: { 'circle-radius': 8, 'circle-color': '#111111', 'circle-stroke-color': '#ffffff', 'circle-stroke-width': 3 } });
 
+      if (!placed) hold();
       status('Chargement des contours des communes…', 'loading');
       // Attribution folded by default: it would cover the legend.
       const attrib = container instanceof HTMLElement ? container : document.getElementById(container);
@@ -489,6 +497,27 @@ export function createMap({ container, basemap, onStatus, hintEl }) {
 
   const setData = (src, data) => map.getSource(src)?.setData(data ?? EMPTY);
 
+  // Until the first view places the camera, the tiled layers are hidden (MapLibre asks no
+  // tile for a hidden layer), so that a link to a commune does not load France first.
+  let held = null;
+  function hold() {
+    held = TILED_LAYERS.filter((id) => map.getLayer(id) && map.getLayoutProperty(id, 'visibility') !== 'none');
+    for (const id of held) map.setLayoutProperty(id, 'visibility', 'none');
+    setTimeout(release, HOLD_MS);
+  }
+  function release() {
+    if (!held) return;
+    for (const id of held) map.setLayoutProperty(id, 'visibility', 'visible');
+    held = null;
+  }
+  /** Camera move options: a jump while held (no tiles for the way), then the map draws. */
+  const motion = (opts) => {
+    if (!held) return opts;
+    map.once('moveend', release);
+    return { ...opts, duration: 0 };
+  };
+  const smooth = () => (matchMedia('(prefers-reduced-motion: reduce)').matches ? 0 : 600);
+
   return {
     map,
     ready,
@@ -555,7 +584,7 @@ export function createMap({ container, basemap, onStatus, hintEl }) {
     },
     fitBbox(b, opts = {}) {
       if (!b) return;
-      map.fitBounds([[b[0], b[1]], [b[2], b[3]]], { padding: padding(), maxZoom: 12, duration: matchMedia('(prefers-reduced-motion: reduce)').matches ? 0 : 600, ...opts });
+      map.fitBounds([[b[0], b[1]], [b[2], b[3]]], motion({ padding: padding(), maxZoom: 12, duration: smooth(), ...opts }));
     },
     fitPoints(points, opts = {}) {
       const pts = points.filter(Boolean);
@@ -565,8 +594,8 @@ export function createMap({ container, basemap, onStatus, hintEl }) {
       const pad = 0.01;
       this.fitBbox([b[0] - pad, b[1] - pad, b[2] + pad, b[3] + pad], { maxZoom: 12, ...opts });
     },
-    fitFrance() { map.fitBounds(FRANCE_BOUNDS, { padding: initialPadding(container), duration: matchMedia('(prefers-reduced-motion: reduce)').matches ? 0 : 600 }); },
-    flyTo(lngLat, zoom = 10) { map.flyTo({ center: lngLat, zoom: Math.max(map.getZoom(), zoom), duration: matchMedia('(prefers-reduced-motion: reduce)').matches ? 0 : 600 }); },
+    fitFrance() { map.fitBounds(FRANCE_BOUNDS, { padding: initialPadding(container), duration: smooth() }); },
+    flyTo(lngLat, zoom = 10) { map.flyTo(motion({ center: lngLat, zoom: Math.max(map.getZoom(), zoom), duration: smooth() })); },
   };
 }
 
