@@ -425,6 +425,10 @@ async fn nearest_from_a_point_and_from_a_commune() {
     );
     let straight = get_ok("/nearest?commune=79329&kind=msp&model=straight").await;
     assert_eq!(straight["model"], "straight");
+    // Each structure names its commune (the page says « — Thouars » without its table).
+    let first = &straight["results"][0]["structures"][0];
+    assert_eq!(first["commune"], "79329");
+    assert_eq!(first["commune_nom"], "Thouars");
 }
 
 #[tokio::test]

@@ -64,6 +64,8 @@ struct Structure<'a> {
     categorie: Option<&'a str>,
     adresse: Option<&'a str>,
     commune: Option<&'a str>,
+    /// The commune's name (the page need not hold the commune table to say it).
+    commune_nom: Option<&'a str>,
     telephone: Option<&'a str>,
     capacite: Option<f64>,
     lon: f64,
@@ -126,6 +128,11 @@ pub async fn nearest(
                         categorie: f.category_label.as_deref(),
                         adresse: f.address.as_deref(),
                         commune: f.commune.as_ref().map(|c| c.as_str()),
+                        commune_nom: f
+                            .commune
+                            .as_ref()
+                            .and_then(|c| data.commune_index(c))
+                            .map(|i| data.communes[i].name.as_str()),
                         telephone: f.phone.as_deref(),
                         capacite: f.capacity,
                         lon: f.position.x(),

@@ -166,7 +166,7 @@ export function createTrouver(ctx, root) {
   function structureItem(s, outside) {
     const tel = phone(s.telephone);
     const name = displayName(s.nom) ?? 'Structure sans nom';
-    const communeName = s.commune ? ctx.communeName(s.commune) : null;
+    const communeName = s.commune ? s.commune_nom ?? ctx.communeName(s.commune) : null;
     const former = communeName && communeName !== s.commune ? formerCommune(s.nom, communeName) : null;
     const note = positionNote(s.position);
     const far = s.distance_m > FAR_M && !outside;
