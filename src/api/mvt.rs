@@ -152,7 +152,8 @@ impl Pyramid {
     }
 }
 
-fn gzip(raw: &[u8]) -> Bytes {
+/// A tile gzip-compressed (level 6).
+pub fn gzip(raw: &[u8]) -> Bytes {
     let mut e = GzEncoder::new(Vec::with_capacity(raw.len() / 2), Compression::default());
     // Writing into a Vec cannot fail.
     let _ = e.write_all(raw);

@@ -6,6 +6,7 @@
 
 use std::sync::Arc;
 
+use axum::body::Bytes;
 use axum::extract::{Path, RawQuery, State};
 use axum::http::{HeaderMap, HeaderValue, header};
 use axum::response::{IntoResponse, Response};
@@ -64,32 +65,39 @@ pub async fn tile(
     let (x, y) = (coord("column", x)?, coord("row", &y)?);
     let q = QueryPairs::parse(raw.as_deref());
     let current = q.get("v")? == Some(st.build_id());
-    let body = match st.tiles[index].kept(z, x, y) {
-        Some(t) => TileBody::Kept(t),
+    // Sent gzip-compressed to whoever takes gzip (kept tiles as kept, others compressed
+    // off the async workers), plain otherwise: never left to the response layer, whose
+    // brotli would cost more than the tile.
+    let gzip_ok = limits::accepts_gzip(&headers);
+    let sent = move |t: TileBody| match t {
+        TileBody::Kept(t) if gzip_ok => (t.gzip, true),
+        TileBody::Kept(t) => (t.plain, false),
+        TileBody::Made(raw) if gzip_ok => (mvt::gzip(&raw), true),
+        TileBody::Made(raw) => (Bytes::from(raw), false),
+    };
+    let (body, gzipped) = match st.tiles[index].kept(z, x, y) {
+        Some(t) => sent(TileBody::Kept(t)),
         None => {
             let st2 = st.clone();
             tokio::task::spawn_blocking(move || {
-                st2.tiles[index].tile(&st2.collections[index], z, x, y)
+                st2.tiles[index]
+                    .tile(&st2.collections[index], z, x, y)
+                    .map(sent)
             })
             .await
             .map_err(ApiError::internal)?
             .map_err(ApiError::internal)?
         }
     };
-    let mvt = (header::CONTENT_TYPE, HeaderValue::from_static(MVT));
-    let mut r = match body {
-        TileBody::Made(b) => ([mvt], b).into_response(),
-        // Kept compressed: sent as is (the compression layer leaves an encoded body alone).
-        TileBody::Kept(t) if limits::accepts_gzip(&headers) => (
-            [
-                mvt,
-                (header::CONTENT_ENCODING, HeaderValue::from_static("gzip")),
-            ],
-            t.gzip,
-        )
-            .into_response(),
-        TileBody::Kept(t) => ([mvt], t.plain).into_response(),
-    };
+    let mut r = (
+        [(header::CONTENT_TYPE, HeaderValue::from_static(MVT))],
+        body,
+    )
+        .into_response();
+    if gzipped {
+        r.headers_mut()
+            .insert(header::CONTENT_ENCODING, HeaderValue::from_static("gzip"));
+    }
     r.headers_mut()
         .insert(header::VARY, HeaderValue::from_static("accept-encoding"));
     r.headers_mut().insert(
