@@ -247,14 +247,14 @@ export async function findFacility(id, kinds) {
   return null;
 }
 
-/** "précise (adresse)", "arrondie", "chef-lieu de la commune"… for a structure's `position`. */
+/** What follows « Position » for a structure's `position` (« arrondie… », « placée au chef-lieu… »), or null when exact. */
 export function positionNote(position) {
   switch (position) {
     case 'address':
     case 'adresse':
       return null;
     case 'rounded':
-      return 'position arrondie (à environ 1 km près)';
+      return 'arrondie (à environ 1 km près)';
     case 'commune_chef_lieu':
       return 'placée au chef-lieu de sa commune (adresse exacte inconnue)';
     case null:
@@ -262,6 +262,6 @@ export function positionNote(position) {
     case '':
       return null;
     default:
-      return `position : ${position}`;
+      return `« ${position} »`;
   }
 }

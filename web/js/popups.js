@@ -100,7 +100,7 @@ export function communePopup(ctx, feature, lngLat) {
   const explainProfile = ind?.profile ?? 'mg';
   const epci = p.epci ?? rec.epci;
   const content = h('div', { class: 'popup-body' },
-    h('h2', { class: 'popup-title' }, p.nom),
+    h('h2', { class: 'popup-title' }, p.nom ?? p.code),
     h('p', { class: 'sub' }, `${p.code} · ${habitants(p.population)} · `, [rec.epci_nom, rec.departement_nom ? `${rec.departement_nom} (${p.departement})` : p.departement].filter(Boolean).join(' · ')),
     p.cls ? h('p', { class: 'sub' }, String(p.cls).split(',').map((c) => ctx.meta.clsName(c.trim())).join(' · ')) : null,
     h('table', { class: 'mini' },
@@ -152,7 +152,12 @@ export function facilityPopup(ctx, feature) {
       [h('dt', null, 'Source'), h('dd', null, sourceTitle(ctx, p.source))]),
     former ? h('p', { class: 'note former-commune' }, formerCommuneText(former, communeName)) : null,
     note ? h('p', { class: 'note' }, `Position : ${note}.`) : null,
-    partial ? h('p', { class: 'note' }, 'Cette structure vient d’une liste partielle : d’autres structures du même type peuvent manquer.') : null);
+    partial ? h('p', { class: 'note' }, 'Cette structure vient d’une liste partielle : d’autres structures du même type peuvent manquer.') : null,
+    // A structure placed at its commune's chef-lieu covers the commune under the pointer:
+    // the way to the commune's own popup.
+    p.commune ? h('div', { class: 'popup-actions' },
+      h('button', { type: 'button', class: 'small secondary', onclick: () => ctx.popupCommune({ properties: { code: p.commune } }, coords) },
+        `La commune : ${ctx.communeName(p.commune)}`)) : null);
   return open(ctx, coords, content);
 }
 

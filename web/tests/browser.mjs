@@ -604,7 +604,36 @@ async function desktop(browser) {
   await p.waitForFunction(() => /Au plus 1 changement par scénario/.test(document.querySelector('#map-hint')?.textContent ?? ''), null, { timeout: STEP_TIMEOUT });
   check(await p.locator('.change-list li').count() === 1, 'le scénario dépasse la limite donnée par /api');
   await p.unroute(apiDoc);
+
+  step = 'portrait de territoire : CLS du Thouarsais, imprimé en PDF';
+  log(step);
+  await portrait(context);
   await context.close();
+}
+
+/**
+ * « Portrait de territoire » of the Thouarsais CLS: self-contained (no request but the
+ * document), numbered figures, and Chromium's print gives a PDF of a sensible number of
+ * A4 pages (tests/artifacts/portrait-thouarsais.pdf, first page as a screenshot).
+ */
+async function portrait(context) {
+  const p = await context.newPage();
+  await watch(p);
+  const asked = [];
+  p.on('request', (r) => asked.push(r.url()));
+  const res = await p.goto(`${BASE}territories/cls/thouarsais/report`, { waitUntil: 'load' });
+  check(res?.ok() && (res.headers()['content-type'] ?? '').startsWith('text/html'), `le portrait a répondu ${res?.status()} ${res?.headers()['content-type']}`);
+  check(asked.length === 1, `le portrait charge d'autres ressources : ${asked.slice(1, 5).join(', ')}`);
+  const figures = await p.locator('figure').count();
+  check(figures >= 3, `le portrait n'a que ${figures} figures`);
+  check(/Figure 1/.test(await p.locator('body').innerText()), 'les figures du portrait ne sont pas numérotées');
+  await p.screenshot({ path: path.join(SHOTS, '14-portrait.png') });
+  await p.emulateMedia({ media: 'print' });
+  const pdf = await p.pdf({ format: 'A4', printBackground: true, path: path.join(ART, 'portrait-thouarsais.pdf') });
+  const pages = (pdf.toString('latin1').match(/\/Type\s*\/Page[^s]/g) ?? []).length;
+  log(`portrait imprimé : ${pages} pages A4, ${Math.round(pdf.length / 1024)} ko`);
+  check(pages >= 3 && pages <= 40, `le portrait imprimé fait ${pages} pages A4`);
+  await p.close();
 }
 
 async function phone(browser) {
@@ -652,6 +681,14 @@ async function phone(browser) {
   await axeCheck(p, 'fenêtre d’une structure, téléphone');
   const popupBox = await p.locator('.maplibregl-popup').evaluate((e) => { const r = e.getBoundingClientRect(); return { left: r.left, right: r.right, w: window.innerWidth }; });
   check(popupBox.left >= -1 && popupBox.right <= popupBox.w + 1, `la fenêtre de la structure sort de l’écran du téléphone (${Math.round(popupBox.left)}–${Math.round(popupBox.right)} px)`);
+  // A structure at its commune's chef-lieu hides the commune under it: its popup leads there.
+  const popupText = await p.locator('.maplibregl-popup').innerText();
+  check(!/Position\s*:?\s*position/i.test(popupText), `« Position position » dans la fenêtre : ${popupText.slice(0, 200)}`);
+  const communeButton = p.locator('.maplibregl-popup').getByRole('button', { name: /^La commune : / });
+  const communeName = (await communeButton.innerText()).replace(/^La commune : /, '');
+  await communeButton.click();
+  await p.locator('.maplibregl-popup .popup-title', { hasText: communeName }).waitFor({ timeout: STEP_TIMEOUT });
+  log(`fenêtre de la commune depuis la structure : ${communeName}`);
 
   step = 'téléphone : utiliser ma position nomme la commune';
   log(step);
