@@ -172,6 +172,22 @@ export async function prepareIndicator(ind, table) {
   return ind;
 }
 
+/**
+ * The indicator with quantile classes made from some communes only (those in view), or
+ * the indicator itself when none of them has a value.
+ */
+export function withClassesOf(ind, rows) {
+  const values = rows.map((r) => r[ind.id]).filter((v) => typeof v === 'number');
+  if (!values.length) return ind;
+  const shown = {
+    ...ind,
+    ...quantileBreaks(values),
+    classNote: `Classes : quantiles des valeurs des ${values.length} communes de la partie de carte affichée (arrondis) ; elles changent quand la carte bouge.`,
+  };
+  shown.classes = classesOf(shown);
+  return shown;
+}
+
 /** The profile's name in the indicator list. */
 function shortProfile(p) {
   return `${p.name} — accessibilité`;

@@ -307,6 +307,23 @@ async function desktop(browser) {
   await p.getByLabel('Indicateur').selectOption('apl_inf');
   await p.waitForFunction(() => document.documentElement.dataset.indicator === 'apl_inf');
   check(/ETP/.test(await p.locator('#legend-table caption').innerText()), "la légende de l'APL infirmières ne donne pas l'unité (ETP)");
+  // The ARS at its scale: « Aller au département », legend counted in view, classes of
+  // the communes in view for an indicator by quantiles.
+  step = 'carte : Deux-Sèvres, légende et classes de la vue';
+  log(step);
+  await p.waitForFunction(() => window.careaccess.ctx.table !== null, null, { timeout: LOAD_TIMEOUT });
+  const nationalClasses = await p.locator('#legend-table tbody th').allInnerTexts();
+  await p.getByLabel('Aller au département').selectOption('79');
+  await p.locator('#legend-table caption', { hasText: 'Deux-Sèvres (79)' }).waitFor({ timeout: STEP_TIMEOUT });
+  await p.getByLabel('les communes de la partie de carte affichée').check();
+  await p.locator('#view-carte .legend', { hasText: 'de la partie de carte affichée (arrondis)' }).waitFor({ timeout: STEP_TIMEOUT });
+  const viewClasses = await p.locator('#legend-table tbody th').allInnerTexts();
+  log(`classes APL infirmières, France : ${nationalClasses.slice(0, 3).join(' | ')} ; vue des Deux-Sèvres : ${viewClasses.slice(0, 3).join(' | ')}`);
+  check(viewClasses.join() !== nationalClasses.join(), 'les classes de la vue sont celles de la France');
+  await waitMapIdle(p);
+  await shot(p, '01b-carte-79-classes-vue.png');
+  await p.getByLabel('toutes les communes de France').check();
+  await p.getByLabel('Aller au département').selectOption('');
   await p.getByLabel('Indicateur').selectOption('apl_mg');
   await waitMapIdle(p);
   await shot(p, '01-carte.png');

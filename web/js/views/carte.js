@@ -5,7 +5,7 @@
 import { api } from '../api.js';
 import { h, fill, errorBox, loading, dataTable, select, partialBadge, slug, announcer, CLICK } from '../ui.js';
 import { int, value as fmtValue, capital } from '../format.js';
-import { classOfRow, missingOf } from '../indicators.js';
+import { classOfRow, missingOf, withClassesOf } from '../indicators.js';
 import { missingReasonText } from '../labels.js';
 import { symbolImg, facilityMinzoom } from '../map.js';
 
@@ -127,14 +127,39 @@ export function createCarte(ctx, root) {
       }
       if (asked !== ind) return;
     }
-    indicator = ind;
-    mapCtl.setIndicator(ind, ctx.communes.rows);
+    base = ind;
     document.documentElement.dataset.indicator = id;
     say.say(`Carte des communes : ${ind.title}. Légende en ${ind.classes.length} classes sous le choix de l’indicateur.`);
     fill(info,
       h('h3', null, ind.title),
       ind.unit ? h('p', { class: 'unit' }, 'Unité : ', h('strong', null, ind.unit)) : null,
-      ind.caveat ? h('p', { class: 'caveat' }, h('strong', null, 'Attention : '), ind.caveat) : null);
+      ind.caveat ? h('p', { class: 'caveat' }, h('strong', null, 'Attention : '), ind.caveat) : null,
+      ind.quantiles ? classScopeField() : null);
+    applyClasses();
+  }
+
+  /**
+   * Classes by quantiles (accessibility, APL of the other professions) can be made from
+   * the communes in view, so that a département's contrasts show; the fixed classes
+   * (distances, times, the DREES marks of the GPs' APL, the zonage) stay what they are.
+   */
+  let base = null; // the indicator chosen, with its national classes
+  let classScope = 'france';
+  function classScopeField() {
+    const radio = (value, label) => h('div', { class: 'check' },
+      h('input', { type: 'radio', id: `class-scope-${value}`, name: 'class-scope', value, checked: classScope === value || null, onchange: () => { classScope = value; applyClasses(); } }),
+      h('label', { for: `class-scope-${value}` }, label));
+    return h('fieldset', { class: 'toggles class-scope' },
+      h('legend', null, 'Classes calculées sur'),
+      radio('france', 'toutes les communes de France'),
+      radio('vue', 'les communes de la partie de carte affichée'));
+  }
+  /** Colours, legend and table with the classes of the chosen scope. */
+  function applyClasses() {
+    if (!base) return;
+    const scope = classScope === 'vue' && base.quantiles ? legendScope() : null;
+    indicator = scope?.within ? withClassesOf(base, ctx.table.rows.filter(scope.within)) : base;
+    mapCtl.setIndicator(indicator, ctx.communes.rows);
     renderLegend();
     renderMapLegend();
     if (tableDetails.open) renderTable();
@@ -229,7 +254,10 @@ export function createCarte(ctx, root) {
   let legendTimer = 0;
   mapCtl.map.on('moveend', () => {
     clearTimeout(legendTimer);
-    legendTimer = setTimeout(() => { if (indicator) renderLegend(); }, 200);
+    legendTimer = setTimeout(() => {
+      if (classScope === 'vue' && base?.quantiles) applyClasses();
+      else if (indicator) renderLegend();
+    }, 200);
   });
 
   /** « Aller au département » : the ARS analyst's usual scale. */
@@ -345,7 +373,7 @@ export function createCarte(ctx, root) {
     moveTimer = setTimeout(renderTable, 250);
   });
   // With the whole table come the communes' positions: the legend can count the view.
-  ctx.tableReady.then(() => { if (indicator) renderLegend(); }).catch((e) => legendBox.append(errorBox(e)));
+  ctx.tableReady.then(() => { if (base) applyClasses(); }).catch((e) => legendBox.append(errorBox(e)));
 
   return {
     show(args) {
