@@ -232,8 +232,8 @@ export function createCarte(ctx, root) {
 
   /**
    * Where the legend counts: the communes whose chef-lieu is in the part of the map shown
-   * (once their positions are loaded), or all of France when it is all in view. The
-   * classes stay national, so that a colour means the same value everywhere.
+   * (once their positions are loaded), or all of France when it is all in view (the
+   * classes follow the view only when asked: « Classes calculées sur »).
    */
   function legendScope() {
     const b = mapCtl.map.getBounds();
