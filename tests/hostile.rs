@@ -283,12 +283,29 @@ async fn links_never_come_from_the_host_header() {
     }
     // Behind a trusted proxy, its forwarded host and scheme.
     let proxied = service_with(|s| s.trusted_proxy = true);
-    let (_, body) = body_of(proxied, evil("/collections")).await;
+    let (headers, body) = body_of(proxied, evil("/collections")).await;
     assert!(
         body.contains("https://proxy.example/collections"),
         "{body:.300}"
     );
     assert!(!body.contains("evil.example"));
+    // Links that depend on the forwarded headers: a cache must key on them.
+    let vary: Vec<&str> = headers
+        .get_all(header::VARY)
+        .iter()
+        .map(|v| v.to_str().unwrap())
+        .collect();
+    assert!(
+        vary.iter().any(|v| v.contains("X-Forwarded-Host")),
+        "{vary:?}"
+    );
+    let (headers, _) = body_of(fixture().service.clone(), evil("/collections")).await;
+    assert!(
+        !headers
+            .get_all(header::VARY)
+            .iter()
+            .any(|v| v.to_str().unwrap().contains("X-Forwarded"))
+    );
 }
 
 #[tokio::test]

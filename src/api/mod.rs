@@ -270,6 +270,10 @@ pub fn app(service: Arc<Service>) -> Router {
         // code, not the data (a browser must not keep an old script because the data is
         // the same).
         .route_layer(middleware::from_fn_with_state(service.clone(), etag))
+        .route_layer(middleware::from_fn_with_state(
+            service.clone(),
+            origins::vary_forwarded,
+        ))
         .fallback(static_files::serve)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(middleware::from_fn_with_state(

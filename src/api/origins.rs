@@ -4,9 +4,13 @@
 //! POSTs only from `CAREACCESS_CORS_ORIGINS`).
 
 use std::net::SocketAddr;
+use std::sync::Arc;
 
+use axum::extract::{Request, State};
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, HeaderValue, Method, header};
+use axum::middleware::Next;
+use axum::response::Response;
 use tower_http::cors::{AllowOrigin, CorsLayer};
 
 use super::Service;
@@ -33,6 +37,23 @@ pub fn base_url(service: &Service, headers: &HeaderMap) -> String {
         }
     }
     service.local_url.clone()
+}
+
+/// Behind a trusted proxy (and without a public URL), links depend on the forwarded
+/// headers: answers say so, for caches.
+pub async fn vary_forwarded(
+    State(service): State<Arc<Service>>,
+    req: Request,
+    next: Next,
+) -> Response {
+    let mut r = next.run(req).await;
+    if service.trusted_proxy && service.public_url.is_none() {
+        r.headers_mut().append(
+            header::VARY,
+            HeaderValue::from_static("X-Forwarded-Host, X-Forwarded-Proto"),
+        );
+    }
+    r
 }
 
 /// A host name or address with an optional port, nothing else.

