@@ -8,8 +8,8 @@ mod commands;
 
 use std::process::ExitCode;
 
-/// jemalloc gives freed memory back to the system within seconds (decay-based purging),
-/// whichever thread frees it: a reload frees a whole build that another thread loaded, and
+/// jemalloc gives freed memory back to the system within seconds (decay-based purging by
+/// its background threads, see Cargo.toml), whichever thread frees it: a reload frees a whole build that another thread loaded, and
 /// the resident memory must come back to where it was. (glibc's per-thread arenas kept
 /// about 100 MB after the parallel load; mimalloc kept a build's memory in the segments of
 /// the thread that had loaded it, so resident memory wandered by ±10 % from one reload to
