@@ -1,5 +1,7 @@
 //! What several sections share: the coverages of the territory and of the compared
-//! territories, the map outlines, the distance classes.
+//! territories, the map outlines, the distance classes; and the outlines the caller
+//! hands in as plain data ([`Outline`]: the API takes them from its map layers, the
+//! command from the build's files).
 
 use std::collections::{BTreeMap, HashSet};
 
@@ -11,6 +13,27 @@ use crate::model::Kind;
 
 use super::Portrait;
 use super::svg::{self, Projection};
+
+/// A territory's outline as plain data, lon/lat (WGS84): a département for the
+/// locator map and its inset of France.
+#[derive(Debug, Clone, Copy)]
+pub struct Outline<'g> {
+    /// The département's code (`79`, `2A`, `971`).
+    pub code: &'g str,
+    pub geometry: &'g geo::Geometry<f64>,
+}
+
+impl Outline<'_> {
+    /// The outline as a multipolygon (`None` for a geometry that is not a surface).
+    pub(crate) fn polygons(&self) -> Option<std::borrow::Cow<'_, geo::MultiPolygon<f64>>> {
+        use std::borrow::Cow;
+        match self.geometry {
+            geo::Geometry::MultiPolygon(mp) => Some(Cow::Borrowed(mp)),
+            geo::Geometry::Polygon(p) => Some(Cow::Owned(geo::MultiPolygon(vec![p.clone()]))),
+            _ => None,
+        }
+    }
+}
 
 /// Rows of the underserved and structures tables shown before « … et n autres ».
 pub(crate) const MAX_ROWS: usize = 25;

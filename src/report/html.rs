@@ -32,6 +32,8 @@ td.n, th.n { text-align: right; white-space: nowrap; }
 .legend span { display: inline-flex; align-items: center; gap: 1mm; }
 .kind { break-inside: auto; }
 .keep { break-inside: avoid; }
+.locator { display: flex; align-items: flex-start; gap: 4mm; flex-wrap: wrap; }
+.locator svg { max-width: 100%; height: auto; }
 svg.defs { position: absolute; width: 0; height: 0; overflow: hidden; }
 header .meta { color: #444; font-size: 9pt; }
 @media print { body { max-width: none; padding: 0; } a { color: inherit; text-decoration: none; } }

@@ -291,7 +291,11 @@ pub(crate) fn kinds(p: &Portrait<'_>, doc: &mut Doc, maps: &Maps, covs: &Coverag
                         ),
                         number("", u.distance_m.map(|m| m / 1_000.0), 1, "\u{a0}km", why),
                         number("", u.car_min, 0, "\u{a0}min", why),
-                        text(u.nearest_name.as_deref().unwrap_or("–")),
+                        text(
+                            &u.nearest_name
+                                .as_deref()
+                                .map_or("–".to_owned(), |n| p.name(n)),
+                        ),
                     ],
                 );
             }
@@ -325,10 +329,14 @@ pub(crate) fn kinds(p: &Portrait<'_>, doc: &mut Doc, maps: &Maps, covs: &Coverag
                     .and_then(|c| data.commune(c))
                     .map_or_else(|| "–".to_owned(), |c| format!("{} ({})", c.name, c.code));
                 doc.row(
-                    &f.name,
+                    &p.name(&f.name),
                     &[
                         text(&commune),
-                        text(f.address.as_deref().unwrap_or("–")),
+                        text(
+                            &f.address
+                                .as_deref()
+                                .map_or("–".to_owned(), |a| p.address(a)),
+                        ),
                         number("", f.capacity, 0, "", "capacité inconnue dans la source"),
                     ],
                 );
