@@ -41,6 +41,23 @@ pub(crate) const MAX_ROWS: usize = 25;
 pub(crate) const CLASS_KM: [f64; 4] = [5.0, 10.0, 20.0, 30.0];
 pub(crate) const CLASS_LABELS: [&str; 5] =
     ["≤ 5 km", "5 à 10 km", "10 à 20 km", "20 à 30 km", "> 30 km"];
+/// Car-time classes of the per-kind maps, estimated minutes (10/20/30 min are the bands
+/// of `/coverage`).
+pub(crate) const CLASS_MIN: [f64; 4] = [10.0, 20.0, 30.0, 45.0];
+pub(crate) const CLASS_MIN_LABELS: [&str; 5] = [
+    "≤ 10 min",
+    "10 à 20 min",
+    "20 à 30 min",
+    "30 à 45 min",
+    "> 45 min",
+];
+
+/// Whether the portrait's distance model gives car times (the per-kind maps are then in
+/// minutes): `straight` gives none, and none is made up.
+pub(crate) fn car_times() -> bool {
+    DEFAULT_MODEL != crate::analysis::distance::DistanceModel::Straight
+}
+
 /// The kinds of the comparison and the distribution chart.
 pub(crate) const HEADLINE_KINDS: [Kind; 3] = [Kind::Msp, Kind::Ehpad, Kind::Hospital];
 

@@ -133,8 +133,13 @@ impl<'a> Portrait<'a> {
                 .cloned(),
             _ => comparison.first().cloned(),
         };
+        // The names of the département around (of the territory itself when it is one
+        // or larger): the places structures are named after.
         let mut lexicon = Lexicon::french();
-        let around = parent.as_ref().map(|t| engine.members(t).0);
+        let around = comparison
+            .first()
+            .filter(|t| t.kind == TerritoryType::Departement)
+            .map(|t| engine.members(t).0);
         for &i in around.as_deref().unwrap_or(&members) {
             lexicon.learn(&engine.data.communes[i].name);
         }
