@@ -133,7 +133,7 @@ const FRENCH_WORDS: &[&str] = &[
     "hospitalisation",
     "domicile",
     "hôpital",
-    "résidence",
+    "Résidence",
     "établissement",
     "thérapeutique",
     "médecine",
@@ -157,6 +157,14 @@ const FRENCH_WORDS: &[&str] = &[
     "Château",
     "Vallée",
     "Église",
+    "Vallées",
+    "Chêne",
+    "Chênes",
+    "Orée",
+    "Molière",
+    "Forêt",
+    "Étang",
+    "Écoles",
 ];
 
 /// How words of names are spelt once out of capitals: the accents and the case the
@@ -400,6 +408,10 @@ mod tests {
         assert_eq!(name("CH DE L'ABBESSE"), "CH de l'Abbesse");
         assert_eq!(name("E.H.P.A.D. ST JEAN"), "E.H.P.A.D. St Jean");
         assert_eq!(name("RESIDENCE LOUIS XIV"), "Résidence Louis XIV");
+        assert_eq!(
+            name("EHPAD RESIDENCE L'OREE DES BOIS"),
+            "EHPAD Résidence l'Orée des Bois"
+        );
         assert_eq!(
             name("SITE HOSPITALIER DE THOUARS"),
             "Site hospitalier de Thouars"

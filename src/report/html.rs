@@ -14,7 +14,7 @@ body { font-family: "DejaVu Sans", "Liberation Sans", Arial, sans-serif; font-si
 h1 { font-size: 20pt; margin: 0 0 2mm; color: #253494; }
 h2 { font-size: 14pt; margin: 6mm 0 2mm; color: #253494; border-bottom: 1.5pt solid #253494; }
 h3 { font-size: 11.5pt; margin: 5mm 0 1.5mm; }
-h2, h3, caption, figcaption { break-after: avoid; }
+h2, h3, caption, figcaption, h3 + .note { break-after: avoid; }
 section.major { break-before: page; }
 p { margin: 1.5mm 0; }
 .small, figcaption, caption, .note { font-size: 8.5pt; color: #333; }
