@@ -139,6 +139,49 @@ async fn the_report_of_a_cls_and_of_a_departement_gives_the_api_numbers() {
         .problem(400, &["`f`", "html"]);
 }
 
+/// The locator draws outlines: the territory's communes in dark blue inside its
+/// département (one merged path per colour class), the larger places named, and an inset
+/// of France; the per-kind maps are in estimated car minutes, said so.
+#[tokio::test]
+async fn the_locator_draws_outlines_and_the_maps_are_in_car_minutes() {
+    let a = get("/territories/cls/thouarsais/report").await;
+    let html = String::from_utf8(a.body).unwrap();
+    let start = html.find("<div class=\"locator\">").expect("a locator map");
+    let locator = &html[start..start + html[start..].find("</div>").unwrap()];
+    assert_eq!(
+        locator.matches("<svg").count(),
+        2,
+        "map and inset: {locator}"
+    );
+    assert!(!locator.contains("<rect"), "no grid of points");
+    let paths = regex::Regex::new(r#"<path fill="([^"]+)"[^>]* d="M[^"]+Z""#).unwrap();
+    let fills: Vec<&str> = paths
+        .captures_iter(locator)
+        .map(|c| c.get(1).unwrap().as_str())
+        .collect();
+    // Map: the département, the territory; inset: France, the département.
+    assert_eq!(
+        fills,
+        ["#d4d4d4", "#253494", "#d4d4d4", "#253494"],
+        "{locator}"
+    );
+    assert!(
+        locator.contains(">Thouars</text>"),
+        "the largest place is named"
+    );
+    assert!(html.contains("en médaillon, Deux-Sèvres en France métropolitaine"));
+    assert!(html.contains("temps en voiture estimé de chaque commune à la plus proche"));
+    assert!(html.contains("≤ 10 min"));
+    assert!(html.contains("road_estimate"));
+    // A région: its départements in dark blue inside France, no inset.
+    let a = get("/territories/reg/75/report").await;
+    assert_eq!(a.status.as_u16(), 200);
+    let html = String::from_utf8(a.body).unwrap();
+    let start = html.find("<div class=\"locator\">").expect("a locator map");
+    let locator = &html[start..start + html[start..].find("</div>").unwrap()];
+    assert_eq!(locator.matches("<svg").count(), 1, "{locator}");
+}
+
 #[tokio::test]
 async fn the_command_line_writes_the_same_document() {
     let dir = tempfile::tempdir().unwrap();

@@ -7,7 +7,7 @@ use axum::extract::{Path, RawQuery, State};
 use axum::http::{HeaderValue, header};
 use axum::response::{IntoResponse, Response};
 
-use crate::report::{Inputs, render};
+use crate::report::{Inputs, Outline, render};
 
 use super::Service;
 use super::error::ApiResult;
@@ -15,6 +15,7 @@ use super::limits::heavy;
 use super::params::{Param, QueryPairs, bad};
 use super::perimeter;
 use super::query::territory_in_path;
+use super::state::AppState;
 
 /// Parameters of the report.
 pub const PARAMS: &[Param] = &[Param {
@@ -39,11 +40,13 @@ pub async fn report(
     let perimeter = perimeter::perimeter_in_path(&service, &st, &kind_path, &code).await?;
     let territory = territory_in_path(&st, &kind_path, &code, perimeter.as_ref())?;
     let html = heavy(&service, move |_| {
+        let departements = departements(&st);
         Ok(render(
             Inputs {
                 engine: &st.engine,
                 baselines: &st.baselines,
                 meta: &st.meta,
+                departements: &departements,
             },
             &territory,
         ))
@@ -57,4 +60,22 @@ pub async fn report(
         html,
     )
         .into_response())
+}
+
+/// The départements' outlines of the `departements` collection (the map layer's source),
+/// borrowed: the report simplifies them to its page.
+fn departements(st: &AppState) -> Vec<Outline<'_>> {
+    st.collection("departements")
+        .map(|c| {
+            c.items
+                .iter()
+                .filter_map(|it| {
+                    Some(Outline {
+                        code: &it.id,
+                        geometry: it.geometry.as_ref()?,
+                    })
+                })
+                .collect()
+        })
+        .unwrap_or_default()
 }

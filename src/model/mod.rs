@@ -22,5 +22,5 @@ pub use profile::{
     StepUnit, Supply, SupplySource,
 };
 pub use territory::{Territory, TerritoryType, TerritoryTypeError};
-pub use text::fold;
+pub use text::{Lexicon, display_address, display_name, fold};
 pub use travel_matrix::TravelMatrix;

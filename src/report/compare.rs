@@ -213,7 +213,15 @@ pub(crate) fn method(p: &Portrait<'_>, doc: &mut Doc, maps: &Maps) {
     let meta = p.inputs.meta;
     doc.push("<section class=\"major\"><h2>5. Méthode</h2>");
     doc.p("", "Chaque commune est représentée par son chef-lieu (la mairie, ou un point intérieur de son contour) et pèse sa population municipale. La distance à la structure la plus proche est géodésique (à vol d'oiseau, ellipsoïde WGS84) ; la structure la plus proche est cherchée dans la même zone accessible par la route (communes contiguës et ponts déclarés : une île sans pont n'atteint pas le continent ; les bacs ne sont pas modélisés).");
-    doc.p("", "Les kilomètres routiers et les minutes en voiture sont estimés à partir de la distance à vol d'oiseau (modèle « road_estimate ») : la route vaut 1,29 fois la ligne droite jusqu'à 10 km, 1,27 de 10 à 30 km, 1,21 au-delà ; la vitesse croît de 67 km/h sur les 10 premiers km de route à 93 km/h au-delà de 60 km, plus 0,74 minute. Calibré sur 2 429 trajets en Gironde (OSRM et Metric de l'INSEE) ; la moitié des estimations sont à 8 % près du temps Metric. Les temps courts en ville et les heures de pointe sont mal représentés.");
+    if car_times() {
+        doc.p("", "Les kilomètres routiers et les minutes en voiture sont estimés à partir de la distance à vol d'oiseau (modèle « road_estimate ») : la route vaut 1,29 fois la ligne droite jusqu'à 10 km, 1,27 de 10 à 30 km, 1,21 au-delà ; la vitesse croît de 67 km/h sur les 10 premiers km de route à 93 km/h au-delà de 60 km, plus 0,74 minute. Calibré sur 2 429 trajets en Gironde (OSRM et Metric de l'INSEE) ; la moitié des estimations sont à 8 % près du temps Metric. Les temps courts en ville et les heures de pointe sont mal représentés.");
+        doc.p("", "Les cartes par type de structure sont en minutes en voiture estimées par ce modèle (classes de 10, 20, 30 et 45 minutes) : une estimation à partir de la distance, pas un itinéraire calculé sur le réseau routier.");
+        if p.engine().data.travel_matrix.is_some() {
+            doc.p("", "Un distancier commune à commune est chargé dans ces données ; le portrait, comme l'API par défaut, s'en tient à l'estimation « road_estimate » pour que ses chiffres soient ceux de /coverage.");
+        }
+    } else {
+        doc.p("", "Aucun modèle de temps de parcours dans ces données : les cartes et les seuils sont en kilomètres à vol d'oiseau et aucun temps en voiture n'est donné.");
+    }
     let runs: Vec<_> = p.inputs.baselines.profiles().collect();
     if !runs.is_empty() {
         doc.table(

@@ -1,5 +1,7 @@
 //! What several sections share: the coverages of the territory and of the compared
-//! territories, the map outlines, the distance classes.
+//! territories, the map outlines, the distance classes; and the outlines the caller
+//! hands in as plain data ([`Outline`]: the API takes them from its map layers, the
+//! command from the build's files).
 
 use std::collections::{BTreeMap, HashSet};
 
@@ -12,12 +14,50 @@ use crate::model::Kind;
 use super::Portrait;
 use super::svg::{self, Projection};
 
+/// A territory's outline as plain data, lon/lat (WGS84): a département for the
+/// locator map and its inset of France.
+#[derive(Debug, Clone, Copy)]
+pub struct Outline<'g> {
+    /// The département's code (`79`, `2A`, `971`).
+    pub code: &'g str,
+    pub geometry: &'g geo::Geometry<f64>,
+}
+
+impl Outline<'_> {
+    /// The outline as a multipolygon (`None` for a geometry that is not a surface).
+    pub(crate) fn polygons(&self) -> Option<std::borrow::Cow<'_, geo::MultiPolygon<f64>>> {
+        use std::borrow::Cow;
+        match self.geometry {
+            geo::Geometry::MultiPolygon(mp) => Some(Cow::Borrowed(mp)),
+            geo::Geometry::Polygon(p) => Some(Cow::Owned(geo::MultiPolygon(vec![p.clone()]))),
+            _ => None,
+        }
+    }
+}
+
 /// Rows of the underserved and structures tables shown before « … et n autres ».
 pub(crate) const MAX_ROWS: usize = 25;
 /// Distance classes of the maps and the distribution chart, straight km.
 pub(crate) const CLASS_KM: [f64; 4] = [5.0, 10.0, 20.0, 30.0];
 pub(crate) const CLASS_LABELS: [&str; 5] =
     ["≤ 5 km", "5 à 10 km", "10 à 20 km", "20 à 30 km", "> 30 km"];
+/// Car-time classes of the per-kind maps, estimated minutes (10/20/30 min are the bands
+/// of `/coverage`).
+pub(crate) const CLASS_MIN: [f64; 4] = [10.0, 20.0, 30.0, 45.0];
+pub(crate) const CLASS_MIN_LABELS: [&str; 5] = [
+    "≤ 10 min",
+    "10 à 20 min",
+    "20 à 30 min",
+    "30 à 45 min",
+    "> 45 min",
+];
+
+/// Whether the portrait's distance model gives car times (the per-kind maps are then in
+/// minutes): `straight` gives none, and none is made up.
+pub(crate) fn car_times() -> bool {
+    DEFAULT_MODEL != crate::analysis::distance::DistanceModel::Straight
+}
+
 /// The kinds of the comparison and the distribution chart.
 pub(crate) const HEADLINE_KINDS: [Kind; 3] = [Kind::Msp, Kind::Ehpad, Kind::Hospital];
 

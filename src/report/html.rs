@@ -14,7 +14,7 @@ body { font-family: "DejaVu Sans", "Liberation Sans", Arial, sans-serif; font-si
 h1 { font-size: 20pt; margin: 0 0 2mm; color: #253494; }
 h2 { font-size: 14pt; margin: 6mm 0 2mm; color: #253494; border-bottom: 1.5pt solid #253494; }
 h3 { font-size: 11.5pt; margin: 5mm 0 1.5mm; }
-h2, h3 { break-after: avoid; }
+h2, h3, caption, figcaption, h3 + .note { break-after: avoid; }
 section.major { break-before: page; }
 p { margin: 1.5mm 0; }
 .small, figcaption, caption, .note { font-size: 8.5pt; color: #333; }
@@ -23,7 +23,9 @@ figure { margin: 3mm 0; break-inside: avoid; }
 figure svg { max-width: 100%; height: auto; display: block; }
 figcaption, caption { text-align: left; margin: 1mm 0; caption-side: top; font-weight: bold; }
 table { border-collapse: collapse; margin: 2mm 0 3mm; break-inside: avoid; width: 100%; }
-tr { break-inside: avoid; }
+table.long { break-inside: auto; }
+thead { display: table-header-group; }
+tr, figure svg, .locator { break-inside: avoid; }
 th, td { border-bottom: 0.5pt solid #bbb; padding: 0.6mm 1.5mm; vertical-align: top; text-align: left; }
 th { background: #eef1f8; }
 td.n, th.n { text-align: right; white-space: nowrap; }
@@ -32,6 +34,8 @@ td.n, th.n { text-align: right; white-space: nowrap; }
 .legend span { display: inline-flex; align-items: center; gap: 1mm; }
 .kind { break-inside: auto; }
 .keep { break-inside: avoid; }
+.locator { display: flex; align-items: flex-start; gap: 4mm; flex-wrap: wrap; }
+.locator svg { max-width: 100%; height: auto; }
 svg.defs { position: absolute; width: 0; height: 0; overflow: hidden; }
 header .meta { color: #444; font-size: 9pt; }
 @media print { body { max-width: none; padding: 0; } a { color: inherit; text-decoration: none; } }

@@ -15,8 +15,9 @@ use super::fmt::{NBSP, dec, esc, int, km};
 use super::html::{Doc, count, number, share, text};
 use super::svg::{self, MISSING_FILL, PALETTE};
 
-/// The map class of commune `i` for one kind: a palette index, or why there is no
-/// distance.
+/// The map class of commune `i` for one kind, by estimated car minutes when the model
+/// gives them ([`car_times`]), by straight km otherwise: a palette index, or why there
+/// is no distance.
 pub(crate) fn class_of(
     p: &Portrait<'_>,
     kind: &Kind,
@@ -27,6 +28,7 @@ pub(crate) fn class_of(
         return Err("non couvert par la liste");
     }
     match nearest.get(i).and_then(|n| n.trip) {
+        Some(t) if car_times() => Ok(CLASS_MIN.iter().take_while(|&&m| t.car_min > m).count()),
         Some(t) => Ok(CLASS_KM
             .iter()
             .take_while(|&&k| t.distance_m > k * 1_000.0)
@@ -204,6 +206,7 @@ pub(crate) fn kinds(p: &Portrait<'_>, doc: &mut Doc, maps: &Maps, covs: &Coverag
                 PALETTE.iter().map(|f| (*f, Vec::new())).collect();
             groups.push((MISSING_FILL, Vec::new()));
             let mut reasons: BTreeMap<&str, usize> = BTreeMap::new();
+            // Sorted by class: classes drawn in order, reasons in words.
             let mut counts = [0usize; 5];
             for &i in &p.members {
                 if !maps.drawn.contains(&i) {
@@ -221,11 +224,23 @@ pub(crate) fn kinds(p: &Portrait<'_>, doc: &mut Doc, maps: &Maps, covs: &Coverag
                     }
                 }
             }
-            let title = format!(
-                "{} : distance de chaque commune à la plus proche",
-                kind.label_fr()
-            );
-            let desc = CLASS_LABELS
+            let labels = if car_times() {
+                CLASS_MIN_LABELS
+            } else {
+                CLASS_LABELS
+            };
+            let title = if car_times() {
+                format!(
+                    "{} : temps en voiture estimé de chaque commune à la plus proche",
+                    kind.label_fr()
+                )
+            } else {
+                format!(
+                    "{} : distance de chaque commune à la plus proche",
+                    kind.label_fr()
+                )
+            };
+            let desc = labels
                 .iter()
                 .zip(counts)
                 .map(|(l, n)| format!("{l} : {n} communes"))
@@ -234,7 +249,7 @@ pub(crate) fn kinds(p: &Portrait<'_>, doc: &mut Doc, maps: &Maps, covs: &Coverag
                 .join(" ; ");
             let svg = svg::choropleth(proj, &title, &desc, &groups);
             let mut legend = String::from("<div class=\"legend\">");
-            for ((fill, label), n) in PALETTE.iter().zip(CLASS_LABELS).zip(counts) {
+            for ((fill, label), n) in PALETTE.iter().zip(labels).zip(counts) {
                 let _ = write!(
                     legend,
                     "<span>{} {} ({} communes)</span>",
@@ -255,7 +270,11 @@ pub(crate) fn kinds(p: &Portrait<'_>, doc: &mut Doc, maps: &Maps, covs: &Coverag
             legend.push_str("</div>");
             doc.figure(
                 &svg,
-                &format!("{title} (km à vol d'oiseau depuis le chef-lieu ; hachuré : pas de distance, raison en légende)"),
+                &if car_times() {
+                    format!("{title} (minutes en voiture estimées depuis le chef-lieu par le modèle « road_estimate » à partir de la distance à vol d'oiseau, voir « Méthode » : une estimation, pas un itinéraire ; hachuré : pas de temps, raison en légende)")
+                } else {
+                    format!("{title} (km à vol d'oiseau depuis le chef-lieu ; hachuré : pas de distance, raison en légende)")
+                },
                 &legend,
             );
         }
@@ -291,7 +310,11 @@ pub(crate) fn kinds(p: &Portrait<'_>, doc: &mut Doc, maps: &Maps, covs: &Coverag
                         ),
                         number("", u.distance_m.map(|m| m / 1_000.0), 1, "\u{a0}km", why),
                         number("", u.car_min, 0, "\u{a0}min", why),
-                        text(u.nearest_name.as_deref().unwrap_or("–")),
+                        text(
+                            &u.nearest_name
+                                .as_deref()
+                                .map_or("–".to_owned(), |n| p.name(n)),
+                        ),
                     ],
                 );
             }
@@ -325,10 +348,14 @@ pub(crate) fn kinds(p: &Portrait<'_>, doc: &mut Doc, maps: &Maps, covs: &Coverag
                     .and_then(|c| data.commune(c))
                     .map_or_else(|| "–".to_owned(), |c| format!("{} ({})", c.name, c.code));
                 doc.row(
-                    &f.name,
+                    &p.name(&f.name),
                     &[
                         text(&commune),
-                        text(f.address.as_deref().unwrap_or("–")),
+                        text(
+                            &f.address
+                                .as_deref()
+                                .map_or("–".to_owned(), |a| p.address(a)),
+                        ),
                         number("", f.capacity, 0, "", "capacité inconnue dans la source"),
                     ],
                 );

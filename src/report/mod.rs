@@ -14,6 +14,7 @@ mod data;
 mod fmt;
 mod html;
 mod kinds;
+mod locator;
 mod sections;
 pub mod svg;
 
@@ -22,11 +23,15 @@ use std::collections::{BTreeMap, HashSet};
 use crate::analysis::Engine;
 use crate::analysis::baseline::Baselines;
 use crate::analysis::territory::resolve;
-use crate::model::{InseeCode, Kind, POP75_INDICATOR, Territory, TerritoryType};
+use crate::model::{
+    InseeCode, Kind, Lexicon, POP75_INDICATOR, Territory, TerritoryType, display_address,
+    display_name,
+};
 use crate::store::DatasetMeta;
 
 use std::fmt::Write as _;
 
+pub use data::Outline;
 pub use fmt::{esc, int};
 
 /// What a portrait is drawn from.
@@ -35,6 +40,9 @@ pub struct Inputs<'a> {
     pub engine: &'a Engine,
     pub baselines: &'a Baselines,
     pub meta: &'a DatasetMeta,
+    /// The départements' outlines (the locator map and its inset); empty, the locator
+    /// draws the parent from its communes and has no inset.
+    pub departements: &'a [Outline<'a>],
 }
 
 /// The portrait of `territory`, as one HTML document.
@@ -53,6 +61,8 @@ pub(crate) struct Portrait<'a> {
     pub(crate) comparison: Vec<Territory>,
     /// The parent the locator map shows the territory in.
     pub(crate) parent: Option<Territory>,
+    /// The spelling of the names around (structures' names come in capitals).
+    pub(crate) lexicon: Lexicon,
 }
 
 /// The code held by most of the population of `members` (`field` of each commune).
@@ -123,6 +133,19 @@ impl<'a> Portrait<'a> {
                 .cloned(),
             _ => comparison.first().cloned(),
         };
+        // The names of the département around (of the territory itself when it is one
+        // or larger): the places structures are named after.
+        let mut lexicon = Lexicon::french();
+        let around = comparison
+            .first()
+            .filter(|t| t.kind == TerritoryType::Departement)
+            .map(|t| engine.members(t).0);
+        for &i in around.as_deref().unwrap_or(&members) {
+            lexicon.learn(&engine.data.communes[i].name);
+        }
+        for t in &comparison {
+            lexicon.learn(&t.name);
+        }
         Portrait {
             inputs,
             territory,
@@ -130,7 +153,18 @@ impl<'a> Portrait<'a> {
             population,
             comparison,
             parent,
+            lexicon,
         }
+    }
+
+    /// A name as it is written (FINESS gives capitals).
+    pub(crate) fn name(&self, s: &str) -> String {
+        display_name(s, &self.lexicon)
+    }
+
+    /// An address as it is written.
+    pub(crate) fn address(&self, s: &str) -> String {
+        display_address(s, &self.lexicon)
     }
 
     pub(crate) fn engine(&self) -> &'a Engine {

@@ -8,12 +8,12 @@ use geo::GeodesicArea;
 use crate::analysis::coverage::Threshold;
 use crate::analysis::fca::zonage::ZonageValues;
 use crate::analysis::request::MG_SUMMARY_THRESHOLD;
-use crate::model::{POP75_INDICATOR, Territory};
+use crate::model::POP75_INDICATOR;
 
 use super::data::*;
 use super::fmt::{NBSP, esc, int, pct};
 use super::html::{Doc, count, missing, number, share, text, type_label};
-use super::svg::{self};
+use super::svg;
 use super::{Portrait, ehpad_places_per_1000, indicator_mean};
 
 pub(crate) fn write(p: &Portrait<'_>, doc: &mut Doc) {
@@ -150,45 +150,7 @@ fn territory(p: &Portrait<'_>, doc: &mut Doc) {
             p.inputs.meta.sources.iter().find(|s| s.id == "cog").map_or("millésime non renseigné", |s| s.vintage.as_str())
         ),
     );
-    // Locator.
-    if let Some(parent) = &p.parent {
-        let pts = |t: &Territory| -> Vec<(f64, f64)> {
-            engine
-                .members(t)
-                .0
-                .iter()
-                .filter_map(|&i| engine.commune_points[i].map(|g| (g.lon, g.lat)))
-                .collect()
-        };
-        let inside: Vec<(f64, f64)> = p
-            .members
-            .iter()
-            .filter_map(|&i| engine.commune_points[i].map(|g| (g.lon, g.lat)))
-            .collect();
-        let title = format!("{} dans {}", p.territory.name, parent.name);
-        let desc = format!(
-            "Carte de situation : chaque carré est un groupe de chefs-lieux de communes ; en bleu foncé les {} communes du territoire, en gris celles de {}.",
-            p.members.len(),
-            parent.name
-        );
-        let svg = svg::locator(&pts(parent), &inside, &title, &desc);
-        let legend = format!(
-            "<div class=\"legend\"><span>{} {}</span><span>{} {}</span></div>",
-            svg::swatch("#253494"),
-            esc(&p.territory.name),
-            svg::swatch("#c8c8c8"),
-            esc(&parent.name)
-        );
-        doc.figure(
-            &svg,
-            &format!(
-                "Situation : {title} (chefs-lieux des communes, projection équirectangulaire)"
-            ),
-            &legend,
-        );
-    } else {
-        doc.p("note", "Carte de situation non dessinée : territoire d'outre-mer (la France entière ne tient pas sur une carte lisible).");
-    }
+    super::locator::figure(p, doc);
     doc.push("</section>");
 }
 

@@ -1,5 +1,6 @@
 //! The portrait's drawings as SVG strings: a projection, commune outlines defined once
-//! and reused by every map (`<use>`), the locator grid and stacked bars.
+//! and reused by every map (`<use>`), maps of merged colour classes with labels (the
+//! locator) and stacked bars.
 //!
 //! Coordinates: lon/lat (WGS84) projected equirectangularly, x scaled by the cosine of
 //! the latitude of the map's centre, in pixels rounded to 0.1; outlines simplified
@@ -71,18 +72,33 @@ fn px(out: &mut String, v: f64) {
 /// The SVG path data of a multipolygon, projected and simplified; `None` when nothing
 /// is left to draw.
 pub fn path(mp: &MultiPolygon<f64>, proj: &Projection) -> Option<String> {
+    let mut d = String::new();
+    push_path(&mut d, mp, proj, SIMPLIFY_PX, true);
+    (!d.is_empty()).then_some(d)
+}
+
+/// Appends the path data of a multipolygon, projected and simplified at `tolerance_px`;
+/// a polygon the simplification collapses is drawn as it was when `keep_tiny` (a commune
+/// stays visible), left out otherwise (an islet on a map of France).
+pub fn push_path(
+    d: &mut String,
+    mp: &MultiPolygon<f64>,
+    proj: &Projection,
+    tolerance_px: f64,
+    keep_tiny: bool,
+) {
     let projected = mp.map_coords(|c| {
         let (x, y) = proj.xy(c.x, c.y);
         geo::Coord { x, y }
     });
-    let simple = projected.simplify(SIMPLIFY_PX);
-    let mut d = String::new();
+    let simple = projected.simplify(tolerance_px);
     for (p, original) in simple.0.iter().zip(&projected.0) {
-        // A tiny commune collapses: draw its original ring.
         let exterior = if p.exterior().0.len() >= 4 {
             p.exterior()
-        } else {
+        } else if keep_tiny {
             original.exterior()
+        } else {
+            continue;
         };
         let rings =
             std::iter::once(exterior).chain(p.interiors().iter().filter(|r| r.0.len() >= 4));
@@ -93,14 +109,13 @@ pub fn path(mp: &MultiPolygon<f64>, proj: &Projection) -> Option<String> {
             }
             for (k, c) in coords.iter().enumerate() {
                 d.push(if k == 0 { 'M' } else { ' ' });
-                px(&mut d, c.x);
+                px(d, c.x);
                 d.push(' ');
-                px(&mut d, c.y);
+                px(d, c.y);
             }
             d.push('Z');
         }
     }
-    (!d.is_empty()).then_some(d)
 }
 
 /// The hidden SVG that holds the outlines (`<path id=…>`) and the hatching pattern every
@@ -154,94 +169,90 @@ pub fn choropleth(
     s
 }
 
-/// A locator map: the reference points of the parent's communes as grey cells, those of
-/// the territory in dark blue, cells merged along rows.
-pub fn locator(parent: &[(f64, f64)], inside: &[(f64, f64)], title: &str, desc: &str) -> String {
-    let bbox = parent.iter().chain(inside).fold(
-        [f64::MAX, f64::MAX, f64::MIN, f64::MIN],
-        |[w, s, e, n], &(x, y)| [w.min(x), s.min(y), e.max(x), n.max(y)],
-    );
-    let proj = Projection::fit(bbox, 260.0, 260.0);
-    let n = (parent.len() + inside.len()).max(1) as f64;
-    let cell = ((proj.width * proj.height / n).sqrt() * 1.25).clamp(1.5, 8.0);
-    let cols = (proj.width / cell).ceil() as usize + 1;
-    let rows = (proj.height / cell).ceil() as usize + 1;
-    let mut grid = vec![0u8; cols * rows];
-    let mut mark = |pts: &[(f64, f64)], v: u8| {
-        for &(lon, lat) in pts {
-            let (x, y) = proj.xy(lon, lat);
-            let (c, r) = ((x / cell) as usize, (y / cell) as usize);
-            if c < cols && r < rows {
-                let g = &mut grid[r * cols + c];
-                *g = (*g).max(v);
-            }
-        }
-    };
-    mark(parent, 1);
-    mark(inside, 2);
-    // Close the gaps between reference points: an empty cell with at least three of its
-    // four neighbours filled takes the lower of their values.
-    let filled = grid.clone();
-    for r in 1..rows.saturating_sub(1) {
-        for c in 1..cols.saturating_sub(1) {
-            if filled[r * cols + c] != 0 {
-                continue;
-            }
-            let around = [
-                filled[(r - 1) * cols + c],
-                filled[(r + 1) * cols + c],
-                filled[r * cols + c - 1],
-                filled[r * cols + c + 1],
-            ];
-            if around.iter().filter(|&&v| v != 0).count() >= 3 {
-                grid[r * cols + c] = around
-                    .iter()
-                    .copied()
-                    .filter(|&v| v != 0)
-                    .min()
-                    .unwrap_or(0);
-            }
-        }
-    }
+/// One colour class of a map: every shape of the class in one `<path>`.
+pub struct Layer {
+    pub fill: &'static str,
+    pub stroke: &'static str,
+    /// Stroke width, pixels.
+    pub stroke_width: f64,
+    /// The path data of every shape of the class, one after the other.
+    pub d: String,
+}
+
+/// A place named on a map, at its projected position (pixels).
+pub struct Label {
+    pub x: f64,
+    pub y: f64,
+    pub text: String,
+    /// Inside the territory (dark) or around it (grey).
+    pub inside: bool,
+}
+
+/// A map of merged colour classes and labels: the locator and its inset. Labels that
+/// would overlap one already placed are left out (they are listed in `desc`).
+pub fn map(
+    proj: &Projection,
+    title: &str,
+    desc: &str,
+    layers: &[Layer],
+    labels: &[Label],
+) -> String {
     let mut s = String::new();
     let _ = write!(
         s,
-        "<svg viewBox=\"0 0 {} {}\" width=\"{}\" height=\"{}\" role=\"img\" aria-label=\"{}\"><title>{}</title><desc>{}</desc>",
-        proj.width,
-        proj.height,
-        proj.width,
-        proj.height,
-        esc(title),
-        esc(title),
-        esc(desc)
+        "<svg viewBox=\"0 0 {w} {h}\" width=\"{w}\" height=\"{h}\" role=\"img\" aria-label=\"{t}\"><title>{t}</title><desc>{}</desc>",
+        esc(desc),
+        w = proj.width,
+        h = proj.height,
+        t = esc(title),
     );
-    for (v, fill) in [(1u8, "#c8c8c8"), (2u8, "#253494")] {
-        let _ = write!(s, "<g fill=\"{fill}\">");
-        for r in 0..rows {
-            let mut c = 0;
-            while c < cols {
-                if grid[r * cols + c] == v {
-                    let start = c;
-                    while c < cols && grid[r * cols + c] == v {
-                        c += 1;
-                    }
-                    let mut d = String::new();
-                    let _ = write!(d, "<rect x=\"");
-                    px(&mut d, start as f64 * cell);
-                    d.push_str("\" y=\"");
-                    px(&mut d, r as f64 * cell);
-                    d.push_str("\" width=\"");
-                    px(&mut d, (c - start) as f64 * cell);
-                    d.push_str("\" height=\"");
-                    px(&mut d, cell);
-                    d.push_str("\"/>");
-                    s.push_str(&d);
-                } else {
-                    c += 1;
-                }
-            }
+    for l in layers.iter().filter(|l| !l.d.is_empty()) {
+        let _ = write!(
+            s,
+            "<path fill=\"{}\" stroke=\"{}\" stroke-width=\"{}\" stroke-linejoin=\"round\" fill-rule=\"evenodd\" d=\"{}\"/>",
+            l.fill, l.stroke, l.stroke_width, l.d
+        );
+    }
+    let mut placed: Vec<[f64; 4]> = Vec::new();
+    for l in labels {
+        // About 5.3 px per character at 9 px.
+        let w = l.text.chars().count() as f64 * 5.3;
+        let right = l.x + 4.0 + w <= proj.width;
+        let (x0, anchor) = if right {
+            (l.x + 4.0, "start")
+        } else {
+            (l.x - 4.0, "end")
+        };
+        let bx = if right { x0 } else { x0 - w };
+        let b = [bx - 1.0, l.y - 8.0, bx + w + 1.0, l.y + 3.0];
+        if b[1] < 0.0 || b[3] > proj.height || bx < 0.0 {
+            continue;
         }
-        s.push_str("</g>");
+        if placed
+            .iter()
+            .any(|p| p[0] < b[2] && b[0] < p[2] && p[1] < b[3] && b[1] < p[3])
+        {
+            continue;
+        }
+        placed.push(b);
+        let fill = if l.inside { "#1a1a1a" } else { "#555555" };
+        let mut t = String::from("<circle cx=\"");
+        px(&mut t, l.x);
+        t.push_str("\" cy=\"");
+        px(&mut t, l.y);
+        let _ = write!(
+            t,
+            "\" r=\"1.8\" fill=\"{fill}\" stroke=\"#ffffff\" stroke-width=\"0.6\"/><text x=\""
+        );
+        px(&mut t, x0);
+        t.push_str("\" y=\"");
+        px(&mut t, l.y + 3.0);
+        let _ = write!(
+            t,
+            "\" font-size=\"9\" text-anchor=\"{anchor}\" fill=\"{fill}\" stroke=\"#ffffff\" stroke-width=\"2.4\" stroke-opacity=\"0.85\" paint-order=\"stroke\">{}</text>",
+            esc(&l.text)
+        );
+        s.push_str(&t);
     }
     s.push_str("</svg>");
     s

@@ -24,6 +24,7 @@
 import { chromium } from 'playwright-core';
 import { mkdir, readFile } from 'node:fs/promises';
 import { writeFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import path from 'node:path';
 
@@ -650,7 +651,65 @@ async function portrait(context) {
   const pages = (pdf.toString('latin1').match(/\/Type\s*\/Page[^s]/g) ?? []).length;
   log(`portrait imprimé : ${pages} pages A4, ${Math.round(pdf.length / 1024)} ko`);
   check(pages >= 3 && pages <= 40, `le portrait imprimé fait ${pages} pages A4`);
+  const cuts = await cutAcrossPages(p, path.join(ART, 'portrait-thouarsais-marked.pdf'));
+  log(`portrait : ${cuts.checked} éléments vérifiés sur les pages imprimées`);
+  check(cuts.missing.length === 0, `marqueurs du portrait absents du PDF : ${cuts.missing.slice(0, 5).join(' ; ')}`);
+  check(cuts.cut.length === 0, `le portrait imprimé coupe entre deux pages : ${cuts.cut.slice(0, 5).join(' ; ')}`);
   await p.close();
+}
+
+/**
+ * What Chromium's print cuts across A4 pages: every figure and every table not marked
+ * `long` (whole), every table row (a long table splits between rows only), and every
+ * heading (on the same page as what follows it). The layout of a print is only known once
+ * paginated, so each element gets a start and an end marker (tiny white text, placed
+ * absolutely: the layout does not move), the page is printed again, and `pdftotext` says
+ * on which page each marker landed. Returns `{ checked, cut, missing }`.
+ */
+async function cutAcrossPages(p, pdfPath) {
+  const marked = await p.evaluate(() => {
+    const mark = (el, text, atEnd) => {
+      const s = document.createElement('span');
+      s.textContent = ` ${text} `;
+      s.setAttribute('aria-hidden', 'true');
+      // At the page's left edge (an end marker after right-aligned text would fall off the page
+      // and out of the PDF), at its own height in the flow.
+      s.style.cssText = 'position:absolute;left:0;font-size:2px;line-height:1;color:#fff;white-space:nowrap';
+      if (atEnd) el.append(s); else el.prepend(s);
+    };
+    const name = (el) => `${el.tagName.toLowerCase()}${el.id ? `#${el.id}` : ''} « ${(el.textContent ?? '').replace(/QQ[SE]\d+QQ/g, '').trim().slice(0, 40)} »`;
+    const out = [];
+    const pair = (start, end, what) => {
+      const k = out.length;
+      mark(start, `QQS${k}QQ`, false);
+      mark(end, `QQE${k}QQ`, true);
+      out.push(what);
+    };
+    for (const el of document.querySelectorAll('figure, table:not(.long)')) pair(el, el, name(el));
+    for (const tr of document.querySelectorAll('table tr')) {
+      const cells = tr.querySelectorAll('th, td');
+      if (cells.length) pair(cells[0], cells[cells.length - 1], `ligne de ${name(tr.closest('table'))} : ${name(tr)}`);
+    }
+    for (const h of document.querySelectorAll('h2, h3')) {
+      const next = h.nextElementSibling;
+      if (next) pair(h, next, `titre ${name(h)} seul en bas de page`);
+    }
+    return out;
+  });
+  await p.pdf({ format: 'A4', printBackground: true, path: pdfPath });
+  const pages = execFileSync('pdftotext', ['-raw', pdfPath, '-'], { encoding: 'utf8', maxBuffer: 64 << 20 }).split('\f');
+  const where = new Map();
+  pages.forEach((text, i) => {
+    for (const m of text.matchAll(/QQ([SE]\d+)QQ/g)) if (!where.has(m[1])) where.set(m[1], i + 1);
+  });
+  const cut = [];
+  const missing = [];
+  marked.forEach((what, k) => {
+    const [a, b] = [where.get(`S${k}`), where.get(`E${k}`)];
+    if (a === undefined || b === undefined) missing.push(what);
+    else if (a !== b) cut.push(`${what} (pages ${a}–${b})`);
+  });
+  return { checked: marked.length, cut, missing };
 }
 
 async function phone(browser) {
