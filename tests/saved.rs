@@ -637,12 +637,12 @@ async fn a_perimeter_is_a_territory_like_the_same_communes() {
 async fn migrations_run_from_empty_and_again_and_a_backup_opens() {
     for b in backends().await {
         let db = Db::open(&b.target).await.unwrap();
-        assert_eq!(db.migrations().await.unwrap(), vec![1]);
+        assert_eq!(db.migrations().await.unwrap(), vec![1, 2]);
         let token = db.create_token("Alice", Role::Admin).await.unwrap();
         db.migrate().await.unwrap();
         db.close().await;
         let db = Db::open(&b.target).await.unwrap();
-        assert_eq!(db.migrations().await.unwrap(), vec![1]);
+        assert_eq!(db.migrations().await.unwrap(), vec![1, 2]);
         assert_eq!(
             db.caller(&token.secret).await.unwrap().unwrap().name,
             "Alice"
@@ -655,6 +655,7 @@ async fn migrations_run_from_empty_and_again_and_a_backup_opens() {
             db.backup(&dump).await.unwrap();
             let sql = std::fs::read_to_string(&dump).unwrap();
             assert!(sql.contains("CREATE TABLE public.saved_scenarios"), "{sql}");
+            assert!(sql.contains("CREATE TABLE public.layer_items"), "{sql}");
         }
         if let Target::Sqlite(_) = b.target {
             let dir = tempfile::tempdir().unwrap();

@@ -92,6 +92,9 @@ pub struct Coverage {
     pub population_out_of_scope: u64,
 }
 
+/// The id and name of a commune's nearest site (by commune index and its nearest).
+pub(crate) type NearestSiteOf<'a> = dyn Fn(usize, &CommuneNearest) -> Option<(String, String)> + 'a;
+
 /// `part / whole`, none of nothing.
 pub(crate) fn share(part: u64, whole: u64) -> Option<f64> {
     (whole > 0).then(|| part as f64 / whole as f64)
@@ -152,7 +155,7 @@ impl Engine {
         thresholds: &[Threshold],
         underserved_threshold: Threshold,
         in_scope: &dyn Fn(usize) -> bool,
-        site: &dyn Fn(usize, &CommuneNearest) -> Option<(String, String)>,
+        site: &NearestSiteOf<'_>,
     ) -> Coverage {
         let (all, _) = self.members(territory);
         let (members, outside): (Vec<usize>, Vec<usize>) =
