@@ -129,7 +129,7 @@ export function createListsPanel(ctx) {
   const status = h('p', { class: 'saved-status', id: 'list-status', role: 'status', 'aria-live': 'polite' });
   const columnsBox = h('div', { class: 'list-columns', id: 'list-columns' });
   const reportBox = h('div', { class: 'list-report', id: 'list-report' });
-  const kindSel = select({ label: 'Type de structure (si le fichier n’a pas de colonne type)', options: KINDS, value: 'msp' });
+  const kindSel = select({ label: 'Nature des structures de la liste (si le fichier n’a pas de colonne type)', options: KINDS, value: 'msp' });
   const scopeInput = h('input', { type: 'text', id: `${id}-scope`, value: '', placeholder: 'ex. cls:thouarsais, dep:79, epci:247900798', autocomplete: 'off' });
   const nameInput = h('input', { type: 'text', id: `${id}-name`, value: '', autocomplete: 'off' });
   const visSel = select({ label: 'Visibilité', options: [{ value: 'private', label: 'Privée (moi seul)' }, { value: 'public', label: 'Publique (tout le monde)' }], value: 'private' });
@@ -223,10 +223,11 @@ export function createListsPanel(ctx) {
         token: t,
         body: { ...body(), name: nameInput.value.trim(), visibility: visSel.select.value, scope },
       });
-      status.textContent = `Liste « ${made.name} » enregistrée (${made.items} structures) : elle est sur la carte.`;
       saveBtn.disabled = true;
       await refresh();
       await showList(made);
+      // Said once the list is on the map (the browser test waits for these words).
+      status.textContent = `Liste « ${made.name} » enregistrée (${made.items} structures) : elle est sur la carte.`;
       useSel.select.value = 'both';
       listSel.select.value = made.id;
       publishChoice();
@@ -250,7 +251,7 @@ export function createListsPanel(ctx) {
   });
   useSel.select.id = 'list-use';
   useSel.el.querySelector('label')?.setAttribute('for', 'list-use');
-  const listSel = select({ label: 'Liste', options: [], onChange: () => publishChoice() });
+  const listSel = select({ label: 'Liste utilisée', options: [], onChange: () => publishChoice() });
   listSel.select.id = 'list-chosen';
   listSel.el.querySelector('label')?.setAttribute('for', 'list-chosen');
   let lists = [];
@@ -328,7 +329,7 @@ export function createListsPanel(ctx) {
     h('div', { class: 'field' }, h('label', { for: file.id }, 'Fichier (CSV ou GeoJSON)'), file),
     columnsBox,
     kindSel.el,
-    h('div', { class: 'field' }, h('label', { for: scopeInput.id }, 'Territoire pour lequel la liste est complète'), scopeInput,
+    h('div', { class: 'field' }, h('label', { for: scopeInput.id }, 'Périmètre où la liste est complète'), scopeInput,
       h('p', { class: 'hint' }, 'Hors de ce territoire, les résultats diront que la liste ne couvre pas la commune.')),
     h('div', { class: 'field' }, h('label', { for: nameInput.id }, 'Nom de la liste'), nameInput),
     visSel.el,
