@@ -17,7 +17,7 @@ use tower::ServiceExt;
 use crate::import_fixtures::Mini;
 
 /// The mini data set, fetched and built once for these tests.
-fn mini() -> &'static Mini {
+pub(crate) fn mini() -> &'static Mini {
     static M: OnceLock<Mini> = OnceLock::new();
     M.get_or_init(|| {
         let m = Mini::new();
@@ -28,9 +28,9 @@ fn mini() -> &'static Mini {
 }
 
 /// A store to test on, and what keeps it alive.
-struct Backend {
-    name: &'static str,
-    target: Target,
+pub(crate) struct Backend {
+    pub(crate) name: &'static str,
+    pub(crate) target: Target,
     _dir: Option<tempfile::TempDir>,
 }
 
@@ -64,7 +64,7 @@ async fn fresh_postgres(url: &str) -> String {
 }
 
 /// SQLite in a temporary folder, and PostgreSQL when the environment names one.
-async fn backends() -> Vec<Backend> {
+pub(crate) async fn backends() -> Vec<Backend> {
     let dir = tempfile::tempdir().unwrap();
     let mut all = vec![Backend {
         name: "sqlite",
@@ -83,7 +83,7 @@ async fn backends() -> Vec<Backend> {
     all
 }
 
-async fn service(data: &Path, db: Db) -> Arc<Service> {
+pub(crate) async fn service(data: &Path, db: Db) -> Arc<Service> {
     let state = AppState::load(data).expect("the mini build loads");
     let web = Path::new(env!("CARGO_MANIFEST_DIR")).join("web");
     let mut s = Service::new(state, data, &web);
@@ -91,15 +91,15 @@ async fn service(data: &Path, db: Db) -> Arc<Service> {
     Arc::new(s)
 }
 
-struct Reply {
-    status: StatusCode,
-    media: String,
-    body: Value,
+pub(crate) struct Reply {
+    pub(crate) status: StatusCode,
+    pub(crate) media: String,
+    pub(crate) body: Value,
 }
 
 impl Reply {
     /// A problem+json with this status whose detail holds every word.
-    fn problem(&self, status: u16, words: &[&str]) {
+    pub(crate) fn problem(&self, status: u16, words: &[&str]) {
         assert_eq!(self.status.as_u16(), status, "{}", self.body);
         assert_eq!(self.media, "application/problem+json");
         let detail = self.body["detail"].as_str().unwrap();
@@ -108,13 +108,13 @@ impl Reply {
         }
     }
 
-    fn ok(self, status: u16) -> Value {
+    pub(crate) fn ok(self, status: u16) -> Value {
         assert_eq!(self.status.as_u16(), status, "{}", self.body);
         self.body
     }
 }
 
-async fn call(
+pub(crate) async fn call(
     service: &Arc<Service>,
     method: &str,
     uri: &str,
@@ -637,12 +637,12 @@ async fn a_perimeter_is_a_territory_like_the_same_communes() {
 async fn migrations_run_from_empty_and_again_and_a_backup_opens() {
     for b in backends().await {
         let db = Db::open(&b.target).await.unwrap();
-        assert_eq!(db.migrations().await.unwrap(), vec![1]);
+        assert_eq!(db.migrations().await.unwrap(), vec![1, 2]);
         let token = db.create_token("Alice", Role::Admin).await.unwrap();
         db.migrate().await.unwrap();
         db.close().await;
         let db = Db::open(&b.target).await.unwrap();
-        assert_eq!(db.migrations().await.unwrap(), vec![1]);
+        assert_eq!(db.migrations().await.unwrap(), vec![1, 2]);
         assert_eq!(
             db.caller(&token.secret).await.unwrap().unwrap().name,
             "Alice"
@@ -655,6 +655,7 @@ async fn migrations_run_from_empty_and_again_and_a_backup_opens() {
             db.backup(&dump).await.unwrap();
             let sql = std::fs::read_to_string(&dump).unwrap();
             assert!(sql.contains("CREATE TABLE public.saved_scenarios"), "{sql}");
+            assert!(sql.contains("CREATE TABLE public.layer_items"), "{sql}");
         }
         if let Target::Sqlite(_) = b.target {
             let dir = tempfile::tempdir().unwrap();

@@ -10,6 +10,7 @@ mod hostile;
 mod hostile_files;
 mod import_fixtures;
 mod internet;
+mod layers;
 mod mirror;
 mod report;
 mod saved;

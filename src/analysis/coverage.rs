@@ -92,6 +92,9 @@ pub struct Coverage {
     pub population_out_of_scope: u64,
 }
 
+/// The id and name of a commune's nearest site (by commune index and its nearest).
+pub(crate) type NearestSiteOf<'a> = dyn Fn(usize, &CommuneNearest) -> Option<(String, String)> + 'a;
+
 /// `part / whole`, none of nothing.
 pub(crate) fn share(part: u64, whole: u64) -> Option<f64> {
     (whole > 0).then(|| part as f64 / whole as f64)
@@ -122,9 +125,41 @@ impl Engine {
         thresholds: &[Threshold],
         underserved_threshold: Threshold,
     ) -> Coverage {
+        let site = |_: usize, n: &CommuneNearest| {
+            n.facility.map(|f| {
+                let f = &self.data.facilities[f];
+                (f.id.clone(), f.name.clone())
+            })
+        };
+        self.coverage_by(
+            territory,
+            kind,
+            model,
+            nearest,
+            thresholds,
+            underserved_threshold,
+            &|c| self.data.in_scope(kind, c),
+            &site,
+        )
+    }
+
+    /// [`Engine::coverage`] with the scope and the nearest site's id and name given:
+    /// what a planner's own structure list changes (module `listed`).
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) fn coverage_by(
+        &self,
+        territory: &Territory,
+        kind: &Kind,
+        model: DistanceModel,
+        nearest: &[CommuneNearest],
+        thresholds: &[Threshold],
+        underserved_threshold: Threshold,
+        in_scope: &dyn Fn(usize) -> bool,
+        site: &NearestSiteOf<'_>,
+    ) -> Coverage {
         let (all, _) = self.members(territory);
         let (members, outside): (Vec<usize>, Vec<usize>) =
-            all.into_iter().partition(|&i| self.data.in_scope(kind, i));
+            all.into_iter().partition(|&i| in_scope(i));
         let population: u64 = members
             .iter()
             .map(|&i| u64::from(self.data.communes[i].population))
@@ -145,7 +180,7 @@ impl Engine {
             let c = &self.data.communes[i];
             let pop = u64::from(c.population);
             let n = nearest[i];
-            let facility = n.facility.map(|f| &self.data.facilities[f]);
+            let facility = site(i, &n);
             match n.trip {
                 Some(t) => {
                     for b in &mut bands {
@@ -179,8 +214,8 @@ impl Engine {
                     distance_m: n.trip.map(|t| t.distance_m),
                     road_km: n.trip.map(|t| t.road_km),
                     car_min: n.trip.map(|t| t.car_min),
-                    nearest_id: facility.map(|f| f.id.clone()),
-                    nearest_name: facility.map(|f| f.name.clone()),
+                    nearest_id: facility.as_ref().map(|f| f.0.clone()),
+                    nearest_name: facility.map(|f| f.1),
                     reason: n.missing,
                 });
             }

@@ -9,6 +9,8 @@
 //! - [`nearest`]: nearest structures from every commune or any point.
 //! - [`territory`]: `cls:thouarsais`, `epci:…`, `dep:79` → a territory.
 //! - [`coverage`]: population within thresholds per territory, underserved communes.
+//! - [`listed`]: a planner's own structure list in nearest and coverage (official, list
+//!   or both), without a rebuild.
 //! - [`change`]: a scenario's changes and their check against the structures.
 //! - [`scenario`]: nearest and coverage deltas of a scenario, affected communes only.
 //! - [`siting`]: greedy maximal-coverage choice of k new sites.
@@ -25,6 +27,7 @@ pub mod coverage;
 pub mod distance;
 pub mod engine;
 pub mod fca;
+pub mod listed;
 pub mod nearest;
 pub mod parallel;
 pub mod request;

@@ -293,6 +293,17 @@ impl CoverageRequest {
         within: (Option<f64>, Option<f64>),
     ) -> Result<Self, RequestError> {
         let kind = self::kind(engine, "kind", kind)?;
+        Self::for_kind(territory, kind, model, within)
+    }
+
+    /// A coverage request for a kind the caller vouches for: one a planner's list
+    /// holds, which the build may lack ([`super::listed`]).
+    pub fn for_kind(
+        territory: Territory,
+        kind: Kind,
+        model: Option<DistanceModel>,
+        within: (Option<f64>, Option<f64>),
+    ) -> Result<Self, RequestError> {
         let underserved = threshold(within.0, within.1)?;
         let mut bands = COVERAGE_BANDS.to_vec();
         if !bands.contains(&underserved) {

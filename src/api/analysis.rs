@@ -9,7 +9,7 @@ use std::sync::Arc;
 use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
 use axum::extract::{Path, RawQuery, State};
-use axum::http::StatusCode;
+use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use serde::Serialize;
 use serde_json::{Value, json};
@@ -30,6 +30,7 @@ use crate::model::{Kind, Step, SupplySource};
 
 use super::Service;
 use super::error::{ApiError, ApiResult};
+use super::layer_analysis as layers;
 use super::limits::{cancelled, heavy};
 use super::params::{QueryPairs, bad};
 use super::perimeter;
@@ -82,10 +83,16 @@ struct Structure<'a> {
 /// kind, or of every kind when `kind` is absent.
 pub async fn nearest(
     State(service): State<Arc<Service>>,
+    headers: HeaderMap,
     RawQuery(raw): RawQuery,
 ) -> ApiResult<Response> {
     let st = service.state();
-    let req = NearestQuery::parse(&QueryPairs::parse(raw.as_deref()), &st)?;
+    let q = QueryPairs::parse(raw.as_deref());
+    q.only(NearestQuery::PARAMS)?;
+    if let Some(used) = layers::used_list(&service, &st, &q, &headers).await? {
+        return layers::nearest(&st, &q, &used);
+    }
+    let req = NearestQuery::parse(&q, &st)?;
     let matrix = matrix_for(&st, req.model)?;
     let data = &st.engine.data;
     let (point, from, commune) = match req.origin {
@@ -188,13 +195,19 @@ struct CoverageAnswer {
 /// `GET /territories/{type}/{code}/coverage?kind=&within_km=|within_min=&model=`.
 pub async fn coverage(
     State(service): State<Arc<Service>>,
+    headers: HeaderMap,
     Path((kind_path, code)): Path<(String, String)>,
     RawQuery(raw): RawQuery,
 ) -> ApiResult<Response> {
     let st = service.state();
     let perimeter = perimeter::perimeter_in_path(&service, &st, &kind_path, &code).await?;
     let territory = territory_in_path(&st, &kind_path, &code, perimeter.as_ref())?;
-    let req = CoverageQuery::parse(&QueryPairs::parse(raw.as_deref()), &st, territory)?;
+    let q = QueryPairs::parse(raw.as_deref());
+    q.only(CoverageQuery::PARAMS)?;
+    if let Some(used) = layers::used_list(&service, &st, &q, &headers).await? {
+        return layers::coverage(&st, &q, territory, &used);
+    }
+    let req = CoverageQuery::parse(&q, &st, territory)?;
     let matrix = matrix_for(&st, req.model)?;
     let nearest = st
         .baselines

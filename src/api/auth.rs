@@ -23,6 +23,7 @@ impl From<DbError> for ApiError {
         match e {
             DbError::NotFound(..) => ApiError::not_found(e.to_string()),
             DbError::Forbidden(..) => ApiError::new(StatusCode::FORBIDDEN, e.to_string()),
+            DbError::Quota(..) => ApiError::new(StatusCode::CONFLICT, e.to_string()),
             other => ApiError::internal(other),
         }
     }

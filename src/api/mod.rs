@@ -5,7 +5,8 @@
 //!
 //! - Saved work: [`auth`] checks bearer tokens against the store ([`crate::db`]) and
 //!   serves the audit; [`saved`] saves scenarios and perimeters; [`perimeter`] turns
-//!   `perimeter:<id>` into a territory before a request is parsed.
+//!   `perimeter:<id>` into a territory before a request is parsed; [`layers`] takes
+//!   planners' own structure lists and uses them in nearest and coverage.
 //! - [`state`] assembles what one build serves ([`collections`], the baselines, the
 //!   name index); [`query`] turns query strings into the validated requests of
 //!   `analysis::request` and lists each endpoint's parameters for [`openapi`];
@@ -27,6 +28,8 @@ pub mod error;
 pub mod export;
 pub mod features;
 pub mod items;
+pub mod layer_analysis;
+pub mod layers;
 pub mod limits;
 pub mod map;
 pub mod mvt;
@@ -113,6 +116,8 @@ pub struct Service {
     pub admin_token: Option<String>,
     /// The store of saved work ([`crate::db`]); without one, saved-work routes answer 503.
     pub db: Option<Db>,
+    /// Per-token rate of writes of planners' lists ([`layers`]).
+    pub layer_writes: layers::RateLimiter,
     reloading: tokio::sync::Mutex<()>,
 }
 
@@ -161,6 +166,7 @@ impl Service {
             stats: Arc::default(),
             admin_token: None,
             db: None,
+            layer_writes: layers::RateLimiter::default(),
             reloading: tokio::sync::Mutex::new(()),
         }
     }
@@ -266,6 +272,23 @@ pub fn app(service: Arc<Service>) -> Router {
                 .delete(saved::delete_perimeter),
         )
         .route("/audit", get(auth::audit))
+        .route(
+            "/layers",
+            get(layers::list)
+                .post(layers::create)
+                .layer(DefaultBodyLimit::max(layers::MAX_LAYER_BODY_BYTES)),
+        )
+        .route(
+            "/layers/preview",
+            post(layers::preview).layer(DefaultBodyLimit::max(layers::MAX_LAYER_BODY_BYTES)),
+        )
+        .route(
+            "/layers/{id}",
+            get(layers::get)
+                .patch(layers::update)
+                .delete(layers::delete),
+        )
+        .route("/layers/{id}/items", get(layers::items))
         // The build's ETag is for data answers only: the page's own files change with the
         // code, not the data (a browser must not keep an old script because the data is
         // the same).
@@ -325,6 +348,9 @@ async fn etag(State(service): State<Arc<Service>>, req: Request, next: Next) -> 
         && !path.starts_with("/perimeters")
         && !path.starts_with("/territories/perimeter/")
         && !path.starts_with("/audit")
+        && !path.starts_with("/layers")
+        // An analysis with a planner's list changes when the list does.
+        && !req.uri().query().is_some_and(|q| q.contains("list="))
         && !path.starts_with("/download/")
         && path != "/"
         && path != "/index.html";

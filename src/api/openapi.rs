@@ -96,6 +96,38 @@ fn saved_scenario_schema(served: &Served) -> Value {
     s
 }
 
+/// `POST /layers/preview` (and, `save`, `POST /layers`): a file and its column mapping.
+fn layer_upload_schema(save: bool) -> Value {
+    let column = json!({"type": "string", "description": "A column of the CSV header (a property of the GeoJSON features)"});
+    let mut s = json!({ "type": "object", "required": ["format", "content", "columns"], "properties": {
+        "format": {"type": "string", "enum": ["csv", "geojson"]},
+        "content": {"type": "string", "maxLength": super::layers::MAX_CONTENT_BYTES,
+            "description": "The file's text: CSV (`,`, `;` or tab; French decimals) or a GeoJSON FeatureCollection of points in WGS84; at most 20,000 rows"},
+        "columns": {"type": "object", "description": "Our fields → the file's columns; lon/lat or insee place a row (GeoJSON: the geometry)", "properties": {
+            "name": column, "kind": column, "lon": column, "lat": column, "insee": column,
+            "capacity": column, "address": column, "phone": column }},
+        "kind": {"type": "string", "description": "The kind of every row when no column gives it: msp, centre_sante, clic, ehpad, ehpa, hospital, psychiatry, ssr, long_stay or consultation (outreach consultations)"} } });
+    if save {
+        s["required"] = json!(["format", "content", "columns", "name", "scope"]);
+        if let Some(p) = s["properties"].as_object_mut() {
+            p.insert(
+                "name".to_owned(),
+                json!({"type": "string", "maxLength": super::saved::MAX_NAME_CHARS}),
+            );
+            p.insert(
+                "description".to_owned(),
+                json!({"type": "string", "maxLength": super::saved::MAX_DESCRIPTION_CHARS}),
+            );
+            p.insert(
+                "visibility".to_owned(),
+                json!({"type": "string", "enum": ["public", "private"], "default": "private"}),
+            );
+            p.insert("scope".to_owned(), json!({"type": "string", "description": "The territory the list is complete for: cls:<id>, epci:<siren>, dep:<code>, reg:<code>, communes:<code>,…, perimeter:<id>"}));
+        }
+    }
+    s
+}
+
 fn ok_json(description: &str) -> Value {
     json!({ "description": description,
             "content": { "application/json": { "schema": { "type": "object" } } } })
@@ -255,6 +287,12 @@ pub fn document_for(base: &str, st: &AppState) -> Value {
                     "description": {"type": "string", "maxLength": super::saved::MAX_DESCRIPTION_CHARS},
                     "communes": {"type": "array", "items": {"type": "string"}, "maxItems": super::saved::MAX_PERIMETER_COMMUNES, "description": "INSEE codes (or give geometry)"},
                     "geometry": {"type": "object", "description": "GeoJSON Polygon or MultiPolygon, WGS84 (or give communes)"} } },
+                "LayerUpload": layer_upload_schema(false),
+                "Layer": layer_upload_schema(true),
+                "LayerPatch": { "type": "object", "properties": {
+                    "name": {"type": "string", "maxLength": super::saved::MAX_NAME_CHARS},
+                    "description": {"type": "string", "maxLength": super::saved::MAX_DESCRIPTION_CHARS},
+                    "visibility": {"type": "string", "enum": ["public", "private"]} } },
                 "Rename": { "type": "object", "properties": {
                     "name": {"type": "string", "maxLength": super::saved::MAX_NAME_CHARS},
                     "description": {"type": "string", "maxLength": super::saved::MAX_DESCRIPTION_CHARS} } }
@@ -282,6 +320,9 @@ pub fn document_for(base: &str, st: &AppState) -> Value {
         json!({ "description": "HTML document", "content": { "text/html": { "schema": { "type": "string" } } } }),
     );
     doc["paths"]["/territories/{type}/{code}/report"] = json!({ "get": report });
+    for (route, item) in layer_paths(&served) {
+        doc["paths"][route] = item;
+    }
     if let Some(paths) = doc["paths"].as_object_mut() {
         for c in &st.collections {
             let mut parameters: Vec<Value> = items_params
@@ -312,6 +353,39 @@ pub fn document_for(base: &str, st: &AppState) -> Value {
         }
     }
     doc
+}
+
+/// The routes of planners' lists ([`super::layers`]).
+fn layer_paths(served: &Served) -> Vec<(&'static str, Value)> {
+    vec![
+        (
+            "/layers/preview",
+            json!({
+                "post": body_op("Read a planner's list (CSV or GeoJSON) against the data served and report it: rows read, kept, skipped with line and reason (no_position, unknown_commune, bad_coordinates, outside_france, unknown_kind, bad_capacity, duplicate…), and the kept rows normalised (position from coordinates or the commune's reference point). Nothing is stored. Rate-limited per token (429 with Retry-After)", vec![], "LayerUpload", "200", ok_json("report, rows, stored: false"))
+            }),
+        ),
+        (
+            "/layers",
+            json!({
+                "get": op("Planners' lists: the public ones and, with a token, the caller's private ones (an admin's: all)", "Saved work", vec![], ok_json("layers: id, name, author, dates, kinds, scope, report, legend, items_url")),
+                "post": body_op("Save a planner's list: the preview's body plus name, description, visibility and scope (required: the territory it is complete for — outside, results say the list does not cover the commune). The list and its kept rows are stored in one transaction; at most 50 lists per token (409), rate-limited per token (429)", vec![], "Layer", "201", ok_json("id, url, report, legend"))
+            }),
+        ),
+        (
+            "/layers/{id}",
+            json!({
+                "get": op("A list's metadata: name, author, dates, kinds, scope, report (a private list: its author or an admin only)", "Saved work", vec![path("id", "List id")], ok_json("List")),
+                "patch": body_op("Rename, re-describe or change the visibility of a list (its author or an admin)", vec![path("id", "List id")], "LayerPatch", "200", ok_json("List")),
+                "delete": write_op("Delete a list and its rows (its author or an admin)", vec![path("id", "List id")], json!({ "description": "Deleted" }))
+            }),
+        ),
+        (
+            "/layers/{id}/items",
+            json!({ "get": op("A list's rows as a GeoJSON FeatureCollection, paged (numberMatched, numberReturned, next link); its legend « liste fournie par <auteur>, <date> »", "Saved work",
+                [vec![path("id", "List id")], params(super::layers::ITEMS_PARAMS, served)].concat(),
+                json!({ "description": "GeoJSON", "content": { "application/geo+json": { "schema": { "type": "object" } } } })) }),
+        ),
+    ]
 }
 
 fn feature_collection_ok() -> Value {

@@ -52,6 +52,21 @@ const KIND: Param = Param {
     schema: kinds_schema,
 };
 
+/// `facilities` of nearest and coverage: which structures (a planner's list: `api::layers`).
+pub const FACILITIES: Param = Param {
+    name: "facilities",
+    description: "Structures used: official (the data build; the default), list (a planner's list alone: `list` required) or both (the nearer of the two)",
+    required: false,
+    schema: |_| json!({ "type": "string", "enum": ["official", "list", "both"], "default": "official" }),
+};
+/// `list`: the planner's list they use.
+pub const LIST: Param = Param {
+    name: "list",
+    description: "Id of a planner's list (GET /layers), with facilities=list or both; a private list needs its author's token",
+    required: false,
+    schema: |_| json!({ "type": "string" }),
+};
+
 /// The distance model of a query, if given.
 fn model(q: &QueryPairs) -> ApiResult<Option<DistanceModel>> {
     q.parsed("model", params::model)
@@ -105,6 +120,8 @@ impl NearestQuery {
             schema: |_| json!({ "type": "integer", "minimum": 1, "maximum": MAX_NEAREST_K, "default": DEFAULT_NEAREST_K }),
         },
         MODEL,
+        FACILITIES,
+        LIST,
     ];
 
     pub fn parse(q: &QueryPairs, st: &AppState) -> ApiResult<NearestRequest> {
@@ -127,7 +144,7 @@ impl NearestQuery {
 pub struct CoverageQuery;
 
 impl CoverageQuery {
-    pub const PARAMS: &[Param] = &[KIND, MODEL, WITHIN_KM, WITHIN_MIN];
+    pub const PARAMS: &[Param] = &[KIND, MODEL, WITHIN_KM, WITHIN_MIN, FACILITIES, LIST];
 
     pub fn parse(
         q: &QueryPairs,

@@ -1,4 +1,5 @@
-//! The store of what users create — bearer tokens, saved scenarios, custom perimeters —
+//! The store of what users create — bearer tokens, saved scenarios, custom perimeters,
+//! planners' structure lists (`layers`) —
 //! and the audit of every write. Not the data build (that is [`crate::store`]): this one
 //! is written while the service runs.
 //!
@@ -13,6 +14,7 @@
 //! values: what they mean is the business of the layer above (`api`). Every write runs
 //! in one transaction with its audit row, so nothing is half-written.
 
+mod layers;
 mod objects;
 mod tokens;
 
@@ -26,6 +28,7 @@ use sqlx::sqlite::{
     SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
 };
 
+pub use layers::{Layer, LayerPatch, NewLayer};
 pub use objects::{AuditEntry, NewPerimeter, NewScenario, Perimeter, SavedScenario, Summary};
 pub use tokens::{Caller, CreatedToken, Role, TokenInfo};
 
@@ -60,6 +63,9 @@ pub enum DbError {
     Json(&'static str, serde_json::Error),
     #[error("backup: {0}")]
     Backup(String),
+    /// A per-token limit of stored objects is reached.
+    #[error("{0}")]
+    Quota(String),
 }
 
 /// Which database a URL or the environment names.

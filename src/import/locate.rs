@@ -30,6 +30,39 @@ pub struct Locator {
     known: HashSet<InseeCode>,
 }
 
+/// What the point readers ask of the communes: the build's [`Locator`] (COG and
+/// contours), or the served data when a planner uploads a list (`api::layers`).
+pub trait Places {
+    /// Whether `code` is a commune actuelle.
+    fn is_commune(&self, code: &InseeCode) -> bool;
+    /// The commune actuelle a former commune (déléguée, associée) now belongs to.
+    fn parent_of(&self, code: &InseeCode) -> Option<&InseeCode>;
+    /// Reference point of a commune actuelle.
+    fn ref_point(&self, code: &InseeCode) -> Option<(Point<f64>, RefPointSource)>;
+    /// Own point of a commune déléguée or associée.
+    fn former_point(&self, code: &InseeCode) -> Option<Point<f64>>;
+    /// The commune whose polygon holds `p`, else the nearest within [`MAX_OFFSHORE_M`].
+    fn locate(&self, p: Point<f64>) -> Option<Located>;
+}
+
+impl Places for Locator {
+    fn is_commune(&self, code: &InseeCode) -> bool {
+        Locator::is_commune(self, code)
+    }
+    fn parent_of(&self, code: &InseeCode) -> Option<&InseeCode> {
+        Locator::parent_of(self, code)
+    }
+    fn ref_point(&self, code: &InseeCode) -> Option<(Point<f64>, RefPointSource)> {
+        Locator::ref_point(self, code)
+    }
+    fn former_point(&self, code: &InseeCode) -> Option<Point<f64>> {
+        Locator::former_point(self, code)
+    }
+    fn locate(&self, p: Point<f64>) -> Option<Located> {
+        Locator::locate(self, p)
+    }
+}
+
 /// Where a point fell.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Located {

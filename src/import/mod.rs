@@ -19,6 +19,7 @@ pub mod finess;
 pub mod indicators;
 pub mod locate;
 pub mod npm;
+pub mod planner_list;
 pub mod points;
 pub mod profiles;
 pub mod published;

@@ -10,7 +10,7 @@ use geo::Point;
 use crate::model::{Facility, FinessNumber, InseeCode, Kind, PositionQuality};
 
 use super::delimited::Delimited;
-use super::locate::Locator;
+use super::locate::Places;
 use super::{ImportError, SourceReport, SourceSpec};
 
 /// One row, whatever the file format: a way to get a field by column name.
@@ -76,7 +76,7 @@ impl Row for FeatureRow {
 pub fn read_points_csv(
     reader: impl Read,
     spec: &SourceSpec,
-    locator: &Locator,
+    locator: &dyn Places,
     report: &mut SourceReport,
 ) -> Result<Vec<Facility>, ImportError> {
     let mut rows = Delimited::new(reader, spec.delimiter(), true, &spec.id)?;
@@ -120,7 +120,7 @@ const WGS84_NAMES: &[&str] = &[
 pub fn read_points_geojson(
     reader: impl Read,
     spec: &SourceSpec,
-    locator: &Locator,
+    locator: &dyn Places,
     report: &mut SourceReport,
 ) -> Result<Vec<Facility>, ImportError> {
     let refuse = |why: String| ImportError::source(&spec.id, why);
@@ -294,9 +294,10 @@ fn strip_html(s: &str) -> String {
     text.split_whitespace().collect::<Vec<_>>().join(" ")
 }
 
-/// Number of decimals written in a coordinate (`-1.84` → 2).
+/// Number of decimals written in a coordinate (`-1.84` → 2; French `-1,84` too).
 fn decimals(s: &str) -> usize {
-    s.split_once('.').map_or(0, |(_, d)| d.trim_end().len())
+    s.split_once(['.', ','])
+        .map_or(0, |(_, d)| d.trim_end().len())
 }
 
 fn parse_coordinate(s: &str) -> Option<f64> {
@@ -311,7 +312,7 @@ fn row_to_facility(
     row: &dyn Row,
     line: u64,
     spec: &SourceSpec,
-    locator: &Locator,
+    locator: &dyn Places,
     report: &mut SourceReport,
 ) -> Option<Facility> {
     let c = &spec.columns;
@@ -465,6 +466,14 @@ fn row_to_facility(
     let capacity = match col(&c.capacity) {
         Some(s) => match parse_coordinate(&s).filter(|v| *v >= 0.0) {
             Some(v) => Some(v),
+            None if spec.strict_capacity => {
+                report.skip(
+                    line,
+                    "bad_capacity",
+                    format!("capacity {s:?} is not a number ≥ 0"),
+                );
+                return None;
+            }
             None => {
                 report.note(format!(
                     "line {line}: capacity {s:?} is not a number ≥ 0, left empty"
@@ -665,6 +674,7 @@ mod tests {
     fn decimals_and_coordinates() {
         assert_eq!(decimals("-1.84"), 2);
         assert_eq!(decimals("47.2138099936"), 10);
+        assert_eq!(decimals("46,9755"), 4);
         assert_eq!(parse_coordinate("46,5"), Some(46.5));
         assert_eq!(parse_coordinate("NaN"), None);
         assert_eq!(parse_coordinate("inf"), None);

@@ -176,6 +176,11 @@ pub struct SourceSpec {
     /// FINESS: categories whose aggregate (`categagretab`) starts with this are hospitals.
     #[serde(default)]
     pub hospital_aggregate_prefix: Option<String>,
+    /// Facilities: a capacity that is not a number ≥ 0 skips the row (`bad_capacity`)
+    /// rather than leaving it empty with a note — planners' lists, whose author can fix
+    /// the file and is shown the report before saving.
+    #[serde(default)]
+    pub strict_capacity: bool,
     /// CSV field delimiter (default `,`).
     #[serde(default)]
     pub delimiter: Option<char>,

@@ -623,10 +623,67 @@ async function desktop(browser) {
   check(await p.locator('.change-list li').count() === 1, 'le scénario dépasse la limite donnée par /api');
   await p.unroute(apiDoc);
 
+  await plannerList(p);
+
   step = 'portrait de territoire : CLS du Thouarsais, imprimé en PDF';
   log(step);
   await portrait(context);
   await context.close();
+}
+
+/**
+ * « Mes listes » (issue 16): a planner uploads the 6-row MSP CSV of the CLS du
+ * Thouarsais, sees the report (5 kept, 1 skipped and why) before saving, saves it, sees
+ * its points on the map as their own layer with « liste fournie par … », and the CLS
+ * coverage computed with « ma liste ».
+ */
+async function plannerList(p) {
+  step = 'mes listes : MSP du Thouarsais déposées, vérifiées, enregistrées';
+  log(step);
+  const token = process.env.CAREACCESS_PLANNER_TOKEN;
+  if (!token) {
+    problems.push(`${step} : pas de jeton (CAREACCESS_PLANNER_TOKEN) — étape non jouée`);
+    return;
+  }
+  await p.evaluate((t) => localStorage.setItem('careaccess.jeton', t), token);
+  await p.goto(`${BASE}#territoire/cls/thouarsais`);
+  await p.waitForFunction(() => document.documentElement.dataset.ready === 'true', null, { timeout: STEP_TIMEOUT });
+  await p.locator('#territory-means').waitFor({ timeout: STEP_TIMEOUT });
+  await p.locator('#lists-panel > summary').click();
+  await p.locator('#lists-panel input[type=file]').setInputFiles(path.join(repo, 'tests', 'fixtures', 'layers', 'msp_thouarsais.csv'));
+  await p.locator('#list-col-name').waitFor({ timeout: STEP_TIMEOUT });
+  const guessed = await p.evaluate(() => Object.fromEntries(['name', 'lon', 'lat', 'insee', 'capacity', 'address', 'phone']
+    .map((k) => [k, document.getElementById(`list-col-${k}`)?.value])));
+  check(guessed.name === 'nom' && guessed.lon === 'longitude' && guessed.lat === 'latitude' && guessed.insee === 'code_insee'
+    && guessed.capacity === 'nb_professionnels' && guessed.phone === 'telephone', `colonnes mal devinées : ${JSON.stringify(guessed)}`);
+  check(await p.locator('#list-save').isDisabled(), 'on peut enregistrer avant d’avoir vu le rapport');
+  await p.locator('#list-preview').click();
+  await p.waitForFunction(() => /retenue/.test(document.querySelector('#list-report-summary')?.textContent ?? ''), null, { timeout: STEP_TIMEOUT });
+  const summary = await p.locator('#list-report-summary').innerText();
+  check(/5 lignes retenues sur 6 lues, 1 écartée/.test(summary), `rapport inattendu : ${summary}`);
+  const skipped = await p.locator('#list-skipped').innerText();
+  check(/7/.test(skipped) && /code INSEE inconnu/.test(skipped), `ligne écartée non expliquée : ${skipped}`);
+  await shot(p, '08-liste-rapport.png');
+  check(await p.locator('#lists-panel input[type=text]').first().inputValue() === 'cls:thouarsais', 'le territoire de la liste n’est pas proposé');
+  await p.locator('#list-save').click();
+  await p.waitForFunction(() => /enregistrée/.test(document.querySelector('#list-status')?.textContent ?? ''), null, { timeout: STEP_TIMEOUT });
+  await waitMapIdle(p);
+  const drawnList = await p.evaluate(() => {
+    const m = window.careaccess.map;
+    const layers = m.getStyle().layers.map((l) => l.id).filter((id) => /^liste-.*-points$/.test(id));
+    return { layers, points: layers.length ? m.queryRenderedFeatures({ layers }).length : 0 };
+  });
+  check(drawnList.layers.length === 1 && drawnList.points >= 4, `la liste n'est pas dessinée à part sur la carte : ${JSON.stringify(drawnList)}`);
+  const legendList = await p.locator('#list-legend').innerText();
+  check(/liste fournie par Test navigateur \(CLS\), \d\d\/\d\d\/\d{4}/.test(legendList), `légende de la liste : ${legendList}`);
+  await p.locator('#list-use').selectOption('list');
+  await p.waitForFunction(() => /ma liste seule/.test(document.querySelector('#coverage-facilities')?.textContent ?? ''), null, { timeout: STEP_TIMEOUT });
+  const used = await p.locator('#coverage-facilities').innerText();
+  check(/complète pour cls:thouarsais/.test(used), `la couverture ne dit pas quelle liste elle utilise : ${used}`);
+  await shot(p, '08-liste-couverture.png');
+  await axeCheck(p, 'mes listes');
+  // Back to the official structures for the steps that follow.
+  await p.locator('#list-use').selectOption('official');
 }
 
 /**

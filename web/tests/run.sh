@@ -37,6 +37,9 @@ PORT=$(node -e 'const s=require("net").createServer();s.listen(0,"127.0.0.1",()=
 URL="http://127.0.0.1:$PORT/"
 LOG="$ART/browser-server.log"
 
+# A planner's token for the « Mes listes » step (kept, hashed, in the data folder's store).
+PLANNER_TOKEN=$("$BIN" --data-dir "$DATA" tokens create --name "Test navigateur (CLS)" --role planner 2>/dev/null | tail -n 1 || true)
+
 "$BIN" --data-dir "$DATA" serve --bind "127.0.0.1:$PORT" --web-dir "$WEB" >"$LOG" 2>&1 &
 SERVER=$!
 stop() {
@@ -69,4 +72,4 @@ for i in $(seq 1 240); do
 done
 
 cd "$WEB"
-CAREACCESS_URL="$URL" CHROMIUM="$CHROMIUM" node tests/browser.mjs
+CAREACCESS_URL="$URL" CHROMIUM="$CHROMIUM" CAREACCESS_PLANNER_TOKEN="$PLANNER_TOKEN" node tests/browser.mjs

@@ -4,6 +4,7 @@
 // outlined and its underserved communes marked. It publishes the territory it shows
 // (store key `territory`) for the scenario's siting suggestions.
 
+import { createListsPanel, withToken } from '../layers.js';
 import { api, qs, isAbort } from '../api.js';
 import { h, fill, errorBox, loading, dataTable, searchBox, select, partialBadge, slug, newId, announcer, revealResult, CLICK } from '../ui.js';
 import { int, kmFromM, minutes, pct, pop, habitants, value as fmtValue, plural, num, capital, displayName } from '../format.js';
@@ -72,12 +73,16 @@ export function createTerritoire(ctx, root) {
 
   const result = h('div', { class: 'result' });
   const say = announcer();
+  // « Mes listes » (layers.js): a planner's own list, and which structures the coverage uses.
+  const lists = createListsPanel(ctx);
+  store.subscribe('facilitiesChoice', () => loadCoverage());
   fill(root,
     h('h2', null, 'Territoire'),
     h('p', { class: 'intro' }, 'Choisissez un contrat local de santé, un EPCI, un département ou une région : population, part des habitants proches de chaque type de structure, accessibilité et communes mal desservies.'),
     h('div', { class: 'search-row' }, typeSel.el, search.el),
     say.el,
     meta.cls.length ? h('div', { class: 'quick' }, h('p', { class: 'hint', id: 'cls-quick' }, 'Contrats locaux de santé décrits dans les données :'), clsList) : null,
+    lists.el,
     result);
 
   async function open(type, code) {
@@ -85,6 +90,7 @@ export function createTerritoire(ctx, root) {
     summaryController = new AbortController();
     const signal = summaryController.signal;
     current = { type, code, summary: null };
+    lists.territory(type, code);
     underserved = [];
     overlays.clear();
     store.set('territory', null);
@@ -327,7 +333,10 @@ export function createTerritoire(ctx, root) {
     coverageBox.setAttribute('aria-busy', 'true');
     fill(coverageBox, loading('Recherche des communes au-delà du seuil…'));
     try {
-      const c = await api(`/territories/${encodeURIComponent(current.type)}/${encodeURIComponent(current.code)}/coverage${qs({ kind: covKind, [unit === 'km' ? 'within_km' : 'within_min']: val })}`, { signal });
+      const choice = store.get('facilitiesChoice');
+      const withList = choice?.list ? { facilities: choice.used, list: choice.list } : {};
+      const path = `/territories/${encodeURIComponent(current.type)}/${encodeURIComponent(current.code)}/coverage${qs({ kind: covKind, [unit === 'km' ? 'within_km' : 'within_min']: val, ...withList })}`;
+      const c = choice?.list ? await withToken(path, { signal }) : await api(path, { signal });
       renderCoverage(c, kind, unit, Number(val));
     } catch (e) {
       if (isAbort(e)) return;
@@ -378,7 +387,13 @@ export function createTerritoire(ctx, root) {
     const means = c.mean_distance_m != null
       ? ` Distance moyenne : ${kmFromM(c.mean_distance_m)} (maximum ${kmFromM(c.max_distance_m)}), temps moyen estimé : ${minutes(c.mean_car_min)}.`
       : '';
+    const used = c.facilities?.list
+      ? h('p', { class: 'note', id: 'coverage-facilities' }, h('strong', null, 'Structures utilisées : '),
+        `${c.facilities.used === 'list' ? 'ma liste seule' : 'données officielles et ma liste'} « ${c.facilities.list.name} » (${c.facilities.list.legend}, complète pour ${c.facilities.list.scope}).`,
+        ...(c.notes ?? []).map((n) => [' ', n]))
+      : null;
     fill(coverageBox,
+      used,
       noneCounted
         ? h('p', { class: 'caveat strong', id: 'coverage-out-of-scope' }, h('strong', null, 'Non couvert : '),
           `la liste des ${kind.plural} ne couvre pas ce territoire (${plural(c.communes_out_of_scope, 'commune')}, ${habitants(c.population_out_of_scope)}) : aucune part ni distance n’est calculée.`)

@@ -1,0 +1,354 @@
+// « Mes listes » : a planner's own structure list (their MSP, centres de santé,
+// consultations avancées…). Choose a CSV or GeoJSON file, map its columns (guessed from
+// the header), choose the kind, the territory the list is complete for and who sees it,
+// look at the report (rows kept, rows skipped and why) BEFORE saving, then save
+// (POST /layers/preview, POST /layers, with the access token saved.js keeps). A saved
+// list is drawn as its own layer, never merged with the official points, with its legend
+// « liste fournie par <auteur>, <date> »; the Territoire coverage can use the official
+// structures, the list, or both (store key `facilitiesChoice`: {used, list, name}).
+
+import { qs } from './api.js';
+import { h, fill, errorBox, select, dataTable } from './ui.js';
+
+/** Where saved.js keeps the access token (the same one). */
+const TOKEN_KEY = 'careaccess.jeton';
+
+const FIELDS = [
+  { key: 'name', label: 'Nom de la structure', guess: ['nom', 'name', 'raison_sociale', 'libelle', 'denomination'] },
+  { key: 'kind', label: 'Type (colonne)', guess: ['type', 'kind', 'categorie', 'type_structure'] },
+  { key: 'lon', label: 'Longitude', guess: ['lon', 'longitude', 'lng', 'x_wgs84', 'long'] },
+  { key: 'lat', label: 'Latitude', guess: ['lat', 'latitude', 'y_wgs84'] },
+  { key: 'insee', label: 'Code INSEE de la commune', guess: ['code_insee', 'insee', 'code_commune', 'codgeo', 'com', 'commune', 'code_commune_insee'] },
+  { key: 'capacity', label: 'Capacité (professionnels, places)', guess: ['capacite', 'capacité', 'nb_professionnels', 'professionnels', 'places', 'capacity'] },
+  { key: 'address', label: 'Adresse', guess: ['adresse', 'address', 'adresse_complete'] },
+  { key: 'phone', label: 'Téléphone', guess: ['telephone', 'téléphone', 'tel', 'phone'] },
+];
+
+const KINDS = [
+  { value: 'msp', label: 'Maisons de santé pluriprofessionnelles (MSP)' },
+  { value: 'centre_sante', label: 'Centres de santé' },
+  { value: 'consultation', label: 'Consultations avancées' },
+  { value: 'clic', label: 'CLIC' },
+  { value: 'ehpad', label: 'EHPAD' },
+  { value: 'ehpa', label: 'EHPA' },
+  { value: 'hospital', label: 'Hôpitaux' },
+  { value: 'psychiatry', label: 'Psychiatrie' },
+  { value: 'ssr', label: 'SSR' },
+  { value: 'long_stay', label: 'USLD' },
+];
+
+const REASONS = {
+  no_position: 'pas de position (ni coordonnées ni code INSEE)',
+  unknown_commune: 'code INSEE inconnu',
+  bad_commune_code: 'code INSEE mal formé',
+  bad_coordinates: 'coordonnées illisibles',
+  outside_france: 'hors de France',
+  unknown_kind: 'type inconnu',
+  bad_capacity: 'capacité illisible',
+  duplicate: 'doublon',
+  missing_name: 'sans nom',
+  malformed_row: 'ligne mal formée',
+  bad_feature: 'objet GeoJSON illisible',
+};
+
+const norm = (s) => s.normalize('NFD').replace(/[\u0300-\u036f]/g, '').toLowerCase().trim();
+
+/** The header of a CSV (separator guessed like the service: ; tab or ,) or the property names of a GeoJSON. */
+function headerOf(text, format) {
+  if (format === 'geojson') {
+    try {
+      const fc = JSON.parse(text);
+      return [...new Set((fc.features ?? []).slice(0, 50).flatMap((f) => Object.keys(f.properties ?? {})))];
+    } catch {
+      return [];
+    }
+  }
+  const first = text.replace(/^\uFEFF/, '').split(/\r?\n/)[0] ?? '';
+  const counts = [';', '\t', ','].map((d) => [d, first.split(d).length - 1]);
+  const [sep] = counts.reduce((a, b) => (b[1] > a[1] ? b : a));
+  return first.split(sep).map((c) => c.trim().replace(/^"|"$/g, ''));
+}
+
+function frDate(iso) {
+  return iso ? iso.slice(0, 10).split('-').reverse().join('/') : '';
+}
+
+function authHeaders(token) {
+  return token ? { Authorization: `Bearer ${token}` } : {};
+}
+
+async function call(path, { method = 'GET', body, token } = {}) {
+  let res;
+  try {
+    res = await fetch(path, {
+      method,
+      headers: { Accept: 'application/json', ...(body ? { 'Content-Type': 'application/json' } : {}), ...authHeaders(token) },
+      body: body ? JSON.stringify(body) : undefined,
+    });
+  } catch (e) {
+    throw Object.assign(new Error(`le service ne répond pas (${e.message})`), { status: 0 });
+  }
+  const data = await res.json().catch(() => null);
+  if (!res.ok) throw Object.assign(new Error(data?.detail ?? `statut ${res.status}`), { status: res.status });
+  return data;
+}
+
+/** The token, asked once and kept where saved.js keeps it. */
+function token({ ask = true } = {}) {
+  let t = localStorage.getItem(TOKEN_KEY);
+  if (!t && ask) {
+    t = window.prompt('Jeton d’accès (fourni par l’administrateur du service) :', '')?.trim();
+    if (t) localStorage.setItem(TOKEN_KEY, t);
+  }
+  return t || null;
+}
+
+/** GET of an analysis that may use a private list: with the token when there is one. */
+export async function withToken(path, { signal } = {}) {
+  const res = await fetch(path, { signal, headers: { Accept: 'application/json', ...authHeaders(token({ ask: false })) } });
+  const data = await res.json().catch(() => null);
+  if (!res.ok) throw Object.assign(new Error(`Erreur du service : ${data?.detail ?? res.status}`), { status: res.status, detail: data?.detail ?? '' });
+  return data;
+}
+
+let uid = 0;
+
+/**
+ * The « Mes listes » panel for the Territoire view. `ctx.store` gets
+ * `facilitiesChoice` ({used: 'official'|'list'|'both', list, name}) for the coverage.
+ */
+export function createListsPanel(ctx) {
+  const { mapCtl, store } = ctx;
+  const shown = new Map(); // list id → layer ids on the map
+  const legend = h('div', { class: 'map-legend list-legend', id: 'list-legend', hidden: true });
+  document.querySelector('.map-area')?.append(legend);
+
+  /* ------------------------------------------------------------ upload form */
+  const id = `liste-${++uid}`;
+  const file = h('input', { type: 'file', id: `${id}-file`, accept: '.csv,.txt,.geojson,.json,text/csv,application/geo+json' });
+  const status = h('p', { class: 'saved-status', id: 'list-status', role: 'status', 'aria-live': 'polite' });
+  const columnsBox = h('div', { class: 'list-columns', id: 'list-columns' });
+  const reportBox = h('div', { class: 'list-report', id: 'list-report' });
+  const kindSel = select({ label: 'Nature des structures de la liste (si le fichier n’a pas de colonne type)', options: KINDS, value: 'msp' });
+  const scopeInput = h('input', { type: 'text', id: `${id}-scope`, value: '', placeholder: 'ex. cls:thouarsais, dep:79, epci:247900798', autocomplete: 'off' });
+  const nameInput = h('input', { type: 'text', id: `${id}-name`, value: '', autocomplete: 'off' });
+  const visSel = select({ label: 'Visibilité', options: [{ value: 'private', label: 'Privée (moi seul)' }, { value: 'public', label: 'Publique (tout le monde)' }], value: 'private' });
+  const previewBtn = h('button', { type: 'button', id: 'list-preview', class: 'secondary', disabled: true }, 'Vérifier le fichier');
+  const saveBtn = h('button', { type: 'button', id: 'list-save', disabled: true }, 'Enregistrer la liste');
+  let content = null;
+  let format = 'csv';
+  const colSelects = {};
+
+  file.addEventListener('change', async () => {
+    const f = file.files?.[0];
+    saveBtn.disabled = true;
+    fill(reportBox);
+    if (!f) return;
+    content = await f.text();
+    format = /\.(geo)?json$/i.test(f.name) ? 'geojson' : 'csv';
+    if (!nameInput.value) nameInput.value = f.name.replace(/\.[^.]+$/, '');
+    const header = headerOf(content, format);
+    const options = [{ value: '', label: '— aucune —' }, ...header.map((c) => ({ value: c, label: c }))];
+    fill(columnsBox,
+      h('p', { class: 'hint' }, format === 'geojson'
+        ? 'GeoJSON : la position vient de la géométrie ; choisissez les propriétés.'
+        : `Colonnes du fichier : ${header.join(', ')}. Vérifiez la correspondance devinée.`),
+      ...FIELDS.filter((fd) => format === 'csv' || !['lon', 'lat'].includes(fd.key)).map((fd) => {
+        const guessed = header.find((c) => fd.guess.includes(norm(c))) ?? '';
+        const s = select({ label: fd.label, options, value: guessed });
+        s.select.id = `list-col-${fd.key}`;
+        s.el.querySelector('label')?.setAttribute('for', s.select.id);
+        colSelects[fd.key] = s.select;
+        return s.el;
+      }));
+    for (const k of Object.keys(colSelects)) if (!columnsBox.contains(colSelects[k])) delete colSelects[k];
+    previewBtn.disabled = false;
+    status.textContent = `Fichier « ${f.name} » lu (${format.toUpperCase()}). Vérifiez les colonnes puis « Vérifier le fichier ».`;
+  });
+
+  function body() {
+    const columns = {};
+    for (const [k, s] of Object.entries(colSelects)) if (s.value) columns[k] = s.value;
+    return { format, content, columns, ...(columns.kind ? {} : { kind: kindSel.select.value }) };
+  }
+
+  function renderReport(r) {
+    const skipped = r.skipped_rows ?? [];
+    fill(reportBox,
+      h('p', { class: 'summary-line', id: 'list-report-summary' },
+        h('strong', null, `${r.kept} ligne${r.kept > 1 ? 's' : ''} retenue${r.kept > 1 ? 's' : ''}`),
+        ` sur ${r.rows_read} lue${r.rows_read > 1 ? 's' : ''}`,
+        r.skipped ? `, ${r.skipped} écartée${r.skipped > 1 ? 's' : ''}.` : ', aucune écartée.'),
+      skipped.length ? dataTable({
+        id: 'list-skipped',
+        caption: 'Lignes écartées et pourquoi',
+        columns: [
+          { key: 'line', label: 'Ligne', num: true },
+          { key: 'reason', label: 'Raison', value: (x) => REASONS[x.reason] ?? x.reason },
+          { key: 'detail', label: 'Détail' },
+        ],
+        rows: skipped,
+      }).el : null,
+      (r.notes ?? []).length ? h('ul', { class: 'kind-notes' }, r.notes.map((n) => h('li', null, n))) : null);
+  }
+
+  previewBtn.addEventListener('click', async () => {
+    if (!content) return;
+    const t = token();
+    if (!t) { status.textContent = 'Il faut un jeton d’accès pour vérifier et enregistrer une liste.'; return; }
+    status.textContent = 'Vérification…';
+    saveBtn.disabled = true;
+    try {
+      const p = await call('/layers/preview', { method: 'POST', body: body(), token: t });
+      renderReport(p.report);
+      const positioned = p.rows.filter((x) => x.position === 'commune').length;
+      status.textContent = `Vérification faite : ${p.report.kept} structure(s) retenue(s)${positioned ? `, dont ${positioned} placée(s) au chef-lieu de leur commune` : ''}. Rien n’est encore enregistré.`;
+      saveBtn.disabled = p.report.kept === 0;
+    } catch (e) {
+      if (e.status === 401) localStorage.removeItem(TOKEN_KEY);
+      fill(reportBox, errorBox(e));
+      status.textContent = `Le fichier n’a pas pu être lu : ${e.message}`;
+    }
+  });
+
+  saveBtn.addEventListener('click', async () => {
+    const t = token();
+    const scope = scopeInput.value.trim();
+    if (!scope) { status.textContent = 'Indiquez le territoire pour lequel la liste est complète (ex. cls:thouarsais).'; scopeInput.focus(); return; }
+    if (!nameInput.value.trim()) { status.textContent = 'Donnez un nom à la liste.'; nameInput.focus(); return; }
+    status.textContent = 'Enregistrement…';
+    try {
+      const made = await call('/layers', {
+        method: 'POST',
+        token: t,
+        body: { ...body(), name: nameInput.value.trim(), visibility: visSel.select.value, scope },
+      });
+      saveBtn.disabled = true;
+      await refresh();
+      await showList(made);
+      // Said once the list is on the map (the browser test waits for these words).
+      status.textContent = `Liste « ${made.name} » enregistrée (${made.items} structures) : elle est sur la carte.`;
+      useSel.select.value = 'both';
+      listSel.select.value = made.id;
+      publishChoice();
+    } catch (e) {
+      if (e.status === 401) localStorage.removeItem(TOKEN_KEY);
+      status.textContent = `La liste n’a pas été enregistrée : ${e.message}`;
+    }
+  });
+
+  /* ------------------------------------------------------------ saved lists and their use */
+  const listsBox = h('ul', { class: 'lists', id: 'lists-saved' });
+  const useSel = select({
+    label: 'Structures utilisées pour la couverture',
+    options: [
+      { value: 'official', label: 'Données officielles' },
+      { value: 'list', label: 'Ma liste seule' },
+      { value: 'both', label: 'Données officielles et ma liste' },
+    ],
+    value: 'official',
+    onChange: () => publishChoice(),
+  });
+  useSel.select.id = 'list-use';
+  useSel.el.querySelector('label')?.setAttribute('for', 'list-use');
+  const listSel = select({ label: 'Liste utilisée', options: [], onChange: () => publishChoice() });
+  listSel.select.id = 'list-chosen';
+  listSel.el.querySelector('label')?.setAttribute('for', 'list-chosen');
+  let lists = [];
+
+  function publishChoice() {
+    const used = useSel.select.value;
+    const l = lists.find((x) => x.id === listSel.select.value);
+    store.set('facilitiesChoice', used === 'official' || !l ? { used: 'official' } : { used, list: l.id, name: l.name, legend: l.legend });
+  }
+
+  async function refresh() {
+    try {
+      const t = token({ ask: false });
+      const r = await call('/layers', { token: t });
+      lists = r.layers;
+    } catch {
+      lists = [];
+    }
+    fill(listSel.select, ...lists.map((l) => h('option', { value: l.id }, `${l.name} — ${l.author}`)));
+    fill(listsBox, ...lists.map((l) => {
+      const cb = h('input', { type: 'checkbox', id: `list-show-${l.id}`, checked: shown.has(l.id) });
+      cb.addEventListener('change', () => (cb.checked ? showList(l) : hideList(l.id)));
+      return h('li', null, cb, h('label', { for: cb.id }, ` ${l.name} `),
+        h('span', { class: 'hint' }, `(${l.legend} ; complète pour ${l.scope} ; ${l.items} structure(s))`));
+    }));
+    if (!lists.length) fill(listsBox, h('li', { class: 'hint' }, 'Aucune liste enregistrée visible.'));
+  }
+
+  /** The list drawn as its own layer (never merged with the official points). */
+  async function showList(l) {
+    const map = mapCtl.map;
+    const src = `liste-${l.id}`;
+    const fc = await call(`/layers/${encodeURIComponent(l.id)}/items${qs({ limit: 10000 })}`, { token: token({ ask: false }) });
+    if (!map.getSource(src)) {
+      map.addSource(src, { type: 'geojson', data: fc });
+      map.addLayer({
+        id: `${src}-points`,
+        type: 'circle',
+        source: src,
+        paint: {
+          'circle-radius': ['interpolate', ['linear'], ['zoom'], 5, 4, 10, 8],
+          'circle-color': '#ffffff',
+          'circle-stroke-color': '#6a1b9a',
+          'circle-stroke-width': 3,
+        },
+      });
+    } else {
+      map.getSource(src).setData(fc);
+    }
+    shown.set(l.id, { layer: `${src}-points`, legend: l.legend, name: l.name });
+    drawLegend();
+    const cb = document.getElementById(`list-show-${l.id}`);
+    if (cb) cb.checked = true;
+  }
+
+  function hideList(listId) {
+    const s = shown.get(listId);
+    if (!s) return;
+    const map = mapCtl.map;
+    if (map.getLayer(s.layer)) map.removeLayer(s.layer);
+    if (map.getSource(`liste-${listId}`)) map.removeSource(`liste-${listId}`);
+    shown.delete(listId);
+    drawLegend();
+  }
+
+  function drawLegend() {
+    legend.hidden = shown.size === 0;
+    fill(legend, ...[...shown.values()].map((s) => h('p', { class: 'list-legend-item' },
+      h('span', { class: 'list-swatch', 'aria-hidden': 'true' }), ` ${s.name} : ${s.legend}`)));
+  }
+
+  const el = h('details', { class: 'lists-panel', id: 'lists-panel' },
+    h('summary', null, 'Mes listes de structures'),
+    h('p', { class: 'hint' }, 'Ajoutez vos MSP, centres de santé ou consultations avancées (fichier CSV ou GeoJSON). La liste est montrée à part sur la carte et peut être utilisée dans la couverture, seule ou avec les données officielles.'),
+    h('div', { class: 'field' }, h('label', { for: file.id }, 'Fichier (CSV ou GeoJSON)'), file),
+    columnsBox,
+    kindSel.el,
+    h('div', { class: 'field' }, h('label', { for: scopeInput.id }, 'Périmètre où la liste est complète'), scopeInput,
+      h('p', { class: 'hint' }, 'Hors de ce territoire, les résultats diront que la liste ne couvre pas la commune.')),
+    h('div', { class: 'field' }, h('label', { for: nameInput.id }, 'Nom de la liste'), nameInput),
+    visSel.el,
+    h('div', { class: 'buttons' }, previewBtn, ' ', saveBtn),
+    status,
+    reportBox,
+    h('h4', null, 'Listes enregistrées'),
+    listsBox,
+    h('div', { class: 'row' }, useSel.el, listSel.el));
+  kindSel.select.id = 'list-kind';
+  kindSel.el.querySelector('label')?.setAttribute('for', 'list-kind');
+  visSel.select.id = 'list-visibility';
+  visSel.el.querySelector('label')?.setAttribute('for', 'list-visibility');
+  el.addEventListener('toggle', () => { if (el.open) refresh(); });
+  return {
+    el,
+    /** Sets the scope field from the territory shown (cls:thouarsais…). */
+    territory(type, code) {
+      if (!scopeInput.value) scopeInput.value = `${type === 'departement' ? 'dep' : type === 'region' ? 'reg' : type}:${code}`;
+    },
+  };
+}
