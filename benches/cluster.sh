@@ -26,9 +26,8 @@
 # Then, unless COMPARE=0, COMPARE seconds (default 10) of the read-only part of the mix
 # at one replica directly and through nginx: `direct_rps`, `nginx_rps`.
 #
-# Other knobs: TAIL (seconds of load after DURATION, default 0: a short run sets it so that
-# the roll, about 4 s per replica on 2 busy cores, ends under load; the JSON says
-# `roll_under_load`), THREADS (2), REPLICAS (3), SEED (42), PG_PORT (a free port),
+# Other knobs: TAIL (seconds of load after DURATION, default 15, so that the roll — 4–6 s
+# per replica on 2 busy cores — ends under load; the JSON says `roll_under_load`), THREADS (2), REPLICAS (3), SEED (42), PG_PORT (a free port),
 # KEEP_LOGS=1 (keep the temp dir and print its path). Needs wrk, curl, python3, nginx, PostgreSQL.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -39,7 +38,7 @@ CONNECTIONS="${CONNECTIONS:-64}"
 THREADS="${THREADS:-2}"
 REPLICAS="${REPLICAS:-3}"
 COMPARE="${COMPARE:-10}"
-TAIL="${TAIL:-0}"
+TAIL="${TAIL:-15}"
 export SEED="${SEED:-42}"
 export WRITE_SHARE="${WRITE_SHARE:-0.05}"
 
