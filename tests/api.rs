@@ -181,6 +181,8 @@ async fn conformance_and_openapi_describe_every_route() {
         "/map/{layer}",
         "/dataset",
         "/health",
+        "/health/live",
+        "/health/ready",
         "/admin/reload",
         "/saved-scenarios",
         "/saved-scenarios/{id}",

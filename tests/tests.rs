@@ -5,6 +5,7 @@ mod answers;
 mod api;
 mod bad_input;
 mod cli;
+mod cluster;
 mod gis;
 mod hostile;
 mod hostile_files;

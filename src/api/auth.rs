@@ -24,6 +24,20 @@ impl From<DbError> for ApiError {
             DbError::NotFound(..) => ApiError::not_found(e.to_string()),
             DbError::Forbidden(..) => ApiError::new(StatusCode::FORBIDDEN, e.to_string()),
             DbError::Quota(..) => ApiError::new(StatusCode::CONFLICT, e.to_string()),
+            // The store is down: saved work waits, the public data is still served.
+            e if e.is_unavailable() => {
+                tracing::warn!("store unreachable: {e}");
+                ApiError::new(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    format!(
+                        "the store of saved work is unreachable ({e}): try again in a moment; \
+                         a write was not acknowledged, so look for it before sending it \
+                         again (the public data is still served)"
+                    ),
+                )
+                .with_type(super::STORE_DOWN_TYPE)
+                .retry_after(super::STORE_RETRY_SECS)
+            }
             other => ApiError::internal(other),
         }
     }

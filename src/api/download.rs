@@ -9,13 +9,14 @@ use std::ops::RangeInclusive;
 use std::sync::Arc;
 
 use axum::body::{Body, Bytes};
-use axum::extract::{Path, State};
+use axum::extract::{Path, RawQuery, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 
 use super::Service;
 use super::error::{ApiError, ApiResult};
 use super::export;
+use super::params::QueryPairs;
 use super::state::AppState;
 
 /// Media type of the files.
@@ -29,9 +30,13 @@ pub fn is_download(h: &HeaderMap) -> bool {
 pub async fn file(
     State(service): State<Arc<Service>>,
     Path(file): Path<String>,
+    RawQuery(raw): RawQuery,
     headers: HeaderMap,
 ) -> ApiResult<Response> {
     let st = service.state();
+    // `?v=<build>` (the build served, or the previous one within its grace: `builds`)
+    // makes the URL immutable, for nginx and CDNs; without it the URL follows the data.
+    let immutable = QueryPairs::parse(raw.as_deref()).get("v")? == Some(st.build_id());
     let index = file
         .strip_suffix(".fgb")
         .and_then(|id| st.collections.iter().position(|c| c.id == id))
@@ -51,7 +56,14 @@ pub async fn file(
         etag: format!("\"{}-{}-{id}\"", st.build_id(), env!("CARGO_PKG_VERSION")),
         last_modified: httpdate::fmt_http_date(st.built_at),
     };
-    Ok(answer(&headers, &validators, bytes, id))
+    let mut r = answer(&headers, &validators, bytes, id);
+    if immutable && r.status().is_success() {
+        r.headers_mut().insert(
+            header::CACHE_CONTROL,
+            HeaderValue::from_static("public, max-age=31536000, immutable"),
+        );
+    }
+    Ok(r)
 }
 
 /// The file of collection `index`, written on first use.

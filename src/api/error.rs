@@ -10,6 +10,11 @@ use serde::Serialize;
 pub struct ApiError {
     pub status: StatusCode,
     pub detail: String,
+    /// The problem's `type` (a URI; `about:blank` when the status says it all), for
+    /// clients that act on the kind of problem (the page reloads on a build gone).
+    pub kind: &'static str,
+    /// `Retry-After` (seconds) of a 503 that is worth asking again.
+    pub retry_after: Option<u32>,
 }
 
 #[derive(Serialize)]
@@ -26,7 +31,23 @@ impl ApiError {
         ApiError {
             status,
             detail: detail.into(),
+            kind: "about:blank",
+            retry_after: None,
         }
+    }
+
+    /// The same problem with its own `type` URI.
+    #[must_use]
+    pub fn with_type(mut self, kind: &'static str) -> Self {
+        self.kind = kind;
+        self
+    }
+
+    /// The same problem with `Retry-After: secs`.
+    #[must_use]
+    pub fn retry_after(mut self, secs: u32) -> Self {
+        self.retry_after = Some(secs);
+        self
     }
 
     /// 400: a request parameter or body is wrong; `detail` names it.
@@ -60,7 +81,7 @@ impl std::error::Error for ApiError {}
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let body = serde_json::to_vec(&Problem {
-            kind: "about:blank",
+            kind: self.kind,
             title: self.status.canonical_reason().unwrap_or("error"),
             status: self.status.as_u16(),
             detail: &self.detail,
@@ -71,6 +92,10 @@ impl IntoResponse for ApiError {
             header::CONTENT_TYPE,
             HeaderValue::from_static("application/problem+json"),
         );
+        if let Some(secs) = self.retry_after {
+            r.headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from(secs));
+        }
         r
     }
 }

@@ -18,10 +18,15 @@
 //!
 //! The state is loaded once per data build and shared read-only; a reload (SIGHUP or
 //! `POST /admin/reload`) builds a new state aside and swaps it in whole, so requests in
-//! flight finish on the data they started with.
+//! flight finish on the data they started with. [`builds`] keeps the previous build
+//! answerable for a grace period, so that behind a load balancer a page never mixes two
+//! builds while the replicas reload in turn; `/health/live` and `/health/ready` tell the
+//! balancer (or systemd, or an orchestrator) whether this replica is up and can serve
+//! everything.
 
 pub mod analysis;
 pub mod auth;
+pub mod builds;
 pub mod collections;
 pub mod download;
 pub mod error;
@@ -51,6 +56,7 @@ pub mod tiles;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use arc_swap::ArcSwap;
 use axum::Router;
@@ -118,8 +124,24 @@ pub struct Service {
     pub db: Option<Db>,
     /// Per-token rate of writes of planners' lists ([`layers`]).
     pub layer_writes: layers::RateLimiter,
+    /// `CAREACCESS_BUILD_GRACE`: how long the previous build stays answerable after a
+    /// reload, for pages that started on it ([`builds`]).
+    pub build_grace: Duration,
+    /// The builds served before the current one.
+    pub history: builds::History,
     reloading: tokio::sync::Mutex<()>,
+    /// The last store check of `/health/ready` and when it was made (one check at a time,
+    /// reused for [`READY_CACHE`]).
+    ready: tokio::sync::Mutex<Option<(Instant, Result<(), String>)>>,
 }
+
+/// How long a store check of `/health/ready` is reused: a balancer polling every replica
+/// several times a second costs the store one query a second per replica.
+pub const READY_CACHE: Duration = Duration::from_secs(1);
+/// Longest wait for the store's answer in `/health/ready`.
+pub const READY_PING_TIMEOUT: Duration = Duration::from_millis(800);
+/// `Retry-After` of the 503 of saved work while the store is unreachable (seconds).
+pub const STORE_RETRY_SECS: u32 = 5;
 
 impl std::fmt::Debug for Service {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -167,7 +189,10 @@ impl Service {
             admin_token: None,
             db: None,
             layer_writes: layers::RateLimiter::default(),
+            build_grace: builds::DEFAULT_GRACE,
+            history: builds::History::default(),
             reloading: tokio::sync::Mutex::new(()),
+            ready: tokio::sync::Mutex::new(None),
         }
     }
 
@@ -178,8 +203,15 @@ impl Service {
         self
     }
 
-    /// The state for one request: kept alive by the request even if a reload happens.
+    /// The state for one request: the build the request names when it names one
+    /// ([`builds`]), else the current one; kept alive by the request even if a reload
+    /// happens.
     pub fn state(&self) -> Arc<AppState> {
+        builds::pinned().unwrap_or_else(|| self.current.load_full())
+    }
+
+    /// The build in force, whatever the request names.
+    pub fn current_state(&self) -> Arc<AppState> {
         self.current.load_full()
     }
 
@@ -197,7 +229,26 @@ impl Service {
                 let id = new.build_id().to_owned();
                 let secs = new.load_seconds;
                 let old = self.current.swap(Arc::new(new));
-                tracing::info!("reloaded: build {} → {id} ({secs:.2} s)", old.build_id());
+                tracing::info!(
+                    "reloaded: build {} → {id} ({secs:.2} s); the previous build stays \
+                     answerable {} s (CAREACCESS_BUILD_GRACE)",
+                    old.build_id(),
+                    self.build_grace.as_secs()
+                );
+                if old.build_id() != id {
+                    self.history.retire(old, self.build_grace);
+                    if let Some(held) = self.history.previous() {
+                        // Frees the previous build's memory once its grace is over.
+                        let me = Arc::downgrade(self);
+                        let grace = self.build_grace;
+                        tokio::spawn(async move {
+                            tokio::time::sleep(grace).await;
+                            if let Some(me) = me.upgrade() {
+                                me.history.expire(&held);
+                            }
+                        });
+                    }
+                }
                 Ok(id)
             }
             Err(e) => {
@@ -242,6 +293,8 @@ pub fn app(service: Arc<Service>) -> Router {
         .route("/search", get(analysis::search))
         .route("/map/{layer}", get(map::layer))
         .route("/health", get(health))
+        .route("/health/live", get(health_live))
+        .route("/health/ready", get(health_ready))
         .route("/dataset", get(dataset))
         .route("/download/{file}", get(download::file))
         .route("/collections/{id}/tiles", get(tiles::tilesets))
@@ -299,6 +352,7 @@ pub fn app(service: Arc<Service>) -> Router {
         ))
         .fallback(static_files::serve)
         .method_not_allowed_fallback(method_not_allowed)
+        .layer(middleware::from_fn_with_state(service.clone(), builds::pin))
         .layer(middleware::from_fn_with_state(
             service.clone(),
             limits::deadline,
@@ -429,6 +483,67 @@ async fn health(State(service): State<Arc<Service>>) -> Response {
     )
 }
 
+/// `/health/live`: the process answers (a supervisor restarts it when it does not).
+async fn health_live(State(service): State<Arc<Service>>) -> Response {
+    ogc::json_response(
+        &serde_json::json!({ "status": "live", "build": service.current_state().build_id() }),
+        "application/json",
+    )
+}
+
+/// `/health/ready`: the data is loaded (always, once the process answers: it listens
+/// only after loading) and the store answers within [`READY_PING_TIMEOUT`]; else a 503
+/// naming the cause. The store check is shared by concurrent polls and reused for
+/// [`READY_CACHE`].
+async fn health_ready(State(service): State<Arc<Service>>) -> Response {
+    let st = service.current_state();
+    let store = match &service.db {
+        None => Ok(()),
+        Some(db) => {
+            let mut last = service.ready.lock().await;
+            match &*last {
+                Some((at, r)) if at.elapsed() < READY_CACHE => r.clone(),
+                _ => {
+                    let r = match tokio::time::timeout(READY_PING_TIMEOUT, db.ping()).await {
+                        Ok(Ok(())) => Ok(()),
+                        Ok(Err(e)) => Err(format!("the store {} fails: {e}", db.target())),
+                        Err(_) => Err(format!(
+                            "the store {} did not answer within {} ms",
+                            db.target(),
+                            READY_PING_TIMEOUT.as_millis()
+                        )),
+                    };
+                    *last = Some((Instant::now(), r.clone()));
+                    r
+                }
+            }
+        }
+    };
+    match store {
+        Ok(()) => ogc::json_response(
+            &serde_json::json!({
+                "status": "ready",
+                "build": st.build_id(),
+                "store": service.db.as_ref().map(|db| db.target().to_string()),
+            }),
+            "application/json",
+        ),
+        Err(why) => ApiError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            format!(
+                "not ready: {why}; the public data (build {}) is still served, saved work is not",
+                st.build_id()
+            ),
+        )
+        .with_type(STORE_DOWN_TYPE)
+        .retry_after(STORE_RETRY_SECS)
+        .into_response(),
+    }
+}
+
+/// Problem type of an answer that needs the store while it is unreachable.
+pub const STORE_DOWN_TYPE: &str = "urn:careaccess:problem:store-unavailable";
+
 async fn dataset(State(service): State<Arc<Service>>) -> Response {
     ogc::json_response(&service.state().meta, "application/json")
 }
@@ -498,6 +613,8 @@ pub async fn serve(data_dir: &Path, web_dir: &Path, addr: SocketAddr) -> Result<
     service.trusted_proxy =
         origins::flag("CAREACCESS_TRUSTED_PROXY").map_err(ServeError::Setting)?;
     service.cors_origins = origins::cors_origins_from_env().map_err(ServeError::Setting)?;
+    service.build_grace =
+        builds::grace_from_vars(|n| std::env::var(n).ok()).map_err(ServeError::Setting)?;
     service.admin_token = std::env::var("CAREACCESS_ADMIN_TOKEN")
         .ok()
         .filter(|s| !s.is_empty());

@@ -323,6 +323,18 @@ pub fn document_for(base: &str, st: &AppState) -> Value {
     for (route, item) in layer_paths(&served) {
         doc["paths"][route] = item;
     }
+    doc["paths"]["/health/live"] = json!({ "get": op(
+        "The process answers (200), with the build served",
+        "Service",
+        vec![],
+        ok_json("Live"),
+    ) });
+    doc["paths"]["/health/ready"] = json!({ "get": op(
+        "Ready to serve everything: data loaded and the store answering within 0.8 s (checked at most once a second); else 503 problem+json naming the store",
+        "Service",
+        vec![],
+        ok_json("Ready"),
+    ) });
     if let Some(paths) = doc["paths"].as_object_mut() {
         for c in &st.collections {
             let mut parameters: Vec<Value> = items_params

@@ -37,6 +37,11 @@ pub const SQLITE_FILE: &str = "careaccess.db";
 /// Environment variable naming another database (`postgres://…` or `sqlite://FILE`).
 pub const DATABASE_URL_VAR: &str = "CAREACCESS_DATABASE_URL";
 
+/// Longest wait for a connection of the pool (sqlx's default is 30 s): when the store is
+/// down, a request needing it fails in this time with an answer saying so, instead of
+/// holding its client (and a load balancer's connection) for half a minute.
+pub const ACQUIRE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(3);
+
 static SQLITE_MIGRATIONS: Migrator = sqlx::migrate!("migrations/sqlite");
 static POSTGRES_MIGRATIONS: Migrator = sqlx::migrate!("migrations/postgres");
 
@@ -66,6 +71,28 @@ pub enum DbError {
     /// A per-token limit of stored objects is reached.
     #[error("{0}")]
     Quota(String),
+}
+
+impl DbError {
+    /// Whether the store could not be reached (down, restarting, network), rather than
+    /// refusing the request: asking again later may succeed.
+    pub fn is_unavailable(&self) -> bool {
+        let DbError::Sql(e) = self else {
+            return false;
+        };
+        match e {
+            sqlx::Error::PoolTimedOut
+            | sqlx::Error::PoolClosed
+            | sqlx::Error::Io(_)
+            | sqlx::Error::Tls(_)
+            | sqlx::Error::WorkerCrashed => true,
+            // PostgreSQL shutting down or starting (class 57P), connection lost (class 08).
+            sqlx::Error::Database(d) => d
+                .code()
+                .is_some_and(|c| c.starts_with("57P") || c.starts_with("08")),
+            _ => false,
+        }
+    }
 }
 
 /// Which database a URL or the environment names.
@@ -167,6 +194,7 @@ impl Db {
                 Pool::Sqlite(
                     SqlitePoolOptions::new()
                         .max_connections(4)
+                        .acquire_timeout(ACQUIRE_TIMEOUT)
                         .connect_with(options)
                         .await
                         .map_err(open)?,
@@ -175,6 +203,7 @@ impl Db {
             Target::Postgres(url) => Pool::Postgres(
                 PgPoolOptions::new()
                     .max_connections(8)
+                    .acquire_timeout(ACQUIRE_TIMEOUT)
                     .connect(url)
                     .await
                     .map_err(open)?,
@@ -202,6 +231,14 @@ impl Db {
         const SQL: &str = "SELECT version FROM _sqlx_migrations WHERE success ORDER BY version";
         let rows: Vec<(i64,)> = with_pool!(self, |p| sqlx::query_as(SQL).fetch_all(p).await?);
         Ok(rows.into_iter().map(|(v,)| v).collect())
+    }
+
+    /// One round trip to the store (`SELECT 1`): is it reachable now?
+    pub async fn ping(&self) -> Result<(), DbError> {
+        with_pool!(self, |p| {
+            sqlx::query("SELECT 1").execute(p).await?;
+        });
+        Ok(())
     }
 
     pub fn target(&self) -> &Target {

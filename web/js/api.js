@@ -3,13 +3,66 @@
 // context + the service's own detail, so the page can show it in words.
 
 export class ApiError extends Error {
-  constructor(message, { status = 0, title = '', detail = '' } = {}) {
+  constructor(message, { status = 0, title = '', detail = '', type = '' } = {}) {
     super(message);
     this.name = 'ApiError';
     this.status = status;
     this.title = title;
     this.detail = detail;
+    this.type = type;
   }
+}
+
+// The build the page works on. Behind several servers that reload a new build one after
+// the other, a page must not mix two builds: it learns the build from its first answer
+// (X-Careaccess-Build) and names it on every data request after; a server answers from
+// that build (kept for a grace period after a reload), sends the request to another
+// server (503, nginx retries) or says the build is gone (410). Saved work is not data of
+// a build: never pinned.
+export const BUILD_HEADER = 'X-Careaccess-Build';
+const BUILD_GONE = new Set(['urn:careaccess:problem:build-gone', 'urn:careaccess:problem:build-elsewhere']);
+let build = null;
+/** While the first request is in flight: the others wait for it to learn the build. */
+let learning = null;
+
+/** The build the page works on (null until the first answer). */
+export function currentBuild() {
+  return build;
+}
+
+const pinnable = (path) => !/^\/(saved-scenarios|perimeters|audit|health|admin)\b/.test(path);
+
+/** Headers naming the page's build, for requests made outside `api()` (the map's). */
+export function buildHeaders(url) {
+  if (!build) return {};
+  let u;
+  try {
+    u = new URL(url, location.href);
+  } catch {
+    return {};
+  }
+  return u.origin === location.origin && pinnable(u.pathname) ? { [BUILD_HEADER]: build } : {};
+}
+
+function learn(res) {
+  const b = res.headers.get(BUILD_HEADER);
+  if (b && !build) build = b;
+}
+
+/** The data were updated while the page was open: offer to reload (once). */
+function dataUpdated() {
+  if (document.getElementById('donnees-mises-a-jour')) return;
+  const bar = document.createElement('div');
+  bar.id = 'donnees-mises-a-jour';
+  bar.className = 'donnees-mises-a-jour';
+  bar.setAttribute('role', 'alert');
+  bar.textContent = 'Les données ont été mises à jour — ';
+  const again = document.createElement('button');
+  again.type = 'button';
+  again.textContent = 'recharger';
+  again.addEventListener('click', () => location.reload());
+  bar.append(again);
+  document.body.append(bar);
 }
 
 const STATUS_FR = {
@@ -28,12 +81,14 @@ const STATUS_FR = {
 async function problem(res) {
   let detail = '';
   let title = res.statusText;
+  let kind = '';
   const type = res.headers.get('content-type') ?? '';
   try {
     if (type.includes('json')) {
       const p = await res.json();
       detail = p.detail ?? p.title ?? '';
       title = p.title ?? title;
+      kind = p.type ?? '';
     } else {
       detail = (await res.text()).slice(0, 300);
     }
@@ -45,10 +100,17 @@ async function problem(res) {
     status: res.status,
     title,
     detail,
+    type: kind,
   });
 }
 
 async function request(path, { method = 'GET', body, signal, accept = 'application/json' } = {}) {
+  const pinned = pinnable(path);
+  let learnt = null;
+  if (pinned && !build) {
+    if (learning) await learning;
+    if (!build) learning = new Promise((resolve) => { learnt = resolve; });
+  }
   let res;
   try {
     res = await fetch(path, {
@@ -57,6 +119,7 @@ async function request(path, { method = 'GET', body, signal, accept = 'applicati
       headers: {
         Accept: accept,
         ...(body !== undefined ? { 'Content-Type': 'application/json' } : {}),
+        ...(pinned && build ? { [BUILD_HEADER]: build } : {}),
       },
       body: body !== undefined ? JSON.stringify(body) : undefined,
     });
@@ -65,8 +128,18 @@ async function request(path, { method = 'GET', body, signal, accept = 'applicati
     throw new ApiError(
       `Le service careaccess ne répond pas (${e.message}). Vérifiez qu'il est lancé et que la connexion fonctionne.`,
     );
+  } finally {
+    if (res && pinned) learn(res);
+    if (learnt) {
+      learning = null;
+      learnt();
+    }
   }
-  if (!res.ok) throw await problem(res);
+  if (!res.ok) {
+    const err = await problem(res);
+    if (BUILD_GONE.has(err.type)) dataUpdated();
+    throw err;
+  }
   return res;
 }
 

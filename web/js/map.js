@@ -7,6 +7,7 @@
 // gives its value, or why it has none (the service's reason).
 
 /* global maplibregl */
+import { buildHeaders } from './api.js';
 import { colourOfRow, missingOf, NODATA_COLOR } from './indicators.js';
 
 export const FRANCE_BOUNDS = [[-5.2, 41.3], [9.6, 51.2]];
@@ -241,6 +242,8 @@ export function createMap({ container, basemap, onStatus, hintEl, placed = true 
     touchPitch: false,
     attributionControl: { compact: true, customAttribution: 'careaccess · IGN Admin Express, INSEE, DREES, FINESS (voir « Sources »)' },
     canvasContextAttributes: { preserveDrawingBuffer: true }, // the browser test reads pixels back
+    // TileJSON and tiles of the page's build (api.js), whichever server answers.
+    transformRequest: (url) => ({ url, headers: buildHeaders(url) }),
   });
   map.touchZoomRotate.disableRotation();
   map.keyboard.disableRotation();
