@@ -37,6 +37,10 @@ PORT=$(node -e 'const s=require("net").createServer();s.listen(0,"127.0.0.1",()=
 URL="http://127.0.0.1:$PORT/"
 LOG="$ART/browser-server.log"
 
+# A planner's token for the saved-work steps (saved scenario, drawn perimeter): made
+# with the command line, as an administrator would, and passed to the test only.
+PLANNER_TOKEN=$("$BIN" --data-dir "$DATA" tokens create --name "Test navigateur (planificateur)" --role planner 2>>"$LOG.tokens")
+
 "$BIN" --data-dir "$DATA" serve --bind "127.0.0.1:$PORT" --web-dir "$WEB" >"$LOG" 2>&1 &
 SERVER=$!
 stop() {
@@ -69,4 +73,4 @@ for i in $(seq 1 240); do
 done
 
 cd "$WEB"
-CAREACCESS_URL="$URL" CHROMIUM="$CHROMIUM" node tests/browser.mjs
+CAREACCESS_URL="$URL" CHROMIUM="$CHROMIUM" CAREACCESS_PLANNER_TOKEN="$PLANNER_TOKEN" node tests/browser.mjs
