@@ -189,6 +189,9 @@ async fn conformance_and_openapi_describe_every_route() {
         "/perimeters",
         "/perimeters/{id}",
         "/audit",
+        "/collections/perimeters",
+        "/collections/perimeters/items",
+        "/collections/perimeters/items/{featureId}",
     ] {
         assert!(doc["paths"][p].is_object(), "{p} not in /api");
     }

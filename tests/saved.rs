@@ -633,16 +633,260 @@ async fn a_perimeter_is_a_territory_like_the_same_communes() {
     }
 }
 
+/// A square of `half` degrees around a commune's reference point, as GeoJSON.
+fn square_around(s: &Arc<Service>, code: &str, half: f64) -> Value {
+    let st = s.state();
+    let data = &st.engine.data;
+    let i = data
+        .commune_index(&careaccess::model::InseeCode::parse(code).unwrap())
+        .unwrap();
+    let p = st.engine.commune_points[i].unwrap();
+    let (x0, y0, x1, y1) = (p.lon - half, p.lat - half, p.lon + half, p.lat + half);
+    json!({"type": "Polygon", "coordinates": [[[x0, y0], [x1, y0], [x1, y1], [x0, y1], [x0, y0]]]})
+}
+
+/// Issue 16: a perimeter drawn on the map, and the OGC collection of user perimeters —
+/// private ones invisible without their author's token, public ones for everyone.
+#[tokio::test]
+async fn drawn_perimeters_and_the_ogc_collection_keep_private_ones_private() {
+    for b in backends().await {
+        let db = Db::open(&b.target).await.unwrap();
+        let alice = db
+            .create_token("Alice", Role::Planner)
+            .await
+            .unwrap()
+            .secret;
+        let bob = db.create_token("Bob", Role::Planner).await.unwrap().secret;
+        let admin = db.create_token("Admin", Role::Admin).await.unwrap().secret;
+        let (a, bo, ad) = (
+            Some(alice.as_str()),
+            Some(bob.as_str()),
+            Some(admin.as_str()),
+        );
+        let s = service(mini().data(), db).await;
+
+        // Drawn around Thouars: its reference point is inside, the polygon is kept.
+        let square = square_around(&s, "79329", 0.01);
+        let drawn = call(
+            &s,
+            "POST",
+            "/perimeters",
+            a,
+            Some(json!({"name": "Autour de Thouars", "geometry": square})),
+        )
+        .await
+        .ok(201);
+        let id = drawn["id"].as_str().unwrap().to_owned();
+        assert!(
+            drawn["communes"]
+                .as_array()
+                .unwrap()
+                .contains(&json!("79329")),
+            "{}: {drawn}",
+            b.name
+        );
+        // The polygon is kept as drawn (to the last digit JSON keeps).
+        assert_eq!(drawn["geometry"]["type"], "Polygon");
+        assert_eq!(
+            drawn["geometry"]["coordinates"][0]
+                .as_array()
+                .unwrap()
+                .len(),
+            square["coordinates"][0].as_array().unwrap().len()
+        );
+        assert_eq!(drawn["public"], false);
+        assert_eq!(drawn["may_change"], true);
+        let n = drawn["communes"].as_array().unwrap().len();
+        // Its coverage, as any territory's.
+        let cov = call(
+            &s,
+            "GET",
+            &format!("/territories/perimeter/{id}/coverage?kind=msp&within_km=10"),
+            None,
+            None,
+        )
+        .await
+        .ok(200);
+        assert_eq!(cov["territory_name"], "Autour de Thouars");
+        // Bad polygons are 422s naming `geometry`.
+        call(
+            &s,
+            "POST",
+            "/perimeters",
+            a,
+            Some(json!({"name": "x", "geometry": {"type": "Point", "coordinates": [0.0, 46.0]}})),
+        )
+        .await
+        .problem(422, &["`geometry`", "Polygon"]);
+        call(
+            &s,
+            "POST",
+            "/perimeters",
+            a,
+            Some(json!({"name": "x", "communes": ["79329"], "public": "oui"})),
+        )
+        .await
+        .problem(422, &["`public`"]);
+
+        // Private: not listed, not served without Alice's token (or an admin's).
+        let items = "/collections/perimeters/items";
+        let none = call(&s, "GET", items, None, None).await.ok(200);
+        assert_eq!(none["type"], "FeatureCollection");
+        assert_eq!(none["numberMatched"], 0, "{}", b.name);
+        let theirs = call(&s, "GET", items, bo, None).await.ok(200);
+        assert_eq!(theirs["numberMatched"], 0);
+        let hers = call(&s, "GET", items, a, None).await.ok(200);
+        assert_eq!(hers["numberMatched"], 1);
+        let f = &hers["features"][0];
+        assert_eq!(f["id"], id.as_str());
+        assert_eq!(f["geometry"]["type"], "Polygon");
+        assert_eq!(f["properties"]["geometry_source"], "dessin");
+        assert_eq!(f["properties"]["author"], "Alice");
+        assert_eq!(f["properties"]["communes"], n);
+        assert!(f["properties"]["population"].as_u64().unwrap() > 0);
+        assert!(f["properties"]["created"].is_string());
+        let item = format!("{items}/{id}");
+        call(&s, "GET", &item, None, None)
+            .await
+            .problem(404, &["private"]);
+        call(&s, "GET", &item, bo, None).await.problem(404, &[]);
+        call(&s, "GET", &item, Some("ca_wrong"), None)
+            .await
+            .problem(401, &["token"]);
+        call(&s, "GET", items, Some("ca_wrong"), None)
+            .await
+            .problem(401, &["token"]);
+        call(&s, "GET", &item, a, None).await.ok(200);
+        call(&s, "GET", &item, ad, None).await.ok(200);
+        assert_eq!(
+            call(&s, "GET", "/perimeters", None, None).await.ok(200)["perimeters"],
+            json!([])
+        );
+
+        // The catalogue lists the collection, counted for the caller, without a build ETag.
+        let catalogue = |v: &Value| {
+            v["collections"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .find(|c| c["id"] == "perimeters")
+                .cloned()
+                .expect("perimeters in /collections")
+        };
+        let r = app(s.clone())
+            .oneshot(
+                Request::builder()
+                    .uri("/collections")
+                    .body(Body::empty())
+                    .unwrap(),
+            )
+            .await
+            .unwrap();
+        assert!(r.headers().get(header::ETAG).is_none(), "dynamic: no ETag");
+        let all = call(&s, "GET", "/collections", None, None).await.ok(200);
+        assert_eq!(catalogue(&all)["numberOfFeatures"], 0);
+        assert!(all["collections"].as_array().unwrap().len() > 1);
+        let mine = call(&s, "GET", "/collections", a, None).await.ok(200);
+        assert_eq!(catalogue(&mine)["numberOfFeatures"], 1);
+        let c = call(&s, "GET", "/collections/perimeters", a, None)
+            .await
+            .ok(200);
+        assert_eq!(c["numberOfFeatures"], 1);
+        call(&s, "GET", &format!("{items}?f=csv"), None, None)
+            .await
+            .problem(400, &["`f`"]);
+        call(&s, "GET", &format!("{items}?limt=3"), None, None)
+            .await
+            .problem(400, &["limt"]);
+
+        // Only Alice publishes it; then everyone sees it.
+        call(
+            &s,
+            "PATCH",
+            &format!("/perimeters/{id}"),
+            bo,
+            Some(json!({"public": true})),
+        )
+        .await
+        .problem(403, &[]);
+        let published = call(
+            &s,
+            "PATCH",
+            &format!("/perimeters/{id}"),
+            a,
+            Some(json!({"public": true})),
+        )
+        .await
+        .ok(200);
+        assert_eq!(published["public"], true);
+        assert_eq!(published["name"], "Autour de Thouars");
+        assert_eq!(
+            call(&s, "GET", items, None, None).await.ok(200)["numberMatched"],
+            1
+        );
+        call(&s, "GET", &item, None, None).await.ok(200);
+        let listed = call(&s, "GET", "/perimeters", bo, None).await.ok(200);
+        assert_eq!(listed["perimeters"][0]["id"], id.as_str());
+        assert_eq!(listed["perimeters"][0]["may_change"], false);
+        assert_eq!(listed["perimeters"][0]["communes_count"], n);
+
+        // A public list of communes: its outline is the union of the communes' outlines.
+        let list = call(
+            &s,
+            "POST",
+            "/perimeters",
+            bo,
+            Some(json!({"name": "Liste", "communes": ["79329", "79014"], "public": true})),
+        )
+        .await
+        .ok(201);
+        let lid = list["id"].as_str().unwrap();
+        let f = call(&s, "GET", &format!("{items}/{lid}"), None, None)
+            .await
+            .ok(200);
+        assert_eq!(f["properties"]["geometry_source"], "union_des_communes");
+        assert_eq!(f["properties"]["communes"], 2);
+        assert!(
+            matches!(
+                f["geometry"]["type"].as_str(),
+                Some("MultiPolygon" | "Polygon")
+            ),
+            "{}",
+            f["geometry"]
+        );
+        let page = call(&s, "GET", &format!("{items}?limit=1"), None, None)
+            .await
+            .ok(200);
+        assert_eq!(page["numberMatched"], 2);
+        assert_eq!(page["numberReturned"], 1);
+        assert!(
+            page["links"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|l| l["rel"] == "next")
+        );
+        // Deleted: gone from the collection.
+        call(&s, "DELETE", &format!("/perimeters/{lid}"), bo, None)
+            .await
+            .ok(204);
+        call(&s, "GET", &format!("{items}/{lid}"), None, None)
+            .await
+            .problem(404, &[]);
+        s.db.as_ref().unwrap().close().await;
+    }
+}
+
 #[tokio::test]
 async fn migrations_run_from_empty_and_again_and_a_backup_opens() {
     for b in backends().await {
         let db = Db::open(&b.target).await.unwrap();
-        assert_eq!(db.migrations().await.unwrap(), vec![1, 2]);
+        assert_eq!(db.migrations().await.unwrap(), vec![1, 2, 3]);
         let token = db.create_token("Alice", Role::Admin).await.unwrap();
         db.migrate().await.unwrap();
         db.close().await;
         let db = Db::open(&b.target).await.unwrap();
-        assert_eq!(db.migrations().await.unwrap(), vec![1, 2]);
+        assert_eq!(db.migrations().await.unwrap(), vec![1, 2, 3]);
         assert_eq!(
             db.caller(&token.secret).await.unwrap().unwrap().name,
             "Alice"

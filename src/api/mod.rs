@@ -52,6 +52,7 @@ pub mod server;
 pub mod state;
 pub mod static_files;
 pub mod tiles;
+pub mod user_perimeters;
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -269,7 +270,8 @@ pub fn app(service: Arc<Service>) -> Router {
         .route("/index.html", get(landing))
         .route("/conformance", get(ogc::conformance))
         .route("/api", get(openapi::document))
-        .route("/collections", get(ogc::collections))
+        // The build's collections and the store's `perimeters` (user_perimeters).
+        .route("/collections", get(user_perimeters::collections))
         .route("/collections/{id}", get(ogc::collection))
         .route("/collections/{id}/queryables", get(ogc::queryables))
         .route("/collections/{id}/schema", get(ogc::schema))
@@ -342,6 +344,14 @@ pub fn app(service: Arc<Service>) -> Router {
                 .delete(layers::delete),
         )
         .route("/layers/{id}/items", get(layers::items))
+        // The OGC collection of user perimeters, read from the store (before the build's
+        // `/collections/{id}…`: a static segment wins).
+        .route("/collections/perimeters", get(user_perimeters::collection))
+        .route("/collections/perimeters/items", get(user_perimeters::items))
+        .route(
+            "/collections/perimeters/items/{id}",
+            get(user_perimeters::item),
+        )
         // The build's ETag is for data answers only: the page's own files change with the
         // code, not the data (a browser must not keep an old script because the data is
         // the same).
@@ -405,6 +415,9 @@ async fn etag(State(service): State<Arc<Service>>, req: Request, next: Next) -> 
         && !path.starts_with("/layers")
         // An analysis with a planner's list changes when the list does.
         && !req.uri().query().is_some_and(|q| q.contains("list="))
+        // The catalogue lists the store's perimeters, which change without a new build.
+        && path != "/collections"
+        && !path.starts_with("/collections/perimeters")
         && !path.starts_with("/download/")
         && path != "/"
         && path != "/index.html";

@@ -43,7 +43,7 @@ pub fn json_response(value: &impl serde::Serialize, media_type: &'static str) ->
     }
 }
 
-fn link(href: String, rel: &str, media: &str, title: &str) -> Value {
+pub fn link(href: String, rel: &str, media: &str, title: &str) -> Value {
     json!({ "href": href, "rel": rel, "type": media, "title": title })
 }
 
@@ -186,16 +186,13 @@ fn collection_json(base: &str, c: &Collection) -> Value {
     v
 }
 
-pub async fn collections(State(service): State<Arc<Service>>, headers: HeaderMap) -> Response {
-    let st = service.state();
-    let base = base_url(&service, &headers);
-    json_response(
-        &json!({
-            "links": [link(format!("{base}/collections"), "self", "application/json", "Collections")],
-            "collections": st.collections.iter().map(|c| collection_json(&base, c)).collect::<Vec<_>>(),
-        }),
-        "application/json",
-    )
+/// `/collections` of the build (the route adds the store's collection of user
+/// perimeters to it).
+pub fn collections_json(base: &str, st: &AppState) -> Value {
+    json!({
+        "links": [link(format!("{base}/collections"), "self", "application/json", "Collections")],
+        "collections": st.collections.iter().map(|c| collection_json(base, c)).collect::<Vec<_>>(),
+    })
 }
 
 fn find<'a>(st: &'a AppState, id: &str) -> ApiResult<&'a Collection> {

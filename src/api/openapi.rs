@@ -261,12 +261,12 @@ pub fn document_for(base: &str, st: &AppState) -> Value {
                 "delete": write_op("Delete a saved scenario (its author or an admin)", vec![path("id", "Saved scenario id")], json!({ "description": "Deleted" }))
             },
             "/perimeters": {
-                "get": write_op("The caller's perimeters (all for an admin)", vec![], ok_json("perimeters")),
+                "get": op("The public perimeters and, with a token, the caller's own (all for an admin); `may_change` says which the caller may rename or delete", "Saved work", vec![], ok_json("perimeters")),
                 "post": body_op("Save a perimeter: name and INSEE codes, or a GeoJSON polygon (the communes whose reference point is inside); usable as the territory perimeter:<id>", vec![], "Perimeter", "201", ok_json("Perimeter, with its `territory`"))
             },
             "/perimeters/{id}": {
                 "get": op("A saved perimeter (no token)", "Saved work", vec![path("id", "Perimeter id")], ok_json("Perimeter")),
-                "patch": body_op("Rename or re-describe a perimeter (its author or an admin)", vec![path("id", "Perimeter id")], "Rename", "200", ok_json("Perimeter")),
+                "patch": body_op("Rename, re-describe or publish (`public`) a perimeter (its author or an admin)", vec![path("id", "Perimeter id")], "Rename", "200", ok_json("Perimeter")),
                 "delete": write_op("Delete a perimeter (its author or an admin)", vec![path("id", "Perimeter id")], json!({ "description": "Deleted" }))
             },
             "/audit": { "get": write_op("Every write, newest first: who, when, what (admins)", params(super::auth::AUDIT_PARAMS, &served), ok_json("entries")) }
@@ -286,7 +286,8 @@ pub fn document_for(base: &str, st: &AppState) -> Value {
                     "name": {"type": "string", "maxLength": super::saved::MAX_NAME_CHARS},
                     "description": {"type": "string", "maxLength": super::saved::MAX_DESCRIPTION_CHARS},
                     "communes": {"type": "array", "items": {"type": "string"}, "maxItems": super::saved::MAX_PERIMETER_COMMUNES, "description": "INSEE codes (or give geometry)"},
-                    "geometry": {"type": "object", "description": "GeoJSON Polygon or MultiPolygon, WGS84 (or give communes)"} } },
+                    "geometry": {"type": "object", "description": "GeoJSON Polygon or MultiPolygon, WGS84 (or give communes)"},
+                    "public": {"type": "boolean", "default": false, "description": "Listed for everyone (GET /perimeters, /collections/perimeters); else for its author only"} } },
                 "LayerUpload": layer_upload_schema(false),
                 "Layer": layer_upload_schema(true),
                 "LayerPatch": { "type": "object", "properties": {
@@ -295,7 +296,8 @@ pub fn document_for(base: &str, st: &AppState) -> Value {
                     "visibility": {"type": "string", "enum": ["public", "private"]} } },
                 "Rename": { "type": "object", "properties": {
                     "name": {"type": "string", "maxLength": super::saved::MAX_NAME_CHARS},
-                    "description": {"type": "string", "maxLength": super::saved::MAX_DESCRIPTION_CHARS} } }
+                    "description": {"type": "string", "maxLength": super::saved::MAX_DESCRIPTION_CHARS},
+                    "public": {"type": "boolean", "description": "Perimeters only: listed for everyone"} } }
             },
             "securitySchemes": { "bearer": { "type": "http", "scheme": "bearer", "description": "A token from `careaccess tokens create`" } }
         }
@@ -336,6 +338,20 @@ pub fn document_for(base: &str, st: &AppState) -> Value {
         ok_json("Ready"),
     ) });
     if let Some(paths) = doc["paths"].as_object_mut() {
+        // The store's collection of user perimeters (super::user_perimeters).
+        let geojson = |d: &str| json!({ "description": d, "content": { "application/geo+json": { "schema": { "type": "object" } } } });
+        paths.insert(
+            "/collections/perimeters".into(),
+            json!({ "get": op("The collection of user perimeters, read from the store (no build ETag): public ones, and with a token the caller's own", "OGC API – Features", vec![], ok_json("Collection")) }),
+        );
+        paths.insert(
+            "/collections/perimeters/items".into(),
+            json!({ "get": op("User perimeters as GeoJSON features, newest first: geometry = the drawn polygon, or the union of the member communes' outlines; properties name, author, created, communes, population", "OGC API – Features", params(super::user_perimeters::ITEMS_PARAMS, &served), geojson("Features (GeoJSON)")) }),
+        );
+        paths.insert(
+            "/collections/perimeters/items/{featureId}".into(),
+            json!({ "get": op("One user perimeter (a private one only with its author's token)", "OGC API – Features", [vec![path("featureId", "Perimeter id")], params(super::user_perimeters::ITEM_PARAMS, &served)].concat(), geojson("Feature (GeoJSON)")) }),
+        );
         for c in &st.collections {
             let mut parameters: Vec<Value> = items_params
                 .iter()

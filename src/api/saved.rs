@@ -17,12 +17,12 @@ use geo::Contains;
 use serde::Deserialize;
 use serde_json::{Map, Value, json};
 
-use crate::db::{NewPerimeter, NewScenario};
+use crate::db::{Caller, NewPerimeter, NewScenario};
 use crate::model::InseeCode;
 
 use super::Service;
 use super::analysis::run_scenario;
-use super::auth::{caller, db};
+use super::auth::{bearer, caller, db};
 use super::error::{ApiError, ApiResult};
 use super::ogc::{base_url, json_response};
 use super::query::{MAX_SCENARIO_BYTES, ScenarioBody};
@@ -98,7 +98,25 @@ fn text(
 
 /// The `{name, description}` of a PATCH: at least one, nothing else.
 fn patch_fields(body: &[u8], what: &str) -> ApiResult<(Option<String>, Option<String>)> {
-    let mut m = object(body, what)?;
+    patch_fields_of(object(body, what)?, what)
+}
+
+/// An optional boolean field.
+fn flag(m: &mut Map<String, Value>, field: &str) -> ApiResult<Option<bool>> {
+    match m.remove(field) {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::Bool(b)) => Ok(Some(b)),
+        Some(other) => Err(unprocessable(
+            field,
+            format!("must be true or false, not {other}"),
+        )),
+    }
+}
+
+fn patch_fields_of(
+    mut m: Map<String, Value>,
+    what: &str,
+) -> ApiResult<(Option<String>, Option<String>)> {
     let name = text(&mut m, "name", false, MAX_NAME_CHARS)?;
     if name.as_deref() == Some("") {
         return Err(unprocessable("name", "is empty"));
@@ -107,7 +125,7 @@ fn patch_fields(body: &[u8], what: &str) -> ApiResult<(Option<String>, Option<St
     if let Some(k) = m.keys().next() {
         return Err(unprocessable(
             k,
-            "cannot be changed (only name and description)",
+            "cannot be changed (only name and description, and `public` for a perimeter)",
         ));
     }
     if name.is_none() && description.is_none() {
@@ -332,6 +350,7 @@ pub async fn create_perimeter(
     let name = text(&mut m, "name", true, MAX_NAME_CHARS)?.unwrap_or_default();
     let description =
         text(&mut m, "description", false, MAX_DESCRIPTION_CHARS)?.unwrap_or_default();
+    let public = flag(&mut m, "public")?.unwrap_or(false);
     let shape: PerimeterShape = serde_json::from_value(Value::Object(m))
         .map_err(|e| ApiError::bad_request(format!("perimeter body: {e}")))?;
     let st = service.state();
@@ -401,17 +420,27 @@ pub async fn create_perimeter(
                 description,
                 communes,
                 geometry,
+                public,
             },
         )
         .await?;
     let base = base_url(&service, &headers);
     let location = format!("{base}/perimeters/{}", p.id);
-    Ok(created(&location, &perimeter_json(&base, &p)))
+    Ok(created(
+        &location,
+        &perimeter_json(&base, &p, Some(&caller)),
+    ))
 }
 
-fn perimeter_json(base: &str, p: &crate::db::Perimeter) -> Value {
+/// A perimeter as the API shows it; `may_change` says whether `caller` may rename or
+/// delete it (false without a caller).
+fn perimeter_json(base: &str, p: &crate::db::Perimeter, caller: Option<&Caller>) -> Value {
     json!({
         "id": p.id,
+        "public": p.public,
+        "communes_count": p.communes.len(),
+        "may_change": caller.is_some_and(|c| c.may_change(&p.owner)),
+        "ogc_url": format!("{base}/collections/perimeters/items/{}", p.id),
         "territory": format!("perimeter:{}", p.id),
         "name": p.name,
         "description": p.description,
@@ -425,36 +454,61 @@ fn perimeter_json(base: &str, p: &crate::db::Perimeter) -> Value {
     })
 }
 
-/// `GET /perimeters/{id}` (no token).
+/// `GET /perimeters/{id}` (no token: the id is the capability, as for a shared
+/// scenario; with one, `may_change` says whether the caller may change it).
 pub async fn get_perimeter(
     State(service): State<Arc<Service>>,
     headers: HeaderMap,
     Path(id): Path<String>,
 ) -> ApiResult<Response> {
+    let caller = optional_caller(&service, &headers).await?;
     let p = db(&service)?
         .perimeter(&id)
         .await?
         .ok_or_else(|| ApiError::not_found(format!("no perimeter with id {id:?}")))?;
     Ok(json_response(
-        &perimeter_json(&base_url(&service, &headers), &p),
+        &perimeter_json(&base_url(&service, &headers), &p, caller.as_ref()),
         "application/json",
     ))
 }
 
-/// `GET /perimeters` (token): the caller's perimeters, or all for an admin.
+/// The caller when the request carries a token (401 for a token the store does not
+/// know: a wrong token is said, never read as « no token »), `None` without one.
+pub async fn optional_caller(service: &Service, headers: &HeaderMap) -> ApiResult<Option<Caller>> {
+    if bearer(headers).is_some() {
+        caller(service, headers).await.map(Some)
+    } else {
+        Ok(None)
+    }
+}
+
+/// `GET /perimeters`: the public perimeters and, with a token, the caller's own (an
+/// admin's: all), newest first, without their commune lists (`communes_count`).
 pub async fn perimeters(
     State(service): State<Arc<Service>>,
     headers: HeaderMap,
 ) -> ApiResult<Response> {
-    let caller = caller(&service, &headers).await?;
-    let list = db(&service)?.perimeters(&caller).await?;
+    let caller = optional_caller(&service, &headers).await?;
+    let list = db(&service)?.visible_perimeters(caller.as_ref()).await?;
+    let base = base_url(&service, &headers);
+    let list: Vec<Value> = list
+        .iter()
+        .map(|p| {
+            let mut v = perimeter_json(&base, p, caller.as_ref());
+            if let Some(o) = v.as_object_mut() {
+                o.remove("communes");
+                o.remove("geometry");
+            }
+            v
+        })
+        .collect();
     Ok(json_response(
         &json!({ "perimeters": list }),
         "application/json",
     ))
 }
 
-/// `PATCH /perimeters/{id}` with `name` and/or `description`.
+/// `PATCH /perimeters/{id}` with `name`, `description` and/or `public`.
 pub async fn update_perimeter(
     State(service): State<Arc<Service>>,
     headers: HeaderMap,
@@ -463,9 +517,21 @@ pub async fn update_perimeter(
 ) -> ApiResult<Response> {
     let caller = caller(&service, &headers).await?;
     let body = body_bytes(body, "perimeter")?;
-    let (name, description) = patch_fields(&body, "perimeter")?;
+    let mut m = object(&body, "perimeter")?;
+    let public = flag(&mut m, "public")?;
+    let (name, description) = if public.is_some() && m.is_empty() {
+        (None, None)
+    } else {
+        patch_fields_of(m, "perimeter")?
+    };
     db(&service)?
-        .update_perimeter(&caller, &id, name.as_deref(), description.as_deref())
+        .update_perimeter(
+            &caller,
+            &id,
+            name.as_deref(),
+            description.as_deref(),
+            public,
+        )
         .await?;
     get_perimeter(State(service.clone()), headers, Path(id)).await
 }

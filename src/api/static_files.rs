@@ -78,6 +78,7 @@ mod tests {
             "favicon.svg",
             "js/app.js",
             "js/views/carte.js",
+            "js/perimeters.js",
             "node_modules/maplibre-gl/dist/maplibre-gl.js",
             "node_modules/maplibre-gl/dist/maplibre-gl.css",
         ] {

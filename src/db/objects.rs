@@ -71,6 +71,8 @@ pub struct NewPerimeter {
     pub description: String,
     pub communes: Vec<String>,
     pub geometry: Option<Value>,
+    /// Listed for everyone (else only for its author and admins).
+    pub public: bool,
 }
 
 /// A saved perimeter.
@@ -85,6 +87,7 @@ pub struct Perimeter {
     pub updated_at: String,
     pub communes: Vec<String>,
     pub geometry: Option<Value>,
+    pub public: bool,
 }
 
 /// One write, as the audit shows it.
@@ -132,7 +135,7 @@ impl Table {
                 "UPDATE saved_scenarios SET name = COALESCE($1, name), description = COALESCE($2, description), updated_at = $3 WHERE id = $4"
             }
             Table::Perimeters => {
-                "UPDATE perimeters SET name = COALESCE($1, name), description = COALESCE($2, description), updated_at = $3 WHERE id = $4"
+                "UPDATE perimeters SET name = COALESCE($1, name), description = COALESCE($2, description), updated_at = $3, public = COALESCE($5, public) WHERE id = $4"
             }
         }
     }
@@ -165,6 +168,38 @@ fn json(what: &'static str, text: &str) -> Result<Value, DbError> {
 }
 
 type SummaryRow = (String, String, String, String, String, String);
+
+/// The columns of a perimeter, its author's name joined.
+const PERIMETER_SELECT: &str = "SELECT s.id, s.name, s.description, s.owner, t.name, s.created_at, s.updated_at, s.communes, s.geometry, s.public FROM perimeters s JOIN tokens t ON t.id = s.owner";
+
+type PerimeterRow = (
+    String,
+    String,
+    String,
+    String,
+    String,
+    String,
+    String,
+    String,
+    Option<String>,
+    i64,
+);
+
+fn perimeter_of_row(row: PerimeterRow) -> Result<Perimeter, DbError> {
+    let (id, name, description, owner, owner_name, created_at, updated_at, c, g, public) = row;
+    Ok(Perimeter {
+        id,
+        name,
+        description,
+        owner,
+        owner_name,
+        created_at,
+        updated_at,
+        communes: serde_json::from_str(&c).map_err(|e| DbError::Json("communes", e))?,
+        geometry: g.map(|g| json("perimeter geometry", &g)).transpose()?,
+        public: public != 0,
+    })
+}
 
 impl Db {
     /// Saves a scenario; its id (unguessable) is the share link's.
@@ -261,7 +296,7 @@ impl Db {
         name: Option<&str>,
         description: Option<&str>,
     ) -> Result<(), DbError> {
-        self.update(Table::Scenarios, caller, id, name, description)
+        self.update(Table::Scenarios, caller, id, (name, description), None)
             .await
     }
 
@@ -283,7 +318,7 @@ impl Db {
         with_pool!(self, |p| {
             let mut tx = p.begin().await?;
             sqlx::query(
-                "INSERT INTO perimeters (id, owner, name, description, communes, geometry, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+                "INSERT INTO perimeters (id, owner, name, description, communes, geometry, created_at, updated_at, public) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
             )
             .bind(&id)
             .bind(&caller.token_id)
@@ -293,6 +328,7 @@ impl Db {
             .bind(&geometry)
             .bind(&now)
             .bind(&now)
+            .bind(i64::from(new.public))
             .execute(&mut *tx)
             .await?;
             let detail = format!("{} ({} communes)", new.name, new.communes.len());
@@ -309,57 +345,61 @@ impl Db {
             updated_at: now,
             communes: new.communes.clone(),
             geometry: new.geometry.clone(),
+            public: new.public,
         })
     }
 
     /// A perimeter by id (anyone may use it as a territory).
     pub async fn perimeter(&self, id: &str) -> Result<Option<Perimeter>, DbError> {
-        const SQL: &str = "SELECT s.id, s.name, s.description, s.owner, t.name, s.created_at, s.updated_at, s.communes, s.geometry FROM perimeters s JOIN tokens t ON t.id = s.owner WHERE s.id = $1";
-        type Row = (
-            String,
-            String,
-            String,
-            String,
-            String,
-            String,
-            String,
-            String,
-            Option<String>,
-        );
-        let row: Option<Row> = with_pool!(self, |p| sqlx::query_as(SQL)
+        let sql = format!("{PERIMETER_SELECT} WHERE s.id = $1");
+        let row: Option<PerimeterRow> = with_pool!(self, |p| sqlx::query_as(&sql)
             .bind(id)
             .fetch_optional(p)
             .await?);
-        let Some((id, name, description, owner, owner_name, created_at, updated_at, c, g)) = row
-        else {
-            return Ok(None);
+        row.map(perimeter_of_row).transpose()
+    }
+
+    /// The perimeters a caller may list, newest first: the public ones, and the caller's
+    /// own (an admin's: all); without a caller, the public ones only.
+    pub async fn visible_perimeters(
+        &self,
+        caller: Option<&Caller>,
+    ) -> Result<Vec<Perimeter>, DbError> {
+        const ORDER: &str = "ORDER BY s.created_at DESC, s.id";
+        let rows: Vec<PerimeterRow> = match caller {
+            Some(c) if c.role == Role::Admin => {
+                let sql = format!("{PERIMETER_SELECT} {ORDER}");
+                with_pool!(self, |p| sqlx::query_as(&sql).fetch_all(p).await?)
+            }
+            Some(c) => {
+                let sql = format!("{PERIMETER_SELECT} WHERE s.public = 1 OR s.owner = $1 {ORDER}");
+                with_pool!(self, |p| sqlx::query_as(&sql)
+                    .bind(&c.token_id)
+                    .fetch_all(p)
+                    .await?)
+            }
+            None => {
+                let sql = format!("{PERIMETER_SELECT} WHERE s.public = 1 {ORDER}");
+                with_pool!(self, |p| sqlx::query_as(&sql).fetch_all(p).await?)
+            }
         };
-        let communes = serde_json::from_str(&c).map_err(|e| DbError::Json("communes", e))?;
-        Ok(Some(Perimeter {
-            id,
-            name,
-            description,
-            owner,
-            owner_name,
-            created_at,
-            updated_at,
-            communes,
-            geometry: g.map(|g| json("perimeter geometry", &g)).transpose()?,
-        }))
+        rows.into_iter().map(perimeter_of_row).collect()
     }
 
     pub async fn perimeters(&self, caller: &Caller) -> Result<Vec<Summary>, DbError> {
         self.list(Table::Perimeters, caller).await
     }
 
+    /// Renames, re-describes or publishes a perimeter (`None` keeps the field).
     pub async fn update_perimeter(
         &self,
         caller: &Caller,
         id: &str,
         name: Option<&str>,
         description: Option<&str>,
+        public: Option<bool>,
     ) -> Result<(), DbError> {
-        self.update(Table::Perimeters, caller, id, name, description)
+        self.update(Table::Perimeters, caller, id, (name, description), public)
             .await
     }
 
@@ -417,18 +457,20 @@ impl Db {
             .collect())
     }
 
+    /// `public` is bound for perimeters only (scenarios have no such column).
     async fn update(
         &self,
         table: Table,
         caller: &Caller,
         id: &str,
-        name: Option<&str>,
-        description: Option<&str>,
+        (name, description): (Option<&str>, Option<&str>),
+        public: Option<bool>,
     ) -> Result<(), DbError> {
         let now = now_utc();
         let detail = [
             name.map(|n| format!("name: {n}")),
             description.map(|_| "description".to_owned()),
+            public.map(|p| format!("public: {p}")),
         ]
         .into_iter()
         .flatten()
@@ -441,13 +483,16 @@ impl Db {
                 .fetch_optional(&mut *tx)
                 .await?;
             check_owner(table, caller, id, owner)?;
-            sqlx::query(table.update_sql())
+            let q = sqlx::query(table.update_sql())
                 .bind(name)
                 .bind(description)
                 .bind(&now)
-                .bind(id)
-                .execute(&mut *tx)
-                .await?;
+                .bind(id);
+            let q = match table {
+                Table::Perimeters => q.bind(public.map(i64::from)),
+                Table::Scenarios => q,
+            };
+            q.execute(&mut *tx).await?;
             audit!(tx, &now, caller, "update", table.audit_type(), id, &detail);
             tx.commit().await?;
         });

@@ -9,6 +9,7 @@ export const TYPE_LABELS = {
   departement: 'Département',
   region: 'Région',
   commune: 'Commune',
+  perimeter: 'Périmètre',
 };
 
 /** Grammar the sentences need, per kind. */

@@ -17,7 +17,12 @@
 // DREES value first and fits its panel; Deux-Sèvres has its APL × zonage table; on a 390 px
 // phone a search brings the results on screen, « Voir sur la carte » the map, « Utiliser ma
 // position » names the commune, nothing overflows; axe-core (serious, critical, target-size)
-// and measured target sizes on every view, laptop and phone.
+// and measured target sizes on every view, laptop and phone. Saved work (with the
+// planner's token CAREACCESS_PLANNER_TOKEN that run.sh makes): a wrong token is refused in
+// French, a saved scenario's share link opened in another browser profile gives the same
+// numbers and says when and on which data it was saved, a polygon drawn around Thouars
+// becomes a perimeter with its coverage in Territoire and a deep link; the token dialog
+// fits a phone.
 // Screenshots of every view go to tests/artifacts/screenshots/ (git-ignored).
 // Exits non-zero with a message naming the failed step.
 
@@ -624,11 +629,142 @@ async function desktop(browser) {
   await p.unroute(apiDoc);
 
   await plannerList(p);
+  await savedWork(browser, context);
 
   step = 'portrait de territoire : CLS du Thouarsais, imprimé en PDF';
   log(step);
   await portrait(context);
   await context.close();
+}
+
+const PLANNER_TOKEN = process.env.CAREACCESS_PLANNER_TOKEN ?? '';
+
+/** Enters the planner's token in « Se connecter avec un jeton » (the first one shown). */
+async function signIn(p, where) {
+  await p.locator(`${where} .account`).getByRole('button', { name: 'Se connecter avec un jeton' }).click();
+  const dlg = p.locator('#token-dialog');
+  await dlg.waitFor({ timeout: STEP_TIMEOUT });
+  check(await p.evaluate(() => document.activeElement?.type === 'password'), 'le champ du jeton n’a pas le focus à l’ouverture');
+  await dlg.getByLabel('Jeton d’accès').fill(PLANNER_TOKEN);
+  await dlg.getByRole('button', { name: 'Se connecter' }).click();
+  await dlg.waitFor({ state: 'detached', timeout: STEP_TIMEOUT });
+}
+
+/**
+ * Issue 16, saved work: a planner saves a scenario, its share link opened in a new page
+ * (another browser profile, no token) shows the same numbers; a polygon drawn around
+ * Thouars is saved as a perimeter whose coverage the Territoire view shows, and its link
+ * #territoire/perimeter/<id> opens it again. Skipped (said) without a planner's token.
+ */
+async function savedWork(browser, context) {
+  if (!PLANNER_TOKEN) {
+    log('travaux enregistrés : pas de CAREACCESS_PLANNER_TOKEN, étape sautée');
+    return;
+  }
+  step = 'travaux enregistrés : un mauvais jeton est refusé en français';
+  log(step);
+  const p = await context.newPage();
+  await watch(p);
+  await p.goto(`${BASE}#scenario`);
+  await p.waitForFunction(() => document.documentElement.dataset.ready === 'true', null, { timeout: STEP_TIMEOUT });
+  await p.evaluate(() => localStorage.removeItem('careaccess.jeton'));
+  await p.locator('#my-scenarios .account').getByRole('button', { name: 'Se connecter avec un jeton' }).click();
+  const dlg = p.locator('#token-dialog');
+  await dlg.getByLabel('Jeton d’accès').fill('ca_mauvais');
+  await dlg.getByRole('button', { name: 'Se connecter' }).click();
+  await dlg.locator('.error', { hasText: 'Jeton refusé' }).waitFor({ timeout: STEP_TIMEOUT });
+  check(await dlg.locator('details summary', { hasText: 'Détail technique' }).count() === 1, 'le refus du jeton ne range pas le texte du service sous « Détail technique »');
+  await shot(p, '15a-jeton-refuse.png');
+  await axeCheck(p, 'dialogue du jeton, ordinateur');
+  await p.keyboard.press('Escape');
+  await dlg.waitFor({ state: 'detached', timeout: STEP_TIMEOUT });
+
+  step = 'travaux enregistrés : enregistrer et partager un scénario';
+  log(step);
+  await signIn(p, '#my-scenarios');
+  await p.locator('#my-scenarios .badge', { hasText: 'Connecté' }).waitFor({ timeout: STEP_TIMEOUT });
+  await p.evaluate(() => { window.careaccess.map.jumpTo({ center: [-0.12, 46.9], zoom: 9 }); });
+  await waitMapIdle(p);
+  const site = await mapPoint(p, -0.05, 46.85);
+  await p.mouse.click(site.x, site.y);
+  await p.waitForFunction(() => document.querySelector('#scenario-result')?.dataset.state === 'done', null, { timeout: STEP_TIMEOUT });
+  const gain = (await p.locator('#scenario-gain .big').innerText()).replace(/\s/g, '');
+  await p.locator('#scenario-share').click();
+  const nameDlg = p.locator('#scenario-name-dialog');
+  await nameDlg.waitFor({ timeout: STEP_TIMEOUT });
+  await nameDlg.getByLabel('Nom du scénario').fill('MSP à Saint-Varent (test)');
+  await nameDlg.getByRole('button', { name: 'Enregistrer' }).click();
+  const link = p.locator('#scenario-share-link');
+  await link.waitFor({ timeout: STEP_TIMEOUT });
+  const url = await link.getAttribute('href');
+  check(/#scenario=[0-9a-f]+$/.test(url), `lien de partage inattendu : ${url}`);
+  await p.locator('#my-scenarios li', { hasText: 'MSP à Saint-Varent (test)' }).waitFor({ timeout: STEP_TIMEOUT });
+  log(`scénario enregistré, gain ${gain}, lien ${url}`);
+
+  step = 'travaux enregistrés : le lien partagé dans une nouvelle page';
+  log(step);
+  const other = await browser.newContext({ viewport: { width: 1280, height: 800 }, locale: 'fr-FR' });
+  const q = await other.newPage();
+  await watch(q);
+  await q.goto(url);
+  await q.waitForFunction(() => document.documentElement.dataset.ready === 'true', null, { timeout: STEP_TIMEOUT });
+  await q.locator('#scenario-opened').waitFor({ timeout: STEP_TIMEOUT });
+  await q.waitForFunction(() => document.querySelector('#scenario-result')?.dataset.state === 'done', null, { timeout: STEP_TIMEOUT });
+  const gain2 = (await q.locator('#scenario-gain .big').innerText()).replace(/\s/g, '');
+  check(gain2 === gain, `le lien partagé ne donne pas les mêmes chiffres : ${gain2} au lieu de ${gain}`);
+  const opened = await q.locator('#scenario-opened').innerText();
+  check(/MSP à Saint-Varent \(test\)/.test(opened) && /sur les données/.test(opened), `le scénario ouvert ne dit pas quand ni sur quelles données il a été enregistré : ${opened}`);
+  const sites = await q.locator('.change-list li').count();
+  check(sites === 1, `le lien partagé ne remet pas le site du scénario (${sites})`);
+  await waitMapIdle(q);
+  await shot(q, '15b-scenario-partage.png');
+  await axeCheck(q, 'scénario partagé, ordinateur');
+  await other.close();
+
+  step = 'travaux enregistrés : un polygone autour de Thouars devient un périmètre';
+  log(step);
+  await p.evaluate(() => { location.hash = '#territoire'; });
+  await p.locator('#perimeter-create summary').click();
+  await p.getByLabel('Nom du périmètre').fill('Autour de Thouars (test)');
+  await p.getByLabel('Polygone dessiné sur la carte').check();
+  await p.locator('#perimeter-draw-start').click();
+  await p.evaluate(() => { window.careaccess.map.jumpTo({ center: [-0.215, 46.976], zoom: 10 }); });
+  await waitMapIdle(p);
+  for (const [lon, lat] of [[-0.30, 46.93], [-0.13, 46.93], [-0.13, 47.03], [-0.30, 47.03]]) {
+    const pt = await mapPoint(p, lon, lat);
+    await p.mouse.click(pt.x, pt.y);
+  }
+  await p.locator('#perimeter-draw-status', { hasText: '4 sommets' }).waitFor({ timeout: STEP_TIMEOUT });
+  await p.locator('#perimeter-draw-finish').click();
+  await p.locator('#perimeter-draw-status', { hasText: 'Polygone fermé' }).waitFor({ timeout: STEP_TIMEOUT });
+  await waitMapIdle(p);
+  await shot(p, '16a-perimetre-dessin.png');
+  await axeCheck(p, 'Territoire, création d’un périmètre');
+  await p.locator('#perimeter-save').click();
+  await p.waitForFunction(() => /^#territoire\/perimeter\/[0-9a-f]+$/.test(location.hash), null, { timeout: STEP_TIMEOUT });
+  const hash = await p.evaluate(() => location.hash);
+  await p.locator('#view-territoire .territory-name', { hasText: 'Autour de Thouars (test)' }).waitFor({ timeout: STEP_TIMEOUT });
+  await p.locator('#underserved-table').waitFor({ timeout: STEP_TIMEOUT });
+  const facts = await p.locator('#view-territoire .facts').innerText();
+  check(/Communes\s*\d+/.test(facts), `le résumé du périmètre ne compte pas ses communes : ${facts}`);
+  const coverage = await p.locator('#view-territoire .coverage').innerText();
+  log(`périmètre ${hash} : ${facts.replace(/\s+/g, ' ')} ; ${coverage.split('\n')[0]}`);
+  await p.locator('#my-perimeters li', { hasText: 'Autour de Thouars (test)' }).waitFor({ timeout: STEP_TIMEOUT });
+  await p.waitForFunction((h) => document.querySelector('#perimeters')?.dataset.outline === h.split('/').pop(), hash, { timeout: STEP_TIMEOUT });
+  await waitMapIdle(p);
+  await shot(p, '16b-perimetre-territoire.png');
+  await axeCheck(p, 'Territoire, périmètre enregistré');
+  await tab(p, 'Carte');
+  check(!(await p.locator('#perimeters').getAttribute('data-outline')), 'le contour du périmètre reste sur la carte hors de la vue Territoire');
+
+  step = 'travaux enregistrés : lien direct vers le périmètre';
+  log(step);
+  const r = await context.newPage();
+  await watch(r);
+  await r.goto(`${BASE}${hash}`);
+  await r.locator('#view-territoire .territory-name', { hasText: 'Autour de Thouars (test)' }).waitFor({ timeout: STEP_TIMEOUT });
+  await r.close();
+  await p.close();
 }
 
 /**
@@ -871,6 +1007,20 @@ async function phone(browser) {
   await p.locator('#explain-table').scrollIntoViewIfNeeded();
   await shot(p, '12-telephone-calcul.png');
   await axeCheck(p, 'Détail d’un calcul, téléphone');
+
+  step = 'téléphone : dialogue du jeton';
+  log(step);
+  await p.evaluate(() => { location.hash = '#scenario'; window.scrollTo(0, 0); });
+  await p.locator('#my-scenarios .account button').first().click();
+  const tdlg = p.locator('#token-dialog');
+  await tdlg.waitFor({ timeout: STEP_TIMEOUT });
+  const box = await tdlg.evaluate((d) => { const r = d.getBoundingClientRect(); return { left: r.left, right: r.right, top: r.top, bottom: r.bottom, w: window.innerWidth, h: window.innerHeight }; });
+  check(box.left >= 0 && box.right <= box.w && box.top >= 0 && box.bottom <= box.h, `le dialogue du jeton sort de l’écran du téléphone (${JSON.stringify(box)})`);
+  await shot(p, '15c-telephone-jeton.png');
+  await axeCheck(p, 'dialogue du jeton, téléphone');
+  await p.keyboard.press('Escape');
+  await tdlg.waitFor({ state: 'detached', timeout: STEP_TIMEOUT });
+  check(await p.evaluate(() => document.activeElement?.closest('.account') != null), 'le focus ne revient pas au bouton après Échap');
 
   step = 'téléphone : scénario';
   log(step);

@@ -37,8 +37,10 @@ PORT=$(node -e 'const s=require("net").createServer();s.listen(0,"127.0.0.1",()=
 URL="http://127.0.0.1:$PORT/"
 LOG="$ART/browser-server.log"
 
-# A planner's token for the « Mes listes » step (kept, hashed, in the data folder's store).
-PLANNER_TOKEN=$("$BIN" --data-dir "$DATA" tokens create --name "Test navigateur (CLS)" --role planner 2>/dev/null | tail -n 1 || true)
+# A planner's token for the saved-work steps (saved scenario, drawn perimeter, « Mes
+# listes »): made with the command line, as an administrator would, and passed to the test
+# only (kept, hashed, in the data folder's store).
+PLANNER_TOKEN=$("$BIN" --data-dir "$DATA" tokens create --name "Test navigateur (planificateur)" --role planner 2>>"$LOG.tokens")
 
 "$BIN" --data-dir "$DATA" serve --bind "127.0.0.1:$PORT" --web-dir "$WEB" >"$LOG" 2>&1 &
 SERVER=$!

@@ -142,7 +142,7 @@ export function createScenario(ctx, root) {
   const changesBox = h('div', { class: 'changes' });
   const resultBox = h('div', { class: 'result', id: 'scenario-result' });
   const liveNote = h('p', { class: 'sr-only', role: 'status', 'aria-live': 'polite' });
-  const saved = savedControls({ request: () => (changes.length ? requestBody() : null) });
+  const saved = savedControls({ request: () => (changes.length ? requestBody() : null), open: (id) => openShared(id) });
   const resetBtn = h('button', { type: 'button', class: 'secondary', id: 'scenario-reset', onclick: reset, disabled: true }, 'Réinitialiser le scénario');
 
   fill(root,
@@ -275,6 +275,8 @@ export function createScenario(ctx, root) {
       await update();
       saved.opened(s);
       ctx.go('scenario');
+      // A shared link shows its sites: the map goes to them.
+      mapCtl.fitPoints(changes.map((c) => [c.lon, c.lat]), { maxZoom: 10 });
     } catch (e) {
       fill(resultBox, errorBox(`Le scénario partagé n’a pas pu être ouvert : ${e.message}`));
       ctx.go('scenario');

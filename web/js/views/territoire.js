@@ -9,6 +9,7 @@ import { api, qs, isAbort } from '../api.js';
 import { h, fill, errorBox, loading, dataTable, searchBox, select, partialBadge, slug, newId, announcer, revealResult, CLICK } from '../ui.js';
 import { int, kmFromM, minutes, pct, pop, habitants, value as fmtValue, plural, num, capital, displayName } from '../format.js';
 import { TYPE_LABELS, missingText } from '../labels.js';
+import { createPerimeters } from '../perimeters.js';
 
 /** Official zonage codes, in the order of the columns. */
 const ZONAGE_COLUMNS = [
@@ -76,6 +77,8 @@ export function createTerritoire(ctx, root) {
   // « Mes listes » (layers.js): a planner's own list, and which structures the coverage uses.
   const lists = createListsPanel(ctx);
   store.subscribe('facilitiesChoice', () => loadCoverage());
+  // Custom perimeters: « Mes périmètres » and « Créer un périmètre » (perimeters.js).
+  const perimeters = createPerimeters(ctx);
   fill(root,
     h('h2', null, 'Territoire'),
     h('p', { class: 'intro' }, 'Choisissez un contrat local de santé, un EPCI, un département ou une région : population, part des habitants proches de chaque type de structure, accessibilité et communes mal desservies.'),
@@ -83,6 +86,7 @@ export function createTerritoire(ctx, root) {
     say.el,
     meta.cls.length ? h('div', { class: 'quick' }, h('p', { class: 'hint', id: 'cls-quick' }, 'Contrats locaux de santé décrits dans les données :'), clsList) : null,
     lists.el,
+    perimeters.el,
     result);
 
   async function open(type, code) {
@@ -93,6 +97,7 @@ export function createTerritoire(ctx, root) {
     lists.territory(type, code);
     underserved = [];
     overlays.clear();
+    perimeters.outline(type === 'perimeter' ? code : null);
     store.set('territory', null);
     result.setAttribute('aria-busy', 'true');
     fill(result, loading('Calcul du résumé du territoire…'));
@@ -110,7 +115,7 @@ export function createTerritoire(ctx, root) {
       await loadCoverage();
     } catch (e) {
       if (isAbort(e)) return;
-      fill(result, errorBox(e, { 404: `aucun territoire « ${code} » de ce type (${TYPE_LABELS[type] ?? type}) dans les données.` }));
+      fill(result, errorBox(e, { 404: type === 'perimeter' ? `aucun périmètre enregistré « ${code} » (il a peut-être été supprimé).` : `aucun territoire « ${code} » de ce type (${TYPE_LABELS[type] ?? type}) dans les données.` }));
     } finally {
       if (!signal.aborted) result.removeAttribute('aria-busy');
     }
@@ -442,7 +447,8 @@ export function createTerritoire(ctx, root) {
         draw();
         if (changed) mapCtl.fitBbox(current.summary.bbox, { maxZoom: 10 });
       }
+      perimeters.show();
     },
-    hide() { overlays.clear(); },
+    hide() { overlays.clear(); perimeters.hide(); },
   };
 }
