@@ -171,6 +171,71 @@ fn scenario_body(name: &str) -> Value {
     })
 }
 
+/// `POST /saved-scenarios` with an `Idempotency-Key` (status, body).
+async fn post_keyed(s: &Arc<Service>, token: &str, key: &str, body: &Value) -> (u16, Value) {
+    let req = Request::builder()
+        .method("POST")
+        .uri("/saved-scenarios")
+        .header(header::AUTHORIZATION, format!("Bearer {token}"))
+        .header(header::CONTENT_TYPE, "application/json")
+        .header("idempotency-key", key)
+        .body(Body::from(body.to_string()))
+        .unwrap();
+    let r = app(s.clone()).oneshot(req).await.unwrap();
+    let status = r.status().as_u16();
+    let bytes = axum::body::to_bytes(r.into_body(), usize::MAX)
+        .await
+        .unwrap();
+    (status, serde_json::from_slice(&bytes).unwrap())
+}
+
+#[tokio::test]
+async fn a_write_sent_twice_with_its_idempotency_key_is_saved_once() {
+    for b in backends().await {
+        let db = Db::open(&b.target).await.unwrap();
+        let alice = db.create_token("Alice (CLS)", Role::Planner).await.unwrap();
+        let bob = db.create_token("Bob (CPTS)", Role::Planner).await.unwrap();
+        let (alice, bob) = (alice.secret.as_str(), bob.secret.as_str());
+        let s = service(mini().data(), db).await;
+        let body = scenario_body("Airvault");
+
+        // Sent again (nginx passing it on after a replica died with it): the first copy.
+        let (st, first) = post_keyed(&s, alice, "k-1", &body).await;
+        assert_eq!(st, 201, "{first}");
+        let (st, again) = post_keyed(&s, alice, "k-1", &body).await;
+        assert_eq!(st, 201, "{again}");
+        assert_eq!(again["id"], first["id"]);
+        // Eight copies at once: one scenario.
+        let mut copies = tokio::task::JoinSet::new();
+        for _ in 0..8 {
+            let (s, body) = (s.clone(), body.clone());
+            let alice = alice.to_owned();
+            copies.spawn(async move { post_keyed(&s, &alice, "k-2", &body).await });
+        }
+        let mut ids = std::collections::BTreeSet::new();
+        while let Some(r) = copies.join_next().await {
+            let (st, v) = r.unwrap();
+            assert_eq!(st, 201, "{v}");
+            ids.insert(v["id"].as_str().unwrap().to_owned());
+        }
+        assert_eq!(ids.len(), 1, "{ids:?}");
+        let mine = call(&s, "GET", "/saved-scenarios", Some(alice), None)
+            .await
+            .ok(200);
+        assert_eq!(mine["saved_scenarios"].as_array().map(Vec::len), Some(2), "{mine}");
+        // Keys are each owner's: Bob's k-1 is his own scenario.
+        let (st, his) = post_keyed(&s, bob, "k-1", &body).await;
+        assert_eq!(st, 201, "{his}");
+        assert_ne!(his["id"], first["id"]);
+        // The same key for another body is refused; a malformed key too.
+        let (st, v) = post_keyed(&s, alice, "k-1", &scenario_body("Oiron")).await;
+        assert_eq!(st, 422, "{v}");
+        assert!(v["detail"].as_str().unwrap().contains("Idempotency-Key"), "{v}");
+        let (st, v) = post_keyed(&s, alice, "a key", &body).await;
+        assert_eq!(st, 400, "{v}");
+    }
+}
+
 #[tokio::test]
 async fn saved_scenarios_need_a_token_and_planners_change_only_their_own() {
     for b in backends().await {
@@ -881,12 +946,12 @@ async fn drawn_perimeters_and_the_ogc_collection_keep_private_ones_private() {
 async fn migrations_run_from_empty_and_again_and_a_backup_opens() {
     for b in backends().await {
         let db = Db::open(&b.target).await.unwrap();
-        assert_eq!(db.migrations().await.unwrap(), vec![1, 2, 3]);
+        assert_eq!(db.migrations().await.unwrap(), vec![1, 2, 3, 4]);
         let token = db.create_token("Alice", Role::Admin).await.unwrap();
         db.migrate().await.unwrap();
         db.close().await;
         let db = Db::open(&b.target).await.unwrap();
-        assert_eq!(db.migrations().await.unwrap(), vec![1, 2, 3]);
+        assert_eq!(db.migrations().await.unwrap(), vec![1, 2, 3, 4]);
         assert_eq!(
             db.caller(&token.secret).await.unwrap().unwrap().name,
             "Alice"

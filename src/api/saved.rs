@@ -147,6 +147,28 @@ fn created(location: &str, body: &Value) -> Response {
 
 // ------------------------------------------------------------------- saved scenarios
 
+/// Longest `Idempotency-Key` taken (a UUID is 36 characters).
+pub const MAX_IDEMPOTENCY_KEY: usize = 128;
+
+/// The request's `Idempotency-Key` (visible ASCII, at most [`MAX_IDEMPOTENCY_KEY`]).
+fn idempotency_key(headers: &HeaderMap) -> ApiResult<Option<String>> {
+    let Some(v) = headers.get("idempotency-key") else {
+        return Ok(None);
+    };
+    match v.to_str() {
+        Ok(k)
+            if !k.is_empty()
+                && k.len() <= MAX_IDEMPOTENCY_KEY
+                && k.bytes().all(|b| b.is_ascii_graphic()) =>
+        {
+            Ok(Some(k.to_owned()))
+        }
+        _ => Err(ApiError::bad_request(format!(
+            "Idempotency-Key: 1 to {MAX_IDEMPOTENCY_KEY} visible ASCII characters (a UUID, say)"
+        ))),
+    }
+}
+
 /// `POST /saved-scenarios`: `name`, optional `description`, and the body of `POST
 /// /scenarios`. The scenario is computed on the build served and kept with its result.
 pub async fn create_scenario(
@@ -162,21 +184,41 @@ pub async fn create_scenario(
         text(&mut m, "description", false, MAX_DESCRIPTION_CHARS)?.unwrap_or_default();
     let request = Value::Object(m);
     let scenario = ScenarioBody::parse(request.to_string().as_bytes())?;
-    let st = service.state();
-    let answer = run_scenario(&service, st.clone(), scenario).await?;
-    let result = serde_json::to_value(&answer).map_err(ApiError::internal)?;
-    let saved = db(&service)?
-        .save_scenario(
-            &caller,
-            &NewScenario {
-                name,
-                description,
-                request,
-                result,
-                build: st.build_id().to_owned(),
-            },
-        )
-        .await?;
+    let key = idempotency_key(&headers)?;
+    // The same write sent again (a retry, or nginx passing it on after a replica died
+    // with it): the first copy is the answer, nothing is computed or saved twice.
+    let first = match &key {
+        Some(k) => db(&service)?.scenario_by_key(&caller, k).await?,
+        None => None,
+    };
+    let saved = match first {
+        Some(first) => first,
+        None => {
+            let st = service.state();
+            let answer = run_scenario(&service, st.clone(), scenario).await?;
+            let result = serde_json::to_value(&answer).map_err(ApiError::internal)?;
+            db(&service)?
+                .save_scenario(
+                    &caller,
+                    &NewScenario {
+                        name: name.clone(),
+                        description: description.clone(),
+                        request: request.clone(),
+                        result,
+                        build: st.build_id().to_owned(),
+                        idempotency_key: key.clone(),
+                    },
+                )
+                .await?
+        }
+    };
+    if saved.request != request || saved.name != name || saved.description != description {
+        return Err(ApiError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "Idempotency-Key: this key already saved another scenario (a retry must send the \
+             same body); use a new key for a new scenario",
+        ));
+    }
     let base = base_url(&service, &headers);
     let location = format!("{base}/saved-scenarios/{}", saved.id);
     Ok(created(

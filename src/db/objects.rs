@@ -35,6 +35,9 @@ pub struct NewScenario {
     pub request: Value,
     pub result: Value,
     pub build: String,
+    /// The client's `Idempotency-Key`: a second write with the same key (and owner) gives
+    /// back the first scenario instead of saving another.
+    pub idempotency_key: Option<String>,
 }
 
 /// A saved scenario as stored: the result is the one computed on `build`.
@@ -212,10 +215,12 @@ impl Db {
         let now = now_utc();
         let request = s.request.to_string();
         let result = s.result.to_string();
-        with_pool!(self, |p| {
+        // With a key already used by this owner, nothing is written (ON CONFLICT): the
+        // first copy is the answer, even when both copies ran at once.
+        let inserted = with_pool!(self, |p| {
             let mut tx = p.begin().await?;
-            sqlx::query(
-                "INSERT INTO saved_scenarios (id, owner, name, description, request, result, build, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+            let done = sqlx::query(
+                "INSERT INTO saved_scenarios (id, owner, name, description, request, result, build, created_at, updated_at, idempotency_key) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) ON CONFLICT (owner, idempotency_key) DO NOTHING",
             )
             .bind(&id)
             .bind(&caller.token_id)
@@ -226,11 +231,30 @@ impl Db {
             .bind(&s.build)
             .bind(&now)
             .bind(&now)
+            .bind(&s.idempotency_key)
             .execute(&mut *tx)
             .await?;
-            audit!(tx, &now, caller, "create", "saved_scenario", &id, &s.name);
-            tx.commit().await?;
+            if done.rows_affected() == 1 {
+                audit!(tx, &now, caller, "create", "saved_scenario", &id, &s.name);
+                tx.commit().await?;
+                true
+            } else {
+                tx.rollback().await?;
+                false
+            }
         });
+        if !inserted {
+            if let Some(key) = &s.idempotency_key {
+                if let Some(first) = self.scenario_by_key(caller, key).await? {
+                    return Ok(first);
+                }
+            }
+            // The first copy was deleted between the two writes.
+            return Err(DbError::NotFound(
+                "saved scenario",
+                s.idempotency_key.clone().unwrap_or_default(),
+            ));
+        }
         Ok(SavedScenario {
             id,
             name: s.name.clone(),
@@ -281,6 +305,25 @@ impl Db {
             request: json("scenario request", &rq)?,
             result: json("scenario result", &rs)?,
         }))
+    }
+
+    /// The caller's scenario saved with `Idempotency-Key` `key`, if any.
+    pub async fn scenario_by_key(
+        &self,
+        caller: &Caller,
+        key: &str,
+    ) -> Result<Option<SavedScenario>, DbError> {
+        const SQL: &str =
+            "SELECT id FROM saved_scenarios WHERE owner = $1 AND idempotency_key = $2";
+        let id: Option<(String,)> = with_pool!(self, |p| sqlx::query_as(SQL)
+            .bind(&caller.token_id)
+            .bind(key)
+            .fetch_optional(p)
+            .await?);
+        match id {
+            Some((id,)) => self.scenario(&id).await,
+            None => Ok(None),
+        }
     }
 
     /// The caller's saved scenarios (an admin's: everyone's), newest first.
