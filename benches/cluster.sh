@@ -19,9 +19,10 @@
 # Prints one JSON line: requests, req/s, p50/p99 (ms), failed requests, writes sent /
 # acknowledged / found afterwards in PostgreSQL, and the events' times. Exits non-zero on
 # any failed request (a non-2xx answer or a socket error) or any acknowledged write not
-# found. A write that was on replica 1 when it was killed gets nginx's 502 and is never
-# sent again (it may have been applied: see deploy/README.md); those are counted apart as
-# `writes_unanswered` (not acknowledged, so nothing is lost) and do not fail the run.
+# found. Writes carry an Idempotency-Key, so that a write that was on replica 1 when it was
+# killed is passed on by nginx to another replica, which saves it once (deploy/README.md);
+# nginx's own 502 for a write (`writes_unanswered`) would mean one was dropped, and counts
+# as a failed request.
 #
 # Then, unless COMPARE=0, COMPARE seconds (default 10) of the read-only part of the mix
 # at one replica directly and through nginx: `direct_rps`, `nginx_rps`.
@@ -267,7 +268,8 @@ r = {
     "req_per_s": field("RESULT", "rps"),
     "p50_ms": field("RESULT", "p50_ms"),
     "p99_ms": field("RESULT", "p99_ms"),
-    "failed": (field("CLUSTER", "failed", int) or 0) + (field("CLUSTER", "socket_errors", int) or 0),
+    "failed": (field("CLUSTER", "failed", int) or 0) + (field("CLUSTER", "socket_errors", int) or 0)
+              + (field("CLUSTER", "unanswered", int) or 0),
     "writes_sent": field("CLUSTER", "writes", int),
     "writes_acknowledged": $acked,
     "writes_found": $found,

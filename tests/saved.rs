@@ -222,7 +222,11 @@ async fn a_write_sent_twice_with_its_idempotency_key_is_saved_once() {
         let mine = call(&s, "GET", "/saved-scenarios", Some(alice), None)
             .await
             .ok(200);
-        assert_eq!(mine["saved_scenarios"].as_array().map(Vec::len), Some(2), "{mine}");
+        assert_eq!(
+            mine["saved_scenarios"].as_array().map(Vec::len),
+            Some(2),
+            "{mine}"
+        );
         // Keys are each owner's: Bob's k-1 is his own scenario.
         let (st, his) = post_keyed(&s, bob, "k-1", &body).await;
         assert_eq!(st, 201, "{his}");
@@ -230,7 +234,10 @@ async fn a_write_sent_twice_with_its_idempotency_key_is_saved_once() {
         // The same key for another body is refused; a malformed key too.
         let (st, v) = post_keyed(&s, alice, "k-1", &scenario_body("Oiron")).await;
         assert_eq!(st, 422, "{v}");
-        assert!(v["detail"].as_str().unwrap().contains("Idempotency-Key"), "{v}");
+        assert!(
+            v["detail"].as_str().unwrap().contains("Idempotency-Key"),
+            "{v}"
+        );
         let (st, v) = post_keyed(&s, alice, "a key", &body).await;
         assert_eq!(st, 400, "{v}");
     }

@@ -22,6 +22,13 @@ fn query(name: &str, description: &str, schema: Value, required: bool) -> Value 
             "schema": schema, "style": "form", "explode": false })
 }
 
+/// The `Idempotency-Key` header of a write that may be sent again.
+fn idempotency_key() -> Value {
+    json!({ "name": "Idempotency-Key", "in": "header", "required": false,
+            "description": "Names this write (per author): a second copy with the same key answers the first scenario; the same key with another body is a 422",
+            "schema": { "type": "string", "maxLength": super::saved::MAX_IDEMPOTENCY_KEY } })
+}
+
 fn path(name: &str, description: &str) -> Value {
     json!({ "name": name, "in": "path", "required": true, "description": description,
             "schema": { "type": "string" } })
@@ -253,7 +260,7 @@ pub fn document_for(base: &str, st: &AppState) -> Value {
             } },
             "/saved-scenarios": {
                 "get": write_op("The caller's saved scenarios (all for an admin)", vec![], ok_json("saved_scenarios: id, name, description, owner_name, created_at, updated_at")),
-                "post": body_op("Save a scenario: name, description and the body of POST /scenarios; computed on the build served and kept with its result", vec![], "SavedScenario", "201", ok_json("id, url, share_url (…/#scenario=<id>)"))
+                "post": body_op("Save a scenario: name, description and the body of POST /scenarios; computed on the build served and kept with its result. With an Idempotency-Key, sending it again gives back the first copy (nginx passes such writes on when a replica dies)", vec![idempotency_key()], "SavedScenario", "201", ok_json("id, url, share_url (…/#scenario=<id>)"))
             },
             "/saved-scenarios/{id}": {
                 "get": op("A saved scenario (no token): the request, the result as computed on the build it was saved on, and `current`, the result on the build served when it differs, with a note", "Saved work", vec![path("id", "Saved scenario id")], ok_json("Saved scenario")),

@@ -8,7 +8,7 @@ use std::sync::Arc;
 
 use axum::extract::{Request, State};
 use axum::http::request::Parts;
-use axum::http::{HeaderMap, HeaderValue, Method, header};
+use axum::http::{HeaderMap, HeaderName, HeaderValue, Method, header};
 use axum::middleware::Next;
 use axum::response::Response;
 use tower_http::cors::{AllowOrigin, CorsLayer};
@@ -132,7 +132,13 @@ pub fn cors(post_origins: &[HeaderValue]) -> CorsLayer {
             },
         ))
         .allow_methods([Method::GET, Method::HEAD, Method::POST])
-        .allow_headers([header::CONTENT_TYPE])
+        // The build a page is pinned to, and a write's retry key (`builds`, `saved`).
+        .allow_headers([
+            header::CONTENT_TYPE,
+            header::AUTHORIZATION,
+            HeaderName::from_static("idempotency-key"),
+            HeaderName::from_static("x-careaccess-build"),
+        ])
 }
 
 #[cfg(test)]

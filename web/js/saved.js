@@ -41,7 +41,7 @@ export function sharedScenarioId() {
  * A call to the saved-work routes, with the token when there is one (`auth: 'none'` never
  * sends it). Refusals come back as an ApiError (status, detail) for errorBox/savedError.
  */
-export async function call(path, { method = 'GET', body, auth = 'auto', signal } = {}) {
+export async function call(path, { method = 'GET', body, auth = 'auto', signal, key } = {}) {
   const t = auth === 'none' ? null : current();
   let res;
   try {
@@ -52,6 +52,7 @@ export async function call(path, { method = 'GET', body, auth = 'auto', signal }
         Accept: 'application/json',
         ...(body !== undefined ? { 'Content-Type': 'application/json' } : {}),
         ...(t ? { Authorization: `Bearer ${t}` } : {}),
+        ...(key ? { 'Idempotency-Key': key } : {}),
       },
       body: body !== undefined ? JSON.stringify(body) : undefined,
     });
@@ -68,6 +69,16 @@ export async function call(path, { method = 'GET', body, auth = 'auto', signal }
     throw new ApiError(`Erreur du service (statut ${res.status}) : ${detail}`, { status: res.status, title: data?.title ?? res.statusText, detail });
   }
   return data;
+}
+
+/**
+ * A random key naming one write, so that it may be sent again (by nginx, when the server
+ * that had it died) and be saved once. crypto.getRandomValues works on plain http too.
+ */
+function writeKey() {
+  const b = new Uint8Array(16);
+  crypto.getRandomValues(b);
+  return Array.from(b, (x) => x.toString(16).padStart(2, '0')).join('');
 }
 
 /** A saved scenario: its request, the result as saved and, if the data changed, today's. */
@@ -260,7 +271,7 @@ export function savedControls({ request, open }) {
     if (!v) { fill(status, 'Enregistrement annulé.'); return null; }
     fill(status, 'Enregistrement…');
     try {
-      saved = await call('/saved-scenarios', { method: 'POST', body: { name: v.name, ...(v.description ? { description: v.description } : {}), ...body } });
+      saved = await call('/saved-scenarios', { method: 'POST', key: writeKey(), body: { name: v.name, ...(v.description ? { description: v.description } : {}), ...body } });
       fill(status, `Scénario « ${saved.name} » enregistré.`);
       list.refresh();
       return saved;
