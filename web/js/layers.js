@@ -9,9 +9,7 @@
 
 import { qs } from './api.js';
 import { h, fill, errorBox, select, dataTable } from './ui.js';
-
-/** Where saved.js keeps the access token (the same one). */
-const TOKEN_KEY = 'careaccess.jeton';
+import { token as keptToken, ensureToken, forgetToken } from './saved.js';
 
 const FIELDS = [
   { key: 'name', label: 'Nom de la structure', guess: ['nom', 'name', 'raison_sociale', 'libelle', 'denomination'] },
@@ -93,19 +91,9 @@ async function call(path, { method = 'GET', body, token } = {}) {
   return data;
 }
 
-/** The token, asked once and kept where saved.js keeps it. */
-function token({ ask = true } = {}) {
-  let t = localStorage.getItem(TOKEN_KEY);
-  if (!t && ask) {
-    t = window.prompt('Jeton d’accès (fourni par l’administrateur du service) :', '')?.trim();
-    if (t) localStorage.setItem(TOKEN_KEY, t);
-  }
-  return t || null;
-}
-
 /** GET of an analysis that may use a private list: with the token when there is one. */
 export async function withToken(path, { signal } = {}) {
-  const res = await fetch(path, { signal, headers: { Accept: 'application/json', ...authHeaders(token({ ask: false })) } });
+  const res = await fetch(path, { signal, headers: { Accept: 'application/json', ...authHeaders(keptToken()) } });
   const data = await res.json().catch(() => null);
   if (!res.ok) throw Object.assign(new Error(`Erreur du service : ${data?.detail ?? res.status}`), { status: res.status, detail: data?.detail ?? '' });
   return data;
@@ -194,7 +182,7 @@ export function createListsPanel(ctx) {
 
   previewBtn.addEventListener('click', async () => {
     if (!content) return;
-    const t = token();
+    const t = await ensureToken();
     if (!t) { status.textContent = 'Il faut un jeton d’accès pour vérifier et enregistrer une liste.'; return; }
     status.textContent = 'Vérification…';
     saveBtn.disabled = true;
@@ -205,14 +193,15 @@ export function createListsPanel(ctx) {
       status.textContent = `Vérification faite : ${p.report.kept} structure(s) retenue(s)${positioned ? `, dont ${positioned} placée(s) au chef-lieu de leur commune` : ''}. Rien n’est encore enregistré.`;
       saveBtn.disabled = p.report.kept === 0;
     } catch (e) {
-      if (e.status === 401) localStorage.removeItem(TOKEN_KEY);
+      if (e.status === 401) forgetToken();
       fill(reportBox, errorBox(e));
       status.textContent = `Le fichier n’a pas pu être lu : ${e.message}`;
     }
   });
 
   saveBtn.addEventListener('click', async () => {
-    const t = token();
+    const t = await ensureToken();
+    if (!t) { status.textContent = 'Il faut un jeton d’accès pour enregistrer une liste.'; return; }
     const scope = scopeInput.value.trim();
     if (!scope) { status.textContent = 'Indiquez le territoire pour lequel la liste est complète (ex. cls:thouarsais).'; scopeInput.focus(); return; }
     if (!nameInput.value.trim()) { status.textContent = 'Donnez un nom à la liste.'; nameInput.focus(); return; }
@@ -232,7 +221,7 @@ export function createListsPanel(ctx) {
       listSel.select.value = made.id;
       publishChoice();
     } catch (e) {
-      if (e.status === 401) localStorage.removeItem(TOKEN_KEY);
+      if (e.status === 401) forgetToken();
       status.textContent = `La liste n’a pas été enregistrée : ${e.message}`;
     }
   });
@@ -264,7 +253,7 @@ export function createListsPanel(ctx) {
 
   async function refresh() {
     try {
-      const t = token({ ask: false });
+      const t = keptToken();
       const r = await call('/layers', { token: t });
       lists = r.layers;
     } catch {
@@ -284,7 +273,7 @@ export function createListsPanel(ctx) {
   async function showList(l) {
     const map = mapCtl.map;
     const src = `liste-${l.id}`;
-    const fc = await call(`/layers/${encodeURIComponent(l.id)}/items${qs({ limit: 10000 })}`, { token: token({ ask: false }) });
+    const fc = await call(`/layers/${encodeURIComponent(l.id)}/items${qs({ limit: 10000 })}`, { token: keptToken() });
     if (!map.getSource(src)) {
       map.addSource(src, { type: 'geojson', data: fc });
       map.addLayer({
@@ -336,7 +325,7 @@ export function createListsPanel(ctx) {
     h('div', { class: 'buttons' }, previewBtn, ' ', saveBtn),
     status,
     reportBox,
-    h('h4', null, 'Listes enregistrées'),
+    h('h3', null, 'Listes enregistrées'),
     listsBox,
     h('div', { class: 'row' }, useSel.el, listSel.el));
   kindSel.select.id = 'list-kind';

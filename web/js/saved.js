@@ -26,6 +26,8 @@ function setToken(t) {
 }
 let memo = null;
 const current = () => token() ?? memo;
+/** Forgets the token (the service refused it). */
+export function forgetToken() { setToken(null); }
 /** Calls fn(token) whenever the token is entered or forgotten; returns the unsubscriber. */
 export function onToken(fn) { listeners.add(fn); return () => listeners.delete(fn); }
 

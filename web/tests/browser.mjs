@@ -667,7 +667,10 @@ async function savedWork(browser, context) {
   await watch(p);
   await p.goto(`${BASE}#scenario`);
   await p.waitForFunction(() => document.documentElement.dataset.ready === 'true', null, { timeout: STEP_TIMEOUT });
+  // Signed out (an earlier step kept the token in this browser profile).
   await p.evaluate(() => localStorage.removeItem('careaccess.jeton'));
+  await p.reload();
+  await p.waitForFunction(() => document.documentElement.dataset.ready === 'true', null, { timeout: STEP_TIMEOUT });
   await p.locator('#my-scenarios .account').getByRole('button', { name: 'Se connecter avec un jeton' }).click();
   const dlg = p.locator('#token-dialog');
   await dlg.getByLabel('Jeton d’accès').fill('ca_mauvais');
@@ -811,7 +814,7 @@ async function plannerList(p) {
   });
   check(drawnList.layers.length === 1 && drawnList.points >= 4, `la liste n'est pas dessinée à part sur la carte : ${JSON.stringify(drawnList)}`);
   const legendList = await p.locator('#list-legend').innerText();
-  check(/liste fournie par Test navigateur \(CLS\), \d\d\/\d\d\/\d{4}/.test(legendList), `légende de la liste : ${legendList}`);
+  check(/liste fournie par Test navigateur \(planificateur\), \d\d\/\d\d\/\d{4}/.test(legendList), `légende de la liste : ${legendList}`);
   await p.locator('#list-use').selectOption('list');
   await p.waitForFunction(() => /ma liste seule/.test(document.querySelector('#coverage-facilities')?.textContent ?? ''), null, { timeout: STEP_TIMEOUT });
   const used = await p.locator('#coverage-facilities').innerText();
