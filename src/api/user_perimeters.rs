@@ -15,7 +15,7 @@
 use std::sync::Arc;
 
 use axum::extract::{Path, RawQuery, State};
-use axum::http::HeaderMap;
+use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
 use serde_json::{Value, json};
 
@@ -127,18 +127,32 @@ pub async fn collections(
     let st = service.state();
     let base = base_url(&service, &headers);
     let mut v = collections_json(&base, &st);
-    // Without a store the collection is not offered (its items would be a 503).
+    // Without a store the collection is not offered (its items would be a 503). With a
+    // store that is down, the catalogue of the public data is still answered, the
+    // perimeters' collection listed without its count.
     if service.db.is_some() {
-        let caller = optional_caller(&service, &headers).await?;
-        let count = db(&service)?
-            .visible_perimeters(caller.as_ref())
-            .await?
-            .len();
+        let count = match visible_count(&service, &headers).await {
+            Ok(n) => Some(n),
+            Err(e) if e.status == StatusCode::SERVICE_UNAVAILABLE => {
+                tracing::warn!("/collections without the perimeters' count: {}", e.detail);
+                None
+            }
+            Err(e) => return Err(e),
+        };
         if let Some(list) = v["collections"].as_array_mut() {
-            list.push(collection_json(&base, Some(count)));
+            list.push(collection_json(&base, count));
         }
     }
     Ok(json_response(&v, "application/json"))
+}
+
+/// How many perimeters the caller may see.
+async fn visible_count(service: &Arc<Service>, headers: &HeaderMap) -> ApiResult<usize> {
+    let caller = optional_caller(service, headers).await?;
+    Ok(db(service)?
+        .visible_perimeters(caller.as_ref())
+        .await?
+        .len())
 }
 
 /// `GET /collections/perimeters`.
@@ -146,11 +160,7 @@ pub async fn collection(
     State(service): State<Arc<Service>>,
     headers: HeaderMap,
 ) -> ApiResult<Response> {
-    let caller = optional_caller(&service, &headers).await?;
-    let count = db(&service)?
-        .visible_perimeters(caller.as_ref())
-        .await?
-        .len();
+    let count = visible_count(&service, &headers).await?;
     let base = base_url(&service, &headers);
     Ok(json_response(
         &collection_json(&base, Some(count)),
