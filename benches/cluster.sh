@@ -246,7 +246,7 @@ fi
 rss_after_roll=$(rss_list)
 
 # Throughput of the read-only mix: one replica directly, then through nginx.
-direct_rps=null nginx_rps=null
+direct_rps=None nginx_rps=None
 if [ "$COMPARE" -gt 0 ]; then
   rps_of() {
     TOKEN="" WRITE_SHARE=0 ACK_LOG="$WORK/none" wrk -t"$THREADS" -c"$CONNECTIONS" -d"${COMPARE}s" \
@@ -258,6 +258,7 @@ fi
 
 python3 - "$WORK/wrk.out" <<EOF
 import json, re, sys
+null = None  # a figure not measured (COMPARE=0)
 out = open(sys.argv[1]).read()
 def field(line, name, cast=float):
     m = re.search(r"^%s .*?\b%s=([0-9.]+)" % (line, name), out, re.M)
