@@ -239,12 +239,15 @@ impl Service {
                 if old.build_id() != id {
                     self.history.retire(old, self.build_grace);
                     if let Some(held) = self.history.previous() {
-                        // Frees the previous build's memory once its grace is over.
+                        // Frees the previous build's memory once its grace is over. The
+                        // timer holds it weakly: a build replaced by the next reload
+                        // before its grace ends is freed then, not kept by its timer.
+                        let held = Arc::downgrade(&held);
                         let me = Arc::downgrade(self);
                         let grace = self.build_grace;
                         tokio::spawn(async move {
                             tokio::time::sleep(grace).await;
-                            if let Some(me) = me.upgrade() {
+                            if let (Some(me), Some(held)) = (me.upgrade(), held.upgrade()) {
                                 me.history.expire(&held);
                             }
                         });
