@@ -202,7 +202,7 @@ export async function login() {
   const v = await formDialog({
     id: 'token-dialog',
     title: 'Se connecter avec un jeton',
-    intro: 'Enregistrer ou modifier des scénarios et des périmètres demande un jeton d’accès, fourni par l’administrateur du service (careaccess tokens create). Il est retenu dans ce navigateur jusqu’à « Oublier le jeton ». Lire et ouvrir un lien partagé n’en demande pas.',
+    intro: 'Enregistrer ou modifier des scénarios, des périmètres et des listes de structures demande un jeton d’accès, fourni par l’administrateur du service (careaccess tokens create). Il est retenu dans ce navigateur jusqu’à « Oublier le jeton ». Lire et ouvrir un lien partagé n’en demande pas.',
     fields: [{ name: 'token', label: 'Jeton d’accès', type: 'password', required: true, hint: 'Collez le jeton tel qu’il vous a été remis (il commence par « ca_ »).' }],
     submit: 'Se connecter',
     check: async ({ token: t }) => {
