@@ -315,8 +315,7 @@ impl ScenarioArgs {
             .map(|t| territory::resolve(&engine.data, t))
             .transpose()?;
         Ok(ScenarioRequest::new(
-            engine,
-            &self.kind,
+            careaccess::analysis::request::kind(engine, "kind", &self.kind)?,
             self.changes()?,
             self.threshold.pair(),
             self.model.model,

@@ -27,7 +27,7 @@ fn columns() -> Value {
             "capacity": "nb_professionnels", "address": "adresse", "phone": "telephone" })
 }
 
-fn upload(name: &str, visibility: &str) -> Value {
+pub(crate) fn upload(name: &str, visibility: &str) -> Value {
     json!({
         "format": "csv", "content": thouarsais_csv(), "columns": columns(), "kind": "msp",
         "name": name, "description": "MSP connues de la coordinatrice du CLS",

@@ -12,6 +12,7 @@ mod hostile_files;
 mod import_fixtures;
 mod internet;
 mod layers;
+mod list_analyses;
 mod mirror;
 mod report;
 mod saved;

@@ -10,6 +10,7 @@ use crate::geodesy::GeoPoint;
 use crate::model::Kind;
 
 use super::engine::Engine;
+use super::listed::ListIndex;
 
 /// One change to the structures of a kind.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -25,7 +26,8 @@ pub enum Change {
         #[serde(default)]
         capacity: Option<f64>,
     },
-    /// An existing structure closes (by its id: FINESS number or source id).
+    /// An existing structure closes (by its id: FINESS number or source id, or
+    /// `liste:<list>:<line>` for a structure of a planner's list the scenario uses).
     Remove { id: String },
     /// An existing structure changes capacity.
     Resize { id: String, capacity: f64 },
@@ -77,35 +79,52 @@ pub(crate) struct Added {
     pub(crate) capacity: Option<f64>,
 }
 
-/// Changes checked against the structures of a kind. Positions are in
-/// `engine.kinds[kind].facilities`.
+/// An existing structure a change names.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub(crate) enum Target {
+    /// A structure of the build: its position in `engine.kinds[kind].facilities`.
+    Official(usize),
+    /// A structure of the planner's list: its position in [`ListIndex::sites`].
+    Listed(usize),
+}
+
+/// Changes checked against the structures of a kind (and of the list a scenario uses).
 #[derive(Debug, Clone, Default)]
 pub(crate) struct Resolved {
     /// Closed structures, with the index of the change.
-    pub(crate) removed: BTreeMap<usize, usize>,
+    pub(crate) removed: BTreeMap<Target, usize>,
     pub(crate) added: Vec<Added>,
     /// The last capacity given to each resized structure, with its change index.
-    pub(crate) resized: BTreeMap<usize, (usize, f64)>,
+    pub(crate) resized: BTreeMap<Target, (usize, f64)>,
 }
 
 impl Engine {
-    /// Checks the changes against the structures of `kind`.
+    /// Checks the changes against the structures of `kind`: the build's, and those of
+    /// `list` when the scenario uses one (with `official` false, the build's are not
+    /// used and cannot be named).
     pub(crate) fn resolve_changes(
         &self,
         kind: &Kind,
         changes: &[Change],
+        list: Option<(&ListIndex, bool)>,
     ) -> Result<Resolved, ScenarioError> {
         if changes.len() > MAX_CHANGES {
             return Err(ScenarioError::TooMany(changes.len()));
         }
-        let ki = self.kinds.get(kind);
+        let ki = self.kinds.get(kind).filter(|_| list.is_none_or(|l| l.1));
         let position_of = |i: usize, id: &str| {
-            ki.and_then(|k| {
-                k.facilities
-                    .iter()
-                    .position(|&f| self.data.facilities[f].id == id)
-            })
-            .ok_or_else(|| ScenarioError::UnknownId(i, kind.clone(), id.to_owned()))
+            let listed = list.and_then(|(l, _)| l.sites.iter().position(|s| s.id == id));
+            listed
+                .map(Target::Listed)
+                .or_else(|| {
+                    ki.and_then(|k| {
+                        k.facilities
+                            .iter()
+                            .position(|&f| self.data.facilities[f].id == id)
+                    })
+                    .map(Target::Official)
+                })
+                .ok_or_else(|| ScenarioError::UnknownId(i, kind.clone(), id.to_owned()))
         };
         let mut resolved = Resolved::default();
         for (i, c) in changes.iter().enumerate() {

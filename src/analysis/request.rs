@@ -436,13 +436,8 @@ pub struct ScenarioRequest {
 }
 
 impl ScenarioRequest {
-    #[expect(
-        clippy::too_many_arguments,
-        reason = "one argument per request parameter"
-    )]
     pub fn new(
-        engine: &Engine,
-        kind: &str,
+        kind: Kind,
         changes: Vec<Change>,
         within: (Option<f64>, Option<f64>),
         model: Option<DistanceModel>,
@@ -463,7 +458,7 @@ impl ScenarioRequest {
             ));
         }
         Ok(ScenarioRequest {
-            kind: self::kind(engine, "kind", kind)?,
+            kind,
             changes,
             threshold: threshold(within.0, within.1)?,
             model: model.unwrap_or(DEFAULT_MODEL),

@@ -16,19 +16,43 @@ use serde::Serialize;
 use crate::geodesy::{chord_m, geodesic_from_chord, geodesic_lower_bound, geodesic_m};
 use crate::model::{InseeCode, Kind, Territory, TerritoryType};
 
-use super::change::{Added, Change, Resolved, ScenarioError};
+use super::change::{Added, Change, Resolved, ScenarioError, Target};
 use super::coverage::Threshold;
 use super::distance::{DistanceModel, Trip};
 use super::engine::{Engine, TerritoryIndex, Zone};
 use super::fca::delta::AccessibilityDelta;
+use super::listed::{FacilityChoice, ListIndex};
 use super::nearest::CommuneNearest;
 
-/// A site after the scenario: existing (facility index) or added (change index).
+/// A site after the scenario: existing (facility index), of the planner's list
+/// (position in [`ListIndex::sites`]) or added (change index).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(tag = "type", content = "index", rename_all = "snake_case")]
 pub enum Site {
     Existing(usize),
+    Listed(usize),
     Added(usize),
+}
+
+/// What a scenario starts from: each commune's nearest with the structures used.
+#[derive(Debug, Clone, Copy)]
+pub struct Before<'a> {
+    /// Per commune (from [`Engine::nearest_per_commune`], or with a list
+    /// [`Engine::nearest_per_commune_with_list`] over every commune).
+    pub nearest: &'a [CommuneNearest],
+    /// The planner's list a scenario uses, with the choice (`list` or `both`) and, per
+    /// commune, the list site that is its nearest.
+    pub list: Option<(&'a ListIndex, FacilityChoice, &'a [Option<usize>])>,
+}
+
+impl Before<'_> {
+    /// The site a commune starts from.
+    fn site(&self, c: usize) -> Option<Site> {
+        let listed = self.list.and_then(|(_, _, l)| l[c]);
+        listed
+            .map(Site::Listed)
+            .or(self.nearest[c].facility.map(Site::Existing))
+    }
 }
 
 /// The nearest site of a commune, before or after.
@@ -151,18 +175,55 @@ impl Engine {
         threshold: Threshold,
         baseline: &[CommuneNearest],
     ) -> Result<ScenarioResult, ScenarioError> {
-        let Resolved { removed, added, .. } = self.resolve_changes(kind, changes)?;
-        let ki = self.kinds.get(kind);
+        let before = Before {
+            nearest: baseline,
+            list: None,
+        };
+        self.scenario_from(kind, changes, model, threshold, before)
+    }
+
+    /// [`Engine::scenario`] from the structures `before` says: the build's, a planner's
+    /// list, or both. Changes may close or resize the list's structures (by their
+    /// `liste:` ids); where the structures used do not speak, communes an added site
+    /// reaches are "non couvert" ([`ScenarioResult::out_of_scope`]).
+    pub fn scenario_from(
+        &self,
+        kind: &Kind,
+        changes: &[Change],
+        model: DistanceModel,
+        threshold: Threshold,
+        before: Before<'_>,
+    ) -> Result<ScenarioResult, ScenarioError> {
+        let baseline = before.nearest;
+        let official = before
+            .list
+            .is_none_or(|(_, choice, _)| choice != FacilityChoice::List);
+        let Resolved { removed, added, .. } = self.resolve_changes(
+            kind,
+            changes,
+            before.list.map(|(list, _, _)| (list, official)),
+        )?;
+        let ki = self.kinds.get(kind).filter(|_| official);
+        let list = before.list.map(|(list, _, _)| list);
+        let speaks = |c: usize| match before.list {
+            Some((list, choice, _)) => self.speaks(kind, list, choice, c),
+            None => self.data.in_scope(kind, c),
+        };
+        let closed = |s: Site| match s {
+            Site::Existing(f) => ki.is_some_and(|k| {
+                k.facilities
+                    .binary_search(&f)
+                    .is_ok_and(|p| removed.contains_key(&Target::Official(p)))
+            }),
+            Site::Listed(i) => removed.contains_key(&Target::Listed(i)),
+            Site::Added(_) => false,
+        };
         // Communes that can be affected: served by a removed site, or closer to an added
         // site than to their current nearest.
         let mut affected: BTreeSet<usize> = BTreeSet::new();
         if !removed.is_empty() {
-            let removed_facilities: BTreeSet<usize> = removed
-                .keys()
-                .filter_map(|&p| ki.map(|k| k.facilities[p]))
-                .collect();
             for n in baseline {
-                if n.facility.is_some_and(|f| removed_facilities.contains(&f)) {
+                if before.site(n.commune).is_some_and(closed) {
                     affected.insert(n.commune);
                 }
             }
@@ -188,14 +249,14 @@ impl Engine {
                 // the threshold matter (to be reported).
                 let current = match baseline[c].trip {
                     Some(t) => t.distance_m,
-                    None if self.data.in_scope(kind, c) => f64::INFINITY,
+                    None if speaks(c) => f64::INFINITY,
                     None => reach_m * (1.0 + 1e-9),
                 };
                 let chord = chord_m(p, q);
                 if geodesic_lower_bound(chord) < current
                     && geodesic_from_chord(p, q, chord) < current
                 {
-                    if self.data.in_scope(kind, c) {
+                    if speaks(c) {
                         affected.insert(c);
                     } else if threshold
                         .reached(Trip::estimate(&self.road, geodesic_from_chord(p, q, chord)))
@@ -211,6 +272,13 @@ impl Engine {
                 self.data.facilities[f].id.clone(),
                 self.data.facilities[f].name.clone(),
             ),
+            Site::Listed(i) => {
+                let s = list.map(|l| &l.sites[i]);
+                (
+                    s.map(|s| s.id.clone()).unwrap_or_default(),
+                    s.map(|s| s.name.clone()).unwrap_or_default(),
+                )
+            }
             Site::Added(i) => {
                 let name = added.iter().find(|a| a.change == i).map(|a| a.name.clone());
                 (format!("scenario:{}", i + 1), name.unwrap_or_default())
@@ -254,28 +322,33 @@ impl Engine {
             // Nearest after: the nearest remaining existing site of the zone, or an added
             // one in the zone.
             let mut best: Option<(f64, Site)> = ki
-                .and_then(|k| k.nearest_where(zone, &p, |i| !removed.contains_key(&i)))
+                .and_then(|k| {
+                    k.nearest_where(zone, &p, |i| !removed.contains_key(&Target::Official(i)))
+                })
                 .map(|h| {
                     (
                         h.distance_m,
                         Site::Existing(ki.map_or(0, |k| k.facilities[h.index])),
                     )
                 });
+            // Official first: a tie keeps the official structure, as without a scenario.
+            if let Some((i, d)) = list.and_then(|l| {
+                l.nearest_where(zone, &p, |i| !removed.contains_key(&Target::Listed(i)))
+            }) && best.is_none_or(|(bd, _)| d < bd)
+            {
+                best = Some((d, Site::Listed(i)));
+            }
             for (a, _) in added.iter().zip(&added_zone).filter(|(_, z)| **z == zone) {
                 let d = geodesic_m(&p, &a.point);
                 if best.is_none_or(|(bd, _)| d < bd) {
                     best = Some((d, Site::Added(a.change)));
                 }
             }
+            let before_site = before.site(c);
             let before = baseline[c];
             let after_trip = best.map(|(d, _)| Trip::estimate(&self.road, d));
             let after_site = best.map(|(_, s)| s);
-            let same = match (before.facility, after_site) {
-                (Some(f), Some(Site::Existing(g))) => f == g,
-                (None, None) => true,
-                _ => false,
-            };
-            if same {
+            if before_site == after_site {
                 continue;
             }
             let commune = &self.data.communes[c];
@@ -290,8 +363,8 @@ impl Engine {
                 code: commune.code.to_string(),
                 nom: commune.name.clone(),
                 population: commune.population,
-                before: before.facility.zip(before.trip).map(|(f, trip)| {
-                    let (id, name) = site_name(Site::Existing(f));
+                before: before_site.zip(before.trip).map(|(s, trip)| {
+                    let (id, name) = site_name(s);
                     NearestSite { id, name, trip }
                 }),
                 after: after_site.zip(after_trip).map(|(s, trip)| {

@@ -18,15 +18,15 @@ use crate::analysis::DistanceModel;
 use crate::analysis::change::ScenarioError;
 use crate::analysis::coverage::Coverage;
 use crate::analysis::fca::Accessibility;
-use crate::analysis::fca::aggregate::Aggregate;
 use crate::analysis::fca::explain::Explain;
 use crate::analysis::fca::zonage::ZonageValues;
+use crate::analysis::listed::FacilityChoice;
 use crate::analysis::request::{
     DEFAULT_THRESHOLD, MG_SUMMARY_THRESHOLD, Origin, SUMMARY_BANDS, profile,
 };
-use crate::analysis::scenario::ScenarioResult;
+use crate::analysis::scenario::{Before, ScenarioResult};
 use crate::analysis::{TravelMatrix, request};
-use crate::model::{Kind, Step, SupplySource};
+use crate::model::{Kind, Step, SupplySource, Territory};
 
 use super::Service;
 use super::error::{ApiError, ApiResult};
@@ -35,8 +35,8 @@ use super::limits::{cancelled, heavy};
 use super::params::{QueryPairs, bad};
 use super::perimeter;
 use super::query::{
-    CoverageQuery, ExplainQuery, NearestQuery, ScenarioBody, SearchQuery, SitingQuery, ZonageQuery,
-    territory_in_path,
+    CoverageQuery, ExplainQuery, NearestQuery, SUMMARY_PARAMS, ScenarioBody, SearchQuery,
+    SitingQuery, ZonageQuery, territory_in_path,
 };
 use super::response::Answer;
 use super::state::AppState;
@@ -238,15 +238,37 @@ pub async fn coverage(
 /// `GET /territories/{type}/{code}`: what a planner sees first — population, share of
 /// it within 10 and 20 km (and 20 / 30 min) of each kind, mean distances, accessibility
 /// aggregates (DREES rules) and the bounding box to zoom to.
+///
+/// With `facilities=list|both&list=<id>`, the kinds the planner's list holds and the
+/// accessibility profiles whose supply they are are computed with the list (each says
+/// so in its `facilities`); the others are the build's.
 pub async fn territory_summary(
     State(service): State<Arc<Service>>,
+    headers: HeaderMap,
     Path((kind_path, code)): Path<(String, String)>,
     RawQuery(raw): RawQuery,
 ) -> ApiResult<Response> {
     let st = service.state();
-    QueryPairs::parse(raw.as_deref()).only(&[])?;
+    let q = QueryPairs::parse(raw.as_deref());
+    q.only(SUMMARY_PARAMS)?;
     let perimeter = perimeter::perimeter_in_path(&service, &st, &kind_path, &code).await?;
     let territory = territory_in_path(&st, &kind_path, &code, perimeter.as_ref())?;
+    let used = layers::used_list(&service, &st, &q, &headers).await?;
+    match used {
+        None => summary(&st, territory, None),
+        Some(used) => {
+            let st2 = st.clone();
+            heavy(&service, move |_| summary(&st2, territory, Some(&used))).await
+        }
+    }
+}
+
+/// The territory summary, with the structures chosen.
+fn summary(
+    st: &AppState,
+    territory: Territory,
+    used: Option<&layers::UsedList>,
+) -> ApiResult<Response> {
     let (members, population) = st.engine.members(&territory);
     let bbox = members
         .iter()
@@ -259,25 +281,106 @@ pub async fn territory_summary(
             })
         });
     let data = &st.engine.data;
+    let engine = &st.engine;
+    let in_territory = |c: Option<usize>| {
+        c.is_some_and(|c| {
+            territory
+                .communes
+                .binary_search(&data.communes[c].code)
+                .is_ok()
+        })
+    };
     let mut kinds = BTreeMap::new();
-    for (kind, nearest) in &st.baselines.nearest {
-        let cov = st.engine.coverage(
-            &territory,
-            kind,
-            request::DEFAULT_MODEL,
-            nearest,
-            &SUMMARY_BANDS,
-            DEFAULT_THRESHOLD,
-        );
+    let none = Vec::new();
+    let listed_kinds: Vec<&Kind> = used
+        .map(|u| u.sites.iter().map(|s| &s.kind).collect())
+        .unwrap_or_default();
+    let summary_kinds: std::collections::BTreeSet<&Kind> = st
+        .baselines
+        .nearest
+        .keys()
+        .chain(listed_kinds.iter().copied())
+        .collect();
+    for kind in summary_kinds {
+        let nearest = st.baselines.nearest.get(kind).unwrap_or(&none);
+        let list = used.filter(|u| u.has(kind));
+        let (cov, structures, in_terr) = match list {
+            Some(u) => {
+                let index = u.index(engine, kind);
+                let official = if nearest.is_empty() {
+                    engine.nearest_per_commune(kind, request::DEFAULT_MODEL, None)
+                } else {
+                    nearest.clone()
+                };
+                let cov = engine.coverage_with_list(
+                    &territory,
+                    kind,
+                    request::DEFAULT_MODEL,
+                    &official,
+                    &index,
+                    u.choice,
+                    &SUMMARY_BANDS,
+                    DEFAULT_THRESHOLD,
+                );
+                let official_too = u.choice == FacilityChoice::Both;
+                let official_count = |inside: bool| {
+                    data.facilities_of(kind)
+                        .filter(|f| {
+                            !inside
+                                || f.commune
+                                    .as_ref()
+                                    .is_some_and(|c| territory.communes.binary_search(c).is_ok())
+                        })
+                        .count()
+                };
+                (
+                    cov,
+                    index.sites.len()
+                        + if official_too {
+                            official_count(false)
+                        } else {
+                            0
+                        },
+                    index
+                        .sites
+                        .iter()
+                        .filter(|s| in_territory(s.commune))
+                        .count()
+                        + if official_too {
+                            official_count(true)
+                        } else {
+                            0
+                        },
+                )
+            }
+            None => (
+                engine.coverage(
+                    &territory,
+                    kind,
+                    request::DEFAULT_MODEL,
+                    nearest,
+                    &SUMMARY_BANDS,
+                    DEFAULT_THRESHOLD,
+                ),
+                data.facilities_of(kind).count(),
+                data.facilities_of(kind)
+                    .filter(|f| {
+                        f.commune
+                            .as_ref()
+                            .is_some_and(|c| territory.communes.binary_search(c).is_ok())
+                    })
+                    .count(),
+            ),
+        };
         kinds.insert(
             kind.as_str().to_owned(),
             json!({
                 "label": kind.label_fr(),
-                "structures": data.facilities_of(kind).count(),
-                "structures_in_territory": data.facilities_of(kind)
-                    .filter(|f| f.commune.as_ref().is_some_and(|c| territory.communes.binary_search(c).is_ok()))
-                    .count(),
-                "liste_partielle": data.facilities_of(kind).any(|f| f.partial_list),
+                "facilities": list.map_or(FacilityChoice::Official, |u| u.choice),
+                "structures": structures,
+                "structures_in_territory": in_terr,
+                "liste_partielle": list.is_none_or(|u| u.choice != FacilityChoice::List)
+                    && data.facilities_of(kind).any(|f| f.partial_list),
                 "bands": cov.bands,
                 "mean_distance_m": cov.mean_distance_m,
                 "max_distance_m": cov.max_distance_m,
@@ -292,20 +395,58 @@ pub async fn territory_summary(
             }),
         );
     }
-    let accessibility: BTreeMap<&str, Aggregate> = st
-        .baselines
-        .profiles()
-        .map(|(id, acc)| {
-            let threshold = if id == "mg" {
-                MG_SUMMARY_THRESHOLD
-            } else {
-                0.0
-            };
-            (id, st.engine.aggregate(acc, &territory, threshold))
-        })
-        .collect();
+    let mut notes = Vec::new();
+    let mut accessibility = BTreeMap::new();
+    for (id, acc) in st.baselines.profiles() {
+        let threshold = if id == "mg" {
+            MG_SUMMARY_THRESHOLD
+        } else {
+            0.0
+        };
+        let list = match (&acc.supply, used) {
+            (SupplySource::Facilities { kind, .. }, Some(u)) if u.has(kind) => Some((u, kind)),
+            _ => None,
+        };
+        let entry = match list {
+            None => serde_json::to_value(engine.aggregate(acc, &territory, threshold)),
+            Some((u, kind)) => {
+                let index = u.index(engine, kind);
+                let matrix = data.travel_matrix.as_ref();
+                match engine.accessibility_with_list(
+                    &acc.profile,
+                    None,
+                    None,
+                    acc.model,
+                    matrix,
+                    Some((&index, u.choice)),
+                ) {
+                    Ok(with) => serde_json::to_value(
+                        engine.aggregate(&with, &territory, threshold),
+                    )
+                    .map(|mut v| {
+                        v["facilities"] = json!(u.choice);
+                        v
+                    }),
+                    Err(e) => {
+                        notes.push(format!(
+                            "accessibilité {id} non calculée avec la liste : {e}"
+                        ));
+                        continue;
+                    }
+                }
+            }
+        };
+        accessibility.insert(id, entry.map_err(ApiError::internal)?);
+    }
+    if let Some(u) = used {
+        let (members, _) = engine.members(&territory);
+        let scope: std::collections::BTreeSet<usize> = u.scope.iter().copied().collect();
+        if members.iter().any(|c| !scope.contains(c)) {
+            notes.push(u.scope_note());
+        }
+    }
     Ok(Answer::new(
-        &st,
+        st,
         json!({
             "type": territory.kind,
             "code": territory.code,
@@ -316,8 +457,10 @@ pub async fn territory_summary(
             "model": request::DEFAULT_MODEL,
             "kinds": kinds,
             "accessibility": accessibility,
+            "facilities": used.map(layers::UsedList::describe),
         }),
     )
+    .with_notes(notes)
     .into_response())
 }
 
@@ -351,6 +494,8 @@ struct ExplainAnswer<'a> {
     steps: &'a [Step],
     supply: &'a SupplySource,
     demand_mode: crate::model::Demand,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    facilities: Option<Value>,
 }
 
 /// The baseline run of a profile, or why it is not served.
@@ -367,32 +512,94 @@ fn profile_run<'a>(st: &'a AppState, name: &'static str, id: &str) -> ApiResult<
 }
 
 /// `GET /communes/{code}/explain?profile=` (an accessibility profile: mg, ehpad, msp…).
+///
+/// With `facilities=list|both&list=<id>` and a profile whose supply is a kind the
+/// planner's list holds, the profile is run with the list (its sites have `liste:` ids).
 pub async fn explain(
     State(service): State<Arc<Service>>,
+    headers: HeaderMap,
     Path(code): Path<String>,
     RawQuery(raw): RawQuery,
 ) -> ApiResult<Response> {
     let st = service.state();
-    let (name, req) = ExplainQuery::parse(&QueryPairs::parse(raw.as_deref()))?;
+    let q = QueryPairs::parse(raw.as_deref());
+    let (name, req) = ExplainQuery::parse(&q)?;
     let commune = request::commune(&st.engine, "code", &code)
         .map_err(|e| ApiError::not_found(e.to_string()))?;
-    let acc = profile_run(&st, name, &req.profile)?;
+    let used = layers::used_list(&service, &st, &q, &headers).await?;
+    let Some(used) = used else {
+        let acc = profile_run(&st, name, &req.profile)?;
+        return Ok(explain_answer(&st, acc, commune, None));
+    };
+    let SupplySource::Facilities { kind, .. } =
+        profile(&st.profiles, name, &req.profile)?.supply.clone()
+    else {
+        return Err(bad(
+            "list",
+            format!(
+                "profile {} takes its supply from a commune indicator, not from structures: a list does not change it",
+                req.profile
+            ),
+        ));
+    };
+    if !used.has(&kind) {
+        return Err(bad(
+            "list",
+            format!(
+                "holds no structure of kind {kind}, the supply of profile {}",
+                req.profile
+            ),
+        ));
+    }
+    let st2 = st.clone();
+    heavy(&service, move |_| {
+        let acc = profile_run(&st2, name, &req.profile)?;
+        let engine = &st2.engine;
+        let index = used.index(engine, &kind);
+        let with = engine
+            .accessibility_with_list(
+                &acc.profile,
+                None,
+                None,
+                acc.model,
+                engine.data.travel_matrix.as_ref(),
+                Some((&index, used.choice)),
+            )
+            .map_err(|e| ApiError::new(StatusCode::CONFLICT, e.to_string()))?;
+        Ok(explain_answer(&st2, &with, commune, Some(&used)))
+    })
+    .await
+}
+
+fn explain_answer(
+    st: &AppState,
+    acc: &Accessibility,
+    commune: usize,
+    used: Option<&layers::UsedList>,
+) -> Response {
     let explain = st.engine.explain(acc, commune);
-    Ok(Answer::new(
-        &st,
+    let mut answer = Answer::new(
+        st,
         ExplainAnswer {
             explain,
             steps: &acc.profile.steps,
             supply: &acc.supply,
             demand_mode: acc.demand,
+            facilities: used.map(layers::UsedList::describe),
         },
-    )
-    .into_response())
+    );
+    if let Some(u) = used
+        && !u.scope.contains(&commune)
+    {
+        answer = answer.with_notes([u.scope_note()]);
+    }
+    answer.into_response()
 }
 
 /// `POST /scenarios`: deltas of adding, removing or resizing structures (not stored).
 pub async fn scenarios(
     State(service): State<Arc<Service>>,
+    headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> ApiResult<Response> {
     let body = body.map_err(|e| {
@@ -407,47 +614,117 @@ pub async fn scenarios(
     })?;
     let st = service.state();
     let body = ScenarioBody::parse(&body)?;
-    Ok(run_scenario(&service, st, body).await?.into_response())
+    Ok(run_scenario(&service, st, body, &headers)
+        .await?
+        .into_response())
 }
 
-/// Runs a scenario on the state given (the territory may be a saved perimeter).
+/// A scenario's answer: its result and, with a planner's list, the structures used.
+#[derive(Serialize)]
+pub struct ScenarioAnswer {
+    #[serde(flatten)]
+    pub result: ScenarioResult,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub facilities: Option<Value>,
+}
+
+/// Runs a scenario on the state given (the territory may be a saved perimeter, the
+/// structures a planner's list: `headers` carry the token a private one needs).
 pub async fn run_scenario(
     service: &Arc<Service>,
     st: Arc<AppState>,
     body: ScenarioBody,
-) -> ApiResult<Answer<ScenarioResult>> {
+    headers: &HeaderMap,
+) -> ApiResult<Answer<ScenarioAnswer>> {
     let perimeter = perimeter::perimeter(service, &st, body.territory.as_deref()).await?;
-    let req = body.request(&st, perimeter.as_ref())?;
+    let used =
+        layers::load_list(service, &st, body.facilities, body.list.as_deref(), headers).await?;
+    let listed = used
+        .as_ref()
+        .and_then(|u| super::layers::kind_of(&st, &body.kind).filter(|k| u.has(k)));
+    let req = body.request(&st, perimeter.as_ref(), listed)?;
+    if used.is_some() && req.model == DistanceModel::Matrix {
+        return Err(bad(
+            "model",
+            "is matrix: a planner's list is measured with straight or road_estimate",
+        ));
+    }
     matrix_for(&st, req.model)?;
     heavy(service, move |cancel| {
         let matrix = matrix_for(&st, req.model)?;
-        let base = st
-            .baselines
-            .nearest(&st.engine, &req.kind, req.model, matrix);
-        let mut r = st
-            .engine
-            .scenario(&req.kind, &req.changes, req.model, req.threshold, &base)
-            .map_err(|e| match e {
-                ScenarioError::BadCapacity(..) => {
-                    ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, e.to_string())
-                }
-                e => ApiError::bad_request(e.to_string()),
-            })?;
+        let engine = &st.engine;
+        let official = st.baselines.nearest(engine, &req.kind, req.model, matrix);
+        // With a list: every commune's nearest with the structures chosen.
+        let with_list = used.as_ref().map(|u| {
+            let index = u.index(engine, &req.kind);
+            let all: Vec<usize> = (0..engine.data.communes.len()).collect();
+            let (nearest, listed) =
+                engine.nearest_per_commune_with_list(&req.kind, &official, &index, u.choice, &all);
+            (index, nearest, listed)
+        });
+        let before = match (&with_list, &used) {
+            (Some((index, nearest, listed)), Some(u)) => Before {
+                nearest,
+                list: Some((index, u.choice, listed)),
+            },
+            _ => Before {
+                nearest: &official,
+                list: None,
+            },
+        };
+        let list = before.list.map(|(index, choice, _)| (index, choice));
+        let mut r = engine
+            .scenario_from(&req.kind, &req.changes, req.model, req.threshold, before)
+            .map_err(scenario_error)?;
         if let Some(t) = &req.territory {
             r = r.with_inside(t);
         }
         // Between the nearest and the accessibility deltas: nobody waits for the rest.
         cancel.check().map_err(|_| cancelled())?;
         let mut notes = Vec::new();
+        if let Some(u) = &used {
+            if !u.has(&req.kind) {
+                notes.push(format!(
+                    "la liste « {} » ne contient aucune structure de type {}",
+                    u.layer.name, req.kind
+                ));
+            }
+            if r.population_out_of_scope > 0 {
+                notes.push(u.scope_note());
+            }
+        }
         let explicit = matches!(req.profile, request::ProfileChoice::Named(_));
         match req.profile.resolve(&st.profiles, &req.kind)? {
             Some(p) => {
-                let acc =
+                let baseline =
                     profile_run(&st, "profile", &p.id).map_err(|e| bad("profile", e.detail))?;
-                match st
-                    .engine
-                    .scenario_accessibility(&req.kind, &req.changes, acc, matrix)
-                {
+                // With a list, the baseline is the same profile run with the list.
+                let with_list = list.map(|l| {
+                    engine.accessibility_with_list(
+                        &baseline.profile,
+                        None,
+                        None,
+                        baseline.model,
+                        matrix,
+                        Some(l),
+                    )
+                });
+                let delta = match &with_list {
+                    Some(Ok(acc)) => engine
+                        .scenario_accessibility_with_list(
+                            &req.kind,
+                            &req.changes,
+                            acc,
+                            matrix,
+                            list,
+                        )
+                        .map_err(|e| e.to_string()),
+                    Some(Err(e)) => Err(e.to_string()),
+                    None => engine
+                        .scenario_accessibility(&req.kind, &req.changes, baseline, matrix)
+                        .map_err(|e| e.to_string()),
+                };
+                match delta {
                     Ok(delta) => r.accessibility = Some(delta),
                     Err(e) if !explicit => notes.push(format!(
                         "variation d'accessibilité non calculée (profil {}) : {e}",
@@ -462,9 +739,23 @@ pub async fn run_scenario(
                 req.kind
             )),
         }
-        Ok(Answer::new(&st, r).with_notes(notes))
+        let answer = ScenarioAnswer {
+            result: r,
+            facilities: used.as_ref().map(layers::UsedList::describe),
+        };
+        Ok(Answer::new(&st, answer).with_notes(notes))
     })
     .await
+}
+
+/// A scenario's error as an answer: an impossible capacity is a 422, the rest 400.
+fn scenario_error(e: ScenarioError) -> ApiError {
+    match e {
+        ScenarioError::BadCapacity(..) => {
+            ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, e.to_string())
+        }
+        e => ApiError::bad_request(e.to_string()),
+    }
 }
 
 /// `GET /siting?territory=&kind=&k=&within_km=|within_min=&model=`.

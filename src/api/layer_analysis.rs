@@ -10,6 +10,7 @@ use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
 
+use crate::analysis::Engine;
 use crate::analysis::listed::{FacilityChoice, ListIndex, ListSite, Nearest};
 use crate::analysis::request::{CoverageRequest, NearestRequest, Origin};
 use crate::db::Layer;
@@ -44,10 +45,26 @@ impl UsedList {
                 "name": self.layer.name,
                 "author": self.layer.owner_name,
                 "created": self.layer.created_at,
+                "updated": self.layer.updated_at,
                 "scope": self.layer.scope,
                 "legend": legend(&self.layer),
             }
         })
+    }
+
+    /// The list's structures of `kind`, indexed for the analyses.
+    pub fn index(&self, engine: &Engine, kind: &Kind) -> ListIndex {
+        ListIndex::new(engine, kind, &self.sites, &self.scope)
+    }
+
+    /// Whether the list holds structures of `kind`.
+    pub fn has(&self, kind: &Kind) -> bool {
+        self.sites.iter().any(|s| &s.kind == kind)
+    }
+
+    /// The note of an answer whose communes outside the list's territory are left out.
+    pub fn scope_note(&self) -> String {
+        outside_caveat(self)
     }
 }
 
@@ -58,12 +75,22 @@ pub async fn used_list(
     q: &QueryPairs,
     headers: &HeaderMap,
 ) -> ApiResult<Option<UsedList>> {
-    let choice = q
-        .parsed("facilities", |name, v| {
-            v.parse::<FacilityChoice>().map_err(|e| bad(name, e))
-        })?
-        .unwrap_or(FacilityChoice::Official);
-    let id = q.get("list")?;
+    let choice = q.parsed("facilities", |name, v| {
+        v.parse::<FacilityChoice>().map_err(|e| bad(name, e))
+    })?;
+    load_list(service, st, choice, q.get("list")?, headers).await
+}
+
+/// The list `facilities` and `list` name (of a query or a scenario body): `None` for
+/// the official structures. A private list needs its author's (or an admin's) token.
+pub async fn load_list(
+    service: &Service,
+    st: &AppState,
+    choice: Option<FacilityChoice>,
+    id: Option<&str>,
+    headers: &HeaderMap,
+) -> ApiResult<Option<UsedList>> {
+    let choice = choice.unwrap_or(FacilityChoice::Official);
     let id = match (choice, id) {
         (FacilityChoice::Official, None) => return Ok(None),
         (FacilityChoice::Official, Some(_)) => {
@@ -101,6 +128,7 @@ pub async fn used_list(
                     .as_str()
                     .and_then(|c| InseeCode::parse(c).ok())
                     .and_then(|c| data.commune_index(&c)),
+                capacity: v["capacity"].as_f64(),
             })
         })
         .collect();
@@ -192,7 +220,7 @@ pub fn nearest(st: &AppState, q: &QueryPairs, used: &UsedList) -> ApiResult<Resp
     let results: Vec<Value> = kinds
         .iter()
         .map(|kind| {
-            let list = ListIndex::new(engine, kind, &used.sites, &used.scope);
+            let list = used.index(engine, kind);
             let found = engine.nearest_with_list(&point, kind, req.k, &list, used.choice, commune);
             let structures: Vec<Value> = found
                 .iter()
@@ -292,7 +320,7 @@ pub fn coverage(
         ));
     }
     let engine = &st.engine;
-    let list = ListIndex::new(engine, &req.kind, &used.sites, &used.scope);
+    let list = used.index(engine, &req.kind);
     let none = Vec::new();
     let official = st.baselines.nearest.get(&req.kind).unwrap_or(&none);
     let official: Vec<_> = if official.is_empty() {

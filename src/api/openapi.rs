@@ -13,7 +13,8 @@ use super::items::{ITEM_PARAMS, ITEMS_PARAMS};
 use super::ogc::{base_url, json_response};
 use super::params::{Param, Served};
 use super::query::{
-    CoverageQuery, ExplainQuery, NearestQuery, ScenarioBody, SearchQuery, SitingQuery, ZonageQuery,
+    CoverageQuery, ExplainQuery, NearestQuery, SUMMARY_PARAMS, ScenarioBody, SearchQuery,
+    SitingQuery, ZonageQuery,
 };
 use super::state::AppState;
 
@@ -215,10 +216,10 @@ pub fn document_for(base: &str, st: &AppState) -> Value {
                 feature_collection) },
             "/nearest": { "get": op("The k nearest structures from a point or a commune, with distance and estimated time", "Analyses",
                 params(NearestQuery::PARAMS, &served), ok_json("Nearest structures per kind")) },
-            "/territories/{type}/{code}": { "get": op("Summary of a territory: population, share within 10/20 km and 20/30 min of each kind, mean distances, accessibility aggregates", "Analyses", vec![
+            "/territories/{type}/{code}": { "get": op("Summary of a territory: population, share within 10/20 km and 20/30 min of each kind, mean distances, accessibility aggregates (with a planner's list, its kinds and their profiles computed with it)", "Analyses", [vec![
                 path("type", "commune, epci, departement (dep), region (reg), cls or perimeter (a saved perimeter)"),
                 path("code", "INSEE code, EPCI SIREN, département or région code, CLS id"),
-            ], ok_json("Territory summary")) },
+            ], params(SUMMARY_PARAMS, &served)].concat(), ok_json("Territory summary")) },
             "/territories/{type}/{code}/coverage": { "get": op("Coverage of a territory by one kind: population within the default and requested thresholds, weighted mean and max distance, underserved communes", "Analyses",
                 [vec![path("type", "commune, epci, departement (dep), region (reg), cls or perimeter (a saved perimeter)"), path("code", "Territory code")],
                  params(CoverageQuery::PARAMS, &served)].concat(),

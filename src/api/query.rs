@@ -8,12 +8,13 @@ use serde_json::{Value, json};
 
 use crate::analysis::DistanceModel;
 use crate::analysis::change::{Change, MAX_CHANGES};
+use crate::analysis::listed::FacilityChoice;
 use crate::analysis::request::{
-    AccessRequest, CoverageRequest, DEFAULT_NEAREST_K, DEFAULT_SITING_K, MAX_NEAREST_K,
+    self, AccessRequest, CoverageRequest, DEFAULT_NEAREST_K, DEFAULT_SITING_K, MAX_NEAREST_K,
     MAX_SITING_K, MAX_THRESHOLD, NearestRequest, ProfileChoice, ScenarioRequest, SitingRequest,
 };
 use crate::analysis::territory::{self, TerritoryError};
-use crate::model::{Territory, TerritoryType};
+use crate::model::{Kind, Territory, TerritoryType};
 
 use super::error::{ApiError, ApiResult};
 use super::params::{self, Param, QueryPairs, Served, bad};
@@ -66,6 +67,9 @@ pub const LIST: Param = Param {
     required: false,
     schema: |_| json!({ "type": "string" }),
 };
+
+/// Parameters of the territory summary.
+pub const SUMMARY_PARAMS: &[Param] = &[FACILITIES, LIST];
 
 /// The distance model of a query, if given.
 fn model(q: &QueryPairs) -> ApiResult<Option<DistanceModel>> {
@@ -225,6 +229,8 @@ impl ExplainQuery {
             required: false,
             schema: profiles_schema,
         },
+        FACILITIES,
+        LIST,
     ];
 
     /// The request, and the name of the parameter that named the profile.
@@ -333,6 +339,13 @@ pub struct ScenarioBody {
     /// (`inside`) is the change inside it.
     #[serde(default)]
     pub territory: Option<String>,
+    /// The structures the scenario starts from: the build's (default), a planner's
+    /// list (`list`) or both.
+    #[serde(default)]
+    pub facilities: Option<FacilityChoice>,
+    /// The list's id, with `facilities` `list` or `both`.
+    #[serde(default)]
+    pub list: Option<String>,
 }
 
 /// Largest accepted scenario body.
@@ -370,12 +383,19 @@ impl ScenarioBody {
         Ok(r)
     }
 
-    /// The validated request; `perimeter` as for [`SitingQuery::parse`].
+    /// The validated request; `perimeter` as for [`SitingQuery::parse`]; `listed`: the
+    /// kind `kind` names when the planner's list the scenario uses holds it (the build
+    /// may lack it).
     pub fn request(
         self,
         st: &AppState,
         perimeter: Option<&Territory>,
+        listed: Option<Kind>,
     ) -> ApiResult<ScenarioRequest> {
+        let kind = match listed {
+            Some(kind) => kind,
+            None => request::kind(&st.engine, "kind", &self.kind)?,
+        };
         let model = self
             .model
             .as_deref()
@@ -387,8 +407,7 @@ impl ScenarioBody {
             .map(|t| resolve_territory(st, t, perimeter).map_err(|e| bad("territory", e)))
             .transpose()?;
         Ok(ScenarioRequest::new(
-            &st.engine,
-            &self.kind,
+            kind,
             self.changes,
             (self.within_km, self.within_min),
             model,
@@ -412,6 +431,8 @@ impl ScenarioBody {
                 "model": (MODEL.schema)(st),
                 "profile": {"type": "string", "description": "Accessibility profile of the deltas (none: skip); default: the profile named after the kind"},
                 "territory": {"type": "string", "description": "The territory looked at (cls:<id>, epci:<siren>, dep:<code>…): `inside` gives the change inside it"},
+                "facilities": {"type": "string", "enum": ["official", "list", "both"], "default": "official", "description": "The structures the scenario starts from: the build's, a planner's list (`list`), or both"},
+                "list": {"type": "string", "description": "Id of the planner's list (GET /layers), with facilities list or both; a private list needs its author's token. Its structures can be closed or resized by their ids (liste:<list>:<line>)"},
                 "changes": { "type": "array", "minItems": 1, "maxItems": MAX_CHANGES, "items": { "oneOf": [
                     { "type": "object", "required": ["op", "lon", "lat"], "properties": {
                         "op": {"type": "string", "enum": ["add"]}, "lon": {"type": "number"}, "lat": {"type": "number"},

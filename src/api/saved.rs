@@ -195,7 +195,7 @@ pub async fn create_scenario(
         Some(first) => first,
         None => {
             let st = service.state();
-            let answer = run_scenario(&service, st.clone(), scenario).await?;
+            let answer = run_scenario(&service, st.clone(), scenario, &headers).await?;
             let result = serde_json::to_value(&answer).map_err(ApiError::internal)?;
             db(&service)?
                 .save_scenario(
@@ -247,33 +247,7 @@ pub async fn scenario(
         .await?
         .ok_or_else(|| ApiError::not_found(format!("no saved scenario with id {id:?}")))?;
     let st = service.state();
-    let current = if saved.build == st.build_id() {
-        Value::Null
-    } else {
-        let note = format!(
-            "Les données ont changé depuis l'enregistrement de ce scénario (version {} → {}) : le résultat enregistré est conservé tel qu'il a été montré, et voici le même scénario recalculé sur les données actuelles.",
-            saved.build,
-            st.build_id()
-        );
-        let rerun = match ScenarioBody::parse(saved.request.to_string().as_bytes()) {
-            Ok(body) => run_scenario(&service, st.clone(), body).await,
-            Err(e) => Err(e),
-        };
-        match rerun {
-            Ok(answer) => json!({
-                "build": st.build_id(),
-                "note": note,
-                "result": serde_json::to_value(&answer).map_err(ApiError::internal)?,
-            }),
-            Err(e) if e.status.is_server_error() => return Err(e),
-            Err(e) => json!({
-                "build": st.build_id(),
-                "note": note,
-                "result": null,
-                "error": format!("le scénario ne se recalcule pas sur les données actuelles : {}", e.detail),
-            }),
-        }
-    };
+    let current = current_result(&service, &st, &saved, &headers).await?;
     let base = base_url(&service, &headers);
     Ok(json_response(
         &json!({
@@ -291,6 +265,74 @@ pub async fn scenario(
         }),
         "application/json",
     ))
+}
+
+/// The scenario recomputed now, when the build served differs from the one it was
+/// saved on or the planner's list it uses changed since; `null` when the saved result
+/// is still the answer.
+async fn current_result(
+    service: &Arc<Service>,
+    st: &Arc<AppState>,
+    saved: &crate::db::SavedScenario,
+    headers: &HeaderMap,
+) -> ApiResult<Value> {
+    let data_changed = saved.build != st.build_id();
+    let names_list = saved.request.get("list").is_some_and(|l| !l.is_null());
+    if !data_changed && !names_list {
+        return Ok(Value::Null);
+    }
+    let rerun = match ScenarioBody::parse(saved.request.to_string().as_bytes()) {
+        Ok(body) => run_scenario(service, st.clone(), body, headers).await,
+        Err(e) => Err(e),
+    };
+    let list_of = |result: &Value| result["facilities"]["list"]["updated"].clone();
+    let (result, error, list_changed) = match rerun {
+        Ok(answer) => {
+            let result = serde_json::to_value(&answer).map_err(ApiError::internal)?;
+            let changed = list_of(&result) != list_of(&saved.result);
+            (result, None, changed)
+        }
+        Err(e) if e.status.is_server_error() => return Err(e),
+        Err(e) => (
+            Value::Null,
+            Some(format!(
+                "le scénario ne se recalcule pas sur les données actuelles : {}",
+                e.detail
+            )),
+            false,
+        ),
+    };
+    if !data_changed && !list_changed && error.is_none() {
+        return Ok(Value::Null);
+    }
+    let mut note = Vec::new();
+    if data_changed {
+        note.push(format!(
+            "Les données ont changé depuis l'enregistrement de ce scénario (version {} → {})",
+            saved.build,
+            st.build_id()
+        ));
+    }
+    if list_changed {
+        note.push(format!(
+            "la liste « {} » a été modifiée depuis",
+            saved.result["facilities"]["list"]["name"]
+                .as_str()
+                .unwrap_or_default()
+        ));
+    }
+    if !data_changed && !list_changed {
+        note.push("La liste de structures de ce scénario n'est pas lisible ici".to_owned());
+    }
+    let note = format!(
+        "{} : le résultat enregistré est conservé tel qu'il a été montré, et voici le même scénario recalculé maintenant.",
+        note.join(", et ")
+    );
+    let mut current = json!({ "build": st.build_id(), "note": note, "result": result });
+    if let Some(error) = error {
+        current["error"] = json!(error);
+    }
+    Ok(current)
 }
 
 /// `GET /saved-scenarios` (token): the caller's saved scenarios, or all for an admin.

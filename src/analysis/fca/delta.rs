@@ -36,9 +36,10 @@ use serde::Serialize;
 
 use crate::model::{InseeCode, Kind, TerritoryType};
 
-use crate::analysis::change::{Change, Resolved, ScenarioError};
+use crate::analysis::change::{Change, Resolved, ScenarioError, Target};
 use crate::analysis::distance::{DistanceModel, TravelMatrix};
 use crate::analysis::engine::Engine;
+use crate::analysis::listed::{FacilityChoice, ListIndex};
 use crate::model::{Demand, Supply, SupplySource};
 
 use super::aggregate::{AGGREGATE_WEIGHTING, AccessSummary};
@@ -190,6 +191,20 @@ impl Engine {
         baseline: &Accessibility,
         matrix: Option<&TravelMatrix>,
     ) -> Result<AccessibilityDelta, ScenarioError> {
+        self.scenario_accessibility_with_list(kind, changes, baseline, matrix, None)
+    }
+
+    /// [`Engine::scenario_accessibility`] against a baseline computed with a planner's
+    /// list ([`Engine::accessibility_with_list`], the same list and choice): changes
+    /// may close or resize the list's structures by their `liste:` ids.
+    pub fn scenario_accessibility_with_list(
+        &self,
+        kind: &Kind,
+        changes: &[Change],
+        baseline: &Accessibility,
+        matrix: Option<&TravelMatrix>,
+        list: Option<(&ListIndex, FacilityChoice)>,
+    ) -> Result<AccessibilityDelta, ScenarioError> {
         let profile = &baseline.profile;
         let per_site = match &baseline.supply {
             SupplySource::Facilities { kind: k, per_site } if k == kind => *per_site,
@@ -215,7 +230,11 @@ impl Engine {
             removed,
             added,
             resized,
-        } = self.resolve_changes(kind, changes)?;
+        } = self.resolve_changes(
+            kind,
+            changes,
+            list.map(|(l, choice)| (l, choice != FacilityChoice::List)),
+        )?;
         if per_site == Supply::Capacity
             && let Some(a) = added.iter().find(|a| a.capacity.is_none())
         {
@@ -245,9 +264,11 @@ impl Engine {
         // Baseline sites the scenario changes, and their state after.
         let mut changed: BTreeMap<usize, After> = BTreeMap::new();
         let mut new_sites: Vec<NewSite> = Vec::new();
-        let site_of = |pos: usize| {
-            let f = self.kinds.get(kind)?.facilities[pos];
-            Some((f, baseline.site_of_facility(f)?))
+        let site_of = |target: Target| match target {
+            Target::Official(pos) => {
+                baseline.site_of_facility(self.kinds.get(kind)?.facilities[pos])
+            }
+            Target::Listed(i) => baseline.site_of_listed(i),
         };
         let delta_of =
             |change: usize, op: SiteOp, j: usize, after: Option<f64>, ratio: Option<f64>| {
@@ -269,8 +290,8 @@ impl Engine {
                 }
             };
 
-        for (&pos, &change) in &removed {
-            let Some((_, j)) = site_of(pos) else {
+        for (&target, &change) in &removed {
+            let Some(j) = site_of(target) else {
                 continue;
             };
             changed.insert(
@@ -284,12 +305,12 @@ impl Engine {
             );
             sites.push(delta_of(change, SiteOp::Remove, j, None, None));
         }
-        for (&pos, &(change, capacity)) in &resized {
-            let Some((f, j)) = site_of(pos) else {
+        for (&target, &(change, capacity)) in &resized {
+            let Some(j) = site_of(target) else {
                 continue;
             };
-            let facility = &self.data.facilities[f];
-            if removed.contains_key(&pos) {
+            let facility = &baseline.sites[j];
+            if removed.contains_key(&target) {
                 notes.push(format!(
                     "change {change}: {} is also closed: the closure wins",
                     facility.id

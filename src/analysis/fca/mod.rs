@@ -57,6 +57,7 @@ use crate::model::{Demand, InseeCode, Profile, ProfileError, StepUnit, Supply, S
 
 use super::distance::{DistanceModel, TravelMatrix};
 use super::engine::{Engine, Zone};
+use super::listed::{FacilityChoice, ListIndex};
 use super::parallel::par_blocks_with;
 use catchment::{Measure, PairRule, measure_for};
 use missing::{Missing, MissingReason, Unknowns};
@@ -213,6 +214,9 @@ pub struct Accessibility {
     /// adds.
     #[serde(skip)]
     measure_kind: Measure,
+    /// Sites of a planner's list, first in [`Accessibility::sites`].
+    #[serde(skip)]
+    listed: usize,
     /// Pairs by commune, built on the first [`Engine::explain`].
     #[serde(skip)]
     by_commune: OnceLock<ByCommune>,
@@ -286,6 +290,11 @@ impl Accessibility {
         self.sites
             .binary_search_by_key(&Some(facility), |s| s.facility)
             .ok()
+    }
+
+    /// The site of the `i`th structure of the planner's list the run used.
+    pub fn site_of_listed(&self, i: usize) -> Option<usize> {
+        (i < self.listed).then_some(i)
     }
 
     /// How the pair costs were measured.
@@ -365,6 +374,8 @@ struct SiteIn<'a> {
     code: Option<&'a InseeCode>,
     facility: Option<usize>,
     commune: Option<usize>,
+    /// Position in the planner's list ([`ListIndex::sites`]).
+    listed: Option<usize>,
     /// `None`: unknown supply.
     raw: Option<f64>,
 }
@@ -458,42 +469,68 @@ impl Engine {
         })
     }
 
-    /// The supply sites of a source.
-    fn supply_sites(
-        &self,
+    /// The supply sites of a source: with a planner's list of the source's kind, the
+    /// list's sites first (in list order), then the build's unless the list is used
+    /// alone.
+    fn supply_sites<'a>(
+        &'a self,
         profile: &Profile,
         source: &SupplySource,
-    ) -> Result<Vec<SiteIn<'_>>, FcaError> {
+        list: Option<(&'a ListIndex, FacilityChoice)>,
+    ) -> Result<Vec<SiteIn<'a>>, FcaError> {
         let mut sites = Vec::new();
         match source {
             SupplySource::Facilities { kind, per_site } => {
-                let Some(ki) = self.kinds.get(kind) else {
+                let supply_of = |capacity: Option<f64>| match per_site {
+                    Supply::Sites => Some(1.0),
+                    Supply::Capacity => capacity.filter(|c| c.is_finite() && *c >= 0.0),
+                };
+                if let Some((list, _)) = list {
+                    for ((i, s), zone) in list.sites.iter().enumerate().zip(list.zones()) {
+                        sites.push(SiteIn {
+                            point: s.point,
+                            zone,
+                            code: s.commune.map(|c| &self.data.communes[c].code),
+                            facility: None,
+                            commune: None,
+                            listed: Some(i),
+                            raw: supply_of(s.capacity),
+                        });
+                    }
+                }
+                let official = list.is_none_or(|(_, c)| c != FacilityChoice::List);
+                let ki = self.kinds.get(kind).filter(|_| official);
+                if let Some(ki) = ki {
+                    for (hit, &fi) in ki.facilities.iter().enumerate() {
+                        let f = &self.data.facilities[fi];
+                        sites.push(SiteIn {
+                            point: ki.points[hit],
+                            zone: ki.zones[hit],
+                            code: f.commune.as_ref(),
+                            facility: Some(fi),
+                            commune: None,
+                            listed: None,
+                            raw: supply_of(f.capacity),
+                        });
+                    }
+                }
+                if sites.is_empty() {
                     return Err(FcaError::NoSites {
                         profile: profile.id.clone(),
-                        reason: format!("no facility of kind {kind} in the data set"),
-                    });
-                };
-                for (hit, &fi) in ki.facilities.iter().enumerate() {
-                    let f = &self.data.facilities[fi];
-                    let raw = match per_site {
-                        Supply::Sites => Some(1.0),
-                        Supply::Capacity => f.capacity.filter(|c| c.is_finite() && *c >= 0.0),
-                    };
-                    sites.push(SiteIn {
-                        point: ki.points[hit],
-                        zone: ki.zones[hit],
-                        code: f.commune.as_ref(),
-                        facility: Some(fi),
-                        commune: None,
-                        raw,
+                        reason: match list {
+                            Some(_) if !official => {
+                                format!("the list has no structure of kind {kind}")
+                            }
+                            _ => format!("no facility of kind {kind} in the data set"),
+                        },
                     });
                 }
                 if sites.iter().all(|s| s.raw.is_none()) {
                     return Err(FcaError::NoSites {
                         profile: profile.id.clone(),
                         reason: format!(
-                            "none of the {} facilities of kind {kind} has a capacity: use the supply choice \"sites\"",
-                            ki.facilities.len()
+                            "none of the {} structures of kind {kind} has a capacity: use the supply choice \"sites\"",
+                            sites.len()
                         ),
                     });
                 }
@@ -523,6 +560,7 @@ impl Engine {
                             code: Some(&commune.code),
                             facility: None,
                             commune: Some(c),
+                            listed: None,
                             raw: Some(v),
                         });
                     }
@@ -558,6 +596,24 @@ impl Engine {
         model: DistanceModel,
         matrix: Option<&TravelMatrix>,
     ) -> Result<Accessibility, FcaError> {
+        self.accessibility_with_list(profile, supply, demand, model, matrix, None)
+    }
+
+    /// [`Engine::accessibility`] with a planner's list of the profile's supply kind:
+    /// its sites are supply (first, in list order: [`Accessibility::site_of_listed`])
+    /// beside the build's (`both`) or alone (`list`), each with its capacity or 1 as
+    /// the profile counts. Where the structures used do not speak (with `list`, outside
+    /// the list's territory) a commune has no value ("non couvert"). A profile whose
+    /// supply is not the list's kind ignores the list.
+    pub fn accessibility_with_list(
+        &self,
+        profile: &Profile,
+        supply: Option<Supply>,
+        demand: Option<Demand>,
+        model: DistanceModel,
+        matrix: Option<&TravelMatrix>,
+        list: Option<(&ListIndex, FacilityChoice)>,
+    ) -> Result<Accessibility, FcaError> {
         profile.validate()?;
         let measure = measure_for(profile, model, matrix)?;
         let source = match (&profile.supply, supply) {
@@ -582,7 +638,8 @@ impl Engine {
             .map(|(d, p)| p.and(*d))
             .collect();
         let uncounted = self.uncounted_demand(&demand_values);
-        let inputs = self.supply_sites(profile, &source)?;
+        let list = list.filter(|(_, choice)| *choice != FacilityChoice::Official);
+        let inputs = self.supply_sites(profile, &source, list)?;
         let radius = self.search_radius_m(profile, measure);
         let communes = &self.data.communes;
         let weights: Vec<f64> = profile.steps.iter().map(|s| s.weight).collect();
@@ -679,13 +736,16 @@ impl Engine {
             } else if demand_sum <= 0.0 {
                 counts.sites_without_demand += 1;
             }
-            let (id, name) = match (site.facility, site.commune) {
-                (Some(f), _) => (
+            let (id, name) = match (site.listed.zip(list), site.facility, site.commune) {
+                (Some((i, (list, _))), _, _) => {
+                    (list.sites[i].id.clone(), list.sites[i].name.clone())
+                }
+                (None, Some(f), _) => (
                     self.data.facilities[f].id.clone(),
                     self.data.facilities[f].name.clone(),
                 ),
-                (None, Some(c)) => (communes[c].code.to_string(), communes[c].name.clone()),
-                (None, None) => (String::new(), String::new()),
+                (None, None, Some(c)) => (communes[c].code.to_string(), communes[c].name.clone()),
+                (None, None, None) => (String::new(), String::new()),
             };
             sites.push(Site {
                 id,
@@ -735,7 +795,10 @@ impl Engine {
                 Some(Missing::new(MissingReason::NoReferencePoint))
             } else if demand_values[c].is_none() {
                 Some(Missing::new(MissingReason::NoDemand))
-            } else if scope_kind.is_some_and(|k| !self.data.in_scope(k, c)) {
+            } else if scope_kind.is_some_and(|k| match list {
+                Some((list, choice)) => !self.speaks(k, list, choice, c),
+                None => !self.data.in_scope(k, c),
+            }) {
                 counts.communes_out_of_scope += 1;
                 Some(Missing::new(MissingReason::OutOfScope))
             } else if let Some(m) = unknowns[c].missing() {
@@ -802,6 +865,7 @@ impl Engine {
             pairs,
             site_offsets,
             measure_kind: measure,
+            listed: inputs.iter().filter(|s| s.listed.is_some()).count(),
             by_commune: OnceLock::new(),
         };
         Ok(acc)
