@@ -13,7 +13,10 @@ use std::path::PathBuf;
 
 use careaccess::analysis::change::Change;
 use careaccess::analysis::coverage::Threshold;
+use careaccess::analysis::listed::{FacilityChoice, ListIndex, ListSite};
+use careaccess::analysis::scenario::Before;
 use careaccess::analysis::{DistanceModel, Engine};
+use careaccess::geodesy::GeoPoint;
 use careaccess::import::profiles::builtin_profiles;
 use careaccess::model::{Demand, Kind, StepUnit, Supply};
 use careaccess::store::{LoadOptions, load};
@@ -150,7 +153,81 @@ fn scenario(c: &mut Criterion) {
             })
         });
     }
+    scenario_with_list(&engine, &profiles, &add, &mut group);
     group.finish();
+}
+
+/// What `POST /scenarios` with `facilities=both&list=<id>` computes beyond a plain
+/// scenario: every commune's nearest with a 6-row MSP list of the Thouarsais (complete
+/// for the Deux-Sèvres), the scenario from it, the `msp` profile run with the list and
+/// its deltas.
+fn scenario_with_list(
+    engine: &Engine,
+    profiles: &std::collections::BTreeMap<String, careaccess::model::Profile>,
+    add: &[Change],
+    group: &mut criterion::BenchmarkGroup<'_, criterion::measurement::WallTime>,
+) {
+    let kind = Kind::Msp;
+    let (Some(profile), Some(_)) = (profiles.get("msp"), engine.kinds.get(&kind)) else {
+        return;
+    };
+    let sites: Vec<ListSite> = [
+        (-0.2148, 46.9755),
+        (-0.2375, 46.8866),
+        (-0.0786, 46.9485),
+        (-0.2740, 47.0530),
+        (-0.2050, 46.9700),
+        (-0.1140, 46.8960),
+    ]
+    .iter()
+    .enumerate()
+    .map(|(i, &(lon, lat))| ListSite {
+        row: i,
+        id: format!("liste:bench:{}", i + 2),
+        name: format!("MSP {i}"),
+        kind: kind.clone(),
+        point: GeoPoint::new(lon, lat),
+        commune: None,
+        capacity: Some(6.0),
+    })
+    .collect();
+    let scope: Vec<usize> = (0..engine.data.communes.len())
+        .filter(|&c| engine.data.communes[c].departement == "79")
+        .collect();
+    let official = engine.nearest_per_commune(&kind, DistanceModel::Straight, None);
+    let all: Vec<usize> = (0..engine.data.communes.len()).collect();
+    let choice = FacilityChoice::Both;
+    let run = || {
+        let list = ListIndex::new(engine, &kind, &sites, &scope);
+        let (nearest, listed) =
+            engine.nearest_per_commune_with_list(&kind, &official, &list, choice, &all);
+        let before = Before {
+            nearest: &nearest,
+            list: Some((&list, choice, &listed)),
+        };
+        let r = engine.scenario_from(
+            &kind,
+            add,
+            DistanceModel::Straight,
+            Threshold::Km(10.0),
+            before,
+        );
+        let acc = engine.accessibility_with_list(
+            profile,
+            None,
+            None,
+            DistanceModel::Straight,
+            None,
+            Some((&list, choice)),
+        );
+        let delta = acc.ok().map(|acc| {
+            engine.scenario_accessibility_with_list(&kind, add, &acc, None, Some((&list, choice)))
+        });
+        (r, delta)
+    };
+    group.bench_function("msp, planner's list (both) + accessibility", |b| {
+        b.iter(|| black_box(run()))
+    });
 }
 
 /// National 2SFCA over every EHPAD with the `ehpad` profile's 20 km catchment, pair
