@@ -66,9 +66,30 @@ fn write_op(summary: &str, parameters: Vec<Value>, ok: Value) -> Value {
     })
 }
 
+/// A write: counted against the token's writes per minute (429 over them, with
+/// `Retry-After`).
+fn limited(mut o: Value) -> Value {
+    if let Some(r) = o["responses"].as_object_mut() {
+        r.insert(
+            "429".to_owned(),
+            json!({ "$ref": "#/components/responses/Problem" }),
+        );
+    }
+    o
+}
+
+/// `DELETE` of a saved object: 204.
+fn delete_op(summary: &str, parameters: Vec<Value>) -> Value {
+    limited(write_op(
+        summary,
+        parameters,
+        json!({ "description": "Deleted" }),
+    ))
+}
+
 /// A write with a JSON body (schema `schema` of the components).
 fn body_op(summary: &str, parameters: Vec<Value>, schema: &str, status: &str, ok: Value) -> Value {
-    let mut o = write_op(summary, parameters, ok.clone());
+    let mut o = limited(write_op(summary, parameters, ok.clone()));
     o["requestBody"] = json!({ "required": true, "content": { "application/json": {
         "schema": { "$ref": format!("#/components/schemas/{schema}") } } } });
     if let Some(r) = o["responses"].as_object_mut() {
@@ -265,7 +286,7 @@ pub fn document_for(base: &str, st: &AppState) -> Value {
             "/saved-scenarios/{id}": {
                 "get": op("A saved scenario (no token): the request, the result as computed on the build it was saved on, and `current`, the result on the build served when it differs, with a note", "Saved work", vec![path("id", "Saved scenario id")], ok_json("Saved scenario")),
                 "patch": body_op("Rename or re-describe a saved scenario (its author or an admin)", vec![path("id", "Saved scenario id")], "Rename", "200", ok_json("Saved scenario")),
-                "delete": write_op("Delete a saved scenario (its author or an admin)", vec![path("id", "Saved scenario id")], json!({ "description": "Deleted" }))
+                "delete": delete_op("Delete a saved scenario (its author or an admin)", vec![path("id", "Saved scenario id")])
             },
             "/perimeters": {
                 "get": op("The public perimeters and, with a token, the caller's own (all for an admin); `may_change` says which the caller may rename or delete", "Saved work", vec![], ok_json("perimeters")),
@@ -274,7 +295,7 @@ pub fn document_for(base: &str, st: &AppState) -> Value {
             "/perimeters/{id}": {
                 "get": op("A saved perimeter (no token)", "Saved work", vec![path("id", "Perimeter id")], ok_json("Perimeter")),
                 "patch": body_op("Rename, re-describe or publish (`public`) a perimeter (its author or an admin)", vec![path("id", "Perimeter id")], "Rename", "200", ok_json("Perimeter")),
-                "delete": write_op("Delete a perimeter (its author or an admin)", vec![path("id", "Perimeter id")], json!({ "description": "Deleted" }))
+                "delete": delete_op("Delete a perimeter (its author or an admin)", vec![path("id", "Perimeter id")])
             },
             "/audit": { "get": write_op("Every write, newest first: who, when, what (admins)", params(super::auth::AUDIT_PARAMS, &served), ok_json("entries")) }
         },
@@ -306,7 +327,7 @@ pub fn document_for(base: &str, st: &AppState) -> Value {
                     "description": {"type": "string", "maxLength": super::saved::MAX_DESCRIPTION_CHARS},
                     "public": {"type": "boolean", "description": "Perimeters only: listed for everyone"} } }
             },
-            "securitySchemes": { "bearer": { "type": "http", "scheme": "bearer", "description": "A token from `careaccess tokens create`" } }
+            "securitySchemes": { "bearer": { "type": "http", "scheme": "bearer", "description": "A token from `careaccess tokens create`; its writes are counted per minute, for all the servers together (CAREACCESS_WRITES_PER_MINUTE, 60 by default): over them, 429 with Retry-After" } }
         }
     });
     // One explicit items path per collection, listing its properties as query
@@ -396,14 +417,14 @@ fn layer_paths(served: &Served) -> Vec<(&'static str, Value)> {
         (
             "/layers/preview",
             json!({
-                "post": body_op("Read a planner's list (CSV or GeoJSON) against the data served and report it: rows read, kept, skipped with line and reason (no_position, unknown_commune, bad_coordinates, outside_france, unknown_kind, bad_capacity, duplicate…), and the kept rows normalised (position from coordinates or the commune's reference point). Nothing is stored. Rate-limited per token (429 with Retry-After)", vec![], "LayerUpload", "200", ok_json("report, rows, stored: false"))
+                "post": body_op("Read a planner's list (CSV or GeoJSON) against the data served and report it: rows read, kept, skipped with line and reason (no_position, unknown_commune, bad_coordinates, outside_france, unknown_kind, bad_capacity, duplicate…), and the kept rows normalised (position from coordinates or the commune's reference point). Nothing is stored. Counted as a write (429 over the token's writes per minute)", vec![], "LayerUpload", "200", ok_json("report, rows, stored: false"))
             }),
         ),
         (
             "/layers",
             json!({
                 "get": op("Planners' lists: the public ones and, with a token, the caller's private ones (an admin's: all)", "Saved work", vec![], ok_json("layers: id, name, author, dates, kinds, scope, report, legend, items_url")),
-                "post": body_op("Save a planner's list: the preview's body plus name, description, visibility and scope (required: the territory it is complete for — outside, results say the list does not cover the commune). The list and its kept rows are stored in one transaction; at most 50 lists per token (409), rate-limited per token (429)", vec![], "Layer", "201", ok_json("id, url, report, legend"))
+                "post": body_op("Save a planner's list: the preview's body plus name, description, visibility and scope (required: the territory it is complete for — outside, results say the list does not cover the commune). The list and its kept rows are stored in one transaction; at most 50 lists per token (409)", vec![], "Layer", "201", ok_json("id, url, report, legend"))
             }),
         ),
         (
@@ -411,7 +432,7 @@ fn layer_paths(served: &Served) -> Vec<(&'static str, Value)> {
             json!({
                 "get": op("A list's metadata: name, author, dates, kinds, scope, report (a private list: its author or an admin only)", "Saved work", vec![path("id", "List id")], ok_json("List")),
                 "patch": body_op("Rename, re-describe or change the visibility of a list (its author or an admin)", vec![path("id", "List id")], "LayerPatch", "200", ok_json("List")),
-                "delete": write_op("Delete a list and its rows (its author or an admin)", vec![path("id", "List id")], json!({ "description": "Deleted" }))
+                "delete": delete_op("Delete a list and its rows (its author or an admin)", vec![path("id", "List id")])
             }),
         ),
         (
