@@ -1214,6 +1214,96 @@ async fn drawn_perimeters_and_the_ogc_collection_keep_private_ones_private() {
                 .iter()
                 .any(|l| l["rel"] == "next")
         );
+        // Filters by property, kept by the page links; a value of the wrong type is a 400.
+        let by = |q: &str| {
+            let s = s.clone();
+            let uri = format!("{items}?{q}");
+            async move { call(&s, "GET", &uri, None, None).await.ok(200) }
+        };
+        let bobs = by("author=Bob").await;
+        assert_eq!(bobs["numberMatched"], 1, "{}: {bobs}", b.name);
+        assert_eq!(bobs["features"][0]["id"], lid);
+        let drawn = by("public=true&geometry_source=dessin").await;
+        assert_eq!(drawn["numberMatched"], 1);
+        assert_eq!(drawn["features"][0]["id"], id.as_str());
+        assert_eq!(by("communes=2").await["numberMatched"], 1);
+        assert_eq!(by("author=Carole").await["numberMatched"], 0);
+        let paged = by("public=true&limit=1").await;
+        assert_eq!(paged["numberMatched"], 2);
+        let next = paged["links"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|l| l["rel"] == "next")
+            .unwrap()["href"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+        assert!(
+            next.contains("public=true") && next.contains("offset=1"),
+            "{next}"
+        );
+        call(&s, "GET", &format!("{items}?public=oui"), None, None)
+            .await
+            .problem(400, &["`public`", "true or false"]);
+        call(&s, "GET", &format!("{items}?author=A&author=B"), None, None)
+            .await
+            .problem(400, &["`author`", "more than once"]);
+
+        // The collection is counted by the store as its items are listed, for each caller.
+        for who in [None, a, bo, ad] {
+            let c = call(&s, "GET", "/collections/perimeters", who, None)
+                .await
+                .ok(200);
+            let listed = call(&s, "GET", items, who, None).await.ok(200);
+            assert_eq!(c["numberOfFeatures"], listed["numberMatched"], "{}", b.name);
+        }
+
+        // Queryables and schemas (OGC API – Features Parts 3 and 5), linked from the
+        // collection, list the properties the features carry, in their order.
+        let c = call(&s, "GET", "/collections/perimeters", None, None)
+            .await
+            .ok(200);
+        let carried: Vec<String> = f["properties"]
+            .as_object()
+            .unwrap()
+            .keys()
+            .cloned()
+            .collect();
+        for path in ["queryables", "schema", "schema/geojson"] {
+            let url = format!("/collections/perimeters/{path}");
+            assert!(
+                c["links"].as_array().unwrap().iter().any(|l| l["href"]
+                    .as_str()
+                    .unwrap()
+                    .ends_with(&url)
+                    && l["type"] == "application/schema+json"),
+                "{url} not linked: {c}"
+            );
+            let r = call(&s, "GET", &url, None, None).await;
+            assert_eq!(r.media, "application/schema+json", "{url}");
+            let doc = r.ok(200);
+            assert_eq!(doc["type"], "object");
+            assert!(doc["$id"].as_str().unwrap().ends_with(&url), "{doc}");
+            let props = if path == "schema/geojson" {
+                &doc["properties"]["properties"]["properties"]
+            } else {
+                &doc["properties"]
+            };
+            let mut names: Vec<String> = props.as_object().unwrap().keys().cloned().collect();
+            if path == "schema" {
+                assert_eq!(props["geometry"]["x-ogc-role"], "primary-geometry");
+                names.retain(|n| n != "geometry");
+            }
+            let (mut sorted, mut want) = (names.clone(), carried.clone());
+            sorted.sort();
+            want.sort();
+            assert_eq!(sorted, want, "{url}");
+            assert_eq!(props["public"]["type"], "boolean", "{url}");
+            assert_eq!(props["population"]["type"], "integer", "{url}");
+            assert_eq!(props["author"]["type"], "string", "{url}");
+        }
+
         // Deleted: gone from the collection.
         call(&s, "DELETE", &format!("/perimeters/{lid}"), bo, None)
             .await
@@ -1223,6 +1313,66 @@ async fn drawn_perimeters_and_the_ogc_collection_keep_private_ones_private() {
             .problem(404, &[]);
         s.db.as_ref().unwrap().close().await;
     }
+}
+
+/// GDAL's OGC API – Features driver reads the perimeters' collection of a server: the
+/// public perimeters, drawn or listed, their columns typed by the collection's schema,
+/// and a `-where` on a property (sent to the server as a filter).
+#[test]
+fn gdal_reads_the_perimeters_collection() {
+    if !crate::server::has_gdal() {
+        return;
+    }
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let b = rt.block_on(backends()).remove(0);
+    let Target::Sqlite(path) = &b.target else {
+        unreachable!("the first store is SQLite")
+    };
+    rt.block_on(async {
+        let db = Db::open(&b.target).await.unwrap();
+        let alice = db
+            .create_token("Alice", Role::Planner)
+            .await
+            .unwrap()
+            .secret;
+        let bob = db.create_token("Bob", Role::Planner).await.unwrap().secret;
+        let s = service(mini().data(), db).await;
+        let square = square_around(&s, "79329", 0.01);
+        for (token, body) in [
+            (
+                &alice,
+                json!({"name": "Autour de Thouars", "geometry": square, "public": true}),
+            ),
+            (
+                &bob,
+                json!({"name": "Liste", "communes": ["79329", "79014"], "public": true}),
+            ),
+            (&bob, json!({"name": "Privé", "communes": ["79329"]})),
+        ] {
+            call(&s, "POST", "/perimeters", Some(token), Some(body))
+                .await
+                .ok(201);
+        }
+        s.db.as_ref().unwrap().close().await;
+    });
+    let url = format!("sqlite://{}", path.display());
+    let server =
+        crate::server::Server::start_with(mini().data(), &[("CAREACCESS_DATABASE_URL", &url)]);
+    let source = format!("OAPIF:{}", server.url);
+    let all = crate::gis::ogr2ogr(&source, "perimeters", &[]);
+    assert_eq!(crate::gis::feature_count(&all), 2, "{all}");
+    for column in [
+        "name: String",
+        "author: String",
+        "public: Integer(Boolean)",
+        "communes: Integer",
+        "population: Integer",
+        "geometry_source: String",
+    ] {
+        assert!(all.contains(column), "{column} not in {all}");
+    }
+    let bobs = crate::gis::ogr2ogr(&source, "perimeters", &["-where", "author = 'Bob'"]);
+    assert_eq!(crate::gis::feature_count(&bobs), 1, "{bobs}");
 }
 
 #[tokio::test]

@@ -347,6 +347,18 @@ pub fn app(service: Arc<Service>) -> Router {
         // The OGC collection of user perimeters, read from the store (before the build's
         // `/collections/{id}…`: a static segment wins).
         .route("/collections/perimeters", get(user_perimeters::collection))
+        .route(
+            "/collections/perimeters/queryables",
+            get(user_perimeters::queryables),
+        )
+        .route(
+            "/collections/perimeters/schema",
+            get(user_perimeters::schema),
+        )
+        .route(
+            "/collections/perimeters/schema/geojson",
+            get(user_perimeters::feature_schema),
+        )
         .route("/collections/perimeters/items", get(user_perimeters::items))
         .route(
             "/collections/perimeters/items/{id}",

@@ -367,6 +367,19 @@ pub fn document_for(base: &str, st: &AppState) -> Value {
     ) });
     if let Some(paths) = doc["paths"].as_object_mut() {
         // The store's collection of user perimeters (super::user_perimeters).
+        let mut perimeter_params = params(super::user_perimeters::ITEMS_PARAMS, &served);
+        perimeter_params.extend(super::user_perimeters::PROPERTIES.iter().map(
+            |&(name, ty, description)| {
+                query(
+                    name,
+                    &format!(
+                        "Keeps the perimeters whose `{name}` equals the value ({description})"
+                    ),
+                    json!({ "type": features::json_type_of(ty) }),
+                    false,
+                )
+            },
+        ));
         let geojson = |d: &str| json!({ "description": d, "content": { "application/geo+json": { "schema": { "type": "object" } } } });
         paths.insert(
             "/collections/perimeters".into(),
@@ -374,8 +387,29 @@ pub fn document_for(base: &str, st: &AppState) -> Value {
         );
         paths.insert(
             "/collections/perimeters/items".into(),
-            json!({ "get": op("User perimeters as GeoJSON features, newest first: geometry = the drawn polygon, or the union of the member communes' outlines; properties name, author, created, communes, population", "OGC API – Features", params(super::user_perimeters::ITEMS_PARAMS, &served), geojson("Features (GeoJSON)")) }),
+            json!({ "get": op("User perimeters as GeoJSON features, newest first: geometry = the drawn polygon, or the union of the member communes' outlines; properties name, author, created, communes, population…, each a filter (`?author=…`)", "OGC API – Features", perimeter_params, geojson("Features (GeoJSON)")) }),
         );
+        for (path, what) in [
+            (
+                "queryables",
+                "Properties usable as `?name=value` filters (JSON Schema)",
+            ),
+            (
+                "schema",
+                "Schema of the features: every property with its type, and the geometry (JSON Schema, OGC API – Features Part 5)",
+            ),
+            (
+                "schema/geojson",
+                "Schema of one GeoJSON feature of the collection, its properties typed (the `describedby` schema GDAL and QGIS read)",
+            ),
+        ] {
+            paths.insert(
+                format!("/collections/perimeters/{path}"),
+                json!({ "get": op(&format!("User perimeters: {what}"), "OGC API – Features", vec![],
+                    json!({ "description": "JSON Schema",
+                            "content": { "application/schema+json": { "schema": { "type": "object" } } } })) }),
+            );
+        }
         paths.insert(
             "/collections/perimeters/items/{featureId}".into(),
             json!({ "get": op("One user perimeter (a private one only with its author's token)", "OGC API – Features", [vec![path("featureId", "Perimeter id")], params(super::user_perimeters::ITEM_PARAMS, &served)].concat(), geojson("Feature (GeoJSON)")) }),
