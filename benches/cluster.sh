@@ -122,9 +122,11 @@ export TOKEN
 # The replicas.
 PORTS=()
 for i in $(seq 1 "$REPLICAS"); do PORTS+=("$(free_port)"); done
+# One planner token writes thousands of scenarios a second: without the per-token write
+# limit (CAREACCESS_WRITES_PER_MINUTE), which would answer 429 after 60 a minute.
 start_replica() { # start_replica I
   local i=$1
-  CAREACCESS_TRUSTED_PROXY=1 "$BIN" --data-dir "$SCRATCH" serve --bind "127.0.0.1:${PORTS[$i]}" \
+  CAREACCESS_TRUSTED_PROXY=1 CAREACCESS_WRITES_PER_MINUTE=0 "$BIN" --data-dir "$SCRATCH" serve --bind "127.0.0.1:${PORTS[$i]}" \
     >>"$WORK/replica-$i.log" 2>&1 &
   PIDS[i]=$!
 }

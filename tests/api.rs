@@ -192,6 +192,9 @@ async fn conformance_and_openapi_describe_every_route() {
         "/collections/perimeters",
         "/collections/perimeters/items",
         "/collections/perimeters/items/{featureId}",
+        "/collections/perimeters/queryables",
+        "/collections/perimeters/schema",
+        "/collections/perimeters/schema/geojson",
     ] {
         assert!(doc["paths"][p].is_object(), "{p} not in /api");
     }

@@ -326,7 +326,7 @@ async fn downloads_serve_byte_ranges_with_validators() {
 }
 
 /// `ogr2ogr -f GPKG` of one layer; returns `ogrinfo -so` of the result.
-fn ogr2ogr(source: &str, layer: &str, options: &[&str]) -> String {
+pub(crate) fn ogr2ogr(source: &str, layer: &str, options: &[&str]) -> String {
     let tmp = tempfile::tempdir().unwrap();
     let gpkg = tmp.path().join("out.gpkg");
     let out = Command::new("ogr2ogr")
@@ -352,7 +352,7 @@ fn ogr2ogr(source: &str, layer: &str, options: &[&str]) -> String {
     String::from_utf8_lossy(&info.stdout).into_owned()
 }
 
-fn feature_count(info: &str) -> u64 {
+pub(crate) fn feature_count(info: &str) -> u64 {
     info.lines()
         .find_map(|l| l.trim().strip_prefix("Feature Count: "))
         .unwrap_or_else(|| panic!("no feature count in {info}"))

@@ -9,8 +9,9 @@ use std::sync::{Arc, OnceLock};
 
 use axum::body::Body;
 use axum::http::{Request, StatusCode, header};
+use careaccess::api::limits::Limits;
 use careaccess::api::{AppState, Service, app};
-use careaccess::db::{Db, Role, Target};
+use careaccess::db::{Db, Role, Target, WriteCount};
 use serde_json::{Value, json};
 use tower::ServiceExt;
 
@@ -87,6 +88,18 @@ pub(crate) async fn service(data: &Path, db: Db) -> Arc<Service> {
     let state = AppState::load(data).expect("the mini build loads");
     let web = Path::new(env!("CARGO_MANIFEST_DIR")).join("web");
     let mut s = Service::new(state, data, &web);
+    s.db = Some(db);
+    Arc::new(s)
+}
+
+/// A service on `db` whose tokens may write `per_minute` times a minute (0: no limit).
+pub(crate) async fn service_writing(data: &Path, db: Db, per_minute: u32) -> Arc<Service> {
+    let state = AppState::load(data).expect("the mini build loads");
+    let web = Path::new(env!("CARGO_MANIFEST_DIR")).join("web");
+    let mut s = Service::new(state, data, &web).with_limits(Limits {
+        writes_per_minute: per_minute,
+        ..Limits::default()
+    });
     s.db = Some(db);
     Arc::new(s)
 }
@@ -240,6 +253,269 @@ async fn a_write_sent_twice_with_its_idempotency_key_is_saved_once() {
         );
         let (st, v) = post_keyed(&s, alice, "a key", &body).await;
         assert_eq!(st, 400, "{v}");
+    }
+}
+
+/// Waits, if need be, for a minute to start, so that the next few seconds of writes are
+/// counted in one window of the write limit.
+async fn a_fresh_minute() {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap();
+    let into = now.as_secs() % 60;
+    if into > 45 {
+        tokio::time::sleep(std::time::Duration::from_secs(61 - into)).await;
+    }
+}
+
+/// A request to the app with a token: status, `Retry-After` and body.
+async fn send(
+    s: &Arc<Service>,
+    method: &str,
+    uri: &str,
+    token: &str,
+    body: Option<Value>,
+) -> (u16, Option<u64>, Value) {
+    let mut req = Request::builder()
+        .method(method)
+        .uri(uri)
+        .header(header::AUTHORIZATION, format!("Bearer {token}"));
+    let body = match body {
+        Some(v) => {
+            req = req.header(header::CONTENT_TYPE, "application/json");
+            Body::from(v.to_string())
+        }
+        None => Body::empty(),
+    };
+    let r = app(s.clone())
+        .oneshot(req.body(body).unwrap())
+        .await
+        .unwrap();
+    let status = r.status().as_u16();
+    let wait = r
+        .headers()
+        .get(header::RETRY_AFTER)
+        .map(|v| v.to_str().unwrap().parse().unwrap());
+    let bytes = axum::body::to_bytes(r.into_body(), usize::MAX)
+        .await
+        .unwrap();
+    let body = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
+    (status, wait, body)
+}
+
+/// The writes of a token per minute are counted in the store: two services on one store
+/// (two replicas) share the limit, over it every kind of write is a 429 with
+/// `Retry-After`; another token is not limited by them; admins are limited too.
+#[tokio::test]
+async fn the_write_limit_is_per_token_and_shared_by_the_servers_of_a_store() {
+    for b in backends().await {
+        let db = Db::open(&b.target).await.unwrap();
+        let alice = db
+            .create_token("Alice", Role::Planner)
+            .await
+            .unwrap()
+            .secret;
+        let bob = db.create_token("Bob", Role::Planner).await.unwrap().secret;
+        let admin = db.create_token("Admin", Role::Admin).await.unwrap().secret;
+        let one = service_writing(mini().data(), db, 3).await;
+        let two = service_writing(mini().data(), Db::open(&b.target).await.unwrap(), 3).await;
+        let preview = json!({ "format": "csv", "content": "nom;code_insee\nMSP;79329\n",
+            "columns": {"name": "nom", "insee": "code_insee"}, "kind": "msp" });
+        a_fresh_minute().await;
+
+        // Three writes of three kinds, across the two servers.
+        let (st, _, p) = send(
+            &one,
+            "POST",
+            "/perimeters",
+            &alice,
+            Some(json!({"name": "Thouars", "communes": ["79329"]})),
+        )
+        .await;
+        assert_eq!(st, 201, "{}: {p}", b.name);
+        let pid = p["id"].as_str().unwrap().to_owned();
+        let (st, _, v) = send(
+            &two,
+            "PATCH",
+            &format!("/perimeters/{pid}"),
+            &alice,
+            Some(json!({"name": "Thouars (ville)"})),
+        )
+        .await;
+        assert_eq!(st, 200, "{}: {v}", b.name);
+        let (st, _, v) = send(
+            &one,
+            "POST",
+            "/layers/preview",
+            &alice,
+            Some(preview.clone()),
+        )
+        .await;
+        assert_eq!(st, 200, "{}: {v}", b.name);
+
+        // The fourth, on either server and of any kind, is refused before anything is done.
+        let refused: [(&Arc<Service>, &str, String, Option<Value>); 10] = [
+            (
+                &two,
+                "POST",
+                "/saved-scenarios".into(),
+                Some(scenario_body("Airvault")),
+            ),
+            (
+                &one,
+                "PATCH",
+                "/saved-scenarios/0123".into(),
+                Some(json!({"name": "x"})),
+            ),
+            (&two, "DELETE", "/saved-scenarios/0123".into(), None),
+            (
+                &one,
+                "POST",
+                "/perimeters".into(),
+                Some(json!({"name": "x", "communes": ["79329"]})),
+            ),
+            (
+                &two,
+                "PATCH",
+                format!("/perimeters/{pid}"),
+                Some(json!({"public": true})),
+            ),
+            (&one, "DELETE", format!("/perimeters/{pid}"), None),
+            (&two, "POST", "/layers".into(), Some(preview.clone())),
+            (
+                &one,
+                "POST",
+                "/layers/preview".into(),
+                Some(preview.clone()),
+            ),
+            (
+                &two,
+                "PATCH",
+                "/layers/0123".into(),
+                Some(json!({"name": "x"})),
+            ),
+            (&one, "DELETE", "/layers/0123".into(), None),
+        ];
+        for (s, method, uri, body) in refused {
+            let (st, wait, v) = send(s, method, &uri, &alice, body).await;
+            assert_eq!(st, 429, "{}: {method} {uri}: {v}", b.name);
+            let wait = wait.expect("Retry-After");
+            assert!((1..=60).contains(&wait), "{wait}");
+            let detail = v["detail"].as_str().unwrap();
+            assert!(detail.contains("at most 3 a minute"), "{detail}");
+            assert!(!detail.contains("Alice"), "{detail}");
+        }
+        // Nothing refused was done: the perimeter is still there, private.
+        let p = call(&one, "GET", &format!("/perimeters/{pid}"), None, None)
+            .await
+            .ok(200);
+        assert_eq!(p["public"], false);
+        assert_eq!(p["name"], "Thouars (ville)");
+        // Reading is not writing.
+        call(&two, "GET", "/saved-scenarios", Some(&alice), None)
+            .await
+            .ok(200);
+        // Bob's writes are his own.
+        let (st, _, v) = send(
+            &two,
+            "POST",
+            "/perimeters",
+            &bob,
+            Some(json!({"name": "Airvault", "communes": ["79005"]})),
+        )
+        .await;
+        assert_eq!(st, 201, "{}: {v}", b.name);
+        // An admin is limited too.
+        for _ in 0..3 {
+            let (st, _, v) = send(&one, "DELETE", "/perimeters/0123", &admin, None).await;
+            assert_eq!(st, 404, "{v}");
+        }
+        let (st, wait, _) = send(&two, "DELETE", "/perimeters/0123", &admin, None).await;
+        assert_eq!((st, wait.is_some()), (429, true), "{}", b.name);
+        // A bad token is a 401, not a write counted.
+        let (st, _, _) = send(&one, "DELETE", "/perimeters/0123", "ca_wrong", None).await;
+        assert_eq!(st, 401);
+        one.db.as_ref().unwrap().close().await;
+        two.db.as_ref().unwrap().close().await;
+    }
+}
+
+/// `CAREACCESS_WRITES_PER_MINUTE=0`: no limit.
+#[tokio::test]
+async fn a_write_limit_of_zero_is_no_limit() {
+    for b in backends().await {
+        let db = Db::open(&b.target).await.unwrap();
+        let alice = db
+            .create_token("Alice", Role::Planner)
+            .await
+            .unwrap()
+            .secret;
+        let s = service_writing(mini().data(), db, 0).await;
+        for _ in 0..70 {
+            let (st, _, v) = send(&s, "DELETE", "/saved-scenarios/0123", &alice, None).await;
+            assert_eq!(st, 404, "{}: {v}", b.name);
+        }
+        s.db.as_ref().unwrap().close().await;
+    }
+}
+
+/// The count of a token's writes: per calendar minute, exact when writes come at once
+/// from two pools (two replicas), and the counts of past minutes deleted as minutes pass.
+#[tokio::test]
+async fn writes_are_counted_per_minute_atomically_and_old_counts_go() {
+    for b in backends().await {
+        let one = Db::open(&b.target).await.unwrap();
+        let two = Db::open(&b.target).await.unwrap();
+        let count = |writes, resets_in_secs| WriteCount {
+            writes,
+            resets_in_secs,
+        };
+        assert_eq!(one.count_write("t1", 6_000).await.unwrap(), count(1, 60));
+        assert_eq!(two.count_write("t1", 6_030).await.unwrap(), count(2, 30));
+        assert_eq!(one.count_write("t1", 6_059).await.unwrap(), count(3, 1));
+        assert_eq!(one.count_write("t2", 6_059).await.unwrap(), count(1, 1));
+        assert_eq!(two.count_write("t1", 6_060).await.unwrap(), count(1, 60));
+        // Forty writes at once through two pools: each counted once.
+        let mut at_once = tokio::task::JoinSet::new();
+        for i in 0..40 {
+            let db = if i % 2 == 0 { one.clone() } else { two.clone() };
+            at_once.spawn(async move { db.count_write("t3", 6_100).await.unwrap().writes });
+        }
+        let mut seen = Vec::new();
+        while let Some(n) = at_once.join_next().await {
+            seen.push(n.unwrap());
+        }
+        seen.sort_unstable();
+        assert_eq!(seen, (1..=40).collect::<Vec<i64>>(), "{}", b.name);
+        // Minutes later, the first write of a minute deletes all but the previous minute.
+        assert_eq!(one.count_write("t1", 6_300).await.unwrap(), count(1, 60));
+        let rows: Vec<(String, i64)> = match &b.target {
+            Target::Sqlite(path) => {
+                let pool = sqlx::SqlitePool::connect(&format!("sqlite://{}", path.display()))
+                    .await
+                    .unwrap();
+                let rows =
+                    sqlx::query_as("SELECT token_id, window_start FROM write_counts ORDER BY 1")
+                        .fetch_all(&pool)
+                        .await
+                        .unwrap();
+                pool.close().await;
+                rows
+            }
+            Target::Postgres(url) => {
+                let pool = sqlx::PgPool::connect(url).await.unwrap();
+                let rows =
+                    sqlx::query_as("SELECT token_id, window_start FROM write_counts ORDER BY 1")
+                        .fetch_all(&pool)
+                        .await
+                        .unwrap();
+                pool.close().await;
+                rows
+            }
+        };
+        assert_eq!(rows, vec![("t1".to_owned(), 6_300)], "{}", b.name);
+        one.close().await;
+        two.close().await;
     }
 }
 
@@ -938,6 +1214,96 @@ async fn drawn_perimeters_and_the_ogc_collection_keep_private_ones_private() {
                 .iter()
                 .any(|l| l["rel"] == "next")
         );
+        // Filters by property, kept by the page links; a value of the wrong type is a 400.
+        let by = |q: &str| {
+            let s = s.clone();
+            let uri = format!("{items}?{q}");
+            async move { call(&s, "GET", &uri, None, None).await.ok(200) }
+        };
+        let bobs = by("author=Bob").await;
+        assert_eq!(bobs["numberMatched"], 1, "{}: {bobs}", b.name);
+        assert_eq!(bobs["features"][0]["id"], lid);
+        let drawn = by("public=true&geometry_source=dessin").await;
+        assert_eq!(drawn["numberMatched"], 1);
+        assert_eq!(drawn["features"][0]["id"], id.as_str());
+        assert_eq!(by("communes=2").await["numberMatched"], 1);
+        assert_eq!(by("author=Carole").await["numberMatched"], 0);
+        let paged = by("public=true&limit=1").await;
+        assert_eq!(paged["numberMatched"], 2);
+        let next = paged["links"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|l| l["rel"] == "next")
+            .unwrap()["href"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+        assert!(
+            next.contains("public=true") && next.contains("offset=1"),
+            "{next}"
+        );
+        call(&s, "GET", &format!("{items}?public=oui"), None, None)
+            .await
+            .problem(400, &["`public`", "true or false"]);
+        call(&s, "GET", &format!("{items}?author=A&author=B"), None, None)
+            .await
+            .problem(400, &["`author`", "more than once"]);
+
+        // The collection is counted by the store as its items are listed, for each caller.
+        for who in [None, a, bo, ad] {
+            let c = call(&s, "GET", "/collections/perimeters", who, None)
+                .await
+                .ok(200);
+            let listed = call(&s, "GET", items, who, None).await.ok(200);
+            assert_eq!(c["numberOfFeatures"], listed["numberMatched"], "{}", b.name);
+        }
+
+        // Queryables and schemas (OGC API – Features Parts 3 and 5), linked from the
+        // collection, list the properties the features carry, in their order.
+        let c = call(&s, "GET", "/collections/perimeters", None, None)
+            .await
+            .ok(200);
+        let carried: Vec<String> = f["properties"]
+            .as_object()
+            .unwrap()
+            .keys()
+            .cloned()
+            .collect();
+        for path in ["queryables", "schema", "schema/geojson"] {
+            let url = format!("/collections/perimeters/{path}");
+            assert!(
+                c["links"].as_array().unwrap().iter().any(|l| l["href"]
+                    .as_str()
+                    .unwrap()
+                    .ends_with(&url)
+                    && l["type"] == "application/schema+json"),
+                "{url} not linked: {c}"
+            );
+            let r = call(&s, "GET", &url, None, None).await;
+            assert_eq!(r.media, "application/schema+json", "{url}");
+            let doc = r.ok(200);
+            assert_eq!(doc["type"], "object");
+            assert!(doc["$id"].as_str().unwrap().ends_with(&url), "{doc}");
+            let props = if path == "schema/geojson" {
+                &doc["properties"]["properties"]["properties"]
+            } else {
+                &doc["properties"]
+            };
+            let mut names: Vec<String> = props.as_object().unwrap().keys().cloned().collect();
+            if path == "schema" {
+                assert_eq!(props["geometry"]["x-ogc-role"], "primary-geometry");
+                names.retain(|n| n != "geometry");
+            }
+            let (mut sorted, mut want) = (names.clone(), carried.clone());
+            sorted.sort();
+            want.sort();
+            assert_eq!(sorted, want, "{url}");
+            assert_eq!(props["public"]["type"], "boolean", "{url}");
+            assert_eq!(props["population"]["type"], "integer", "{url}");
+            assert_eq!(props["author"]["type"], "string", "{url}");
+        }
+
         // Deleted: gone from the collection.
         call(&s, "DELETE", &format!("/perimeters/{lid}"), bo, None)
             .await
@@ -949,16 +1315,76 @@ async fn drawn_perimeters_and_the_ogc_collection_keep_private_ones_private() {
     }
 }
 
+/// GDAL's OGC API – Features driver reads the perimeters' collection of a server: the
+/// public perimeters, drawn or listed, their columns typed by the collection's schema,
+/// and a `-where` on a property (sent to the server as a filter).
+#[test]
+fn gdal_reads_the_perimeters_collection() {
+    if !crate::server::has_gdal() {
+        return;
+    }
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let b = rt.block_on(backends()).remove(0);
+    let Target::Sqlite(path) = &b.target else {
+        unreachable!("the first store is SQLite")
+    };
+    rt.block_on(async {
+        let db = Db::open(&b.target).await.unwrap();
+        let alice = db
+            .create_token("Alice", Role::Planner)
+            .await
+            .unwrap()
+            .secret;
+        let bob = db.create_token("Bob", Role::Planner).await.unwrap().secret;
+        let s = service(mini().data(), db).await;
+        let square = square_around(&s, "79329", 0.01);
+        for (token, body) in [
+            (
+                &alice,
+                json!({"name": "Autour de Thouars", "geometry": square, "public": true}),
+            ),
+            (
+                &bob,
+                json!({"name": "Liste", "communes": ["79329", "79014"], "public": true}),
+            ),
+            (&bob, json!({"name": "Privé", "communes": ["79329"]})),
+        ] {
+            call(&s, "POST", "/perimeters", Some(token), Some(body))
+                .await
+                .ok(201);
+        }
+        s.db.as_ref().unwrap().close().await;
+    });
+    let url = format!("sqlite://{}", path.display());
+    let server =
+        crate::server::Server::start_with(mini().data(), &[("CAREACCESS_DATABASE_URL", &url)]);
+    let source = format!("OAPIF:{}", server.url);
+    let all = crate::gis::ogr2ogr(&source, "perimeters", &[]);
+    assert_eq!(crate::gis::feature_count(&all), 2, "{all}");
+    for column in [
+        "name: String",
+        "author: String",
+        "public: Integer(Boolean)",
+        "communes: Integer",
+        "population: Integer",
+        "geometry_source: String",
+    ] {
+        assert!(all.contains(column), "{column} not in {all}");
+    }
+    let bobs = crate::gis::ogr2ogr(&source, "perimeters", &["-where", "author = 'Bob'"]);
+    assert_eq!(crate::gis::feature_count(&bobs), 1, "{bobs}");
+}
+
 #[tokio::test]
 async fn migrations_run_from_empty_and_again_and_a_backup_opens() {
     for b in backends().await {
         let db = Db::open(&b.target).await.unwrap();
-        assert_eq!(db.migrations().await.unwrap(), vec![1, 2, 3, 4]);
+        assert_eq!(db.migrations().await.unwrap(), vec![1, 2, 3, 4, 5]);
         let token = db.create_token("Alice", Role::Admin).await.unwrap();
         db.migrate().await.unwrap();
         db.close().await;
         let db = Db::open(&b.target).await.unwrap();
-        assert_eq!(db.migrations().await.unwrap(), vec![1, 2, 3, 4]);
+        assert_eq!(db.migrations().await.unwrap(), vec![1, 2, 3, 4, 5]);
         assert_eq!(
             db.caller(&token.secret).await.unwrap().unwrap().name,
             "Alice"
@@ -1077,9 +1503,13 @@ fn acknowledged_writes_survive_a_kill_9() {
             db.close().await;
             t.secret
         });
+        // A burst of writes on purpose: without the per-token write limit.
         let server = crate::server::Server::start_with(
             mini().data(),
-            &[("CAREACCESS_DATABASE_URL", url.as_str())],
+            &[
+                ("CAREACCESS_DATABASE_URL", url.as_str()),
+                ("CAREACCESS_WRITES_PER_MINUTE", "0"),
+            ],
         );
         let port: u16 = server.url.rsplit(':').next().unwrap().parse().unwrap();
         let acked = Arc::new(std::sync::Mutex::new(Vec::<(String, String)>::new()));

@@ -2,9 +2,11 @@
 //! ([`crate::db`]), and the audit of writes that admins read (`GET /audit`).
 //!
 //! Reading needs nothing; every write needs `Authorization: Bearer <token>` (the scheme
-//! in any case) of a token made by `careaccess tokens create`.
+//! in any case) of a token made by `careaccess tokens create`, and is counted against the
+//! token's writes per minute ([`writer`]).
 
 use std::sync::Arc;
+use std::time::{SystemTime, UNIX_EPOCH};
 
 use axum::extract::{RawQuery, State};
 use axum::http::{HeaderMap, StatusCode, header};
@@ -80,6 +82,35 @@ pub async fn caller(service: &Service, headers: &HeaderMap) -> ApiResult<Caller>
             "unknown or revoked token in `Authorization: Bearer <token>`",
         )
     })
+}
+
+/// The caller of a write, counted against the per-token write limit
+/// ([`super::limits::Limits::writes_per_minute`], kept in the store so that every replica
+/// counts the same writes): 401 as [`caller`], 429 with `Retry-After` (the seconds to the
+/// next minute) over the limit. Every write handler calls it before writing.
+pub async fn writer(service: &Service, headers: &HeaderMap) -> ApiResult<Caller> {
+    let caller = caller(service, headers).await?;
+    let limit = service.limits.writes_per_minute;
+    if limit == 0 {
+        return Ok(caller);
+    }
+    let now = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_err(ApiError::internal)?
+        .as_secs();
+    let count = db(service)?.count_write(&caller.token_id, now).await?;
+    if count.writes > i64::from(limit) {
+        let wait = u32::try_from(count.resets_in_secs).unwrap_or(u32::MAX);
+        return Err(ApiError::new(
+            StatusCode::TOO_MANY_REQUESTS,
+            format!(
+                "too many writes with this token: at most {limit} a minute (CAREACCESS_WRITES_PER_MINUTE, \
+                 for all the servers together); retry in {wait} s"
+            ),
+        )
+        .retry_after(wait));
+    }
+    Ok(caller)
 }
 
 /// Most audit entries in one answer.

@@ -13,7 +13,7 @@ pub struct ApiError {
     /// The problem's `type` (a URI; `about:blank` when the status says it all), for
     /// clients that act on the kind of problem (the page reloads on a build gone).
     pub kind: &'static str,
-    /// `Retry-After` (seconds) of a 503 that is worth asking again.
+    /// `Retry-After` (seconds) of a 503 or a 429: when asking again is worth it.
     pub retry_after: Option<u32>,
 }
 

@@ -461,7 +461,12 @@ impl Serialize for GeoJsonPage<'_> {
 
 /// JSON Schema type of a column (queryables).
 pub fn json_type(c: &Column) -> &'static str {
-    match c.ty {
+    json_type_of(c.ty)
+}
+
+/// JSON Schema type of a column type.
+pub fn json_type_of(ty: ColType) -> &'static str {
+    match ty {
         ColType::Text => "string",
         ColType::Real => "number",
         ColType::Int => "integer",

@@ -419,6 +419,21 @@ impl FilterValue {
         })
     }
 
+    /// Does a JSON property value hold this value (as [`FilterValue::matches`] a cell)?
+    pub fn matches_json(&self, value: &serde_json::Value) -> bool {
+        use serde_json::Value;
+        let cell = match value {
+            Value::String(s) => CellRef::Text(s),
+            Value::Bool(b) => CellRef::Bool(*b),
+            Value::Number(n) => match n.as_i64() {
+                Some(i) => CellRef::Int(i),
+                None => n.as_f64().map_or(CellRef::Null, CellRef::Real),
+            },
+            _ => CellRef::Null,
+        };
+        self.matches(cell)
+    }
+
     /// Does a cell hold this value? Numbers compare as numbers (`population=0` matches
     /// `0.0`); an empty cell matches nothing.
     pub fn matches(&self, cell: CellRef<'_>) -> bool {

@@ -8,12 +8,10 @@
 //! placed against the communes of the build served ([`ServedPlaces`]). A list is public
 //! or private to its author; a planner changes only their own, an admin all; every
 //! write is in the audit. Limits: the body size, the rows of a file, the lists of a
-//! token, and a per-token write rate (a token bucket per replica: 429 with
-//! `Retry-After`).
+//! token, and the writes per minute of a token, previews included, as every write's
+//! ([`super::auth::writer`]: 429 with `Retry-After`).
 
-use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
-use std::time::Instant;
+use std::sync::Arc;
 
 use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
@@ -31,7 +29,7 @@ use crate::import::planner_list::{ListColumns, ListError, ListFormat, ReadList, 
 use crate::model::{Facility, InseeCode, Kind, PositionQuality, RefPointSource};
 
 use super::Service;
-use super::auth::{bearer, caller, db};
+use super::auth::{bearer, caller, db, writer};
 use super::error::{ApiError, ApiResult};
 use super::limits::heavy;
 use super::ogc::{base_url, json_response};
@@ -52,73 +50,11 @@ pub const MAX_LAYER_BODY_BYTES: usize = 2 * MAX_CONTENT_BYTES;
 pub const MAX_ROWS: u64 = 20_000;
 /// Most lists one token keeps.
 pub const MAX_LISTS_PER_TOKEN: i64 = 50;
-/// Writes (previews included) one token may make at once…
-pub const WRITE_BURST: u32 = 20;
-/// …and per minute after that.
-pub const WRITES_PER_MINUTE: u32 = 20;
 /// Rows of `/layers/{id}/items` by default, and at most.
 const DEFAULT_ITEMS: usize = 1_000;
 const MAX_ITEMS: usize = 10_000;
 /// Commune reference points looked at to find the polygon holding a point.
 const CANDIDATE_COMMUNES: usize = 24;
-
-// ------------------------------------------------------------------------ rate limit
-
-/// A token bucket per token, in memory (one per replica: a limit per server, not a
-/// global one).
-#[derive(Debug)]
-pub struct RateLimiter {
-    burst: f64,
-    per_second: f64,
-    buckets: Mutex<HashMap<String, (f64, Instant)>>,
-}
-
-impl Default for RateLimiter {
-    fn default() -> Self {
-        RateLimiter::new(WRITE_BURST, WRITES_PER_MINUTE)
-    }
-}
-
-impl RateLimiter {
-    pub fn new(burst: u32, per_minute: u32) -> Self {
-        RateLimiter {
-            burst: f64::from(burst.max(1)),
-            per_second: f64::from(per_minute.max(1)) / 60.0,
-            buckets: Mutex::new(HashMap::new()),
-        }
-    }
-
-    /// Takes one write for `key`, or says how many seconds to wait.
-    pub fn take(&self, key: &str) -> Result<(), u64> {
-        let now = Instant::now();
-        let mut buckets = self.buckets.lock().unwrap_or_else(|e| e.into_inner());
-        let (level, at) = buckets.entry(key.to_owned()).or_insert((self.burst, now));
-        *level = (*level + now.duration_since(*at).as_secs_f64() * self.per_second).min(self.burst);
-        *at = now;
-        if *level >= 1.0 {
-            *level -= 1.0;
-            Ok(())
-        } else {
-            Err(((1.0 - *level) / self.per_second).ceil().max(1.0) as u64)
-        }
-    }
-}
-
-/// 429 with `Retry-After` when the caller's bucket is empty.
-fn rate_limited(service: &Service, caller: &Caller) -> Option<Response> {
-    let wait = service.layer_writes.take(&caller.token_id).err()?;
-    let mut r = ApiError::new(
-        StatusCode::TOO_MANY_REQUESTS,
-        format!(
-            "too many writes of lists with this token (at most {WRITE_BURST} at once, then {WRITES_PER_MINUTE} a minute): retry in {wait} s"
-        ),
-    )
-    .into_response();
-    if let Ok(v) = HeaderValue::from_str(&wait.to_string()) {
-        r.headers_mut().insert(header::RETRY_AFTER, v);
-    }
-    Some(r)
-}
 
 // ------------------------------------------------------------------ the served places
 
@@ -348,10 +284,7 @@ pub async fn preview(
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> ApiResult<Response> {
-    let caller = caller(&service, &headers).await?;
-    if let Some(r) = rate_limited(&service, &caller) {
-        return Ok(r);
-    }
+    writer(&service, &headers).await?;
     let body = parse_body(&body_bytes(body)?)?;
     let st = service.state();
     let read = read(&service, st.clone(), body).await?;
@@ -430,10 +363,7 @@ pub async fn create(
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> ApiResult<Response> {
-    let caller = caller(&service, &headers).await?;
-    if let Some(r) = rate_limited(&service, &caller) {
-        return Ok(r);
-    }
+    let caller = writer(&service, &headers).await?;
     let mut body = parse_body(&body_bytes(body)?)?;
     let name = text_field(body.name.take(), "name", MAX_NAME_CHARS)?
         .filter(|n| !n.is_empty())
@@ -615,10 +545,7 @@ pub async fn update(
     Path(id): Path<String>,
     body: Result<Bytes, BytesRejection>,
 ) -> ApiResult<Response> {
-    let caller = caller(&service, &headers).await?;
-    if let Some(r) = rate_limited(&service, &caller) {
-        return Ok(r);
-    }
+    let caller = writer(&service, &headers).await?;
     let bytes = body_bytes(body)?;
     let mut m: Map<String, Value> = match serde_json::from_slice(&bytes) {
         Ok(Value::Object(m)) => m,
@@ -662,10 +589,7 @@ pub async fn delete(
     headers: HeaderMap,
     Path(id): Path<String>,
 ) -> ApiResult<Response> {
-    let caller = caller(&service, &headers).await?;
-    if let Some(r) = rate_limited(&service, &caller) {
-        return Ok(r);
-    }
+    let caller = writer(&service, &headers).await?;
     db(&service)?.delete_layer(&caller, &id).await?;
     Ok(StatusCode::NO_CONTENT.into_response())
 }

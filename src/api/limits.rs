@@ -1,5 +1,5 @@
-//! What one client may cost the service: the settings of the connection and request
-//! limits ([`Limits`], from `CAREACCESS_…` variables), the per-request deadline (504),
+//! What one client may cost the service: the settings of the connection, request and
+//! write limits ([`Limits`], from `CAREACCESS_…` variables), the per-request deadline (504),
 //! the bounded pool of heavy work ([`heavy`]: analyses, big pages, map layers run off the
 //! async workers, a few at a time, with a cancel flag that is set when the request is
 //! dropped), and the counters `/health` reports.
@@ -17,6 +17,10 @@ use crate::analysis::Cancel;
 
 use super::Service;
 use super::error::{ApiError, ApiResult};
+
+/// Default of [`Limits::writes_per_minute`]: a planner saving by hand never reaches it; a
+/// script looping over writes is slowed to one a second.
+pub const DEFAULT_WRITES_PER_MINUTE: u32 = 60;
 
 /// Connection and request limits; each has a default and a `CAREACCESS_…` variable.
 #[derive(Debug, Clone, PartialEq)]
@@ -42,6 +46,11 @@ pub struct Limits {
     /// `CAREACCESS_HEAVY_CONCURRENCY`: heavy requests (analyses, big pages, map layers)
     /// computed at once; the others wait their turn. Default: the number of cores.
     pub heavy_concurrency: usize,
+    /// `CAREACCESS_WRITES_PER_MINUTE`: writes (saved scenarios, perimeters, lists and
+    /// their previews) one token may make in a calendar minute, counted in the store so
+    /// that the replicas sharing it share the limit (checked with the token of every
+    /// write); over it, a 429. 0: no limit.
+    pub writes_per_minute: u32,
     /// `CAREACCESS_TEST_HEAVY_DELAY_MS`, for tests only: every heavy computation first
     /// waits this long (watching its cancel flag), so that a test can hang up or pass a
     /// deadline while work is under way. Zero (off) unless set.
@@ -59,6 +68,7 @@ impl Default for Limits {
             shutdown_grace: Duration::from_secs(10),
             max_connections: 512,
             heavy_concurrency: std::thread::available_parallelism().map_or(2, |n| n.get()),
+            writes_per_minute: DEFAULT_WRITES_PER_MINUTE,
             test_heavy_delay: Duration::ZERO,
         }
     }
@@ -101,6 +111,12 @@ impl Limits {
         secs("CAREACCESS_SHUTDOWN_GRACE", &mut l.shutdown_grace)?;
         count("CAREACCESS_MAX_CONNECTIONS", &mut l.max_connections)?;
         count("CAREACCESS_HEAVY_CONCURRENCY", &mut l.heavy_concurrency)?;
+        const WRITES: &str = "CAREACCESS_WRITES_PER_MINUTE";
+        if let Some(v) = var(WRITES).filter(|v| !v.trim().is_empty()) {
+            l.writes_per_minute = v.trim().parse().map_err(|_| {
+                format!("{WRITES}={v:?}: expected a whole number of writes, ≥ 0 (0: no limit)")
+            })?;
+        }
         if let Some(ms) = var("CAREACCESS_TEST_HEAVY_DELAY_MS") {
             let ms: u64 = ms
                 .trim()
@@ -286,6 +302,20 @@ pub fn mark_gzip(r: &mut Response, gzipped: bool) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_write_limit_reads_zero_as_none_and_refuses_words() {
+        let with = |v: &'static str| {
+            Limits::from_vars(move |n| (n == "CAREACCESS_WRITES_PER_MINUTE").then(|| v.into()))
+        };
+        assert_eq!(Limits::from_vars(|_| None).unwrap().writes_per_minute, 60);
+        assert_eq!(with("0").unwrap().writes_per_minute, 0);
+        assert_eq!(with(" 120 ").unwrap().writes_per_minute, 120);
+        for bad in ["-1", "many", "1.5"] {
+            let e = with(bad).unwrap_err();
+            assert!(e.contains("CAREACCESS_WRITES_PER_MINUTE"), "{e}");
+        }
+    }
 
     #[test]
     fn gzip_is_accepted_by_name_or_star_unless_refused() {

@@ -123,8 +123,6 @@ pub struct Service {
     pub admin_token: Option<String>,
     /// The store of saved work ([`crate::db`]); without one, saved-work routes answer 503.
     pub db: Option<Db>,
-    /// Per-token rate of writes of planners' lists ([`layers`]).
-    pub layer_writes: layers::RateLimiter,
     /// `CAREACCESS_BUILD_GRACE`: how long the previous build stays answerable after a
     /// reload, for pages that started on it ([`builds`]).
     pub build_grace: Duration,
@@ -189,7 +187,6 @@ impl Service {
             stats: Arc::default(),
             admin_token: None,
             db: None,
-            layer_writes: layers::RateLimiter::default(),
             build_grace: builds::DEFAULT_GRACE,
             history: builds::History::default(),
             reloading: tokio::sync::Mutex::new(()),
@@ -350,6 +347,18 @@ pub fn app(service: Arc<Service>) -> Router {
         // The OGC collection of user perimeters, read from the store (before the build's
         // `/collections/{id}…`: a static segment wins).
         .route("/collections/perimeters", get(user_perimeters::collection))
+        .route(
+            "/collections/perimeters/queryables",
+            get(user_perimeters::queryables),
+        )
+        .route(
+            "/collections/perimeters/schema",
+            get(user_perimeters::schema),
+        )
+        .route(
+            "/collections/perimeters/schema/geojson",
+            get(user_perimeters::feature_schema),
+        )
         .route("/collections/perimeters/items", get(user_perimeters::items))
         .route(
             "/collections/perimeters/items/{id}",

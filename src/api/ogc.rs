@@ -108,6 +108,33 @@ fn geometry_format(c: &Collection) -> &'static str {
     }
 }
 
+/// The links of a collection at `url` to its queryables and schemas.
+pub(super) fn schema_links(url: &str) -> [Value; 3] {
+    [
+        link(
+            format!("{url}/queryables"),
+            "http://www.opengis.net/def/rel/ogc/1.0/queryables",
+            "application/schema+json",
+            "Propriétés filtrables",
+        ),
+        // GDAL (OAPIF) types its columns from the first `describedby` JSON Schema, which
+        // it reads as the schema of a GeoJSON feature (GDAL 3.6 matches the relation as
+        // `describedBy` exactly; later versions ignore case).
+        link(
+            format!("{url}/schema/geojson"),
+            "describedBy",
+            "application/schema+json",
+            "Schéma d'un objet GeoJSON de la collection (JSON Schema : types de chaque propriété)",
+        ),
+        link(
+            format!("{url}/schema"),
+            "http://www.opengis.net/def/rel/ogc/1.0/schema",
+            "application/schema+json",
+            "Schéma des propriétés (OGC API – Features Part 5)",
+        ),
+    ]
+}
+
 fn collection_json(base: &str, c: &Collection) -> Value {
     let url = format!("{base}/collections/{}", c.id);
     let mut links = vec![
@@ -130,28 +157,8 @@ fn collection_json(base: &str, c: &Collection) -> Value {
             "application/flatgeobuf",
             "Objets (FlatGeobuf)",
         ),
-        link(
-            format!("{url}/queryables"),
-            "http://www.opengis.net/def/rel/ogc/1.0/queryables",
-            "application/schema+json",
-            "Propriétés filtrables",
-        ),
     ];
-    // GDAL (OAPIF) types its columns from the first `describedby` JSON Schema, which it
-    // reads as the schema of a GeoJSON feature (GDAL 3.6 matches the relation as
-    // `describedBy` exactly; later versions ignore case).
-    links.push(link(
-        format!("{url}/schema/geojson"),
-        "describedBy",
-        "application/schema+json",
-        "Schéma d'un objet GeoJSON de la collection (JSON Schema : types de chaque propriété)",
-    ));
-    links.push(link(
-        format!("{url}/schema"),
-        "http://www.opengis.net/def/rel/ogc/1.0/schema",
-        "application/schema+json",
-        "Schéma des propriétés (OGC API – Features Part 5)",
-    ));
+    links.extend(schema_links(&url));
     links.push(link(
         format!("{base}/download/{}.fgb", c.id),
         "enclosure",
@@ -221,33 +228,72 @@ pub async fn collection(
     ))
 }
 
-/// One JSON Schema per property, in column order (queryables and both schemas agree on
-/// names and types; any property may be null: a missing value stays missing).
+/// A property as the schemas describe it.
+pub(super) struct SchemaProperty<'a> {
+    pub(super) name: &'a str,
+    pub(super) title: &'a str,
+    /// JSON Schema type.
+    pub(super) ty: &'static str,
+}
+
+/// What the queryables and both schemas say of a collection (the build's, or the
+/// store's user perimeters): the same properties, in the order of the features'.
+pub(super) struct Described<'a> {
+    pub(super) id: &'a str,
+    pub(super) title: &'a str,
+    pub(super) description: String,
+    pub(super) properties: Vec<SchemaProperty<'a>>,
+    /// The property holding the features' ids, when one does.
+    pub(super) id_property: Option<&'a str>,
+    /// Part 5 `format` of the geometry.
+    pub(super) geometry_format: &'static str,
+}
+
+/// A build collection as its schemas describe it.
+fn described(c: &Collection) -> Described<'_> {
+    Described {
+        id: &c.id,
+        title: &c.title,
+        description: description(c),
+        properties: c
+            .info
+            .columns
+            .iter()
+            .map(|col| SchemaProperty {
+                name: &col.name,
+                title: col.description.as_deref().unwrap_or(&col.name),
+                ty: features::json_type(col),
+            })
+            .collect(),
+        id_property: Some(&c.id_column),
+        geometry_format: geometry_format(c),
+    }
+}
+
+/// One JSON Schema per property, in order (queryables and both schemas agree on names
+/// and types; any property may be null: a missing value stays missing).
 struct PropertySchemas<'a> {
-    c: &'a Collection,
-    /// Part 5 roles: the id column, and a `geometry` member.
+    d: &'a Described<'a>,
+    /// Part 5 roles: the id property, and a `geometry` member.
     roles: bool,
 }
 
 impl serde::Serialize for PropertySchemas<'_> {
     fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         use serde::ser::SerializeMap;
-        let c = self.c;
+        let d = self.d;
         let mut m = s.serialize_map(None)?;
-        for col in &c.info.columns {
-            let mut p = json!({
-                "title": col.description.clone().unwrap_or_else(|| col.name.clone()),
-                "type": features::json_type(col),
-            });
-            if self.roles && col.name == c.id_column {
-                p["x-ogc-role"] = json!("id");
+        for p in &d.properties {
+            let mut schema = json!({ "title": p.title, "type": p.ty });
+            if self.roles && d.id_property == Some(p.name) {
+                schema["x-ogc-role"] = json!("id");
             }
-            m.serialize_entry(&col.name, &p)?;
+            m.serialize_entry(p.name, &schema)?;
         }
         if self.roles {
             m.serialize_entry(
                 "geometry",
-                &json!({ "x-ogc-role": "primary-geometry", "format": geometry_format(c) }),
+                &json!({ "x-ogc-role": "primary-geometry", "format": d.geometry_format }),
             )?;
         }
         m.end()
@@ -288,9 +334,9 @@ struct ObjectOf<'a> {
 
 const JSON_SCHEMA_2020_12: &str = "https://json-schema.org/draft/2020-12/schema";
 
-/// A JSON Schema about collection `c`, answered at `{base}/collections/{id}/{path}`.
+/// A JSON Schema about a collection, answered at `{base}/collections/{id}/{path}`.
 fn schema_answer<P: serde::Serialize>(
-    c: &Collection,
+    d: &Described,
     base: &str,
     path: &str,
     schema: &'static str,
@@ -300,9 +346,9 @@ fn schema_answer<P: serde::Serialize>(
     json_response(
         &SchemaDoc {
             schema,
-            id: format!("{base}/collections/{}/{path}", c.id),
+            id: format!("{base}/collections/{}/{path}", d.id),
             ty: "object",
-            title: &c.title,
+            title: d.title,
             description,
             properties,
         },
@@ -313,68 +359,84 @@ fn schema_answer<P: serde::Serialize>(
 /// Said of every property in the schemas: a missing value stays missing.
 const NULLABLE: &str = "Toute propriété peut être nulle : une valeur manquante reste manquante.";
 
-/// Part 3 queryables: every property, as a JSON Schema, filterable by `?name=value`.
+/// Part 3 queryables of a collection: every property, as a JSON Schema, filterable by
+/// `?name=value`.
+pub(super) fn queryables_answer(d: &Described, base: &str) -> Response {
+    schema_answer(
+        d,
+        base,
+        "queryables",
+        "https://json-schema.org/draft/2019-09/schema",
+        "Chaque propriété filtre par égalité : ?nom=valeur".to_owned(),
+        PropertySchemas { d, roles: false },
+    )
+}
+
+/// Part 5 schema of a collection's features: every property with its type, the id and
+/// the geometry with their roles.
+pub(super) fn schema_doc_answer(d: &Described, base: &str) -> Response {
+    schema_answer(
+        d,
+        base,
+        "schema",
+        JSON_SCHEMA_2020_12,
+        format!("{} {NULLABLE}", d.description),
+        PropertySchemas { d, roles: true },
+    )
+}
+
+/// The schema of one GeoJSON feature of a collection: what GDAL's OAPIF driver (and so
+/// QGIS) reads to type the columns, whatever the first page holds.
+pub(super) fn feature_schema_answer(d: &Described, base: &str) -> Response {
+    schema_answer(
+        d,
+        base,
+        "schema/geojson",
+        JSON_SCHEMA_2020_12,
+        format!("Un objet GeoJSON de la collection {}. {NULLABLE}", d.id),
+        FeatureMembers {
+            ty: json!({ "type": "string", "enum": ["Feature"] }),
+            id: json!({ "type": "string" }),
+            geometry: json!({ "format": d.geometry_format, "description": "GeoJSON, WGS84 (CRS84) ; null sans géométrie" }),
+            properties: ObjectOf {
+                ty: "object",
+                properties: PropertySchemas { d, roles: false },
+            },
+        },
+    )
+}
+
+/// `/collections/{id}/queryables` of a build collection.
 pub async fn queryables(
     State(service): State<Arc<Service>>,
     Path(id): Path<String>,
     headers: HeaderMap,
 ) -> ApiResult<Response> {
     let st = service.state();
-    let c = find(&st, &id)?;
-    Ok(schema_answer(
-        c,
-        &base_url(&service, &headers),
-        "queryables",
-        "https://json-schema.org/draft/2019-09/schema",
-        "Chaque propriété filtre par égalité : ?nom=valeur".to_owned(),
-        PropertySchemas { c, roles: false },
-    ))
+    let d = described(find(&st, &id)?);
+    Ok(queryables_answer(&d, &base_url(&service, &headers)))
 }
 
-/// Part 5 schema of the features: every property with its type, the id and the
-/// geometry with their roles.
+/// `/collections/{id}/schema` of a build collection.
 pub async fn schema(
     State(service): State<Arc<Service>>,
     Path(id): Path<String>,
     headers: HeaderMap,
 ) -> ApiResult<Response> {
     let st = service.state();
-    let c = find(&st, &id)?;
-    Ok(schema_answer(
-        c,
-        &base_url(&service, &headers),
-        "schema",
-        JSON_SCHEMA_2020_12,
-        format!("{} {NULLABLE}", description(c)),
-        PropertySchemas { c, roles: true },
-    ))
+    let d = described(find(&st, &id)?);
+    Ok(schema_doc_answer(&d, &base_url(&service, &headers)))
 }
 
-/// The schema of one GeoJSON feature of the collection: what GDAL's OAPIF driver (and
-/// so QGIS) reads to type the columns, whatever the first page holds.
+/// `/collections/{id}/schema/geojson` of a build collection.
 pub async fn feature_schema(
     State(service): State<Arc<Service>>,
     Path(id): Path<String>,
     headers: HeaderMap,
 ) -> ApiResult<Response> {
     let st = service.state();
-    let c = find(&st, &id)?;
-    Ok(schema_answer(
-        c,
-        &base_url(&service, &headers),
-        "schema/geojson",
-        JSON_SCHEMA_2020_12,
-        format!("Un objet GeoJSON de la collection {}. {NULLABLE}", c.id),
-        FeatureMembers {
-            ty: json!({ "type": "string", "enum": ["Feature"] }),
-            id: json!({ "type": "string" }),
-            geometry: json!({ "format": geometry_format(c), "description": "GeoJSON, WGS84 (CRS84) ; null sans géométrie" }),
-            properties: ObjectOf {
-                ty: "object",
-                properties: PropertySchemas { c, roles: false },
-            },
-        },
-    ))
+    let d = described(find(&st, &id)?);
+    Ok(feature_schema_answer(&d, &base_url(&service, &headers)))
 }
 
 /// The items URL with the same parameters, `offset` replaced.

@@ -67,9 +67,30 @@ fn write_op(summary: &str, parameters: Vec<Value>, ok: Value) -> Value {
     })
 }
 
+/// A write: counted against the token's writes per minute (429 over them, with
+/// `Retry-After`).
+fn limited(mut o: Value) -> Value {
+    if let Some(r) = o["responses"].as_object_mut() {
+        r.insert(
+            "429".to_owned(),
+            json!({ "$ref": "#/components/responses/Problem" }),
+        );
+    }
+    o
+}
+
+/// `DELETE` of a saved object: 204.
+fn delete_op(summary: &str, parameters: Vec<Value>) -> Value {
+    limited(write_op(
+        summary,
+        parameters,
+        json!({ "description": "Deleted" }),
+    ))
+}
+
 /// A write with a JSON body (schema `schema` of the components).
 fn body_op(summary: &str, parameters: Vec<Value>, schema: &str, status: &str, ok: Value) -> Value {
-    let mut o = write_op(summary, parameters, ok.clone());
+    let mut o = limited(write_op(summary, parameters, ok.clone()));
     o["requestBody"] = json!({ "required": true, "content": { "application/json": {
         "schema": { "$ref": format!("#/components/schemas/{schema}") } } } });
     if let Some(r) = o["responses"].as_object_mut() {
@@ -266,7 +287,7 @@ pub fn document_for(base: &str, st: &AppState) -> Value {
             "/saved-scenarios/{id}": {
                 "get": op("A saved scenario (no token): the request, the result as computed on the build it was saved on, and `current`, the result on the build served when it differs, with a note", "Saved work", vec![path("id", "Saved scenario id")], ok_json("Saved scenario")),
                 "patch": body_op("Rename or re-describe a saved scenario (its author or an admin)", vec![path("id", "Saved scenario id")], "Rename", "200", ok_json("Saved scenario")),
-                "delete": write_op("Delete a saved scenario (its author or an admin)", vec![path("id", "Saved scenario id")], json!({ "description": "Deleted" }))
+                "delete": delete_op("Delete a saved scenario (its author or an admin)", vec![path("id", "Saved scenario id")])
             },
             "/perimeters": {
                 "get": op("The public perimeters and, with a token, the caller's own (all for an admin); `may_change` says which the caller may rename or delete", "Saved work", vec![], ok_json("perimeters")),
@@ -275,7 +296,7 @@ pub fn document_for(base: &str, st: &AppState) -> Value {
             "/perimeters/{id}": {
                 "get": op("A saved perimeter (no token)", "Saved work", vec![path("id", "Perimeter id")], ok_json("Perimeter")),
                 "patch": body_op("Rename, re-describe or publish (`public`) a perimeter (its author or an admin)", vec![path("id", "Perimeter id")], "Rename", "200", ok_json("Perimeter")),
-                "delete": write_op("Delete a perimeter (its author or an admin)", vec![path("id", "Perimeter id")], json!({ "description": "Deleted" }))
+                "delete": delete_op("Delete a perimeter (its author or an admin)", vec![path("id", "Perimeter id")])
             },
             "/audit": { "get": write_op("Every write, newest first: who, when, what (admins)", params(super::auth::AUDIT_PARAMS, &served), ok_json("entries")) }
         },
@@ -307,7 +328,7 @@ pub fn document_for(base: &str, st: &AppState) -> Value {
                     "description": {"type": "string", "maxLength": super::saved::MAX_DESCRIPTION_CHARS},
                     "public": {"type": "boolean", "description": "Perimeters only: listed for everyone"} } }
             },
-            "securitySchemes": { "bearer": { "type": "http", "scheme": "bearer", "description": "A token from `careaccess tokens create`" } }
+            "securitySchemes": { "bearer": { "type": "http", "scheme": "bearer", "description": "A token from `careaccess tokens create`; its writes are counted per minute, for all the servers together (CAREACCESS_WRITES_PER_MINUTE, 60 by default): over them, 429 with Retry-After" } }
         }
     });
     // One explicit items path per collection, listing its properties as query
@@ -347,6 +368,19 @@ pub fn document_for(base: &str, st: &AppState) -> Value {
     ) });
     if let Some(paths) = doc["paths"].as_object_mut() {
         // The store's collection of user perimeters (super::user_perimeters).
+        let mut perimeter_params = params(super::user_perimeters::ITEMS_PARAMS, &served);
+        perimeter_params.extend(super::user_perimeters::PROPERTIES.iter().map(
+            |&(name, ty, description)| {
+                query(
+                    name,
+                    &format!(
+                        "Keeps the perimeters whose `{name}` equals the value ({description})"
+                    ),
+                    json!({ "type": features::json_type_of(ty) }),
+                    false,
+                )
+            },
+        ));
         let geojson = |d: &str| json!({ "description": d, "content": { "application/geo+json": { "schema": { "type": "object" } } } });
         paths.insert(
             "/collections/perimeters".into(),
@@ -354,8 +388,29 @@ pub fn document_for(base: &str, st: &AppState) -> Value {
         );
         paths.insert(
             "/collections/perimeters/items".into(),
-            json!({ "get": op("User perimeters as GeoJSON features, newest first: geometry = the drawn polygon, or the union of the member communes' outlines; properties name, author, created, communes, population", "OGC API – Features", params(super::user_perimeters::ITEMS_PARAMS, &served), geojson("Features (GeoJSON)")) }),
+            json!({ "get": op("User perimeters as GeoJSON features, newest first: geometry = the drawn polygon, or the union of the member communes' outlines; properties name, author, created, communes, population…, each a filter (`?author=…`)", "OGC API – Features", perimeter_params, geojson("Features (GeoJSON)")) }),
         );
+        for (path, what) in [
+            (
+                "queryables",
+                "Properties usable as `?name=value` filters (JSON Schema)",
+            ),
+            (
+                "schema",
+                "Schema of the features: every property with its type, and the geometry (JSON Schema, OGC API – Features Part 5)",
+            ),
+            (
+                "schema/geojson",
+                "Schema of one GeoJSON feature of the collection, its properties typed (the `describedby` schema GDAL and QGIS read)",
+            ),
+        ] {
+            paths.insert(
+                format!("/collections/perimeters/{path}"),
+                json!({ "get": op(&format!("User perimeters: {what}"), "OGC API – Features", vec![],
+                    json!({ "description": "JSON Schema",
+                            "content": { "application/schema+json": { "schema": { "type": "object" } } } })) }),
+            );
+        }
         paths.insert(
             "/collections/perimeters/items/{featureId}".into(),
             json!({ "get": op("One user perimeter (a private one only with its author's token)", "OGC API – Features", [vec![path("featureId", "Perimeter id")], params(super::user_perimeters::ITEM_PARAMS, &served)].concat(), geojson("Feature (GeoJSON)")) }),
@@ -397,14 +452,14 @@ fn layer_paths(served: &Served) -> Vec<(&'static str, Value)> {
         (
             "/layers/preview",
             json!({
-                "post": body_op("Read a planner's list (CSV or GeoJSON) against the data served and report it: rows read, kept, skipped with line and reason (no_position, unknown_commune, bad_coordinates, outside_france, unknown_kind, bad_capacity, duplicate…), and the kept rows normalised (position from coordinates or the commune's reference point). Nothing is stored. Rate-limited per token (429 with Retry-After)", vec![], "LayerUpload", "200", ok_json("report, rows, stored: false"))
+                "post": body_op("Read a planner's list (CSV or GeoJSON) against the data served and report it: rows read, kept, skipped with line and reason (no_position, unknown_commune, bad_coordinates, outside_france, unknown_kind, bad_capacity, duplicate…), and the kept rows normalised (position from coordinates or the commune's reference point). Nothing is stored. Counted as a write (429 over the token's writes per minute)", vec![], "LayerUpload", "200", ok_json("report, rows, stored: false"))
             }),
         ),
         (
             "/layers",
             json!({
                 "get": op("Planners' lists: the public ones and, with a token, the caller's private ones (an admin's: all)", "Saved work", vec![], ok_json("layers: id, name, author, dates, kinds, scope, report, legend, items_url")),
-                "post": body_op("Save a planner's list: the preview's body plus name, description, visibility and scope (required: the territory it is complete for — outside, results say the list does not cover the commune). The list and its kept rows are stored in one transaction; at most 50 lists per token (409), rate-limited per token (429)", vec![], "Layer", "201", ok_json("id, url, report, legend"))
+                "post": body_op("Save a planner's list: the preview's body plus name, description, visibility and scope (required: the territory it is complete for — outside, results say the list does not cover the commune). The list and its kept rows are stored in one transaction; at most 50 lists per token (409)", vec![], "Layer", "201", ok_json("id, url, report, legend"))
             }),
         ),
         (
@@ -412,7 +467,7 @@ fn layer_paths(served: &Served) -> Vec<(&'static str, Value)> {
             json!({
                 "get": op("A list's metadata: name, author, dates, kinds, scope, report (a private list: its author or an admin only)", "Saved work", vec![path("id", "List id")], ok_json("List")),
                 "patch": body_op("Rename, re-describe or change the visibility of a list (its author or an admin)", vec![path("id", "List id")], "LayerPatch", "200", ok_json("List")),
-                "delete": write_op("Delete a list and its rows (its author or an admin)", vec![path("id", "List id")], json!({ "description": "Deleted" }))
+                "delete": delete_op("Delete a list and its rows (its author or an admin)", vec![path("id", "List id")])
             }),
         ),
         (

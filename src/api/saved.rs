@@ -22,7 +22,7 @@ use crate::model::InseeCode;
 
 use super::Service;
 use super::analysis::run_scenario;
-use super::auth::{bearer, caller, db};
+use super::auth::{bearer, caller, db, writer};
 use super::error::{ApiError, ApiResult};
 use super::ogc::{base_url, json_response};
 use super::query::{MAX_SCENARIO_BYTES, ScenarioBody};
@@ -176,7 +176,7 @@ pub async fn create_scenario(
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> ApiResult<Response> {
-    let caller = caller(&service, &headers).await?;
+    let caller = writer(&service, &headers).await?;
     let body = body_bytes(body, "saved scenario")?;
     let mut m = object(&body, "saved scenario")?;
     let name = text(&mut m, "name", true, MAX_NAME_CHARS)?.unwrap_or_default();
@@ -355,7 +355,7 @@ pub async fn update_scenario(
     Path(id): Path<String>,
     body: Result<Bytes, BytesRejection>,
 ) -> ApiResult<Response> {
-    let caller = caller(&service, &headers).await?;
+    let caller = writer(&service, &headers).await?;
     let body = body_bytes(body, "saved scenario")?;
     let (name, description) = patch_fields(&body, "saved scenario")?;
     let db = db(&service)?;
@@ -370,7 +370,7 @@ pub async fn delete_scenario(
     headers: HeaderMap,
     Path(id): Path<String>,
 ) -> ApiResult<Response> {
-    let caller = caller(&service, &headers).await?;
+    let caller = writer(&service, &headers).await?;
     db(&service)?.delete_scenario(&caller, &id).await?;
     Ok(StatusCode::NO_CONTENT.into_response())
 }
@@ -428,7 +428,7 @@ pub async fn create_perimeter(
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> ApiResult<Response> {
-    let caller = caller(&service, &headers).await?;
+    let caller = writer(&service, &headers).await?;
     let body = body_bytes(body, "perimeter")?;
     let mut m = object(&body, "perimeter")?;
     let name = text(&mut m, "name", true, MAX_NAME_CHARS)?.unwrap_or_default();
@@ -599,7 +599,7 @@ pub async fn update_perimeter(
     Path(id): Path<String>,
     body: Result<Bytes, BytesRejection>,
 ) -> ApiResult<Response> {
-    let caller = caller(&service, &headers).await?;
+    let caller = writer(&service, &headers).await?;
     let body = body_bytes(body, "perimeter")?;
     let mut m = object(&body, "perimeter")?;
     let public = flag(&mut m, "public")?;
@@ -626,7 +626,7 @@ pub async fn delete_perimeter(
     headers: HeaderMap,
     Path(id): Path<String>,
 ) -> ApiResult<Response> {
-    let caller = caller(&service, &headers).await?;
+    let caller = writer(&service, &headers).await?;
     db(&service)?.delete_perimeter(&caller, &id).await?;
     Ok(StatusCode::NO_CONTENT.into_response())
 }

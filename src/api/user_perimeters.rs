@@ -11,6 +11,10 @@
 //! outlines (as the build's `cls` collection does), so that an EPCI-like list looks like
 //! an EPCI in a GIS. A convex hull would claim land outside the perimeter. Both in CRS84,
 //! rounded to 1e-7° and wound as RFC 7946 asks.
+//!
+//! Its properties are listed once ([`PROPERTIES`]): the collection's JSON, its
+//! queryables and schemas (Parts 3 and 5, answered as the build collections' are, by
+//! [`super::ogc`]) and the items' equality filters (`?author=…`) all read that list.
 
 use std::sync::Arc;
 
@@ -21,14 +25,19 @@ use serde_json::{Value, json};
 
 use crate::db::{Caller, Perimeter};
 use crate::model::InseeCode;
+use crate::store::fgb::ColType;
 use crate::store::layout::COMMUNES_LAYER;
 
 use super::Service;
 use super::auth::db;
 use super::error::{ApiError, ApiResult};
-use super::features::published;
+use super::features::{json_type_of, published};
+use super::items::FilterValue;
 use super::limits::{cancelled, heavy};
-use super::ogc::{base_url, collections_json, json_response, link};
+use super::ogc::{
+    Described, SchemaProperty, base_url, collections_json, feature_schema_answer, json_response,
+    link, queryables_answer, schema_doc_answer, schema_links,
+};
 use super::params::{self, Param, QueryPairs};
 use super::saved::optional_caller;
 use super::state::AppState;
@@ -39,6 +48,58 @@ pub const COLLECTION_ID: &str = "perimeters";
 pub const DEFAULT_LIMIT: usize = 100;
 /// Largest page: each list perimeter's outline is a union computed on request.
 pub const MAX_LIMIT: usize = 1000;
+
+const TITLE: &str = "Périmètres des utilisateurs";
+const DESCRIPTION: &str = "Périmètres enregistrés par les planificateurs (liste de communes ou polygone dessiné sur la carte), utilisables comme territoire `perimeter:<id>`. Lue dans la base à chaque requête : les périmètres publics, et avec un jeton ceux de son auteur. Géométrie : le polygone dessiné, sinon l'union des contours des communes membres.";
+
+/// The properties of a feature, in their order: name, type, description. The
+/// collection's `properties`, its queryables and schemas, and the filters of its items
+/// are all read from this list, and [`properties`] writes them.
+pub(super) const PROPERTIES: [(&str, ColType, &str); 11] = [
+    ("name", ColType::Text, "Nom donné par son auteur"),
+    ("description", ColType::Text, "Description"),
+    ("author", ColType::Text, "Nom du jeton de l'auteur"),
+    ("created", ColType::Text, "Création, RFC 3339 UTC"),
+    (
+        "updated",
+        ColType::Text,
+        "Dernière modification, RFC 3339 UTC",
+    ),
+    (
+        "public",
+        ColType::Bool,
+        "Listé pour tous (sinon pour son auteur seulement)",
+    ),
+    (
+        "territory",
+        ColType::Text,
+        "Le territoire à passer aux analyses : perimeter:<id>",
+    ),
+    (
+        "communes",
+        ColType::Int,
+        "Communes membres présentes dans les données servies",
+    ),
+    (
+        "communes_absentes",
+        ColType::Int,
+        "Communes enregistrées absentes des données servies (fusionnées depuis), non comptées",
+    ),
+    (
+        "population",
+        ColType::Int,
+        "Population municipale des communes membres présentes",
+    ),
+    (
+        "geometry_source",
+        ColType::Text,
+        "dessin (le polygone dessiné) ou union_des_communes (union des contours des communes membres)",
+    ),
+];
+
+/// Part 5 format of the geometry: a drawn polygon is a Polygon or a MultiPolygon, a union
+/// of communes a MultiPolygon.
+const GEOMETRY_FORMAT: &str = "geometry-polygon-or-multipolygon";
 
 fn format_schema(_: &params::Served) -> Value {
     json!({ "type": "string", "enum": ["json", "geojson"], "default": "json" })
@@ -88,35 +149,71 @@ fn check_format(q: &QueryPairs) -> ApiResult<()> {
     }
 }
 
-fn collection_json(base: &str, count: Option<usize>) -> Value {
+fn collection_json(base: &str, count: Option<i64>) -> Value {
     let url = format!("{base}/collections/{COLLECTION_ID}");
+    let mut links = vec![
+        link(url.clone(), "self", "application/json", "Cette collection"),
+        link(
+            format!("{url}/items"),
+            "items",
+            "application/geo+json",
+            "Objets (GeoJSON)",
+        ),
+    ];
+    links.extend(schema_links(&url));
     json!({
         "id": COLLECTION_ID,
-        "title": "Périmètres des utilisateurs",
-        "description": "Périmètres enregistrés par les planificateurs (liste de communes ou polygone dessiné sur la carte), utilisables comme territoire `perimeter:<id>`. Lue dans la base à chaque requête : les périmètres publics, et avec un jeton ceux de son auteur. Géométrie : le polygone dessiné, sinon l'union des contours des communes membres.",
+        "title": TITLE,
+        "description": DESCRIPTION,
         "itemType": "feature",
         "crs": ["http://www.opengis.net/def/crs/OGC/1.3/CRS84"],
         "storageCrs": "http://www.opengis.net/def/crs/OGC/1.3/CRS84",
         "numberOfFeatures": count,
-        "links": [
-            link(url.clone(), "self", "application/json", "Cette collection"),
-            link(format!("{url}/items"), "items", "application/geo+json", "Objets (GeoJSON)"),
-        ],
-        "properties": [
-            { "name": "name", "type": "string", "description": "Nom donné par son auteur" },
-            { "name": "description", "type": "string", "description": "Description" },
-            { "name": "author", "type": "string", "description": "Nom du jeton de l'auteur" },
-            { "name": "created", "type": "string", "description": "Création, RFC 3339 UTC" },
-            { "name": "updated", "type": "string", "description": "Dernière modification, RFC 3339 UTC" },
-            { "name": "public", "type": "boolean", "description": "Listé pour tous (sinon pour son auteur seulement)" },
-            { "name": "territory", "type": "string", "description": "Le territoire à passer aux analyses : perimeter:<id>" },
-            { "name": "communes", "type": "integer", "description": "Communes membres présentes dans les données servies" },
-            { "name": "communes_absentes", "type": "integer", "description": "Communes enregistrées absentes des données servies (fusionnées depuis), non comptées" },
-            { "name": "population", "type": "integer", "description": "Population municipale des communes membres présentes" },
-            { "name": "geometry_source", "type": "string", "description": "dessin (le polygone dessiné) ou union_des_communes (union des contours des communes membres)" },
-        ],
+        "links": links,
+        "properties": PROPERTIES.iter().map(|&(name, ty, description)| json!({
+            "name": name,
+            "type": json_type_of(ty),
+            "description": description,
+        })).collect::<Vec<_>>(),
         "careaccess": { "source": "base des travaux enregistrés (pas le build)", "dynamic": true },
     })
+}
+
+/// The collection as its queryables and schemas describe it (the feature's id is the
+/// perimeter's, no property holds it).
+fn described() -> Described<'static> {
+    Described {
+        id: COLLECTION_ID,
+        title: TITLE,
+        description: DESCRIPTION.to_owned(),
+        properties: PROPERTIES
+            .iter()
+            .map(|&(name, ty, title)| SchemaProperty {
+                name,
+                title,
+                ty: json_type_of(ty),
+            })
+            .collect(),
+        id_property: None,
+        geometry_format: GEOMETRY_FORMAT,
+    }
+}
+
+/// `GET /collections/perimeters/queryables` (OGC API – Features Part 3): the properties,
+/// each a filter of the items (`?author=…`, `?public=true`).
+pub async fn queryables(State(service): State<Arc<Service>>, headers: HeaderMap) -> Response {
+    queryables_answer(&described(), &base_url(&service, &headers))
+}
+
+/// `GET /collections/perimeters/schema` (Part 5).
+pub async fn schema(State(service): State<Arc<Service>>, headers: HeaderMap) -> Response {
+    schema_doc_answer(&described(), &base_url(&service, &headers))
+}
+
+/// `GET /collections/perimeters/schema/geojson`: the `describedBy` schema GDAL types the
+/// columns from.
+pub async fn feature_schema(State(service): State<Arc<Service>>, headers: HeaderMap) -> Response {
+    feature_schema_answer(&described(), &base_url(&service, &headers))
 }
 
 /// `GET /collections`: the build's collections and this one.
@@ -146,13 +243,12 @@ pub async fn collections(
     Ok(json_response(&v, "application/json"))
 }
 
-/// How many perimeters the caller may see.
-async fn visible_count(service: &Arc<Service>, headers: &HeaderMap) -> ApiResult<usize> {
+/// How many perimeters the caller may see (counted by the store, none read).
+async fn visible_count(service: &Arc<Service>, headers: &HeaderMap) -> ApiResult<i64> {
     let caller = optional_caller(service, headers).await?;
     Ok(db(service)?
-        .visible_perimeters(caller.as_ref())
-        .await?
-        .len())
+        .visible_perimeter_count(caller.as_ref())
+        .await?)
 }
 
 /// `GET /collections/perimeters`.
@@ -189,35 +285,55 @@ fn union_of_communes(st: &AppState, members: &[usize]) -> Option<geo::Geometry<f
     Some(geo::Geometry::MultiPolygon(geo::unary_union(polygons)))
 }
 
-/// One perimeter as a GeoJSON feature on the build served.
-fn feature(st: &AppState, base: &str, p: &Perimeter) -> ApiResult<Value> {
+/// The members of a perimeter in the build served (indices of its communes there).
+fn members(st: &AppState, p: &Perimeter) -> Vec<usize> {
     let data = &st.engine.data;
-    let members: Vec<usize> = p
-        .communes
+    p.communes
         .iter()
         .filter_map(|c| InseeCode::parse(c).ok())
         .filter_map(|c| data.commune_index(&c))
-        .collect();
+        .collect()
+}
+
+/// The properties of a perimeter's feature on the build served, as [`PROPERTIES`] lists
+/// them.
+fn properties(st: &AppState, p: &Perimeter, members: &[usize]) -> Value {
+    let data = &st.engine.data;
     let population: u64 = members
         .iter()
         .map(|&i| u64::from(data.communes[i].population))
         .sum();
-    let (geometry, source) = match &p.geometry {
+    json!({
+        "name": p.name,
+        "description": p.description,
+        "author": p.owner_name,
+        "created": p.created_at,
+        "updated": p.updated_at,
+        "public": p.public,
+        "territory": format!("perimeter:{}", p.id),
+        "communes": members.len(),
+        "communes_absentes": p.communes.len() - members.len(),
+        "population": population,
+        "geometry_source": if p.geometry.is_some() { "dessin" } else { "union_des_communes" },
+    })
+}
+
+/// One perimeter as a GeoJSON feature on the build served.
+fn feature(st: &AppState, base: &str, p: &Perimeter) -> ApiResult<Value> {
+    let members = members(st, p);
+    let geometry = match &p.geometry {
         Some(g) => {
             let drawn: Result<geo::Geometry<f64>, _> =
                 serde_json::from_value::<geojson::Geometry>(g.clone())
                     .map_err(|e| e.to_string())
                     .and_then(|g| g.try_into().map_err(|e: geojson::Error| e.to_string()));
             match drawn {
-                Ok(g) => (Some(published(&g)), "dessin"),
+                Ok(g) => Some(published(&g)),
                 // A stored polygon always parsed when it was saved: say it if it no longer does.
                 Err(e) => return Err(ApiError::internal(format!("perimeter {}: {e}", p.id))),
             }
         }
-        None => (
-            union_of_communes(st, &members).map(|g| published(&g)),
-            "union_des_communes",
-        ),
+        None => union_of_communes(st, &members).map(|g| published(&g)),
     };
     let geometry = match geometry {
         Some(g) => serde_json::to_value(geojson::Geometry::new(geojson::GeometryValue::from(&g)))
@@ -229,19 +345,7 @@ fn feature(st: &AppState, base: &str, p: &Perimeter) -> ApiResult<Value> {
         "type": "Feature",
         "id": p.id,
         "geometry": geometry,
-        "properties": {
-            "name": p.name,
-            "description": p.description,
-            "author": p.owner_name,
-            "created": p.created_at,
-            "updated": p.updated_at,
-            "public": p.public,
-            "territory": format!("perimeter:{}", p.id),
-            "communes": members.len(),
-            "communes_absentes": p.communes.len() - members.len(),
-            "population": population,
-            "geometry_source": source,
-        },
+        "properties": properties(st, p, &members),
         "links": [
             link(url, "self", "application/geo+json", "Cet objet"),
             link(format!("{base}/perimeters/{}", p.id), "alternate", "application/json", "Le périmètre (liste des communes)"),
@@ -250,15 +354,48 @@ fn feature(st: &AppState, base: &str, p: &Perimeter) -> ApiResult<Value> {
     }))
 }
 
-/// `GET /collections/perimeters/items?limit=&offset=`: the visible perimeters, newest
-/// first; outlines are made in the heavy pool.
+/// The property filters of an items request (`?author=Alice`, `?public=true`): every
+/// parameter that is not one of [`ITEMS_PARAMS`] names a property; each value is read
+/// for its property's type (a value it cannot hold is a 400, not an empty page).
+fn filters(q: &QueryPairs) -> ApiResult<Vec<(&'static str, FilterValue)>> {
+    let mut out: Vec<(&'static str, FilterValue)> = Vec::new();
+    for (k, v) in q.pairs() {
+        if ITEMS_PARAMS.iter().any(|p| p.name == k) {
+            continue;
+        }
+        let Some(&(name, ty, _)) = PROPERTIES.iter().find(|(name, ..)| name == k) else {
+            return Err(ApiError::bad_request(format!(
+                "unknown parameter `{k}`: neither an items parameter ({}) nor a property of {COLLECTION_ID} ({})",
+                ITEMS_PARAMS
+                    .iter()
+                    .map(|p| p.name)
+                    .collect::<Vec<_>>()
+                    .join(", "),
+                PROPERTIES
+                    .iter()
+                    .map(|(n, ..)| *n)
+                    .collect::<Vec<_>>()
+                    .join(", "),
+            )));
+        };
+        if out.iter().any(|(n, _)| *n == name) {
+            return Err(params::bad(k, "is given more than once"));
+        }
+        out.push((name, FilterValue::parse(k, ty, v)?));
+    }
+    Ok(out)
+}
+
+/// `GET /collections/perimeters/items?limit=&offset=&<property>=<value>`: the visible
+/// perimeters, newest first, those whose properties equal the filters'; properties and
+/// outlines are made in the heavy pool.
 pub async fn items(
     State(service): State<Arc<Service>>,
     RawQuery(raw): RawQuery,
     headers: HeaderMap,
 ) -> ApiResult<Response> {
     let q = QueryPairs::parse(raw.as_deref());
-    q.only(ITEMS_PARAMS)?;
+    let filters = filters(&q)?;
     check_format(&q)?;
     let limit = q
         .parsed("limit", |_, v| params::count("limit", v, 0, MAX_LIMIT))?
@@ -266,27 +403,57 @@ pub async fn items(
     let offset = q.parsed("offset", params::offset)?.unwrap_or(0);
     let caller: Option<Caller> = optional_caller(&service, &headers).await?;
     let all = db(&service)?.visible_perimeters(caller.as_ref()).await?;
-    let matched = all.len();
-    let page: Vec<Perimeter> = all.into_iter().skip(offset).take(limit).collect();
     let base = base_url(&service, &headers);
-    let url = format!("{base}/collections/{COLLECTION_ID}/items");
+    let st = service.state();
+    let (features, matched) = {
+        let base = base.clone();
+        heavy(&service, move |cancel| {
+            let mut out = Vec::new();
+            let mut matched = 0;
+            for p in &all {
+                if !filters.is_empty() {
+                    cancel.check().map_err(|_| cancelled())?;
+                    let props = properties(&st, p, &members(&st, p));
+                    if !filters.iter().all(|(name, v)| v.matches_json(&props[name])) {
+                        continue;
+                    }
+                }
+                matched += 1;
+                if matched > offset && out.len() < limit {
+                    cancel.check().map_err(|_| cancelled())?;
+                    out.push(feature(&st, &base, p)?);
+                }
+            }
+            Ok((out, matched))
+        })
+        .await?
+    };
+    let returned = features.len();
+    // The page links keep the request's filters.
+    let page = |offset: usize| {
+        let mut url =
+            form_urlencoded::Serializer::new(format!("{base}/collections/{COLLECTION_ID}/items?"));
+        for (k, v) in q.pairs() {
+            if !matches!(k.as_str(), "limit" | "offset") {
+                url.append_pair(k, v);
+            }
+        }
+        url.append_pair("limit", &limit.to_string());
+        url.append_pair("offset", &offset.to_string());
+        url.finish()
+    };
     let mut links = vec![
-        link(
-            format!("{url}?limit={limit}&offset={offset}"),
-            "self",
-            "application/geo+json",
-            "Cette page",
-        ),
+        link(page(offset), "self", "application/geo+json", "Cette page"),
         link(
             format!("{base}/collections/{COLLECTION_ID}"),
             "collection",
             "application/json",
-            "Périmètres des utilisateurs",
+            TITLE,
         ),
     ];
-    if offset + page.len() < matched && limit > 0 {
+    if offset + returned < matched && limit > 0 {
         links.push(link(
-            format!("{url}?limit={limit}&offset={}", offset + page.len()),
+            page(offset + returned),
             "next",
             "application/geo+json",
             "Page suivante",
@@ -294,27 +461,12 @@ pub async fn items(
     }
     if offset > 0 {
         links.push(link(
-            format!(
-                "{url}?limit={limit}&offset={}",
-                offset.saturating_sub(limit)
-            ),
+            page(offset.saturating_sub(limit)),
             "prev",
             "application/geo+json",
             "Page précédente",
         ));
     }
-    let st = service.state();
-    let features = heavy(&service, move |cancel| {
-        let mut out = Vec::with_capacity(page.len());
-        for p in &page {
-            cancel.check().map_err(|_| cancelled())?;
-            out.push(feature(&st, &base, p)?);
-        }
-        Ok(out)
-    })
-    .await?;
-    let returned = features.len();
-    let st = service.state();
     Ok(json_response(
         &json!({
             "type": "FeatureCollection",
@@ -322,7 +474,7 @@ pub async fn items(
             "numberMatched": matched,
             "numberReturned": returned,
             "links": links,
-            "build": st.build_id(),
+            "build": service.state().build_id(),
         }),
         "application/geo+json",
     ))

@@ -1,6 +1,7 @@
 //! The store of what users create — bearer tokens, saved scenarios, custom perimeters,
 //! planners' structure lists (`layers`) —
-//! and the audit of every write. Not the data build (that is [`crate::store`]): this one
+//! the audit of every write, and the writes of each token per minute (the write limit
+//! shared by the replicas). Not the data build (that is [`crate::store`]): this one
 //! is written while the service runs.
 //!
 //! SQLite by default (`careaccess.db` in the data folder, WAL, `synchronous=FULL`,
@@ -17,6 +18,7 @@
 mod layers;
 mod objects;
 mod tokens;
+mod write_counts;
 
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
@@ -31,6 +33,7 @@ use sqlx::sqlite::{
 pub use layers::{Layer, LayerPatch, NewLayer};
 pub use objects::{AuditEntry, NewPerimeter, NewScenario, Perimeter, SavedScenario, Summary};
 pub use tokens::{Caller, CreatedToken, Role, TokenInfo};
+pub use write_counts::{WRITE_WINDOW_SECS, WriteCount};
 
 /// File of the SQLite store in the data folder.
 pub const SQLITE_FILE: &str = "careaccess.db";

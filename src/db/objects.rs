@@ -429,6 +429,29 @@ impl Db {
         rows.into_iter().map(perimeter_of_row).collect()
     }
 
+    /// How many perimeters [`Db::visible_perimeters`] lists for `caller`, counted by the
+    /// store (none is read).
+    pub async fn visible_perimeter_count(&self, caller: Option<&Caller>) -> Result<i64, DbError> {
+        const ALL: &str = "SELECT COUNT(*) FROM perimeters";
+        let (n,): (i64,) = match caller {
+            Some(c) if c.role == Role::Admin => {
+                with_pool!(self, |p| sqlx::query_as(ALL).fetch_one(p).await?)
+            }
+            Some(c) => {
+                let sql = format!("{ALL} WHERE public = 1 OR owner = $1");
+                with_pool!(self, |p| sqlx::query_as(&sql)
+                    .bind(&c.token_id)
+                    .fetch_one(p)
+                    .await?)
+            }
+            None => {
+                let sql = format!("{ALL} WHERE public = 1");
+                with_pool!(self, |p| sqlx::query_as(&sql).fetch_one(p).await?)
+            }
+        };
+        Ok(n)
+    }
+
     pub async fn perimeters(&self, caller: &Caller) -> Result<Vec<Summary>, DbError> {
         self.list(Table::Perimeters, caller).await
     }
