@@ -350,9 +350,8 @@ impl SitingArgs {
     pub fn request(&self, engine: &Engine) -> anyhow::Result<SitingRequest> {
         let territory = territory::resolve(&engine.data, &self.territory)?;
         Ok(SitingRequest::new(
-            engine,
             territory,
-            &self.kind,
+            careaccess::analysis::request::kind(engine, "kind", &self.kind)?,
             self.k.map(|k| k as i128),
             self.threshold.pair(),
             self.model.model,

@@ -182,6 +182,38 @@ async fn a_list_is_used_in_scenarios_summaries_and_accessibility() {
     .await
     .problem(400, &["list", "nope"]);
 
+    // Siting from the list: its structures count as serving, outside its territory
+    // nothing is counted.
+    let siting = |facilities: &str, territory: &str| {
+        format!(
+            "/siting?territory={territory}&kind=msp&k=2&within_km=5&facilities={facilities}&list={id}"
+        )
+    };
+    let cls = call(&s, "GET", &siting("list", "cls:thouarsais"), None, None)
+        .await
+        .ok(200);
+    assert_eq!(cls["facilities"]["used"], "list", "{cls}");
+    assert_eq!(cls["communes_out_of_scope"], 0);
+    assert!(cls["share_within_before"].as_f64().unwrap() > 0.0, "{cls}");
+    let dep = call(&s, "GET", &siting("list", "dep:79"), None, None)
+        .await
+        .ok(200);
+    assert!(dep["communes_out_of_scope"].as_u64().unwrap() > 0, "{dep}");
+    assert!(
+        dep["picks"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|p| p["code"] != "79049"),
+        "a site outside the list's territory is never proposed: {dep}"
+    );
+    assert!(
+        dep["notes"][0]
+            .as_str()
+            .unwrap()
+            .contains("non couvert par la liste")
+    );
+
     // The territory summary: msp and its profile with the list, the rest the build's.
     let summary = call(
         &s,

@@ -330,16 +330,16 @@ pub struct SitingRequest {
 }
 
 impl SitingRequest {
+    /// `kind` as checked by [`kind`] (or one a planner's list holds).
     pub fn new(
-        engine: &Engine,
         territory: Territory,
-        kind: &str,
+        kind: Kind,
         k: Option<i128>,
         within: (Option<f64>, Option<f64>),
         model: Option<DistanceModel>,
     ) -> Result<Self, RequestError> {
         let req = SitingRequest {
-            kind: self::kind(engine, "kind", kind)?,
+            kind,
             k: match k {
                 Some(k) => count("k", k, 1, MAX_SITING_K)?,
                 None => DEFAULT_SITING_K,

@@ -15,6 +15,7 @@ use super::distance::{DistanceModel, Trip};
 use super::engine::Engine;
 use super::nearest::CommuneNearest;
 use super::request::MAX_SITING_K;
+use super::scenario::Before;
 
 /// One suggested site.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -63,23 +64,22 @@ impl Engine {
         model: DistanceModel,
         baseline: &[CommuneNearest],
     ) -> Siting {
-        match self.siting_cancellable(
-            territory,
-            kind,
-            k,
-            threshold,
-            model,
-            baseline,
-            &Cancel::new(),
-        ) {
+        let before = Before {
+            nearest: baseline,
+            list: None,
+        };
+        match self.siting_cancellable(territory, kind, k, threshold, model, before, &Cancel::new())
+        {
             Ok(s) => s,
             // Nobody else holds the flag.
             Err(Cancelled) => unreachable!("a flag nobody holds was set"),
         }
     }
 
-    /// [`Engine::siting`] that stops with [`Cancelled`] once `cancel` is set (checked for
-    /// every candidate, while candidates are gathered and at every pick).
+    /// [`Engine::siting`] from the structures `before` says (the build's, a planner's
+    /// list, or both: where they do not speak a commune is "non couvert"), stopping with
+    /// [`Cancelled`] once `cancel` is set (checked for every candidate, while candidates
+    /// are gathered and at every pick).
     #[expect(clippy::too_many_arguments, reason = "siting's request and its flag")]
     pub fn siting_cancellable(
         &self,
@@ -88,12 +88,16 @@ impl Engine {
         k: usize,
         threshold: Threshold,
         model: DistanceModel,
-        baseline: &[CommuneNearest],
+        before: Before<'_>,
         cancel: &Cancel,
     ) -> Result<Siting, Cancelled> {
+        let baseline = before.nearest;
         let (all, _) = self.members(territory);
         let (members, outside): (Vec<usize>, Vec<usize>) =
-            all.into_iter().partition(|&i| self.data.in_scope(kind, i));
+            all.into_iter().partition(|&i| match before.list {
+                Some((list, choice, _)) => self.speaks(kind, list, choice, i),
+                None => self.data.in_scope(kind, i),
+            });
         let pop = |list: &[usize]| -> u64 {
             list.iter()
                 .map(|&i| u64::from(self.data.communes[i].population))

@@ -619,11 +619,11 @@ pub async fn scenarios(
         .into_response())
 }
 
-/// A scenario's answer: its result and, with a planner's list, the structures used.
+/// An analysis's answer and, with a planner's list, the structures it used.
 #[derive(Serialize)]
-pub struct ScenarioAnswer {
+pub struct WithFacilities<T: Serialize> {
     #[serde(flatten)]
-    pub result: ScenarioResult,
+    pub body: T,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub facilities: Option<Value>,
 }
@@ -635,7 +635,7 @@ pub async fn run_scenario(
     st: Arc<AppState>,
     body: ScenarioBody,
     headers: &HeaderMap,
-) -> ApiResult<Answer<ScenarioAnswer>> {
+) -> ApiResult<Answer<WithFacilities<ScenarioResult>>> {
     let perimeter = perimeter::perimeter(service, &st, body.territory.as_deref()).await?;
     let used =
         layers::load_list(service, &st, body.facilities, body.list.as_deref(), headers).await?;
@@ -739,8 +739,8 @@ pub async fn run_scenario(
                 req.kind
             )),
         }
-        let answer = ScenarioAnswer {
-            result: r,
+        let answer = WithFacilities {
+            body: r,
             facilities: used.as_ref().map(layers::UsedList::describe),
         };
         Ok(Answer::new(&st, answer).with_notes(notes))
@@ -758,34 +758,74 @@ fn scenario_error(e: ScenarioError) -> ApiError {
     }
 }
 
-/// `GET /siting?territory=&kind=&k=&within_km=|within_min=&model=`.
+/// `GET /siting?territory=&kind=&k=&within_km=|within_min=&model=&facilities=&list=`.
 pub async fn siting(
     State(service): State<Arc<Service>>,
+    headers: HeaderMap,
     RawQuery(raw): RawQuery,
 ) -> ApiResult<Response> {
     let st = service.state();
     let q = QueryPairs::parse(raw.as_deref());
     let perimeter = perimeter::perimeter(&service, &st, q.get("territory")?).await?;
-    let req = SitingQuery::parse(&q, &st, perimeter.as_ref())?;
+    let used = layers::used_list(&service, &st, &q, &headers).await?;
+    let listed = match (&used, q.get("kind")?) {
+        (Some(u), Some(k)) => super::layers::kind_of(&st, k).filter(|k| u.has(k)),
+        _ => None,
+    };
+    let req = SitingQuery::parse(&q, &st, perimeter.as_ref(), listed)?;
+    if used.is_some() && req.model == DistanceModel::Matrix {
+        return Err(bad(
+            "model",
+            "is matrix: a planner's list is measured with straight or road_estimate",
+        ));
+    }
     matrix_for(&st, req.model)?;
     let answer = heavy(&service, move |cancel| {
         let matrix = matrix_for(&st, req.model)?;
-        let base = st
-            .baselines
-            .nearest(&st.engine, &req.kind, req.model, matrix);
-        let s = st
-            .engine
+        let engine = &st.engine;
+        let official = st.baselines.nearest(engine, &req.kind, req.model, matrix);
+        let with_list = used.as_ref().map(|u| {
+            let index = u.index(engine, &req.kind);
+            let (members, _) = engine.members(&req.territory);
+            let (nearest, listed) = engine
+                .nearest_per_commune_with_list(&req.kind, &official, &index, u.choice, &members);
+            (index, nearest, listed)
+        });
+        let before = match (&with_list, &used) {
+            (Some((index, nearest, listed)), Some(u)) => Before {
+                nearest,
+                list: Some((index, u.choice, listed)),
+            },
+            _ => Before {
+                nearest: &official,
+                list: None,
+            },
+        };
+        let s = engine
             .siting_cancellable(
                 &req.territory,
                 &req.kind,
                 req.k,
                 req.threshold,
                 req.model,
-                &base,
+                before,
                 cancel,
             )
             .map_err(|_| cancelled())?;
-        Ok(Answer::new(&st, s))
+        let mut notes = Vec::new();
+        if let Some(u) = &used
+            && s.communes_out_of_scope > 0
+        {
+            notes.push(u.scope_note());
+        }
+        Ok(Answer::new(
+            &st,
+            WithFacilities {
+                body: s,
+                facilities: used.as_ref().map(layers::UsedList::describe),
+            },
+        )
+        .with_notes(notes))
     })
     .await?;
     Ok(answer.into_response())

@@ -188,21 +188,28 @@ impl SitingQuery {
         MODEL,
         WITHIN_KM,
         WITHIN_MIN,
+        FACILITIES,
+        LIST,
     ];
 
     /// `perimeter` is the saved perimeter `territory` names, if it names one (read from
-    /// the store beforehand: `api::perimeter::perimeter`).
+    /// the store beforehand: `api::perimeter::perimeter`); `listed` as for
+    /// [`ScenarioBody::request`].
     pub fn parse(
         q: &QueryPairs,
         st: &AppState,
         perimeter: Option<&Territory>,
+        listed: Option<Kind>,
     ) -> ApiResult<SitingRequest> {
         q.only(Self::PARAMS)?;
         let spec = required(q, "territory", "cls:thouarsais, epci:247900798, dep:79")?;
         let territory = resolve_territory(st, spec, perimeter).map_err(|e| bad("territory", e))?;
-        let kind = required(q, "kind", "kind=msp")?;
+        let written = required(q, "kind", "kind=msp")?;
+        let kind = match listed {
+            Some(kind) => kind,
+            None => request::kind(&st.engine, "kind", written)?,
+        };
         Ok(SitingRequest::new(
-            &st.engine,
             territory,
             kind,
             q.parsed("k", params::integer)?,
