@@ -21,6 +21,7 @@ use crate::analysis::fca::Accessibility;
 use crate::analysis::fca::explain::Explain;
 use crate::analysis::fca::zonage::ZonageValues;
 use crate::analysis::listed::FacilityChoice;
+use crate::analysis::nearest::CommuneNearest;
 use crate::analysis::request::{
     DEFAULT_THRESHOLD, MG_SUMMARY_THRESHOLD, Origin, SUMMARY_BANDS, profile,
 };
@@ -655,24 +656,12 @@ pub async fn run_scenario(
         let engine = &st.engine;
         let official = st.baselines.nearest(engine, &req.kind, req.model, matrix);
         // With a list: every commune's nearest with the structures chosen.
-        let with_list = used.as_ref().map(|u| {
-            let index = u.index(engine, &req.kind);
-            let all: Vec<usize> = (0..engine.data.communes.len()).collect();
-            let (nearest, listed) =
-                engine.nearest_per_commune_with_list(&req.kind, &official, &index, u.choice, &all);
-            (index, nearest, listed)
-        });
-        let before = match (&with_list, &used) {
-            (Some((index, nearest, listed)), Some(u)) => Before {
-                nearest,
-                list: Some((index, u.choice, listed)),
-            },
-            _ => Before {
-                nearest: &official,
-                list: None,
-            },
-        };
-        let list = before.list.map(|(index, choice, _)| (index, choice));
+        let all: Vec<usize> = (0..engine.data.communes.len()).collect();
+        let with_list = used
+            .as_ref()
+            .map(|u| u.base(engine, &req.kind, &official, &all));
+        let before = before(&official, with_list.as_ref());
+        let list = with_list.as_ref().map(|b| (&b.index, b.choice));
         let mut r = engine
             .scenario_from(&req.kind, &req.changes, req.model, req.threshold, before)
             .map_err(scenario_error)?;
@@ -748,6 +737,17 @@ pub async fn run_scenario(
     .await
 }
 
+/// What a scenario or a siting starts from: the official nearest, or with a list.
+fn before<'a>(official: &'a [CommuneNearest], list: Option<&'a layers::ListBase>) -> Before<'a> {
+    list.map_or(
+        Before {
+            nearest: official,
+            list: None,
+        },
+        layers::ListBase::before,
+    )
+}
+
 /// A scenario's error as an answer: an impossible capacity is a 422, the rest 400.
 fn scenario_error(e: ScenarioError) -> ApiError {
     match e {
@@ -784,23 +784,11 @@ pub async fn siting(
         let matrix = matrix_for(&st, req.model)?;
         let engine = &st.engine;
         let official = st.baselines.nearest(engine, &req.kind, req.model, matrix);
-        let with_list = used.as_ref().map(|u| {
-            let index = u.index(engine, &req.kind);
-            let (members, _) = engine.members(&req.territory);
-            let (nearest, listed) = engine
-                .nearest_per_commune_with_list(&req.kind, &official, &index, u.choice, &members);
-            (index, nearest, listed)
-        });
-        let before = match (&with_list, &used) {
-            (Some((index, nearest, listed)), Some(u)) => Before {
-                nearest,
-                list: Some((index, u.choice, listed)),
-            },
-            _ => Before {
-                nearest: &official,
-                list: None,
-            },
-        };
+        let (members, _) = engine.members(&req.territory);
+        let with_list = used
+            .as_ref()
+            .map(|u| u.base(engine, &req.kind, &official, &members));
+        let before = before(&official, with_list.as_ref());
         let s = engine
             .siting_cancellable(
                 &req.territory,

@@ -12,7 +12,9 @@ use serde_json::{Value, json};
 
 use crate::analysis::Engine;
 use crate::analysis::listed::{FacilityChoice, ListIndex, ListSite, Nearest};
+use crate::analysis::nearest::CommuneNearest;
 use crate::analysis::request::{CoverageRequest, NearestRequest, Origin};
+use crate::analysis::scenario::Before;
 use crate::db::Layer;
 use crate::geodesy::GeoPoint;
 use crate::model::{InseeCode, Kind};
@@ -57,6 +59,26 @@ impl UsedList {
         ListIndex::new(engine, kind, &self.sites, &self.scope)
     }
 
+    /// The nearest of each of `communes` with the structures chosen, the official ones
+    /// being `official` (the baseline): what a scenario or a siting starts from.
+    pub fn base(
+        &self,
+        engine: &Engine,
+        kind: &Kind,
+        official: &[CommuneNearest],
+        communes: &[usize],
+    ) -> ListBase {
+        let index = self.index(engine, kind);
+        let (nearest, listed) =
+            engine.nearest_per_commune_with_list(kind, official, &index, self.choice, communes);
+        ListBase {
+            index,
+            choice: self.choice,
+            nearest,
+            listed,
+        }
+    }
+
     /// Whether the list holds structures of `kind`.
     pub fn has(&self, kind: &Kind) -> bool {
         self.sites.iter().any(|s| &s.kind == kind)
@@ -65,6 +87,23 @@ impl UsedList {
     /// The note of an answer whose communes outside the list's territory are left out.
     pub fn scope_note(&self) -> String {
         outside_caveat(self)
+    }
+}
+
+/// Every commune's nearest with a list ([`UsedList::base`]).
+pub struct ListBase {
+    pub index: ListIndex,
+    pub choice: FacilityChoice,
+    nearest: Vec<CommuneNearest>,
+    listed: Vec<Option<usize>>,
+}
+
+impl ListBase {
+    pub fn before(&self) -> Before<'_> {
+        Before {
+            nearest: &self.nearest,
+            list: Some((&self.index, self.choice, &self.listed)),
+        }
     }
 }
 
