@@ -18,6 +18,10 @@ use std::sync::OnceLock;
 
 use proj4rs::Proj;
 
+mod named;
+
+pub use named::{SourceCrs, UnknownCrs};
+
 /// A projected CRS found in French official files.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Crs {
@@ -71,6 +75,11 @@ pub enum CrsError {
         b: f64,
         reason: String,
     },
+    #[error(
+        "({x}, {y}) is outside the {crs} area {}, also with X and Y swapped",
+        area_text(*.crs)
+    )]
+    OutsideArea { crs: Crs, x: f64, y: f64 },
     #[error("{crs}: projection definition {definition:?} rejected by proj4rs: {reason}")]
     Definition {
         crs: Crs,
@@ -233,6 +242,19 @@ impl Crs {
         (min_x..=max_x).contains(&x) && (min_y..=max_y).contains(&y)
     }
 
+    /// `(x, y, false)` if inside [`Crs::valid_area`], `(y, x, true)` if only the swapped
+    /// point is: X and Y columns are sometimes swapped in a file, and the areas are
+    /// such that a swapped point falls far outside. Else [`CrsError::OutsideArea`].
+    pub fn inside_area(self, x: f64, y: f64) -> Result<(f64, f64, bool), CrsError> {
+        if self.contains(x, y) {
+            Ok((x, y, false))
+        } else if self.contains(y, x) {
+            Ok((y, x, true))
+        } else {
+            Err(CrsError::OutsideArea { crs: self, x, y })
+        }
+    }
+
     fn proj(self) -> Result<&'static Proj, CrsError> {
         let definition = self.proj_definition();
         PROJS[self.index()]
@@ -295,6 +317,12 @@ impl fmt::Display for Crs {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "EPSG:{} {}", self.epsg(), self.name())
     }
+}
+
+/// `x 50000..1300000, y 6000000..7200000`: the valid area, for messages.
+fn area_text(crs: Crs) -> String {
+    let (min_x, min_y, max_x, max_y) = crs.valid_area();
+    format!("x {min_x}..{max_x}, y {min_y}..{max_y}")
 }
 
 /// The shared WGS84 geographic definition (`crs` only names the CRS in an error).
@@ -574,6 +602,22 @@ mod tests {
                 assert!(!crs.contains(y, x), "{place} {crs} swapped");
             }
         }
+    }
+
+    #[test]
+    fn swapped_points_are_put_back_and_points_outside_refused() {
+        let (x, y) = (455691.4, 6657805.5);
+        assert_eq!(Crs::Lambert93.inside_area(x, y), Ok((x, y, false)));
+        assert_eq!(Crs::Lambert93.inside_area(y, x), Ok((x, y, true)));
+        let e = Crs::Lambert93
+            .inside_area(-0.2, 46.9)
+            .unwrap_err()
+            .to_string();
+        assert_eq!(
+            e,
+            "(-0.2, 46.9) is outside the EPSG:2154 RGF93 v1 / Lambert-93 area \
+             x 50000..1300000, y 6000000..7200000, also with X and Y swapped"
+        );
     }
 
     #[test]

@@ -14,10 +14,11 @@
 //! store      model
 //! import     model, store, crs
 //! analysis   model, index, geodesy
-//! api        analysis, store, import (profile files), model, geodesy, db
+//! api        analysis, store, import (profile files), model, geodesy, db, crs
 //! ```
 //!
-//! - [`crs`]: Lambert-93 and overseas UTM zones ↔ WGS84, the only projection code.
+//! - [`crs`]: Lambert-93 and overseas UTM zones ↔ WGS84, the only projection code; the
+//!   names files give CRSs (EPSG codes, OGC URNs).
 //! - [`geodesy`]: WGS84 geodesic distances (exact nearest through ECEF R-trees).
 //! - [`model`]: communes, facilities, territories, accessibility profiles; no I/O.
 //! - [`store`]: the build on disk — layout, `dataset.json`, FlatGeobuf codec, the loader.

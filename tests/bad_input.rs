@@ -13,7 +13,9 @@
 //! | not the format at all | every importer | error naming what was expected |
 //! | mixed record types | FINESS | other types skipped as `unknown_record_type`; the two known types joined in any order |
 //! | unknown CRS | FINESS | `unknown_crs` |
-//! | | GeoJSON `crs` other than WGS84 | error naming the CRS |
+//! | | GeoJSON `crs` other than WGS84, Lambert-93 or an overseas UTM | error naming the CRS |
+//! | | a source's `crs` and its GeoJSON's that disagree | error naming both |
+//! | projected x/y outside the CRS's area | CSV, GeoJSON with a `crs` | `outside_crs_area`; swapped x/y corrected, noted |
 //! | NaN, ∞, out-of-range coordinates | FINESS, CSV, GeoJSON | `bad_coordinates` |
 //! | a feature that is not a GeoJSON Feature (e.g. a one-number position) | GeoJSON | `bad_feature`, the other features read |
 //! | coordinates outside France | CSV, GeoJSON | `outside_france`; FINESS: in the build (`outside_france`) |
@@ -417,14 +419,27 @@ fn geojson_empty_truncated_and_not_utf8_are_refused() {
 
 #[test]
 fn geojson_in_another_crs_is_refused_naming_it() {
-    let lambert = format!(
-        r#"{{"type":"FeatureCollection","crs":{{"type":"name","properties":{{"name":"urn:ogc:def:crs:EPSG::2154"}}}},"features":[{}]}}"#,
-        point_feature("[455691.4,6657805.5]", "EHPAD")
-    );
+    let in_crs = |name: &str, position: &str| {
+        format!(
+            r#"{{"type":"FeatureCollection","crs":{{"type":"name","properties":{{"name":"{name}"}}}},"features":[{}]}}"#,
+            point_feature(position, "EHPAD")
+        )
+    };
+    let mercator = in_crs("urn:ogc:def:crs:EPSG::3857", "[-23911.7,5934407.0]");
     refused(
         "ehpad_cnsa_prix",
-        lambert.as_bytes(),
-        &["EPSG::2154", "WGS84"],
+        mercator.as_bytes(),
+        &["EPSG::3857", "WGS84", "EPSG:2154"],
+    );
+    // Lambert-93 is converted, and a point outside its area skipped.
+    let lambert = in_crs("urn:ogc:def:crs:EPSG::2154", "[455691.4,6657805.5]");
+    read_as("ehpad_cnsa_prix", lambert.as_bytes(), 1, &[]);
+    let degrees = in_crs("urn:ogc:def:crs:EPSG::2154", "[-0.21,46.98]");
+    read_as(
+        "ehpad_cnsa_prix",
+        degrees.as_bytes(),
+        0,
+        &[(1, "outside_crs_area")],
     );
     // WGS84 said out loud is fine.
     let wgs84 = format!(

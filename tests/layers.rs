@@ -644,3 +644,144 @@ async fn a_list_is_used_at_once_in_nearest_and_coverage_and_speaks_for_its_scope
         "{c}"
     );
 }
+
+/// A planner's GIS export in Lambert-93 (EPSG:2154): x/y metres with French decimals,
+/// one row with its columns swapped, one in degrees by mistake; kept in WGS84.
+#[tokio::test]
+async fn a_lambert93_list_is_read_in_metres_and_kept_in_wgs84() {
+    use careaccess::crs::Crs;
+    let b = backends().await.remove(0);
+    let db = Db::open(&b.target).await.unwrap();
+    let alice = db.create_token("Alice (CLS)", Role::Planner).await.unwrap();
+    let alice = Some(alice.secret.as_str());
+    let s = service(mini().data(), db).await;
+    let msp = [
+        ("MSP Thouars centre-ville", -0.2148, 46.9755, "79329"),
+        (
+            "Maison de santé d'Argenton-l'Église",
+            -0.2740,
+            47.0530,
+            "79014",
+        ),
+        ("MSP de Saint-Varent", -0.2300, 46.8900, "79299"),
+    ];
+    let fr = |v: f64| format!("{v:.2}").replace('.', ",");
+    let mut csv = "nom;x_l93;y_l93\n".to_owned();
+    for (i, (name, lon, lat, _)) in msp.iter().enumerate() {
+        let (x, y) = Crs::Lambert93.from_wgs84(*lon, *lat).unwrap();
+        let (x, y) = if i == 2 { (y, x) } else { (x, y) };
+        csv.push_str(&format!("{name};{};{}\n", fr(x), fr(y)));
+    }
+    csv.push_str("MSP en degrés;-0,2148;46,9755\n");
+    let body = |crs: Value| {
+        json!({ "format": "csv", "content": csv, "crs": crs, "kind": "msp",
+                "columns": {"name": "nom", "lon": "x_l93", "lat": "y_l93"} })
+    };
+
+    for crs in [json!("EPSG:2154"), json!(2154)] {
+        let p = call(&s, "POST", "/layers/preview", alice, Some(body(crs)))
+            .await
+            .ok(200);
+        let r = &p["report"];
+        assert_eq!(
+            r["crs"], "EPSG:2154 RGF93 v1 / Lambert-93 (x/y in metres)",
+            "{p}"
+        );
+        assert_eq!(
+            (r["rows_read"].as_u64(), r["kept"].as_u64()),
+            (Some(4), Some(3)),
+            "{p}"
+        );
+        let skip = &r["skipped_rows"][0];
+        assert_eq!(
+            (&skip["line"], &skip["reason"]),
+            (&json!(5), &json!("outside_crs_area"))
+        );
+        let detail = skip["detail"].as_str().unwrap();
+        assert!(
+            detail.contains("(-0.2148, 46.9755)") && detail.contains("x 50000..1300000"),
+            "{detail}"
+        );
+        assert_eq!(
+            r["notes"],
+            json!(["1 row had X and Y swapped and was corrected (lines 4)"])
+        );
+        for (row, (name, lon, lat, commune)) in p["rows"].as_array().unwrap().iter().zip(msp) {
+            assert_eq!(row["name"], name);
+            assert_eq!(row["commune"], commune, "{row}");
+            let (x, y) = (row["lon"].as_f64().unwrap(), row["lat"].as_f64().unwrap());
+            assert!(
+                (x - lon).abs() < 1e-6 && (y - lat).abs() < 1e-6,
+                "{name}: ({x}, {y})"
+            );
+        }
+    }
+
+    // Saved, the list's items are WGS84 points.
+    let mut save = body(json!("EPSG:2154"));
+    save["name"] = json!("MSP en Lambert-93");
+    save["scope"] = json!("cls:thouarsais");
+    let made = call(&s, "POST", "/layers", alice, Some(save)).await.ok(201);
+    let id = made["id"].as_str().unwrap();
+    let items = call(&s, "GET", &format!("/layers/{id}/items"), alice, None)
+        .await
+        .ok(200);
+    let at = items["features"][0]["geometry"]["coordinates"].clone();
+    assert!(
+        (at[0].as_f64().unwrap() + 0.2148).abs() < 1e-6
+            && (at[1].as_f64().unwrap() - 46.9755).abs() < 1e-6,
+        "{items}"
+    );
+
+    // Without `crs` the metres are not degrees: said, with the CRS they look like;
+    // only the row in degrees is kept.
+    let mut wgs84 = body(Value::Null);
+    wgs84.as_object_mut().unwrap().remove("crs");
+    let p = call(&s, "POST", "/layers/preview", alice, Some(wgs84))
+        .await
+        .ok(200);
+    assert_eq!(
+        p["report"]["skipped_by_reason"]["bad_coordinates"], 3,
+        "{p}"
+    );
+    assert_eq!(p["rows"][0]["name"], "MSP en degrés");
+    let detail = p["report"]["skipped_rows"][0]["detail"].as_str().unwrap();
+    assert!(detail.contains("\"EPSG:2154\""), "{detail}");
+    // A CRS careaccess does not convert is refused by name, with the ones it does.
+    call(
+        &s,
+        "POST",
+        "/layers/preview",
+        alice,
+        Some(body(json!("EPSG:3857"))),
+    )
+    .await
+    .problem(
+        422,
+        &["`crs`", "EPSG:3857", "EPSG:2154 (RGF93 v1 / Lambert-93)"],
+    );
+
+    // A GeoJSON saying EPSG:2154 is read in it; a body saying otherwise is refused.
+    let (x, y) = Crs::Lambert93.from_wgs84(-0.2148, 46.9755).unwrap();
+    let geojson = json!({ "type": "FeatureCollection",
+        "crs": { "type": "name", "properties": { "name": "urn:ogc:def:crs:EPSG::2154" } },
+        "features": [{ "type": "Feature", "properties": { "nom": "MSP Thouars" },
+                       "geometry": { "type": "Point", "coordinates": [x, y] } }] })
+    .to_string();
+    let upload = json!({ "format": "geojson", "content": geojson, "kind": "msp",
+                         "columns": { "name": "nom" } });
+    let p = call(&s, "POST", "/layers/preview", alice, Some(upload.clone()))
+        .await
+        .ok(200);
+    let row = &p["rows"][0];
+    assert!(
+        (row["lon"].as_f64().unwrap() + 0.2148).abs() < 1e-6
+            && (row["lat"].as_f64().unwrap() - 46.9755).abs() < 1e-6,
+        "{p}"
+    );
+    let mut disagree = upload;
+    disagree["crs"] = json!("EPSG:4326");
+    call(&s, "POST", "/layers/preview", alice, Some(disagree))
+        .await
+        .problem(422, &["EPSG:2154", "EPSG:4326"]);
+}

@@ -22,6 +22,7 @@ use geo::{ClosestPoint, Contains, Distance, Haversine, Point};
 use serde::Deserialize;
 use serde_json::{Map, Value, json};
 
+use crate::crs::SourceCrs;
 use crate::db::{Caller, Layer, LayerPatch, NewLayer};
 use crate::geodesy::GeoPoint;
 use crate::import::locate::{Located, MAX_OFFSHORE_M, Places};
@@ -153,6 +154,9 @@ struct ListBody {
     content: String,
     #[serde(default)]
     columns: ListColumns,
+    /// The CRS of the positions: `"EPSG:2154"` or `2154`… (default WGS84 lon/lat).
+    #[serde(default)]
+    crs: Option<Value>,
     #[serde(default)]
     kind: Option<String>,
     #[serde(default)]
@@ -202,15 +206,34 @@ fn parse_body(bytes: &[u8]) -> ApiResult<ListBody> {
     Ok(body)
 }
 
+/// The `crs` of a body: an EPSG name (`"EPSG:2154"`, an OGC URN) or code (`2154`).
+fn source_crs(value: Option<Value>) -> ApiResult<Option<SourceCrs>> {
+    let name = match value {
+        None | Some(Value::Null) => return Ok(None),
+        Some(Value::String(s)) => s,
+        Some(Value::Number(n)) => n.to_string(),
+        Some(other) => {
+            return Err(unprocessable(format!(
+                "`crs` must be an EPSG code (\"EPSG:2154\" or 2154), not {other}"
+            )));
+        }
+    };
+    SourceCrs::from_name(&name)
+        .map(Some)
+        .map_err(|e| unprocessable(format!("`crs`: {e}")))
+}
+
 /// Reads the file of a body against the build served (in the heavy pool).
 async fn read(service: &Arc<Service>, st: Arc<AppState>, body: ListBody) -> ApiResult<ReadList> {
     let ListBody {
         format,
         content,
         columns,
+        crs,
         kind,
         ..
     } = body;
+    let crs = source_crs(crs)?;
     let fixed = match kind.as_deref().map(str::trim).filter(|k| !k.is_empty()) {
         Some(k) => Some(kind_of(&st, k).ok_or_else(|| {
             unprocessable(format!(
@@ -224,6 +247,7 @@ async fn read(service: &Arc<Service>, st: Arc<AppState>, body: ListBody) -> ApiR
             format,
             &content,
             &columns,
+            crs,
             fixed.as_ref(),
             &|k| kind_of(&st, k),
             &ServedPlaces { st: &st },
@@ -265,6 +289,7 @@ fn item(st: &AppState, f: &Facility) -> Value {
 fn report_json(read: &ReadList) -> Value {
     let r = &read.report;
     json!({
+        "crs": r.crs,
         "rows_read": r.rows_read,
         "kept": r.kept,
         "skipped": r.skipped_total(),

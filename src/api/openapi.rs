@@ -131,8 +131,10 @@ fn layer_upload_schema(save: bool) -> Value {
     let mut s = json!({ "type": "object", "required": ["format", "content", "columns"], "properties": {
         "format": {"type": "string", "enum": ["csv", "geojson"]},
         "content": {"type": "string", "maxLength": super::layers::MAX_CONTENT_BYTES,
-            "description": "The file's text: CSV (`,`, `;` or tab; French decimals) or a GeoJSON FeatureCollection of points in WGS84; at most 20,000 rows"},
-        "columns": {"type": "object", "description": "Our fields → the file's columns; lon/lat or insee place a row (GeoJSON: the geometry)", "properties": {
+            "description": "The file's text: CSV (`,`, `;` or tab; French decimals) or a GeoJSON FeatureCollection of points (WGS84, or the CRS of `crs` or of its own `crs` member); at most 20,000 rows"},
+        "crs": {"oneOf": [{"type": "string"}, {"type": "integer"}], "example": "EPSG:2154",
+            "description": "The CRS of the positions: EPSG:4326 (WGS84 longitude/latitude, the default), EPSG:2154 (Lambert-93), or overseas EPSG:5490 (Antilles), 2972 (Guyane), 2975 (La Réunion), 4471 (Mayotte), 32621 (Saint-Pierre-et-Miquelon); as \"EPSG:2154\", 2154 or an OGC URN. A projected CRS reads the lon/lat columns as x/y metres (easting, northing; swapped columns are corrected), converted to WGS84; a row outside the CRS's area is skipped as outside_crs_area. A GeoJSON's own crs member is read too; the two must agree. The report's `crs` says which was read"},
+        "columns": {"type": "object", "description": "Our fields → the file's columns; lon/lat (x/y with a projected `crs`) or insee place a row (GeoJSON: the geometry)", "properties": {
             "name": column, "kind": column, "lon": column, "lat": column, "insee": column,
             "capacity": column, "address": column, "phone": column }},
         "kind": {"type": "string", "description": "The kind of every row when no column gives it: msp, centre_sante, clic, ehpad, ehpa, hospital, psychiatry, ssr, long_stay or consultation (outreach consultations)"} } });

@@ -79,9 +79,6 @@ mod reason {
     pub const UNKNOWN_RECORD_TYPE: &str = "unknown_record_type";
 }
 
-/// How many line numbers a note lists before eliding the rest.
-const MAX_LISTED_LINES: usize = 50;
-
 /// Parses a FINESS etalab extract. Row-level problems are reported in `report` and
 /// never stop the parse; only a file that is not a FINESS extract at all (empty, no
 /// `finess;…` header) or that cannot be read is an error.
@@ -114,7 +111,7 @@ pub fn parse(
     let joined = join.joined;
     skips.extend(join.orphans());
     fill_report(report, &facilities, skips, &rows.stats, joined);
-    note_swapped(report, &swapped_lines);
+    report.note_swapped(&swapped_lines, "structureet lines");
     note_encoding(report, lines.windows_1252_lines);
     Ok(FinessExtract {
         extraction_date,
@@ -482,7 +479,7 @@ fn position(geo: &GeoRow) -> Result<(f64, f64, bool), (&'static str, String)> {
     };
     let x = parse_coordinate(&geo.x).map_err(|e| bad(format!("coordxet {e}")))?;
     let y = parse_coordinate(&geo.y).map_err(|e| bad(format!("coordyet {e}")))?;
-    let (x, y, swapped) = inside_area(crs, x, y).map_err(bad)?;
+    let (x, y, swapped) = crs.inside_area(x, y).map_err(|e| bad(e.to_string()))?;
     let (lon, lat) = crs.to_wgs84(x, y).map_err(|e| bad(e.to_string()))?;
     Ok((lon, lat, swapped))
 }
@@ -495,23 +492,6 @@ fn parse_coordinate(text: &str) -> Result<f64, String> {
     match text.replace(',', ".").parse::<f64>() {
         Ok(v) if v.is_finite() => Ok(v),
         _ => Err(format!("{text:?} is not a finite number")),
-    }
-}
-
-/// `(x, y)` if inside the CRS's area, `(y, x)` if only that is: the X and Y columns
-/// are sometimes swapped in the source, and the areas are such that a swapped point
-/// falls far outside (see [`Crs::valid_area`]).
-fn inside_area(crs: Crs, x: f64, y: f64) -> Result<(f64, f64, bool), String> {
-    if crs.contains(x, y) {
-        Ok((x, y, false))
-    } else if crs.contains(y, x) {
-        Ok((y, x, true))
-    } else {
-        let (min_x, min_y, max_x, max_y) = crs.valid_area();
-        Err(format!(
-            "({x}, {y}) is outside the {crs} area x {min_x}..{max_x}, y {min_y}..{max_y}, \
-             also with X and Y swapped"
-        ))
     }
 }
 
@@ -625,22 +605,6 @@ fn fill_report(
     ));
 }
 
-fn note_swapped(report: &mut SourceReport, lines: &[u64]) {
-    if lines.is_empty() {
-        return;
-    }
-    let (rows, verb) = if lines.len() == 1 {
-        ("row", "was")
-    } else {
-        ("rows", "were")
-    };
-    report.note(format!(
-        "{} {rows} had X and Y swapped and {verb} corrected (structureet lines {})",
-        lines.len(),
-        list_lines(lines)
-    ));
-}
-
 fn note_encoding(report: &mut SourceReport, windows_1252_lines: u64) {
     let (lines, verb) = match windows_1252_lines {
         0 => return,
@@ -650,20 +614,6 @@ fn note_encoding(report: &mut SourceReport, windows_1252_lines: u64) {
     report.note(format!(
         "{windows_1252_lines} {lines} {verb} not valid UTF-8 and {verb} decoded as Windows-1252"
     ));
-}
-
-/// `2, 16, 40` or `2, 16, … (+120 more)`.
-fn list_lines(lines: &[u64]) -> String {
-    let shown: Vec<String> = lines
-        .iter()
-        .take(MAX_LISTED_LINES)
-        .map(u64::to_string)
-        .collect();
-    let mut text = shown.join(", ");
-    if lines.len() > MAX_LISTED_LINES {
-        text.push_str(&format!(", … (+{} more)", lines.len() - MAX_LISTED_LINES));
-    }
-    text
 }
 
 #[cfg(test)]

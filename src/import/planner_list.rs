@@ -14,6 +14,7 @@ use std::collections::BTreeMap;
 use serde::Deserialize;
 use serde_json::json;
 
+use crate::crs::SourceCrs;
 use crate::model::{Facility, Kind};
 
 use super::delimited::Delimited;
@@ -83,18 +84,24 @@ pub fn sniff_delimiter(content: &str) -> u8 {
         .map_or(b',', |(d, _)| *d)
 }
 
-/// Reads a planner's list. `kind` is the kind of every row when no column gives it;
-/// `kind_of` turns a kind as written in the file (or given) into a kind the service
-/// takes, or `None`.
+/// Reads a planner's list. `crs` is the CRS of its positions (a projected one reads the
+/// `lon`/`lat` columns as x/y metres; default WGS84, or a GeoJSON's own `crs`). `kind`
+/// is the kind of every row when no column gives it; `kind_of` turns a kind as written
+/// in the file (or given) into a kind the service takes, or `None`.
 ///
 /// # Errors
 /// The file is not a CSV/GeoJSON that can be read, a mapped column is not in the CSV
-/// header, neither a kind column nor a kind is given, or it has more than `max_rows`
-/// rows.
+/// header, neither a kind column nor a kind is given, `crs` and the CRS a GeoJSON
+/// declares disagree, or it has more than `max_rows` rows.
+#[expect(
+    clippy::too_many_arguments,
+    reason = "a file, how to read it and its checks"
+)]
 pub fn read_list(
     format: ListFormat,
     content: &str,
     columns: &ListColumns,
+    crs: Option<SourceCrs>,
     kind: Option<&Kind>,
     kind_of: &dyn Fn(&str) -> Option<Kind>,
     places: &dyn Places,
@@ -121,7 +128,7 @@ pub fn read_list(
         ));
     }
     let delimiter = sniff_delimiter(content);
-    let spec: SourceSpec = serde_json::from_value(json!({
+    let mut spec: SourceSpec = serde_json::from_value(json!({
         "id": LIST_SOURCE_ID,
         "title": "Liste fournie par un utilisateur",
         "role": "facilities",
@@ -138,6 +145,7 @@ pub fn read_list(
         },
     }))
     .map_err(|e| ListError::File(format!("column mapping: {e}")))?;
+    spec.crs = crs;
     let mut report = SourceReport::for_source(&spec);
     let read = match format {
         ListFormat::Csv => {

@@ -1,12 +1,14 @@
 //! Point sources: any CSV of points (`lon`/`lat` columns or an INSEE commune column,
 //! name, optional capacity…) and GeoJSON FeatureCollections of points. Column names come
 //! from `sources.toml` (`[source.columns]`), so a new list of consultation sites or MSP
-//! is a few lines there.
+//! is a few lines there. Positions are WGS84 longitude/latitude, or x/y metres in a
+//! projected CRS (the source's `crs`, a GeoJSON's `crs` member) converted per row.
 
 use std::io::Read;
 
 use geo::Point;
 
+use crate::crs::SourceCrs;
 use crate::model::{Facility, FinessNumber, InseeCode, Kind, PositionQuality};
 
 use super::delimited::Delimited;
@@ -82,17 +84,65 @@ pub fn read_points_csv(
     let mut rows = Delimited::new(reader, spec.delimiter(), true, &spec.id)?;
     check_columns(spec, &rows.headers)?;
     let headers = rows.headers.clone();
+    let mut positions = Positions::new(spec.crs.unwrap_or(SourceCrs::Wgs84));
+    if spec.columns.lon.is_some() {
+        report.crs = Some(positions.crs.to_string());
+    }
     let mut out = Vec::new();
     while let Some((line, values)) = rows.next_row(report) {
         let row = CsvRow {
             headers: &headers,
             values,
         };
-        if let Some(f) = row_to_facility(&row, line, spec, locator, report) {
+        if let Some(f) = row_to_facility(&row, line, spec, &mut positions, locator, report) {
             out.push(f);
         }
     }
+    report.note_swapped(&positions.swapped, "lines");
     Ok(out)
+}
+
+/// How the positions of a file are read: its CRS, and the rows whose x and y were
+/// swapped (and corrected).
+struct Positions {
+    crs: SourceCrs,
+    swapped: Vec<u64>,
+}
+
+impl Positions {
+    fn new(crs: SourceCrs) -> Self {
+        Positions {
+            crs,
+            swapped: Vec::new(),
+        }
+    }
+
+    /// WGS84 lon/lat of a point as the file gives it, or why the row is skipped: a
+    /// projected point outside its CRS's valid area, also swapped, is
+    /// `outside_crs_area` (see [`crate::crs::Crs::inside_area`]).
+    fn place(&mut self, line: u64, p: Point<f64>) -> Result<Point<f64>, (&'static str, String)> {
+        let SourceCrs::Projected(crs) = self.crs else {
+            return Ok(p);
+        };
+        let (x, y, swapped) = crs
+            .inside_area(p.x(), p.y())
+            .map_err(|e| ("outside_crs_area", e.to_string()))?;
+        let (lon, lat) = crs
+            .to_wgs84(x, y)
+            .map_err(|e| ("bad_coordinates", e.to_string()))?;
+        if swapped {
+            self.swapped.push(line);
+        }
+        Ok(Point::new(lon, lat))
+    }
+
+    /// Written to the degree's hundredth (about 1 km) or, projected, to the kilometre.
+    fn rounded(&self, x: &str, y: &str, p: Point<f64>) -> bool {
+        match self.crs {
+            SourceCrs::Wgs84 => decimals(x).min(decimals(y)) <= 2,
+            SourceCrs::Projected(_) => p.x() % 1000.0 == 0.0 && p.y() % 1000.0 == 0.0,
+        }
+    }
 }
 
 /// The envelope of a GeoJSON FeatureCollection: features are parsed one by one, so that
@@ -107,16 +157,22 @@ struct FeatureCollectionEnvelope {
     crs: Option<serde_json::Value>,
 }
 
-/// Names under which files declare WGS84 longitude/latitude.
-const WGS84_NAMES: &[&str] = &[
-    "urn:ogc:def:crs:OGC:1.3:CRS84",
-    "urn:ogc:def:crs:OGC::CRS84",
-    "urn:ogc:def:crs:EPSG::4326",
-    "EPSG:4326",
-    "CRS84",
-];
+/// The CRS a GeoJSON `crs` member names (`{"type": "name", "properties": {"name":
+/// "urn:ogc:def:crs:EPSG::2154"}}`, or the 2008 draft's `{"type": "EPSG", "properties":
+/// {"code": 2154}}`), else what it is, for the refusal.
+fn declared_crs(crs: &serde_json::Value) -> Result<SourceCrs, String> {
+    let name = crs.pointer("/properties/name").and_then(|n| n.as_str());
+    let code = crs.pointer("/properties/code").and_then(|c| c.as_u64());
+    let name = match (name, code) {
+        (Some(name), _) => name.to_owned(),
+        (None, Some(code)) if crs["type"].as_str() == Some("EPSG") => code.to_string(),
+        _ => return Err(crs.to_string()),
+    };
+    SourceCrs::from_name(&name).map_err(|_| name)
+}
 
-/// Reads a GeoJSON FeatureCollection of points (RFC 7946: WGS84 longitude, latitude).
+/// Reads a GeoJSON FeatureCollection of points: RFC 7946's WGS84 longitude, latitude,
+/// or the projected CRS its `crs` member (GeoJSON 2008) or the source's `crs` names.
 pub fn read_points_geojson(
     reader: impl Read,
     spec: &SourceSpec,
@@ -132,16 +188,31 @@ pub fn read_points_geojson(
             fc.kind
         )));
     }
-    if let Some(crs) = &fc.crs {
-        let name = crs.pointer("/properties/name").and_then(|n| n.as_str());
-        if !name.is_some_and(|n| WGS84_NAMES.contains(&n)) {
+    let declared = fc
+        .crs
+        .as_ref()
+        .map(|crs| {
+            declared_crs(crs).map_err(|name| {
+                refuse(format!(
+                    "the file declares the CRS {name}; careaccess reads GeoJSON in WGS84 \
+                     longitude/latitude (RFC 7946) or in {}: reproject it first (e.g. \
+                     ogr2ogr -t_srs EPSG:4326)",
+                    projected_codes()
+                ))
+            })
+        })
+        .transpose()?;
+    let crs = match (spec.crs, declared) {
+        (Some(given), Some(found)) if given != found => {
             return Err(refuse(format!(
-                "the file declares the CRS {}; careaccess reads GeoJSON in WGS84 \
-                 longitude/latitude (RFC 7946): reproject it first (e.g. ogr2ogr -t_srs EPSG:4326)",
-                name.map_or_else(|| crs.to_string(), str::to_owned)
+                "the file declares the CRS {found}, but {given} was given: which one holds \
+                 is not clear (leave out the one that is wrong)"
             )));
         }
-    }
+        (given, found) => given.or(found).unwrap_or(SourceCrs::Wgs84),
+    };
+    let mut positions = Positions::new(crs);
+    report.crs = Some(crs.to_string());
     let mut out = Vec::new();
     for (i, value) in fc.features.into_iter().enumerate() {
         let line = i as u64 + 1;
@@ -154,11 +225,18 @@ pub fn read_points_geojson(
             }
         };
         let row = FeatureRow { feature };
-        if let Some(f) = row_to_facility(&row, line, spec, locator, report) {
+        if let Some(f) = row_to_facility(&row, line, spec, &mut positions, locator, report) {
             out.push(f);
         }
     }
+    report.note_swapped(&positions.swapped, "features");
     Ok(out)
+}
+
+/// `EPSG:2154, EPSG:5490, …`: the projected CRSs read.
+fn projected_codes() -> String {
+    let codes = crate::crs::Crs::ALL.map(|c| SourceCrs::Projected(c).code());
+    codes.join(", ")
 }
 
 fn check_columns(spec: &SourceSpec, headers: &[String]) -> Result<(), ImportError> {
@@ -312,6 +390,7 @@ fn row_to_facility(
     row: &dyn Row,
     line: u64,
     spec: &SourceSpec,
+    positions: &mut Positions,
     locator: &dyn Places,
     report: &mut SourceReport,
 ) -> Option<Facility> {
@@ -379,7 +458,8 @@ fn row_to_facility(
         None => match (col(&c.lon), col(&c.lat)) {
             (Some(lon), Some(lat)) => match (parse_coordinate(&lon), parse_coordinate(&lat)) {
                 (Some(x), Some(y)) => {
-                    Some((Point::new(x, y), decimals(&lon).min(decimals(&lat)) <= 2))
+                    let p = Point::new(x, y);
+                    Some((p, positions.rounded(&lon, &lat, p)))
                 }
                 _ => {
                     report.skip(
@@ -402,12 +482,24 @@ fn row_to_facility(
         },
     };
     let (position, quality, commune) = match raw_point {
-        Some((p, rounded)) => {
+        Some((given, rounded)) => {
+            let p = match positions.place(line, given) {
+                Ok(p) => p,
+                Err((reason, detail)) => {
+                    report.skip(line, reason, detail);
+                    return None;
+                }
+            };
             if !(-180.0..=180.0).contains(&p.x()) || !(-90.0..=90.0).contains(&p.y()) {
                 report.skip(
                     line,
                     "bad_coordinates",
-                    format!("({}, {}) is not a lon/lat in degrees", p.x(), p.y()),
+                    format!(
+                        "({}, {}) is not a lon/lat in degrees{}",
+                        p.x(),
+                        p.y(),
+                        projected_hint(p)
+                    ),
                 );
                 return None;
             }
@@ -513,9 +605,20 @@ fn row_to_facility(
     })
 }
 
-/// A French phone number as written: sources that store it as a number lose the leading
-/// 0 (`549680156` for `05 49 68 01 56`); nine digits starting 1–9 get it back. Anything
-/// else is kept as the source wrote it.
+/// `; x/y metres of EPSG:2154 …? give that CRS (crs)` when a point read as lon/lat
+/// falls in the valid area of a projected CRS (either way round).
+fn projected_hint(p: Point<f64>) -> String {
+    crate::crs::Crs::ALL
+        .into_iter()
+        .find(|c| c.contains(p.x(), p.y()) || c.contains(p.y(), p.x()))
+        .map_or_else(String::new, |c| {
+            format!(
+                "; x/y metres of {c}? give that CRS (`crs`: \"EPSG:{}\")",
+                c.epsg()
+            )
+        })
+}
+
 /// Why a point located in département `located` is misplaced, if it is: its postcode
 /// names another département and so does its FINESS number (or it has none). Postcodes
 /// 97133 and 97150 are Saint-Barthélemy and Saint-Martin, outside the COG's communes;
@@ -556,6 +659,9 @@ fn misplaced(postcode: &str, finess: Option<&FinessNumber>, located: &str) -> Op
     })
 }
 
+/// A French phone number as written: sources that store it as a number lose the leading
+/// 0 (`549680156` for `05 49 68 01 56`); nine digits starting 1–9 get it back. Anything
+/// else is kept as the source wrote it.
 fn french_phone(p: &str) -> String {
     let p = p.trim();
     if p.len() == 9 && p.bytes().all(|b| b.is_ascii_digit()) && !p.starts_with('0') {
@@ -566,118 +672,4 @@ fn french_phone(p: &str) -> String {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn phones_stored_as_numbers_get_their_leading_zero() {
-        assert_eq!(french_phone("549680156"), "0549680156");
-        assert_eq!(french_phone("05 49 68 01 56"), "05 49 68 01 56");
-        assert_eq!(french_phone("0549680156"), "0549680156");
-        assert_eq!(french_phone("+33549680156"), "+33549680156");
-        assert_eq!(french_phone("12345"), "12345");
-    }
-
-    struct MapRow(Vec<(&'static str, &'static str)>);
-    impl Row for MapRow {
-        fn get(&self, column: &str) -> Option<String> {
-            self.0
-                .iter()
-                .find(|(k, _)| *k == column)
-                .map(|(_, v)| v.to_string())
-                .filter(|v| !v.is_empty())
-        }
-    }
-
-    /// Found by fuzzing `points_geojson`: converting any geometry to geo types panicked
-    /// on a LineString whose position has one number.
-    #[test]
-    fn a_linestring_with_a_one_number_position_is_skipped_not_a_panic() {
-        let feature: geojson::Feature = serde_json::from_str(
-            r#"{"type":"Feature","geometry":{"type":"LineString","coordinates":[[0,0],[5]]},"properties":{}}"#,
-        )
-        .unwrap();
-        let got = FeatureRow { feature }.geometry().unwrap();
-        assert_eq!(got, Err("geometry is a LineString, not a Point".to_owned()));
-    }
-
-    #[test]
-    fn points_far_from_their_postcode_and_finess_are_misplaced() {
-        let f = |s: &str| FinessNumber::parse(s).unwrap();
-        // CH de Béziers geocoded in Saint-Étienne.
-        let why = misplaced("34525", Some(&f("340000033")), "42").unwrap();
-        assert!(why.contains("34525") && why.contains("34"), "{why}");
-        // In place; or a border postcode whose FINESS agrees with the point.
-        assert_eq!(misplaced("34525", Some(&f("340000033")), "34"), None);
-        assert_eq!(misplaced("01200", Some(&f("740000000")), "74"), None);
-        // Corsica's postcodes say 20.
-        assert_eq!(misplaced("20000", Some(&f("2A0000000")), "2A"), None);
-        assert_eq!(misplaced("20600", None, "2B"), None);
-        // Saint-Martin at a placeholder point in Guadeloupe: the DOM FINESS prefix says
-        // nothing, the postcode is not Guadeloupe's.
-        assert!(misplaced("97150", Some(&f("970100400")), "971").is_some());
-        assert_eq!(misplaced("97100", Some(&f("970100400")), "971"), None);
-        assert_eq!(misplaced("97826", Some(&f("970400000")), "974"), None);
-        assert_eq!(misplaced("", None, "79"), None);
-        assert_eq!(misplaced("1440", Some(&f("10000024")), "01"), None);
-    }
-
-    #[test]
-    fn templates() {
-        let row = MapRow(vec![
-            ("n", "12"),
-            ("street", "RUE X"),
-            ("pc", ""),
-            ("city", "THOUARS"),
-        ]);
-        assert_eq!(
-            fill_template("{n} {street}, {pc} {city}", &row),
-            "12 RUE X, THOUARS"
-        );
-        assert_eq!(fill_template("MSP de {city}", &row), "MSP de THOUARS");
-    }
-
-    #[test]
-    fn names_built_from_a_template_read_as_french() {
-        for (commune, name) in [
-            ("Les Trois-Moutiers", "MSP des Trois-Moutiers"),
-            ("Le Tallud", "MSP du Tallud"),
-            ("Argenton-l'Église", "MSP d'Argenton-l'Église"),
-            ("Oiron", "MSP d'Oiron"),
-            ("Échiré", "MSP d'Échiré"),
-            ("La Roche-sur-Yon", "MSP de La Roche-sur-Yon"),
-            ("Thouars", "MSP de Thouars"),
-            ("Herbignac", "MSP de Herbignac"),
-        ] {
-            let row = MapRow(vec![("c", commune)]);
-            assert_eq!(fill_template("MSP de {c}", &row), name);
-        }
-        // Only the word « de »: « Vendée Avenir » is left as it is.
-        assert_eq!(elide_fr("Pôle de Vendée Avenir"), "Pôle de Vendée Avenir");
-        assert_eq!(
-            elide_fr("Maison de Le Pin et de Airvault"),
-            "Maison du Pin et d'Airvault"
-        );
-        assert_eq!(template_columns("{a} x {b}"), vec!["a", "b"]);
-    }
-
-    #[test]
-    fn html_names() {
-        assert_eq!(
-            strip_html("<h3>EHPAD L'AMBARROISE</h3><ul><li>Prix</li></ul>"),
-            "EHPAD L'AMBARROISE"
-        );
-        assert_eq!(strip_html("Plain"), "Plain");
-    }
-
-    #[test]
-    fn decimals_and_coordinates() {
-        assert_eq!(decimals("-1.84"), 2);
-        assert_eq!(decimals("47.2138099936"), 10);
-        assert_eq!(decimals("46,9755"), 4);
-        assert_eq!(parse_coordinate("46,5"), Some(46.5));
-        assert_eq!(parse_coordinate("NaN"), None);
-        assert_eq!(parse_coordinate("inf"), None);
-        assert_eq!(super::super::delimited::decode_field(&[0x43, 0xc9]), "CÉ");
-    }
-}
+mod tests;

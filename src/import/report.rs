@@ -10,6 +10,9 @@ use super::{ImportError, SourceSpec};
 /// At most this many skipped rows are listed one by one per source; counts stay exact.
 pub const MAX_LISTED_SKIPS: usize = 2_000;
 
+/// How many line numbers a note lists before eliding the rest.
+const MAX_LISTED_LINES: usize = 50;
+
 /// A row that was not kept, and why.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct SkippedRow {
@@ -36,6 +39,10 @@ pub struct SourceReport {
     pub file: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub sha256: Option<String>,
+    /// Point sources: the CRS their positions were read in (`EPSG:2154 RGF93 v1 /
+    /// Lambert-93 (x/y in metres)`), converted to WGS84.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub crs: Option<String>,
     /// Data rows read (header lines excluded).
     pub rows_read: u64,
     /// Rows that made it into the build.
@@ -79,6 +86,35 @@ impl SourceReport {
     pub fn note(&mut self, note: impl Into<String>) {
         self.notes.push(note.into());
     }
+
+    /// Notes the rows whose X and Y were swapped and corrected (`counted_as`: what the
+    /// numbers are, `lines`, `features`…).
+    pub(crate) fn note_swapped(&mut self, lines: &[u64], counted_as: &str) {
+        let (rows, verb) = match lines.len() {
+            0 => return,
+            1 => ("row", "was"),
+            _ => ("rows", "were"),
+        };
+        self.note(format!(
+            "{} {rows} had X and Y swapped and {verb} corrected ({counted_as} {})",
+            lines.len(),
+            list_lines(lines)
+        ));
+    }
+}
+
+/// `2, 16, 40` or `2, 16, … (+120 more)`.
+fn list_lines(lines: &[u64]) -> String {
+    let shown: Vec<String> = lines
+        .iter()
+        .take(MAX_LISTED_LINES)
+        .map(u64::to_string)
+        .collect();
+    let mut text = shown.join(", ");
+    if lines.len() > MAX_LISTED_LINES {
+        text.push_str(&format!(", … (+{} more)", lines.len() - MAX_LISTED_LINES));
+    }
+    text
 }
 
 /// The whole `build-report.json`.

@@ -8,8 +8,9 @@
 use std::collections::BTreeMap;
 use std::path::Path;
 
-use serde::Deserialize;
+use serde::{Deserialize, Deserializer};
 
+use crate::crs::SourceCrs;
 use crate::model::Kind;
 
 use super::ImportError;
@@ -187,6 +188,12 @@ pub struct SourceSpec {
     /// Column names of a points CSV or GeoJSON properties.
     #[serde(default)]
     pub columns: Columns,
+    /// Points: the CRS of the positions, `"EPSG:2154"` or `2154` (EPSG:4326 or one of
+    /// those [`crate::crs::Crs`] converts). A projected one reads the `lon`/`lat` columns
+    /// as x/y metres (easting, northing). Default: WGS84 longitude/latitude, or for a
+    /// GeoJSON the CRS its `crs` member names.
+    #[serde(default, deserialize_with = "crs_name")]
+    pub crs: Option<SourceCrs>,
     /// Commune indicators: INSEE code column.
     #[serde(default)]
     pub code_column: Option<String>,
@@ -198,6 +205,24 @@ pub struct SourceSpec {
     /// rule are left empty for these communes.
     #[serde(default)]
     pub aggregate: BTreeMap<String, Aggregate>,
+}
+
+/// A CRS given by name (`"EPSG:2154"`) or by its EPSG code alone (`2154`).
+fn crs_name<'de, D: Deserializer<'de>>(d: D) -> Result<Option<SourceCrs>, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum Name {
+        Code(i64),
+        Text(String),
+    }
+    let name = match Option::<Name>::deserialize(d)? {
+        None => return Ok(None),
+        Some(Name::Code(code)) => code.to_string(),
+        Some(Name::Text(text)) => text,
+    };
+    SourceCrs::from_name(&name)
+        .map(Some)
+        .map_err(serde::de::Error::custom)
 }
 
 /// Where a data.gouv.fr resource is: the dataset (slug or id) and a regular expression
@@ -452,6 +477,11 @@ impl Manifest {
                     return bad("columns need `lon` and `lat`, or `commune`".into());
                 }
             }
+            if s.crs.is_some() && !matches!(s.format, Format::PointsCsv | Format::GeojsonPoints) {
+                return bad(
+                    "`crs` applies to points sources (points_csv, geojson_points) only".into(),
+                );
+            }
             if s.role == Role::CommuneIndicators && (s.code_column.is_none() || s.fields.is_empty())
             {
                 return bad("commune indicators need `code_column` and `fields`".into());
@@ -541,6 +571,29 @@ mod tests {
         ] {
             let e = one(extra).expect_err(extra).to_string();
             assert!(e.contains(words), "{extra:?}: {e}");
+        }
+    }
+
+    #[test]
+    fn a_points_crs_is_an_epsg_code_careaccess_converts() {
+        use crate::crs::Crs;
+        let url = "url = \"https://example.org/a.csv\"";
+        for crs in ["\"EPSG:2154\"", "2154", "\"urn:ogc:def:crs:EPSG::2154\""] {
+            let m = one(&format!("{url}\ncrs = {crs}")).expect(crs);
+            assert_eq!(m.sources[0].crs, Some(SourceCrs::Projected(Crs::Lambert93)));
+        }
+        let m = one(&format!("{url}\ncrs = \"EPSG:4326\"")).expect("wgs84");
+        assert_eq!(m.sources[0].crs, Some(SourceCrs::Wgs84));
+        assert_eq!(one(url).expect("default").sources[0].crs, None);
+        for crs in ["\"EPSG:3857\"", "27572"] {
+            let e = one(&format!("{url}\ncrs = {crs}"))
+                .expect_err(crs)
+                .to_string();
+            let code = crs.trim_matches('"');
+            assert!(
+                e.contains(code) && e.contains("EPSG:2154 (RGF93 v1 / Lambert-93)"),
+                "{e}"
+            );
         }
     }
 

@@ -47,7 +47,20 @@ const REASONS = {
   missing_name: 'sans nom',
   malformed_row: 'ligne mal formée',
   bad_feature: 'objet GeoJSON illisible',
+  outside_crs_area: 'hors de la zone du système de coordonnées',
 };
+
+// Systems the service converts (src/crs.rs), with the area (min x, min y, max x, max y,
+// metres) where their points fall, to guess the system from the first rows.
+const CRSS = [
+  { value: '', label: 'longitude / latitude (WGS84)' },
+  { value: 'EPSG:2154', label: 'Lambert-93 (EPSG:2154, en mètres)', area: [50000, 6000000, 1300000, 7200000] },
+  { value: 'EPSG:5490', label: 'UTM 20 N, Antilles (EPSG:5490, en mètres)', area: [473000, 1581000, 748000, 2014000] },
+  { value: 'EPSG:2972', label: 'UTM 22 N, Guyane (EPSG:2972, en mètres)', area: [88000, 227000, 445000, 653000] },
+  { value: 'EPSG:2975', label: 'UTM 40 S, La Réunion (EPSG:2975, en mètres)', area: [307000, 7627000, 386000, 7700000] },
+  { value: 'EPSG:4471', label: 'UTM 38 S, Mayotte (EPSG:4471, en mètres)', area: [489000, 8552000, 544000, 8613000] },
+  { value: 'EPSG:32621', label: 'UTM 21 N, Saint-Pierre-et-Miquelon (EPSG:32621, en mètres)', area: [536000, 5171000, 574000, 5228000] },
+];
 
 const norm = (s) => s.normalize('NFD').replace(/[\u0300-\u036f]/g, '').toLowerCase().trim();
 
@@ -62,9 +75,41 @@ function headerOf(text, format) {
     }
   }
   const first = text.replace(/^\uFEFF/, '').split(/\r?\n/)[0] ?? '';
-  const counts = [';', '\t', ','].map((d) => [d, first.split(d).length - 1]);
-  const [sep] = counts.reduce((a, b) => (b[1] > a[1] ? b : a));
-  return first.split(sep).map((c) => c.trim().replace(/^"|"$/g, ''));
+  return first.split(separator(first)).map((c) => c.trim().replace(/^"|"$/g, ''));
+}
+
+function separator(line) {
+  const counts = [';', '\t', ','].map((d) => [d, line.split(d).length - 1]);
+  return counts.reduce((a, b) => (b[1] > a[1] ? b : a))[0];
+}
+
+/** [x, y] of the first rows: the mapped lon/lat columns of a CSV (French decimals too), a GeoJSON's points. */
+function firstPoints(text, format, lonCol, latCol) {
+  if (format === 'geojson') {
+    try {
+      return (JSON.parse(text).features ?? []).slice(0, 20).map((f) => f?.geometry?.coordinates)
+        .filter((c) => Array.isArray(c) && Number.isFinite(c[0]) && Number.isFinite(c[1]));
+    } catch {
+      return [];
+    }
+  }
+  const lines = text.replace(/^\uFEFF/, '').split(/\r?\n/);
+  const sep = separator(lines[0] ?? '');
+  const header = lines[0].split(sep).map((c) => c.trim().replace(/^"|"$/g, ''));
+  const [i, j] = [header.indexOf(lonCol), header.indexOf(latCol)];
+  if (!lonCol || !latCol || i < 0 || j < 0) return [];
+  const num = (v) => (v?.trim() ? Number(v.trim().replace(/^"|"$/g, '').replace(',', '.')) : NaN);
+  return lines.slice(1, 21).map((l) => l.split(sep)).map((f) => [num(f[i]), num(f[j])])
+    .filter(([x, y]) => Number.isFinite(x) && Number.isFinite(y));
+}
+
+/** The projected system of points given in metres (the one whose area holds them, either way round; else Lambert-93), or null for degrees. */
+function guessCrs(points) {
+  const metres = points.filter(([x, y]) => Math.abs(x) > 1000 || Math.abs(y) > 1000);
+  if (!metres.length) return null;
+  const inside = ([x0, y0, x1, y1], x, y) => x >= x0 && x <= x1 && y >= y0 && y <= y1;
+  const fits = (c) => c.area && metres.every(([x, y]) => inside(c.area, x, y) || inside(c.area, y, x));
+  return { crs: CRSS.find(fits) ?? CRSS[1], example: metres[0] };
 }
 
 function frDate(iso) {
@@ -121,6 +166,10 @@ export function createListsPanel(ctx) {
   const scopeInput = h('input', { type: 'text', id: `${id}-scope`, value: '', placeholder: 'ex. cls:thouarsais, dep:79, epci:247900798', autocomplete: 'off' });
   const nameInput = h('input', { type: 'text', id: `${id}-name`, value: '', autocomplete: 'off' });
   const visSel = select({ label: 'Visibilité', options: [{ value: 'private', label: 'Privée (moi seul)' }, { value: 'public', label: 'Publique (tout le monde)' }], value: 'private' });
+  const crsSel = select({ label: 'Coordonnées', options: CRSS, value: '' });
+  crsSel.select.id = 'list-crs';
+  crsSel.el.querySelector('label')?.setAttribute('for', 'list-crs');
+  const crsHint = h('p', { class: 'hint', id: 'list-crs-hint' });
   const previewBtn = h('button', { type: 'button', id: 'list-preview', class: 'secondary', disabled: true }, 'Vérifier le fichier');
   const saveBtn = h('button', { type: 'button', id: 'list-save', disabled: true }, 'Enregistrer la liste');
   let content = null;
@@ -150,14 +199,33 @@ export function createListsPanel(ctx) {
         return s.el;
       }));
     for (const k of Object.keys(colSelects)) if (!columnsBox.contains(colSelects[k])) delete colSelects[k];
+    columnsBox.append(crsSel.el, crsHint);
+    for (const k of ['lon', 'lat']) colSelects[k]?.addEventListener('change', preselectCrs);
+    preselectCrs();
     previewBtn.disabled = false;
     status.textContent = `Fichier « ${f.name} » lu (${format.toUpperCase()}). Vérifiez les colonnes puis « Vérifier le fichier ».`;
   });
 
+  /** Lambert-93 (or the overseas system) preselected when the first rows hold metres, not degrees. */
+  function preselectCrs() {
+    const guess = guessCrs(firstPoints(content, format, colSelects.lon?.value, colSelects.lat?.value));
+    crsSel.select.value = guess?.crs.value ?? '';
+    crsHint.textContent = guess
+      ? `Les premières lignes ont des coordonnées en mètres (${guess.example.join(' ; ')}) : « ${guess.crs.label} » est présélectionné. Vérifiez.`
+      : '';
+  }
+
   function body() {
     const columns = {};
     for (const [k, s] of Object.entries(colSelects)) if (s.value) columns[k] = s.value;
-    return { format, content, columns, ...(columns.kind ? {} : { kind: kindSel.select.value }) };
+    const crs = crsSel.select.value;
+    return { format, content, columns, ...(crs ? { crs } : {}), ...(columns.kind ? {} : { kind: kindSel.select.value }) };
+  }
+
+  /** The system the service read, as the select names it. */
+  function crsRead(text) {
+    const code = text.split(' ')[0];
+    return code === 'EPSG:4326' ? CRSS[0].label : CRSS.find((c) => c.value === code)?.label ?? text;
   }
 
   function renderReport(r) {
@@ -167,6 +235,7 @@ export function createListsPanel(ctx) {
         h('strong', null, `${r.kept} ligne${r.kept > 1 ? 's' : ''} retenue${r.kept > 1 ? 's' : ''}`),
         ` sur ${r.rows_read} lue${r.rows_read > 1 ? 's' : ''}`,
         r.skipped ? `, ${r.skipped} écartée${r.skipped > 1 ? 's' : ''}.` : ', aucune écartée.'),
+      r.crs ? h('p', { class: 'hint', id: 'list-report-crs' }, `Coordonnées lues en ${crsRead(r.crs)}.`) : null,
       skipped.length ? dataTable({
         id: 'list-skipped',
         caption: 'Lignes écartées et pourquoi',

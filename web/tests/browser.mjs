@@ -791,10 +791,10 @@ async function plannerList(p) {
   await p.locator('#lists-panel > summary').click();
   await p.locator('#lists-panel input[type=file]').setInputFiles(path.join(repo, 'tests', 'fixtures', 'layers', 'msp_thouarsais.csv'));
   await p.locator('#list-col-name').waitFor({ timeout: STEP_TIMEOUT });
-  const guessed = await p.evaluate(() => Object.fromEntries(['name', 'lon', 'lat', 'insee', 'capacity', 'address', 'phone']
-    .map((k) => [k, document.getElementById(`list-col-${k}`)?.value])));
+  const guessed = await p.evaluate(() => Object.fromEntries(['name', 'lon', 'lat', 'insee', 'capacity', 'address', 'phone', 'crs']
+    .map((k) => [k, document.getElementById(`list-col-${k}`)?.value ?? document.getElementById(`list-${k}`)?.value])));
   check(guessed.name === 'nom' && guessed.lon === 'longitude' && guessed.lat === 'latitude' && guessed.insee === 'code_insee'
-    && guessed.capacity === 'nb_professionnels' && guessed.phone === 'telephone', `colonnes mal devinées : ${JSON.stringify(guessed)}`);
+    && guessed.capacity === 'nb_professionnels' && guessed.phone === 'telephone' && guessed.crs === '', `colonnes mal devinées : ${JSON.stringify(guessed)}`);
   check(await p.locator('#list-save').isDisabled(), 'on peut enregistrer avant d’avoir vu le rapport');
   await p.locator('#list-preview').click();
   await p.waitForFunction(() => /retenue/.test(document.querySelector('#list-report-summary')?.textContent ?? ''), null, { timeout: STEP_TIMEOUT });
