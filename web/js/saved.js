@@ -313,8 +313,11 @@ export function savedControls({ request, open }) {
   return {
     el,
     forget() { saved = null; },
-    /** Says which saved scenario is shown (opened from a link): when, on which build, and whether today's data differs. */
-    opened(s) {
+    /**
+     * Says which saved scenario is shown (opened from a link): when, on which build, whether
+     * today's data differs, and `structures` (the planner's list it used, in words).
+     */
+    opened(s, structures = null) {
       saved = s;
       const c = s.current;
       const strip = (r) => JSON.stringify({ ...r, build: undefined, notes: undefined });
@@ -323,6 +326,7 @@ export function savedControls({ request, open }) {
         h('p', null, h('strong', null, `Scénario enregistré « ${s.name} »`),
           s.owner_name ? ` par ${s.owner_name}` : '', `, le ${time(s.created_at)}, sur les données ${s.saved?.build ?? '?'}.`),
         s.description ? h('p', { class: 'muted' }, s.description) : null,
+        structures ? h('p', { id: 'scenario-opened-structures' }, structures) : null,
         !c
           ? h('p', { class: 'note' }, 'Les données servies sont celles de l’enregistrement : les chiffres sont ceux qui ont été montrés.')
           : h('p', { class: 'caveat', id: 'scenario-data-changed' }, h('strong', null, 'Les données ont changé depuis : '),
