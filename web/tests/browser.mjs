@@ -931,6 +931,8 @@ async function listEverywhere(p) {
   await q.waitForFunction(() => document.querySelector('#scenario-result')?.dataset.state === 'done', null, { timeout: STEP_TIMEOUT });
   const opened = await q.locator('#scenario-opened-structures').innerText();
   check(opened.includes(`la liste « ${listName} » seule`), `le scénario ouvert ne dit pas avec quelle liste il a été calculé : ${opened}`);
+  // The list is private: this browser shows the saved numbers, and says so.
+  check(await q.locator('#scenario-not-recomputed').count() === 1, 'le scénario ouvert sans le jeton ne dit pas que ses chiffres sont ceux de l’enregistrement');
   const facilities = await q.locator('#scenario-facilities').innerText();
   check(facilities.includes(`la liste « ${listName} » seule`), `le résultat ouvert ne nomme pas la liste : ${facilities}`);
   const gain2 = (await q.locator('#scenario-gain .big').innerText()).replace(/\s/g, '');

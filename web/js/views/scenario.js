@@ -371,7 +371,8 @@ export function createScenario(ctx, root) {
   function removedName(s, id) {
     const res = s.saved?.result ?? s.current?.result;
     for (const n of res?.nearest_changed ?? []) if (n.before?.id === id && n.before?.name) return displayName(n.before.name);
-    return id;
+    const site = listSite(id);
+    return site ? `structure de la ligne ${site.line} de la liste « ${sharedChoice?.name ?? site.list} »` : id;
   }
 
   async function update() {
