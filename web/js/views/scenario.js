@@ -284,7 +284,7 @@ export function createScenario(ctx, root) {
       return;
     }
     fill(changesBox, h('ol', { class: 'change-list' }, changes.map((c) => h('li', null,
-      h('span', null, c.op === 'add' ? `Ajout : ${c.name}${c.capacity ? `, ${int(c.capacity)} places` : ''}` : `Retrait : ${c.name}${listSite(c.id) ? ' (liste)' : ''}`,
+      h('span', null, c.op === 'add' ? `Ajout : ${c.name}${c.capacity ? `, ${int(c.capacity)} places` : ''}` : `Retrait : ${c.name}${listSite(c.id) && !/\bliste\b/.test(c.name) ? ' (liste)' : ''}`,
         Number.isFinite(c.lat) && Number.isFinite(c.lon) ? h('span', { class: 'muted' }, ` (${num(c.lat, 4)}° N, ${num(Math.abs(c.lon), 4)}° ${c.lon >= 0 ? 'E' : 'O'})`) : null),
       ' ',
       h('button', { type: 'button', class: 'linkish', onclick: () => { changes = changes.filter((x) => x !== c); update(); } }, 'Annuler ce changement')))));
