@@ -329,6 +329,12 @@ export function savedControls({ request, open }) {
         structures ? h('p', { id: 'scenario-opened-structures' }, structures) : null,
         !c
           ? h('p', { class: 'note' }, 'Les données servies sont celles de l’enregistrement : les chiffres sont ceux qui ont été montrés.')
+          // Same data, but the planner's list it used changed since, or cannot be read here.
+          : c.build === s.saved?.build
+            ? h('p', { class: 'caveat', id: 'scenario-list-changed' }, c.result
+              ? [h('strong', null, 'Sa liste de structures a été modifiée depuis : '), 'les chiffres ci-dessous sont calculés avec la liste d’aujourd’hui',
+                same === false ? ' et diffèrent de ceux de l’enregistrement' : same === true ? ' et sont identiques à ceux de l’enregistrement' : '', '.']
+              : [h('strong', null, 'Sa liste de structures n’est pas lisible ici '), '(liste privée de son auteur) : les chiffres ci-dessous sont ceux de l’enregistrement.'])
           : h('p', { class: 'caveat', id: 'scenario-data-changed' }, h('strong', null, 'Les données ont changé depuis : '),
             `les chiffres ci-dessous sont calculés sur les données d’aujourd’hui (${c.build})`,
             same === false ? ' et diffèrent de ceux de l’enregistrement' : same === true ? ' et sont identiques à ceux de l’enregistrement' : '',
