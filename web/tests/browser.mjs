@@ -939,6 +939,7 @@ async function listEverywhere(p) {
   check(gain2 === gain, `le scénario ouvert ailleurs ne donne pas les mêmes chiffres : ${gain2} au lieu de ${gain}`);
   check(await q.locator('.change-list li').count() === 2, 'le scénario ouvert ne remet pas ses deux changements');
   await waitMapIdle(q);
+  await q.locator('#scenario-opened').scrollIntoViewIfNeeded();
   await shot(q, '08f-liste-scenario-partage.png');
   await axeCheck(q, 'scénario partagé avec une liste');
   await other.close();
@@ -954,6 +955,21 @@ async function listEverywhere(p) {
   check(fromList >= 1, 'aucun site de la liste dans le détail du calcul');
   await waitMapIdle(p);
   await shot(p, '08g-liste-calcul.png');
+
+  step = 'mes listes : la fenêtre d’une structure de la liste';
+  log(step);
+  await tab(p, 'Carte');
+  await p.evaluate(() => { window.careaccess.map.jumpTo({ center: [-0.2148, 46.9755], zoom: 11 }); });
+  await waitMapIdle(p);
+  const at = await mapPoint(p, -0.2148, 46.9755);
+  await p.mouse.click(at.x, at.y);
+  const popup = p.locator('.maplibregl-popup');
+  await popup.waitFor({ timeout: STEP_TIMEOUT });
+  const popupText = await popup.innerText();
+  check(/MSP Thouars centre-ville/.test(popupText) && popupText.includes(`liste « ${listName} »`) && /liste fournie par/.test(popupText),
+    `la fenêtre d’une structure de la liste ne dit pas de quelle liste elle vient : ${popupText.slice(0, 300)}`);
+  await axeCheck(p, 'fenêtre d’une structure de la liste');
+  await p.keyboard.press('Escape');
   await tab(p, 'Territoire');
 }
 

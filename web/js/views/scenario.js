@@ -409,7 +409,7 @@ export function createScenario(ctx, root) {
         result = openedResult.result;
         renderResult(result, unit, Number(val));
         resultBox.prepend(h('p', { class: 'caveat', id: 'scenario-not-recomputed' }, h('strong', null, 'Résultat enregistré, non recalculé : '),
-          `${usedWords(result.facilities ?? choice())} n’est pas lisible depuis ce navigateur (liste privée) ; voici les chiffres enregistrés.`));
+          `la liste « ${result.facilities?.list?.name ?? choice().name} » n’est pas lisible depuis ce navigateur (liste privée) ; voici les chiffres enregistrés.`));
         resultBox.dataset.state = 'done';
         draw();
         return;
