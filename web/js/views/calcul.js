@@ -74,7 +74,6 @@ export function createCalcul(ctx, root) {
     try {
       const path = `/communes/${encodeURIComponent(code)}/explain${qs({ profile, ...withList })}`;
       const e = withList.list ? await withToken(path, { signal }) : await api(path, { signal });
-      if (withList.list && !e.facilities) e.facilities = { used: choice.used, list: { id: choice.list, name: choice.name, legend: choice.legend, scope: choice.scope } };
       last = e;
       search.set(e.name);
       await render(e);

@@ -173,16 +173,15 @@ export function createTerritoire(ctx, root) {
     const bandLabel = (b) => `${num(b.threshold.value, 1)} ${b.threshold.unit === 'km' ? 'km' : 'min'}`;
     const missing = meta.kinds.filter((k) => !k.available || !s.kinds?.[k.id]);
     const present = meta.kinds.filter((k) => k.available && s.kinds?.[k.id]);
-    // The kinds and profiles computed with the planner's list say so (« avec la liste »).
+    // The kinds and profiles the service computed with the planner's list say so.
     const f = s.facilities?.list ? s.facilities : null;
-    const listUse = (x, kindId) => (x?.facilities === 'list' || x?.facilities === 'both' ? x.facilities
-      : f && kindId && (f.kinds ?? choiceOf(store).kinds ?? []).includes(kindId) ? f.used : null);
+    const listUse = (x) => (x?.facilities === 'list' || x?.facilities === 'both' ? x.facilities : null);
     const withList = (used) => h('span', { class: 'unit-line list-used' }, h('span', { class: 'list-swatch', 'aria-hidden': 'true' }),
       used === 'list' ? ' avec la liste seule' : ' officielles + la liste');
     const kindHead = (k) => h('th', { scope: 'row' }, k.short, s.kinds[k.id].liste_partielle ? h('span', { class: 'star', title: 'liste partielle' }, '*') : null,
-      listUse(s.kinds[k.id], k.id) ? withList(listUse(s.kinds[k.id], k.id)) : null);
+      listUse(s.kinds[k.id]) ? withList(listUse(s.kinds[k.id])) : null);
     // A share is null when nobody is counted (the list does not speak here): « — ».
-    const shareRows = present.map((k) => h('tr', { dataset: { kind: k.id, facilities: listUse(s.kinds[k.id], k.id) ?? 'official' } }, kindHead(k),
+    const shareRows = present.map((k) => h('tr', { dataset: { kind: k.id, facilities: listUse(s.kinds[k.id]) ?? 'official' } }, kindHead(k),
       first.map((b0) => {
         const b = s.kinds[k.id].bands.find((x) => x.threshold.unit === b0.threshold.unit && x.threshold.value === b0.threshold.value);
         return b?.share_within == null
