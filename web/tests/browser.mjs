@@ -968,6 +968,7 @@ async function listEverywhere(p) {
   const popupText = await popup.innerText();
   check(/MSP Thouars centre-ville/.test(popupText) && popupText.includes(`liste « ${listName} »`) && /liste fournie par/.test(popupText),
     `la fenêtre d’une structure de la liste ne dit pas de quelle liste elle vient : ${popupText.slice(0, 300)}`);
+  await shot(p, '08h-liste-fenetre.png');
   await axeCheck(p, 'fenêtre d’une structure de la liste');
   await p.keyboard.press('Escape');
   await tab(p, 'Territoire');
