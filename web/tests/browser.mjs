@@ -887,6 +887,14 @@ async function listEverywhere(p) {
   const changedRows = await p.locator('#scenario-changed tbody tr:not(:has(td.empty))').count();
   log(`scénario (liste seule) : ${changedRows} commune(s) changent de MSP la plus proche`);
   check(await p.locator('#scenario-structures').getByRole('button', { name: 'Revenir aux structures officielles' }).count() === 1, 'le scénario n’offre pas de revenir aux structures officielles');
+  // The siting suggestions start from the same structures.
+  await p.locator('#view-scenario details.siting > summary').click();
+  await p.locator('#view-scenario details.siting').getByRole('button', { name: 'Proposer des emplacements' }).click();
+  await p.locator('#siting-facilities').waitFor({ timeout: STEP_TIMEOUT });
+  const siting = await p.locator('#siting-result').innerText();
+  check(siting.includes(`la liste « ${listName} » seule`) && /CLS du Thouarsais/.test(siting), `les suggestions ne disent pas qu’elles partent de la liste : ${siting.slice(0, 300)}`);
+  log(`suggestions avec la liste : ${siting.replace(/\s+/g, ' ').slice(0, 160)}`);
+  await p.locator('#view-scenario details.siting > summary').click();
   // A structure of the list is removed by a click, like an official one.
   await p.locator('#view-scenario').getByLabel('retire la structure existante cliquée (symbole)').check();
   await p.evaluate(() => { window.careaccess.map.jumpTo({ center: [-0.2148, 46.9755], zoom: 11 }); });

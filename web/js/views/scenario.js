@@ -711,30 +711,38 @@ export function createScenario(ctx, root) {
       const thr = `${num(Number(val), 1)} ${unit === 'km' ? 'km' : 'min'}`;
       out.setAttribute('aria-busy', 'true');
       fill(out, loading('Recherche des meilleurs emplacements…'));
+      // From the same structures as the scenario: the planner's list when it holds the kind.
+      const c = choice();
+      const withList = listParams(c, kind);
       try {
-        const s = await api(`/siting${qs({ territory: territoryParam(t), kind, k: kSel.select.value, [unit === 'km' ? 'within_km' : 'within_min']: val })}`);
+        const path = `/siting${qs({ territory: territoryParam(t), kind, k: kSel.select.value, [unit === 'km' ? 'within_km' : 'within_min']: val, ...withList })}`;
+        const s = withList.list ? await withToken(path) : await api(path);
         const words = k();
+        const f = s.facilities?.list ? s.facilities : null;
+        const which = f ? `la liste « ${f.list.name} »` : `la liste des ${words.plural}`;
+        const used = f ? h('p', { class: 'note list-used-note', id: 'siting-facilities' }, h('span', { class: 'list-swatch', 'aria-hidden': 'true' }), ' ',
+          h('strong', null, 'Calculé avec '), usedWords(f)) : null;
         if (!(s.population > 0) && s.population_out_of_scope > 0) {
-          fill(out, h('p', { class: 'caveat strong', id: 'siting-out-of-scope' }, h('strong', null, 'Non couvert : '),
-            `la liste ne couvre pas ce territoire : pas de suggestion (${plural(s.communes_out_of_scope, 'commune')}, ${habitants(s.population_out_of_scope)} hors de la liste des ${words.plural}).`));
+          fill(out, used, h('p', { class: 'caveat strong', id: 'siting-out-of-scope' }, h('strong', null, 'Non couvert : '),
+            `${which} ne couvre pas ce territoire : pas de suggestion (${plural(s.communes_out_of_scope, 'commune')}, ${habitants(s.population_out_of_scope)} hors de ${which}).`));
           return;
         }
         fill(out,
+          used,
           h('p', null, `${s.territory_name} : `, s.share_within_before != null
             ? `${pct(s.share_within_before)} de la population comptée à moins de ${thr} aujourd’hui.`
             : `aucune part calculée à ${thr}.`),
           s.population_out_of_scope > 0
-            ? h('p', { class: 'caveat' }, h('strong', null, 'Non couvert : '), `${plural(s.communes_out_of_scope, 'commune')}, ${habitants(s.population_out_of_scope)} hors de la liste des ${words.plural}, non comptés ni proposés.`)
+            ? h('p', { class: 'caveat' }, h('strong', null, 'Non couvert : '), `${plural(s.communes_out_of_scope, 'commune')}, ${habitants(s.population_out_of_scope)} hors de ${which}, non comptés ni proposés.`)
             : null,
           s.picks.length
             ? h('ol', { class: 'picks' }, s.picks.map((p) => h('li', null,
               h('strong', null, displayName(p.nom)), ` : +${int(p.marginal_population)} habitants couverts${p.share_within_after != null ? ` (${pct(p.share_within_after)} après)` : ''} `,
               h('button', { type: 'button', class: 'small secondary', onclick: () => add(p.lon, p.lat, displayName(p.nom)) }, 'Ajouter au scénario'))))
             : h('p', { class: 'muted' }, 'Aucun emplacement ne rapproche d’habitants supplémentaires au seuil choisi.'),
-          h('p', { class: 'note' }, 'Choix glouton parmi les chefs-lieux des communes du territoire, à partir des structures existantes (sans tenir compte des changements du scénario).',
-            listUsed() ? ` Les suggestions partent des structures officielles : la liste « ${choice().name} » n’y est pas prise en compte.` : ''));
+          h('p', { class: 'note' }, 'Choix glouton parmi les chefs-lieux des communes du territoire, à partir des structures existantes (sans tenir compte des changements du scénario).'));
       } catch (e) {
-        fill(out, errorBox(e));
+        fill(out, errorBox(e, withList.list ? listRefusal(c, e) : undefined));
       } finally {
         out.removeAttribute('aria-busy');
       }
