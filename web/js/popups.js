@@ -172,8 +172,8 @@ export function listedPopup(ctx, feature, list) {
   const tel = phone(p.phone);
   const content = h('div', { class: 'popup-body' },
     h('h2', { class: 'popup-title' }, displayName(p.name) ?? 'Structure sans nom'),
-    h('p', { class: 'sub kindline' }, h('span', { class: 'list-swatch', 'aria-hidden': 'true' }), ' ',
-      kind?.title ?? p.kind, ` — liste « ${list.name} »`),
+    h('p', { class: 'sub kindline' }, h('span', { class: 'list-swatch', 'aria-hidden': 'true' }),
+      h('span', { class: 'kindtext' }, `${kind?.title ?? p.kind} — liste « ${list.name} »`)),
     h('dl', { class: 'facts' },
       [h('dt', null, 'Adresse'), p.address ? h('dd', null, displayAddress(p.address)) : h('dd', { class: 'muted' }, 'inconnue')],
       p.commune ? [h('dt', null, 'Commune'), h('dd', null, `${p.commune_nom ?? ctx.communeName(p.commune)} (${p.commune})`)] : null,
