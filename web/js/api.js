@@ -104,7 +104,7 @@ async function problem(res) {
   });
 }
 
-async function request(path, { method = 'GET', body, signal, accept = 'application/json' } = {}) {
+async function request(path, { method = 'GET', body, signal, accept = 'application/json', token = null } = {}) {
   const pinned = pinnable(path);
   let learnt = null;
   if (pinned && !build) {
@@ -120,6 +120,8 @@ async function request(path, { method = 'GET', body, signal, accept = 'applicati
         Accept: accept,
         ...(body !== undefined ? { 'Content-Type': 'application/json' } : {}),
         ...(pinned && build ? { [BUILD_HEADER]: build } : {}),
+        // A planner's list in an analysis: a private one is read with its owner's token.
+        ...(token ? { Authorization: `Bearer ${token}` } : {}),
       },
       body: body !== undefined ? JSON.stringify(body) : undefined,
     });
@@ -143,7 +145,7 @@ async function request(path, { method = 'GET', body, signal, accept = 'applicati
   return res;
 }
 
-/** GET/POST returning parsed JSON. */
+/** GET/POST returning parsed JSON (`token`: sent as a bearer token, for a planner's list). */
 export async function api(path, opts) {
   const res = await request(path, opts);
   try {

@@ -8,6 +8,7 @@ import { buildIndicators, prepareIndicator } from './indicators.js';
 import { createMap } from './map.js';
 import { createStore } from './store.js';
 import { createFacilityLayers } from './facilities.js';
+import { createListLayers } from './layers.js';
 import { h, fill, errorBox } from './ui.js';
 import { closePopup, communePopup, facilityPopup } from './popups.js';
 import { createCarte, firstIndicatorColumns } from './views/carte.js';
@@ -206,6 +207,8 @@ async function boot() {
       return communePopup(ctx, row ? { ...feature, properties: { ...feature.properties, code: row.code } } : feature, lngLat);
     },
     popupFacility: (feature) => facilityPopup(ctx, feature),
+    /** Planners' lists on the map (layers.js): lists.show(list), lists.at(point)… Made below. */
+    lists: null,
   };
   window.careaccess.ctx = ctx;
   tableReady.then((t) => { ctx.table = t; }).catch(() => {});
@@ -217,6 +220,8 @@ async function boot() {
     if (commune) { ctx.popupCommune(commune, lngLat); return true; }
     return false;
   });
+  // After the default click: a list's structure (drawn over the official ones) is asked first.
+  ctx.lists = createListLayers(ctx);
   views = {
     carte: createCarte(ctx, $('#view-carte')),
     territoire: createTerritoire(ctx, $('#view-territoire')),

@@ -4,12 +4,15 @@
 // look at the report (rows kept, rows skipped and why) BEFORE saving, then save
 // (POST /layers/preview, POST /layers, with the access token saved.js keeps). A saved
 // list is drawn as its own layer, never merged with the official points, with its legend
-// « liste fournie par <auteur>, <date> »; the Territoire coverage can use the official
-// structures, the list, or both (store key `facilitiesChoice`: {used, list, name}).
+// « liste fournie par <auteur>, <date> », and a popup per structure. Which structures the
+// analyses use — the official ones, the list, or both — is the store key
+// `facilitiesChoice` ({used, list, name, legend, kinds}); Territoire (summary, coverage),
+// Scénario and Détail d'un calcul send it with the token (`listParams`, `withToken`).
 
-import { qs } from './api.js';
+import { api, qs } from './api.js';
 import { h, fill, errorBox, select, dataTable } from './ui.js';
-import { token as keptToken, ensureToken, forgetToken } from './saved.js';
+import { token as keptToken, ensureToken, forgetToken, onToken } from './saved.js';
+import { listedPopup } from './popups.js';
 
 const FIELDS = [
   { key: 'name', label: 'Nom de la structure', guess: ['nom', 'name', 'raison_sociale', 'libelle', 'denomination'] },
@@ -136,25 +139,197 @@ async function call(path, { method = 'GET', body, token } = {}) {
   return data;
 }
 
-/** GET of an analysis that may use a private list: with the token when there is one. */
-export async function withToken(path, { signal } = {}) {
-  const res = await fetch(path, { signal, headers: { Accept: 'application/json', ...authHeaders(keptToken()) } });
-  const data = await res.json().catch(() => null);
-  if (!res.ok) throw Object.assign(new Error(`Erreur du service : ${data?.detail ?? res.status}`), { status: res.status, detail: data?.detail ?? '' });
-  return data;
+/* ------------------------------------------------------------ the choice, for the analyses */
+
+/** The official structures only: the choice when no list is chosen. */
+export const OFFICIAL = Object.freeze({ used: 'official' });
+
+/** The choice of the store, or the official structures. */
+export function choiceOf(store) {
+  return store.get('facilitiesChoice') ?? OFFICIAL;
+}
+
+/**
+ * Whether a choice uses a list for a kind: a list holds the kinds of its rows (a choice
+ * restored from a saved scenario does not know them: its list was used for its kind).
+ */
+export function usesList(choice, kind) {
+  if (!choice?.list || choice.used === 'official') return false;
+  return kind == null || !Array.isArray(choice.kinds) || choice.kinds.includes(kind);
+}
+
+/** `facilities` and `list` of an analysis for a kind (nothing for the official structures). */
+export function listParams(choice, kind) {
+  return usesList(choice, kind) ? { facilities: choice.used, list: choice.list } : {};
+}
+
+/**
+ * Which structures an answer used, in words, from its `facilities` member ({used, list:
+ * {name…}}) or a choice ({used, name}): « la liste « X » seule », « les structures
+ * officielles et la liste « X » » or « les structures officielles ».
+ */
+export function usedWords(f) {
+  const name = f?.list?.name ?? f?.name;
+  if (!f || f.used === 'official' || !name) return 'les structures officielles';
+  return f.used === 'list' ? `la liste « ${name} » seule` : `les structures officielles et la liste « ${name} »`;
+}
+
+/** The list and line of a structure id of a list (`liste:<list>:<line>`), or null. */
+export function listSite(id) {
+  const m = /^liste:(.+):(\d+)$/.exec(String(id ?? ''));
+  return m ? { list: m[1], line: Number(m[2]) } : null;
+}
+
+/**
+ * An analysis that may use a private list: with the token when there is one (a refused
+ * token is forgotten). `opts` as for api() (method, body, signal).
+ */
+export async function withToken(path, opts = {}) {
+  try {
+    return await api(path, { ...opts, token: keptToken() });
+  } catch (e) {
+    if (e.status === 401) forgetToken();
+    throw e;
+  }
+}
+
+/**
+ * What a refusal means when the analysis used a list, for errorBox's `what` (undefined when
+ * the refusal is about something else): a private list is read with its author's token
+ * only, a deleted one is gone.
+ */
+export function listRefusal(choice, e) {
+  if (!choice?.list || !(e?.status === 401 || e?.status === 403 || /\b(list|layer)\b/i.test(e?.detail ?? ''))) return undefined;
+  const name = choice.name ?? choice.list?.name;
+  const which = name ? `la liste « ${name} »` : 'la liste de structures choisie';
+  const text = `${which} n’est pas lisible ici (liste privée d’un autre planificateur, jeton absent ou liste supprimée) : connectez-vous avec le jeton de son auteur, ou revenez aux structures officielles.`;
+  return { 400: text, 401: 'jeton refusé : il est inconnu ou a été révoqué. Connectez-vous avec un jeton valable.', 403: text, 404: text, 422: text };
+}
+
+/* ------------------------------------------------------------ the lists on the map */
+
+/**
+ * The lists drawn on the map, made once by app.js (`ctx.lists`), so that every view can
+ * show one: show(list) / hide(id) with their legend, a popup per structure, items(id)
+ * (the list's structures, read once), at(point) (the list structure under a pixel, as a
+ * structure the scenario can remove: id `liste:<list>:<line>`).
+ */
+export function createListLayers(ctx) {
+  const { mapCtl } = ctx;
+  const shown = new Map(); // list id → {layer, list}
+  const cache = new Map(); // list id → promise of its FeatureCollection
+  const legend = h('div', { class: 'map-legend list-legend', id: 'list-legend', hidden: true });
+  document.querySelector('.map-area')?.append(legend);
+  // Another token may read other lists (or no longer read a private one).
+  onToken(() => cache.clear());
+
+  function items(listId) {
+    if (!cache.has(listId)) {
+      const p = call(`/layers/${encodeURIComponent(listId)}/items${qs({ limit: 10000 })}`, { token: keptToken() });
+      p.catch(() => cache.delete(listId));
+      cache.set(listId, p);
+    }
+    return cache.get(listId);
+  }
+
+  function drawLegend() {
+    legend.hidden = shown.size === 0;
+    fill(legend, ...[...shown.values()].map(({ list }) => h('p', { class: 'list-legend-item' },
+      h('span', { class: 'list-swatch', 'aria-hidden': 'true' }), ` ${list.name} : ${list.legend}`)));
+  }
+
+  /** Draws a list as its own layer (never merged with the official points). */
+  async function show(l) {
+    const map = mapCtl.map;
+    const src = `liste-${l.id}`;
+    const fc = await items(l.id);
+    if (!map.getSource(src)) {
+      map.addSource(src, { type: 'geojson', data: fc });
+      map.addLayer({
+        id: `${src}-points`,
+        type: 'circle',
+        source: src,
+        paint: {
+          'circle-radius': ['interpolate', ['linear'], ['zoom'], 5, 4, 10, 8],
+          'circle-color': '#ffffff',
+          'circle-stroke-color': '#6a1b9a',
+          'circle-stroke-width': 3,
+        },
+      }, map.getLayer('scenario') ? 'scenario' : undefined); // under the scenario's sites (an added star, a removed cross)
+    } else {
+      map.getSource(src).setData(fc);
+    }
+    shown.set(l.id, { layer: `${src}-points`, list: { id: l.id, name: l.name ?? fc.name, legend: l.legend ?? fc.legend } });
+    drawLegend();
+    const cb = document.getElementById(`list-show-${l.id}`);
+    if (cb) cb.checked = true;
+  }
+
+  function hide(listId) {
+    const s = shown.get(listId);
+    if (!s) return;
+    const map = mapCtl.map;
+    if (map.getLayer(s.layer)) map.removeLayer(s.layer);
+    if (map.getSource(`liste-${listId}`)) map.removeSource(`liste-${listId}`);
+    shown.delete(listId);
+    drawLegend();
+    const cb = document.getElementById(`list-show-${listId}`);
+    if (cb) cb.checked = false;
+  }
+
+  /** A list's row as a structure (the scenario removes it by this id). */
+  function asStructure(listId, f) {
+    const p = f.properties;
+    return {
+      type: 'Feature',
+      geometry: { type: 'Point', coordinates: f.geometry.coordinates },
+      properties: { ...p, id: `liste:${listId}:${p.line}`, nom: p.name, kind: p.kind, liste: listId },
+    };
+  }
+
+  /** The list structure under a pixel (the first list drawn there), or null. */
+  function at(point, pad = 7) {
+    const map = mapCtl.map;
+    const layers = [...shown.values()].map((s) => s.layer).filter((l) => map.getLayer(l));
+    if (!layers.length) return null;
+    const f = map.queryRenderedFeatures([[point.x - pad, point.y - pad], [point.x + pad, point.y + pad]], { layers })[0];
+    if (!f) return null;
+    const listId = f.layer.id.replace(/^liste-/, '').replace(/-points$/, '');
+    return { list: shown.get(listId).list, structure: asStructure(listId, f) };
+  }
+
+  // A click on a list's structure opens its popup (views are asked first: the scenario
+  // removes it in its « retirer » mode).
+  mapCtl.onClick(({ point }) => {
+    const hit = at(point);
+    if (!hit) return false;
+    listedPopup(ctx, hit.structure, hit.list);
+    return true;
+  });
+
+  return {
+    show,
+    hide,
+    isShown: (listId) => shown.has(listId),
+    items,
+    at,
+    /** The structures of a list as structures of the scenario (ids `liste:<list>:<line>`). */
+    async structures(listId) {
+      const fc = await items(listId);
+      return fc.features.map((f) => asStructure(listId, f));
+    },
+  };
 }
 
 let uid = 0;
 
 /**
- * The « Mes listes » panel for the Territoire view. `ctx.store` gets
- * `facilitiesChoice` ({used: 'official'|'list'|'both', list, name}) for the coverage.
+ * The « Mes listes » panel for the Territoire view. `ctx.store` gets `facilitiesChoice`
+ * ({used: 'official'|'list'|'both', list, name, legend, kinds}) for the analyses.
  */
 export function createListsPanel(ctx) {
-  const { mapCtl, store } = ctx;
-  const shown = new Map(); // list id → layer ids on the map
-  const legend = h('div', { class: 'map-legend list-legend', id: 'list-legend', hidden: true });
-  document.querySelector('.map-area')?.append(legend);
+  const { store } = ctx;
+  const { show: showList, hide: hideList, isShown } = ctx.lists;
 
   /* ------------------------------------------------------------ upload form */
   const id = `liste-${++uid}`;
@@ -298,7 +473,8 @@ export function createListsPanel(ctx) {
   /* ------------------------------------------------------------ saved lists and their use */
   const listsBox = h('ul', { class: 'lists', id: 'lists-saved' });
   const useSel = select({
-    label: 'Structures utilisées pour la couverture',
+    label: 'Structures utilisées par les analyses',
+    hint: 'Couverture, résumé du territoire, scénarios et détail d’un calcul, pour les types de structures de la liste.',
     options: [
       { value: 'official', label: 'Données officielles' },
       { value: 'list', label: 'Ma liste seule' },
@@ -317,8 +493,15 @@ export function createListsPanel(ctx) {
   function publishChoice() {
     const used = useSel.select.value;
     const l = lists.find((x) => x.id === listSel.select.value);
-    store.set('facilitiesChoice', used === 'official' || !l ? { used: 'official' } : { used, list: l.id, name: l.name, legend: l.legend });
+    store.set('facilitiesChoice', used === 'official' || !l ? OFFICIAL
+      : { used, list: l.id, name: l.name, legend: l.legend, scope: l.scope, kinds: Object.keys(l.kinds ?? {}) });
   }
+  /** The selects say the choice of the store (another view may go back to the official structures). */
+  function showChoice(c = choiceOf(store)) {
+    useSel.select.value = c.list ? c.used : 'official';
+    if (c.list && lists.some((x) => x.id === c.list)) listSel.select.value = c.list;
+  }
+  store.subscribe('facilitiesChoice', (c) => showChoice(c ?? OFFICIAL));
 
   async function refresh() {
     try {
@@ -329,8 +512,9 @@ export function createListsPanel(ctx) {
       lists = [];
     }
     fill(listSel.select, ...lists.map((l) => h('option', { value: l.id }, `${l.name} — ${l.author}`)));
+    showChoice();
     fill(listsBox, ...lists.map((l) => {
-      const cb = h('input', { type: 'checkbox', id: `list-show-${l.id}`, checked: shown.has(l.id) });
+      const cb = h('input', { type: 'checkbox', id: `list-show-${l.id}`, checked: isShown(l.id) });
       cb.addEventListener('change', () => (cb.checked ? showList(l) : hideList(l.id)));
       return h('li', null, cb, h('label', { for: cb.id }, ` ${l.name} `),
         h('span', { class: 'hint' }, `(${l.legend} ; complète pour ${l.scope} ; ${l.items} structure(s))`));
@@ -338,52 +522,9 @@ export function createListsPanel(ctx) {
     if (!lists.length) fill(listsBox, h('li', { class: 'hint' }, 'Aucune liste enregistrée visible.'));
   }
 
-  /** The list drawn as its own layer (never merged with the official points). */
-  async function showList(l) {
-    const map = mapCtl.map;
-    const src = `liste-${l.id}`;
-    const fc = await call(`/layers/${encodeURIComponent(l.id)}/items${qs({ limit: 10000 })}`, { token: keptToken() });
-    if (!map.getSource(src)) {
-      map.addSource(src, { type: 'geojson', data: fc });
-      map.addLayer({
-        id: `${src}-points`,
-        type: 'circle',
-        source: src,
-        paint: {
-          'circle-radius': ['interpolate', ['linear'], ['zoom'], 5, 4, 10, 8],
-          'circle-color': '#ffffff',
-          'circle-stroke-color': '#6a1b9a',
-          'circle-stroke-width': 3,
-        },
-      });
-    } else {
-      map.getSource(src).setData(fc);
-    }
-    shown.set(l.id, { layer: `${src}-points`, legend: l.legend, name: l.name });
-    drawLegend();
-    const cb = document.getElementById(`list-show-${l.id}`);
-    if (cb) cb.checked = true;
-  }
-
-  function hideList(listId) {
-    const s = shown.get(listId);
-    if (!s) return;
-    const map = mapCtl.map;
-    if (map.getLayer(s.layer)) map.removeLayer(s.layer);
-    if (map.getSource(`liste-${listId}`)) map.removeSource(`liste-${listId}`);
-    shown.delete(listId);
-    drawLegend();
-  }
-
-  function drawLegend() {
-    legend.hidden = shown.size === 0;
-    fill(legend, ...[...shown.values()].map((s) => h('p', { class: 'list-legend-item' },
-      h('span', { class: 'list-swatch', 'aria-hidden': 'true' }), ` ${s.name} : ${s.legend}`)));
-  }
-
   const el = h('details', { class: 'lists-panel', id: 'lists-panel' },
     h('summary', null, 'Mes listes de structures'),
-    h('p', { class: 'hint' }, 'Ajoutez vos MSP, centres de santé ou consultations avancées (fichier CSV ou GeoJSON). La liste est montrée à part sur la carte et peut être utilisée dans la couverture, seule ou avec les données officielles.'),
+    h('p', { class: 'hint' }, 'Ajoutez vos MSP, centres de santé ou consultations avancées (fichier CSV ou GeoJSON). La liste est montrée à part sur la carte et peut être utilisée par les analyses (couverture, résumé, scénarios, détail d’un calcul), seule ou avec les données officielles.'),
     h('div', { class: 'field' }, h('label', { for: file.id }, 'Fichier (CSV ou GeoJSON)'), file),
     columnsBox,
     kindSel.el,

@@ -161,6 +161,30 @@ export function facilityPopup(ctx, feature) {
   return open(ctx, coords, content);
 }
 
+/**
+ * Popup of a structure of a planner's list (layers.js): the list's own words (its capacity
+ * is what the planner counted: professionals or places), and whose list it is.
+ */
+export function listedPopup(ctx, feature, list) {
+  const p = feature.properties;
+  const coords = feature.geometry.coordinates;
+  const kind = ctx.meta.kind(p.kind);
+  const tel = phone(p.phone);
+  const content = h('div', { class: 'popup-body' },
+    h('h2', { class: 'popup-title' }, displayName(p.name) ?? 'Structure sans nom'),
+    h('p', { class: 'sub kindline' }, h('span', { class: 'list-swatch', 'aria-hidden': 'true' }),
+      h('span', { class: 'kindtext' }, `${kind?.title ?? p.kind} — liste « ${list.name} »`)),
+    h('dl', { class: 'facts' },
+      [h('dt', null, 'Adresse'), p.address ? h('dd', null, displayAddress(p.address)) : h('dd', { class: 'muted' }, 'inconnue')],
+      p.commune ? [h('dt', null, 'Commune'), h('dd', null, `${p.commune_nom ?? ctx.communeName(p.commune)} (${p.commune})`)] : null,
+      [h('dt', null, 'Téléphone'), h('dd', null, tel ? (tel.href ? h('a', { href: tel.href }, tel.text) : tel.text) : h('span', { class: 'muted' }, 'inconnu'))],
+      p.capacity != null ? [h('dt', null, 'Capacité'), h('dd', null, int(Number(p.capacity)))] : null,
+      [h('dt', null, 'Source'), h('dd', null, list.legend ?? `liste « ${list.name} »`)]),
+    p.position === 'commune' ? h('p', { class: 'note' }, 'Position : placée au chef-lieu de sa commune (la liste ne donne pas de coordonnées).') : null,
+    h('p', { class: 'note' }, 'Structure d’une liste fournie par un planificateur, montrée à part des données officielles.'));
+  return open(ctx, coords, content);
+}
+
 function sourceTitle(ctx, id) {
   const s = ctx.meta.dataset.sources?.find((x) => x.id === id);
   return s ? `${s.title} (${s.vintage})` : id ?? '—';

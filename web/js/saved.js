@@ -313,8 +313,11 @@ export function savedControls({ request, open }) {
   return {
     el,
     forget() { saved = null; },
-    /** Says which saved scenario is shown (opened from a link): when, on which build, and whether today's data differs. */
-    opened(s) {
+    /**
+     * Says which saved scenario is shown (opened from a link): when, on which build, whether
+     * today's data differs, and `structures` (the planner's list it used, in words).
+     */
+    opened(s, structures = null) {
       saved = s;
       const c = s.current;
       const strip = (r) => JSON.stringify({ ...r, build: undefined, notes: undefined });
@@ -323,8 +326,15 @@ export function savedControls({ request, open }) {
         h('p', null, h('strong', null, `Scénario enregistré « ${s.name} »`),
           s.owner_name ? ` par ${s.owner_name}` : '', `, le ${time(s.created_at)}, sur les données ${s.saved?.build ?? '?'}.`),
         s.description ? h('p', { class: 'muted' }, s.description) : null,
+        structures ? h('p', { id: 'scenario-opened-structures' }, structures) : null,
         !c
           ? h('p', { class: 'note' }, 'Les données servies sont celles de l’enregistrement : les chiffres sont ceux qui ont été montrés.')
+          // Same data, but the planner's list it used changed since, or cannot be read here.
+          : c.build === s.saved?.build
+            ? h('p', { class: 'caveat', id: 'scenario-list-changed' }, c.result
+              ? [h('strong', null, 'Sa liste de structures a été modifiée depuis : '), 'les chiffres ci-dessous sont calculés avec la liste d’aujourd’hui',
+                same === false ? ' et diffèrent de ceux de l’enregistrement' : same === true ? ' et sont identiques à ceux de l’enregistrement' : '', '.']
+              : [h('strong', null, 'Sa liste de structures n’est pas lisible ici '), '(liste privée de son auteur) : les chiffres ci-dessous sont ceux de l’enregistrement.'])
           : h('p', { class: 'caveat', id: 'scenario-data-changed' }, h('strong', null, 'Les données ont changé depuis : '),
             `les chiffres ci-dessous sont calculés sur les données d’aujourd’hui (${c.build})`,
             same === false ? ' et diffèrent de ceux de l’enregistrement' : same === true ? ' et sont identiques à ceux de l’enregistrement' : '',

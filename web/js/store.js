@@ -1,7 +1,8 @@
 // A tiny shared store: named values one part of the page publishes and others read or
 // watch, so that views never reach into each other. Keys in use: `territory` (the one
 // shown in Territoire, {type, code, nom} or null; the scenario looks at it by default), `facilities` (Set of structure kinds
-// shown on the map) and `facilityStatus` (their loading: null, {loading: kind} or {error}).
+// shown on the map), `facilityStatus` (their loading: null, {loading: kind} or {error}) and
+// `facilitiesChoice` (the structures the analyses use: « Mes listes », layers.js).
 
 export function createStore(initial = {}) {
   const values = new Map(Object.entries(initial));

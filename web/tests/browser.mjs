@@ -774,7 +774,12 @@ async function savedWork(browser, context) {
  * « Mes listes » (issue 16): a planner uploads the 6-row MSP CSV of the CLS du
  * Thouarsais, sees the report (5 kept, 1 skipped and why) before saving, saves it, sees
  * its points on the map as their own layer with « liste fournie par … », and the CLS
- * coverage computed with « ma liste ».
+ * coverage computed with « ma liste ». Then the list everywhere an analysis is: the
+ * Territoire summary marks the MSP entries computed with it, a scenario adding an MSP at
+ * Oiron runs with « les deux » then « ma liste seule » and says so, a structure of the
+ * list is removed by a click, Détail d'un calcul counts the list's sites, and the
+ * scenario saved with its list, opened from its link in another browser profile (no
+ * token: the private list cannot be read there), says which list it was computed with.
  */
 async function plannerList(p) {
   step = 'mes listes : MSP du Thouarsais déposées, vérifiées, enregistrées';
@@ -786,6 +791,8 @@ async function plannerList(p) {
   }
   await p.evaluate((t) => localStorage.setItem('careaccess.jeton', t), token);
   await p.goto(`${BASE}#territoire/cls/thouarsais`);
+  // A new page load: the step before lowered the limits read from /api (one change per scenario).
+  await p.reload();
   await p.waitForFunction(() => document.documentElement.dataset.ready === 'true', null, { timeout: STEP_TIMEOUT });
   await p.locator('#territory-means').waitFor({ timeout: STEP_TIMEOUT });
   await p.locator('#lists-panel > summary').click();
@@ -821,8 +828,158 @@ async function plannerList(p) {
   check(/complète pour cls:thouarsais/.test(used), `la couverture ne dit pas quelle liste elle utilise : ${used}`);
   await shot(p, '08-liste-couverture.png');
   await axeCheck(p, 'mes listes');
+  await listEverywhere(p);
   // Back to the official structures for the steps that follow.
   await p.locator('#list-use').selectOption('official');
+}
+
+/** The MSP rows of the Territoire summary (shares and accessibility) and what they say of the list. */
+async function mspEntries(p) {
+  return p.evaluate(() => {
+    const kind = document.querySelector('#territory-kinds tr[data-kind=msp]');
+    const acc = document.querySelector('#territory-acc tr[data-profile=msp]');
+    return {
+      kind: kind?.dataset.facilities, kindText: kind?.querySelector('th')?.textContent ?? '',
+      acc: acc?.dataset.facilities ?? null, accText: acc?.querySelector('th')?.textContent ?? '',
+      line: document.querySelector('#territory-facilities')?.textContent ?? '',
+    };
+  });
+}
+
+async function listEverywhere(p) {
+  const listName = await p.locator('#list-chosen option:checked').innerText().then((t) => t.split(' — ')[0]);
+  step = 'mes listes : résumé du territoire avec « les deux »';
+  log(step);
+  await p.locator('#list-use').selectOption('both');
+  await p.waitForFunction(() => /officielles et la liste/.test(document.querySelector('#territory-facilities')?.textContent ?? ''), null, { timeout: STEP_TIMEOUT });
+  let msp = await mspEntries(p);
+  check(msp.kind === 'both' && /officielles \+ la liste/.test(msp.kindText), `la ligne MSP du résumé ne dit pas qu’elle compte la liste : ${JSON.stringify(msp)}`);
+  check(msp.acc === null || (msp.acc === 'both' && /la liste/.test(msp.accText)), `l’accessibilité aux MSP ne dit pas qu’elle compte la liste : ${JSON.stringify(msp)}`);
+  check(msp.line.includes(`« ${listName} »`), `le résumé ne nomme pas la liste « ${listName} » : ${msp.line}`);
+
+  step = 'mes listes : scénario d’une MSP à Oiron avec « les deux »';
+  log(step);
+  await tab(p, 'Scénario');
+  await p.locator('#scenario-structures', { hasText: 'les structures officielles et la liste' }).waitFor({ timeout: STEP_TIMEOUT });
+  await p.evaluate(() => { window.careaccess.map.jumpTo({ center: [-0.13, 46.97], zoom: 10 }); });
+  await waitMapIdle(p);
+  const oiron = await mapPoint(p, -0.0786, 46.9485);
+  await p.mouse.click(oiron.x, oiron.y);
+  await p.waitForFunction(() => document.querySelector('#scenario-result')?.dataset.state === 'done', null, { timeout: STEP_TIMEOUT });
+  const both = await p.locator('#scenario-facilities').innerText();
+  check(both.includes(`les structures officielles et la liste « ${listName} »`) && /liste fournie par/.test(both), `le scénario ne dit pas qu’il compte la liste : ${both}`);
+  check(await p.locator('#scenario-inside').count() === 1 && await p.locator('#scenario-gain .big').count() === 1, 'le résultat du scénario avec la liste est vide');
+  log(`scénario (les deux) : ${both.replace(/\s+/g, ' ')} ; gain ${(await p.locator('#scenario-gain .big').innerText()).replace(/\s/g, '')}`);
+
+  step = 'mes listes : le même scénario avec « ma liste seule »';
+  log(step);
+  await tab(p, 'Territoire');
+  await p.locator('#list-use').selectOption('list');
+  await p.waitForFunction(() => /la liste « .* » seule/.test(document.querySelector('#territory-facilities')?.textContent ?? ''), null, { timeout: STEP_TIMEOUT });
+  msp = await mspEntries(p);
+  check(msp.kind === 'list' && /avec la liste seule/.test(msp.kindText), `la ligne MSP du résumé ne dit pas « avec la liste seule » : ${JSON.stringify(msp)}`);
+  check(msp.acc === null || (msp.acc === 'list' && /la liste/.test(msp.accText)), `l’accessibilité aux MSP ne dit pas qu’elle vient de la liste : ${JSON.stringify(msp)}`);
+  await p.locator('#territory-kinds').scrollIntoViewIfNeeded();
+  await shot(p, '08c-liste-resume.png');
+  await tab(p, 'Scénario');
+  await p.waitForFunction((n) => document.querySelector('#scenario-result')?.dataset.state === 'done'
+    && document.querySelector('#scenario-facilities')?.textContent.includes(`la liste « ${n} » seule`), listName, { timeout: STEP_TIMEOUT });
+  const changedRows = await p.locator('#scenario-changed tbody tr:not(:has(td.empty))').count();
+  log(`scénario (liste seule) : ${changedRows} commune(s) changent de MSP la plus proche`);
+  check(await p.locator('#scenario-structures').getByRole('button', { name: 'Revenir aux structures officielles' }).count() === 1, 'le scénario n’offre pas de revenir aux structures officielles');
+  // The siting suggestions start from the same structures.
+  await p.locator('#view-scenario details.siting > summary').click();
+  await p.locator('#view-scenario details.siting').getByRole('button', { name: 'Proposer des emplacements' }).click();
+  await p.locator('#siting-facilities').waitFor({ timeout: STEP_TIMEOUT });
+  const siting = await p.locator('#siting-result').innerText();
+  check(siting.includes(`la liste « ${listName} » seule`) && /CLS du Thouarsais/.test(siting), `les suggestions ne disent pas qu’elles partent de la liste : ${siting.slice(0, 300)}`);
+  log(`suggestions avec la liste : ${siting.replace(/\s+/g, ' ').slice(0, 160)}`);
+  await p.locator('#view-scenario details.siting > summary').click();
+  // A structure of the list is removed by a click, like an official one.
+  await p.locator('#view-scenario').getByLabel('retire la structure existante cliquée (symbole)').check();
+  await p.evaluate(() => { window.careaccess.map.jumpTo({ center: [-0.2148, 46.9755], zoom: 11 }); });
+  await waitMapIdle(p);
+  const listed = await mapPoint(p, -0.2148, 46.9755);
+  await p.mouse.click(listed.x, listed.y);
+  await p.locator('.change-list li', { hasText: 'Retrait : MSP Thouars centre-ville (liste)' }).waitFor({ timeout: STEP_TIMEOUT });
+  await p.waitForFunction(() => document.querySelector('#scenario-result')?.dataset.state === 'done', null, { timeout: STEP_TIMEOUT });
+  check(await p.locator('#scenario-changed tbody tr:not(:has(td.empty))').count() >= 1, 'retirer une MSP de la liste ne change la structure la plus proche d’aucune commune');
+  await p.locator('#view-scenario').getByLabel('ajoute une structure hypothétique à cet endroit').check();
+  await p.evaluate(() => { window.careaccess.map.jumpTo({ center: [-0.15, 46.97], zoom: 10 }); });
+  await waitMapIdle(p);
+  await shot(p, '08d-liste-scenario.png');
+  await axeCheck(p, 'Scénario avec une liste, ordinateur');
+  // The same on a phone's width.
+  await p.setViewportSize({ width: 390, height: 844 });
+  await p.locator('#scenario-structures').scrollIntoViewIfNeeded();
+  const over = await p.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
+  check(over <= 1, `le scénario avec une liste déborde de ${over} px sur un téléphone`);
+  await p.screenshot({ path: path.join(SHOTS, '08e-telephone-liste-scenario.png'), fullPage: true });
+  log('capture : tests/artifacts/screenshots/08e-telephone-liste-scenario.png');
+  await axeCheck(p, 'Scénario avec une liste, téléphone');
+  await p.setViewportSize({ width: 1280, height: 800 });
+
+  step = 'mes listes : le scénario enregistré avec sa liste, ouvert ailleurs';
+  log(step);
+  await p.locator('#scenario-share').click();
+  const nameDlg = p.locator('#scenario-name-dialog');
+  await nameDlg.waitFor({ timeout: STEP_TIMEOUT });
+  await nameDlg.getByLabel('Nom du scénario').fill('MSP à Oiron avec ma liste (test)');
+  await nameDlg.getByRole('button', { name: 'Enregistrer' }).click();
+  const link = p.locator('#scenario-share-link');
+  await link.waitFor({ timeout: STEP_TIMEOUT });
+  const url = await link.getAttribute('href');
+  const gain = (await p.locator('#scenario-gain .big').innerText()).replace(/\s/g, '');
+  const other = await p.context().browser().newContext({ viewport: { width: 1280, height: 800 }, locale: 'fr-FR' });
+  const q = await other.newPage();
+  await watch(q);
+  await q.goto(url);
+  await q.waitForFunction(() => document.documentElement.dataset.ready === 'true', null, { timeout: STEP_TIMEOUT });
+  await q.locator('#scenario-opened-structures').waitFor({ timeout: STEP_TIMEOUT });
+  await q.waitForFunction(() => document.querySelector('#scenario-result')?.dataset.state === 'done', null, { timeout: STEP_TIMEOUT });
+  const opened = await q.locator('#scenario-opened-structures').innerText();
+  check(opened.includes(`la liste « ${listName} » seule`), `le scénario ouvert ne dit pas avec quelle liste il a été calculé : ${opened}`);
+  // The list is private: this browser shows the saved numbers, and says so.
+  check(await q.locator('#scenario-not-recomputed').count() === 1, 'le scénario ouvert sans le jeton ne dit pas que ses chiffres sont ceux de l’enregistrement');
+  const facilities = await q.locator('#scenario-facilities').innerText();
+  check(facilities.includes(`la liste « ${listName} » seule`), `le résultat ouvert ne nomme pas la liste : ${facilities}`);
+  const gain2 = (await q.locator('#scenario-gain .big').innerText()).replace(/\s/g, '');
+  check(gain2 === gain, `le scénario ouvert ailleurs ne donne pas les mêmes chiffres : ${gain2} au lieu de ${gain}`);
+  check(await q.locator('.change-list li').count() === 2, 'le scénario ouvert ne remet pas ses deux changements');
+  await waitMapIdle(q);
+  await q.locator('#scenario-opened').scrollIntoViewIfNeeded();
+  await shot(q, '08f-liste-scenario-partage.png');
+  await axeCheck(q, 'scénario partagé avec une liste');
+  await other.close();
+
+  step = 'mes listes : détail d’un calcul avec la liste';
+  log(step);
+  await p.locator('#scenario-reset').click();
+  await p.evaluate(() => { location.hash = '#calcul/79329/msp'; });
+  await p.locator('#explain-facilities').waitFor({ timeout: STEP_TIMEOUT });
+  const explain = await p.locator('#explain-facilities').innerText();
+  check(explain.includes(`la liste « ${listName} » seule`), `le détail du calcul ne nomme pas la liste : ${explain}`);
+  const fromList = await p.locator('#explain-table tbody tr', { hasText: 'de la liste' }).count();
+  check(fromList >= 1, 'aucun site de la liste dans le détail du calcul');
+  await waitMapIdle(p);
+  await shot(p, '08g-liste-calcul.png');
+
+  step = 'mes listes : la fenêtre d’une structure de la liste';
+  log(step);
+  await tab(p, 'Carte');
+  await p.evaluate(() => { window.careaccess.map.jumpTo({ center: [-0.2148, 46.9755], zoom: 11 }); });
+  await waitMapIdle(p);
+  const at = await mapPoint(p, -0.2148, 46.9755);
+  await p.mouse.click(at.x, at.y);
+  const popup = p.locator('.maplibregl-popup');
+  await popup.waitFor({ timeout: STEP_TIMEOUT });
+  const popupText = await popup.innerText();
+  check(/MSP Thouars centre-ville/.test(popupText) && popupText.includes(`liste « ${listName} »`) && /liste fournie par/.test(popupText),
+    `la fenêtre d’une structure de la liste ne dit pas de quelle liste elle vient : ${popupText.slice(0, 300)}`);
+  await shot(p, '08h-liste-fenetre.png');
+  await axeCheck(p, 'fenêtre d’une structure de la liste');
+  await p.keyboard.press('Escape');
+  await tab(p, 'Territoire');
 }
 
 /**

@@ -4,12 +4,15 @@
 // A value the service cannot give (a site without known capacity, an unknown demand…) is
 // not a number: the rows say « capacité inconnue » and the sum line gives the reason.
 // Its overlays: the commune, lines to the sites (width by contribution), rings on them.
+// When a planner's list is chosen (« Mes listes ») and holds the profile's kind of supply,
+// the detail is asked with it: its sites (ids `liste:…`) are among the contributions.
 
 import { api, qs, isAbort } from '../api.js';
 import { h, fill, errorBox, loading, dataTable, searchBox, select, slug, announcer, CLICK } from '../ui.js';
 import { int, kmFromM, minutes, num, value as fmtValue, habitants, capital, plural, displayName } from '../format.js';
 import { missingText, missingReasons } from '../labels.js';
 import { APL_PROFESSIONS } from '../indicators.js';
+import { choiceOf, listParams, withToken, listRefusal, usedWords, listSite } from '../layers.js';
 
 /** The DREES APL a user may come from (the map's indicator), with its unit. */
 const DREES_APL = {
@@ -24,7 +27,7 @@ const DEMAND_LABEL = {
 };
 
 export function createCalcul(ctx, root) {
-  const { mapCtl, meta } = ctx;
+  const { mapCtl, meta, store } = ctx;
   const overlays = mapCtl.overlays('calcul');
   const profiles = meta.profiles.filter((p) => p.hasIndicator);
   let code = null;
@@ -65,15 +68,19 @@ export function createCalcul(ctx, root) {
     last = null;
     overlays.clear();
     fill(result, loading('Chargement du détail du calcul…'));
+    // The list, when it holds the kind of the profile's supply (msp for the MSP profile…).
+    const choice = choiceOf(store);
+    const withList = listParams(choice, meta.profile(profile)?.supply?.kind);
     try {
-      const e = await api(`/communes/${encodeURIComponent(code)}/explain${qs({ profile })}`, { signal });
+      const path = `/communes/${encodeURIComponent(code)}/explain${qs({ profile, ...withList })}`;
+      const e = withList.list ? await withToken(path, { signal }) : await api(path, { signal });
       last = e;
       search.set(e.name);
       await render(e);
       draw();
     } catch (err) {
       if (isAbort(err)) return;
-      fill(result, errorBox(err, {
+      fill(result, errorBox(err, (withList.list ? listRefusal(choice, err) : undefined) ?? {
         404: `aucune commune n’a le code « ${code} ».`,
         409: 'cette accessibilité ne peut pas être calculée avec les données chargées.',
       }));
@@ -130,6 +137,15 @@ export function createCalcul(ctx, root) {
       h('h4', null, mg ? 'Le même indicateur calculé ici, pas à pas' : 'Calcul détaillé (médecins généralistes, approché)'));
   }
 
+  /** Which structures the detail used, when a planner's list is among them. */
+  function facilitiesLine(e) {
+    const f = e.facilities?.list && e.facilities.used !== 'official' ? e.facilities : null;
+    if (!f) return null;
+    return h('p', { class: 'note list-used-note', id: 'explain-facilities' }, h('span', { class: 'list-swatch', 'aria-hidden': 'true' }), ' ',
+      h('strong', null, 'Calculé avec '), usedWords(f),
+      h('span', { class: 'unit-line' }, [f.list.legend, f.list.scope ? `complète pour ${f.list.scope}` : null].filter(Boolean).join(', ')));
+  }
+
   async function render(e) {
     const drees = await dreesBlock(e);
     const p = meta.profile(e.profile);
@@ -144,6 +160,7 @@ export function createCalcul(ctx, root) {
         drees,
         h('p', { class: 'big-value', id: 'explain-value' }, h('strong', null, 'Pas de valeur'), ` : ${missing}.`),
         h('p', null, p?.title ?? meta.profileName(e.profile)),
+        facilitiesLine(e),
         missingReasons(e.missing).some((r) => r.code === 'hors_couverture')
           ? h('p', { class: 'note' }, `La liste de cette offre ne parle pas pour le département de ${e.name} : le service ne calcule pas de valeur plutôt que de compter zéro.`) : null,
         e.caveat ? h('p', { class: 'caveat' }, e.caveat) : null);
@@ -155,7 +172,11 @@ export function createCalcul(ctx, root) {
       id: 'explain-table',
       caption: `${contributions.length} sites à moins de ${num(catchment, 1)} ${u} de ${e.name}`,
       columns: [
-        { key: 'site_name', label: 'Site', value: (c) => displayName(c.site_name) ?? c.site_id },
+        {
+          key: 'site_name', label: 'Site', value: (c) => displayName(c.site_name) ?? c.site_id,
+          format: (c) => [displayName(c.site_name) ?? c.site_id, listSite(c.site_id) ? h('span', { class: 'unit-line' }, 'de la liste') : null],
+          csv: (c) => `${displayName(c.site_name) ?? c.site_id}${listSite(c.site_id) ? ' (liste)' : ''}`,
+        },
         // Five columns fit a 440 px panel (and a phone): the time and the weight go under
         // the distance, the shared demand under the supply; the CSV keeps them apart.
         {
@@ -191,6 +212,7 @@ export function createCalcul(ctx, root) {
         drees,
         h('p', { class: 'big-value', id: 'explain-value' }, h('strong', null, 'Pas de valeur'), ` : ${missing}.`),
         h('p', null, p?.title ?? meta.profileName(e.profile)),
+        facilitiesLine(e),
         h('p', { class: 'caveat', id: 'explain-missing' }, h('strong', null, 'Pourquoi : '),
           `${capital(missing)}. ${unknown ? `${plural(unknown, 'site')} sur ${contributions.length} n’${unknown >= 2 ? 'ont' : 'a'} pas de ratio connu : ` : ''}la somme serait fausse (trop basse), le service ne donne donc pas de valeur plutôt que de compter zéro.`),
         e.caveat ? h('p', { class: 'note' }, h('strong', null, 'Limite : '), e.caveat) : null,
@@ -211,6 +233,7 @@ export function createCalcul(ctx, root) {
       drees,
       h('p', { class: 'big-value', id: 'explain-value' }, h('strong', null, fmtValue(e.accessibility)), ` ${e.unit_label}`),
       h('p', null, p?.title ?? meta.profileName(e.profile)),
+      facilitiesLine(e),
       e.caveat ? h('p', { class: 'caveat' }, h('strong', null, 'Attention : '), e.caveat) : null,
       !drees && e.profile === 'mg' && ctx.table?.byCode.get(e.code)?.apl_mg != null
         ? h('p', { class: 'note' }, `Pour comparaison, APL DREES 2021 de la commune : ${fmtValue(ctx.table.byCode.get(e.code).apl_mg)} consultations/an/habitant standardisé.`) : null,
@@ -250,6 +273,12 @@ export function createCalcul(ctx, root) {
     if (kind) {
       const fc = await ctx.facilities(kind).catch(() => null);
       byId = new Map((fc?.features ?? []).map((f) => [f.properties.id, f.geometry.coordinates]));
+      // The sites of a list are placed from the list's own rows.
+      const listId = e.facilities?.list?.id;
+      if (listId) {
+        const listed = await ctx.lists.structures(listId).catch(() => []);
+        for (const f of listed) byId.set(f.properties.id, f.geometry.coordinates);
+      }
     }
     const max = Math.max(...(e.contributions ?? []).map((c) => c.contribution ?? 0), 1e-12);
     const lines = [];
@@ -264,6 +293,13 @@ export function createCalcul(ctx, root) {
     overlays.set({ origin: o, links: lines, rings: pts.slice(1) });
     mapCtl.fitPoints(pts, { maxZoom: 11 });
   }
+
+  // Another choice of structures: the detail shown is asked again (now, or when shown).
+  store.subscribe('facilitiesChoice', () => {
+    if (!last) return;
+    last = null;
+    if (ctx.view === 'calcul' && code) run();
+  });
 
   return {
     show(args) {

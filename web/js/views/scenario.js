@@ -6,7 +6,10 @@
 // counted), per territory, and the accessibility deltas (with the reason of a missing
 // value). Siting suggestions for the territory looked at can be added to the scenario.
 // Its overlays: the scenario sites, the communes whose nearest changed, a hint; and the
-// headline numbers over the map (#map-summary).
+// headline numbers over the map (#map-summary). With a planner's list chosen (« Mes
+// listes », store key `facilitiesChoice`) for the kind, the scenario runs with it (its
+// structures can be removed like official ones) and says so; a saved scenario reopened
+// runs with its own list, whatever the viewer has chosen.
 
 import { api, qs, isAbort } from '../api.js';
 import { h, fill, errorBox, loading, dataTable, searchBox, select, countSelect, newId, slug, CLICK } from '../ui.js';
@@ -14,6 +17,7 @@ import { int, kmFromM, minutes, signedInt, habitants, num, fold, pct, plural, va
 import { TYPE_LABELS, missingText, missingReasons } from '../labels.js';
 import { facilityMinzoom } from '../map.js';
 import { savedControls, sharedScenarioId, loadSaved } from '../saved.js';
+import { OFFICIAL, choiceOf, usesList, listParams, usedWords, listSite, withToken, listRefusal } from '../layers.js';
 
 export function createScenario(ctx, root) {
   const { mapCtl, meta, store, layers } = ctx;
@@ -31,6 +35,12 @@ export function createScenario(ctx, root) {
   // the user asked for none).
   let ownTerritory = null;
   let noTerritory = false;
+  // The structures used: those of a reopened saved scenario, else the choice of « Mes listes ».
+  let sharedChoice = null;
+  const choice = () => sharedChoice ?? choiceOf(store);
+  const listUsed = () => usesList(choice(), kind);
+  /** A saved scenario's result, shown when this browser may not recompute it (its list is private). */
+  let openedResult = null;
   const lookedAt = () => ownTerritory ?? (noTerritory ? null : store.get('territory') ?? null);
   const territoryParam = (t) => `${{ cls: 'cls', epci: 'epci', departement: 'dep', region: 'reg' }[t.type] ?? t.type}:${t.code}`;
   /** The accessibility profile of the kind when it counts places: added sites need a capacity. */
@@ -47,6 +57,7 @@ export function createScenario(ctx, root) {
       if (changes.length !== before) announce('Les retraits d’un autre type de structure ont été enlevés du scénario.');
       layers.show(kind);
       capacityBox.hidden = !capacityProfile();
+      renderStructures();
       hint();
       update();
     },
@@ -91,14 +102,17 @@ export function createScenario(ctx, root) {
     minLength: 2,
     delay: 100,
     source: async (q) => {
-      const fc = await ctx.facilities(kind);
+      // The structures the scenario uses: the list's first, then the official ones.
+      const c = choice();
+      const listed = listUsed() ? await ctx.lists.structures(c.list).catch(() => []) : [];
+      const official = listUsed() && c.used === 'list' ? [] : (await ctx.facilities(kind)).features;
       const f = fold(q);
       const out = [];
-      for (const ft of fc.features) {
+      for (const ft of [...listed.filter((x) => x.properties.kind === kind), ...official]) {
         const p = ft.properties;
-        const cname = ctx.communeName(p.commune);
+        const cname = p.commune_nom ?? ctx.communeName(p.commune);
         if (fold(p.nom).includes(f) || fold(cname).includes(f)) {
-          out.push({ label: displayName(p.nom), detail: `${cname} (${p.departement ?? ''})`, value: ft });
+          out.push({ label: displayName(p.nom), detail: p.liste ? `${cname} · liste « ${c.name} »` : `${cname} (${p.departement ?? ''})`, value: ft });
           if (out.length >= 10) break;
         }
       }
@@ -139,6 +153,7 @@ export function createScenario(ctx, root) {
     h('p', { class: 'hint', id: `${capacityId}-hint` }, 'L’accessibilité compte les places : sans capacité, sa variation n’est pas calculée (les distances, si).'));
   capacityBox.hidden = !capacityProfile();
 
+  const structuresBox = h('div', { class: 'structures-used', id: 'scenario-structures', 'aria-live': 'polite' });
   const changesBox = h('div', { class: 'changes' });
   const resultBox = h('div', { class: 'result', id: 'scenario-result' });
   const liveNote = h('p', { class: 'sr-only', role: 'status', 'aria-live': 'polite' });
@@ -150,6 +165,7 @@ export function createScenario(ctx, root) {
     h('p', { class: 'intro' }, 'Simulez l’ouverture ou la fermeture d’une structure : les effets s’affichent aussitôt. ',
       h('strong', null, 'Rien n’est enregistré'), ' sans « Enregistrer » ; les calculs portent sur les distances au chef-lieu de chaque commune.'),
     h('div', { class: 'row' }, kindSel.el, thrSel.el),
+    structuresBox,
     territorySearch.el,
     territoryLabel,
     modeBox,
@@ -165,13 +181,67 @@ export function createScenario(ctx, root) {
     sitingSection());
 
   function announce(text) { liveNote.textContent = text; }
+
+  /** Which structures the scenario uses, in words, with the way back to the official ones. */
+  function renderStructures() {
+    const c = choice();
+    if (!c.list) { fill(structuresBox); structuresBox.hidden = true; return; }
+    structuresBox.hidden = false;
+    if (!listUsed()) {
+      fill(structuresBox, h('p', { class: 'note' }, h('strong', null, 'Structures : '),
+        `les structures officielles — la liste « ${c.name} » ne contient pas de ${k().plural}.`));
+      return;
+    }
+    fill(structuresBox, h('p', { class: 'note list-used-note' },
+      h('span', { class: 'list-swatch', 'aria-hidden': 'true' }), ' ',
+      h('strong', null, 'Structures : '), usedWords(c),
+      c.legend || c.scope ? h('span', { class: 'unit-line' }, [c.legend, c.scope ? `complète pour ${c.scope}` : null].filter(Boolean).join(', ')) : null,
+      sharedChoice && sharedChoice.list ? h('span', { class: 'unit-line' }, 'celle du scénario enregistré ouvert') : null,
+      ' ',
+      h('button', { type: 'button', class: 'linkish', id: 'scenario-official', onclick: backToOfficial }, 'Revenir aux structures officielles')));
+  }
+
+  function backToOfficial() {
+    const had = sharedChoice;
+    sharedChoice = null;
+    store.set('facilitiesChoice', OFFICIAL);
+    // The store said official already (a reopened scenario used its own list).
+    if (had) choiceChanged();
+  }
+
+  /**
+   * The structures used changed: removals of structures the scenario no longer uses go
+   * (a list's structure without its list, an official one with the list alone).
+   */
+  function choiceChanged() {
+    const c = choice();
+    const kept = changes.filter((x) => {
+      if (x.op !== 'remove') return true;
+      const site = listSite(x.id);
+      return site ? usesList(c, kind) && site.list === c.list : !(usesList(c, kind) && c.used === 'list');
+    });
+    if (kept.length !== changes.length) announce('Les retraits de structures que le scénario n’utilise plus ont été enlevés.');
+    changes = kept;
+    renderStructures();
+    if (ctx.view === 'scenario') { showList(); hint(); }
+    update();
+  }
+  store.subscribe('facilitiesChoice', () => { sharedChoice = null; choiceChanged(); });
+
+  /** The list used is drawn, so that its structures can be clicked. */
+  function showList() {
+    const c = choice();
+    if (listUsed() && !ctx.lists.isShown(c.list)) ctx.lists.show({ id: c.list, name: c.name, legend: c.legend }).catch(() => {});
+  }
   function k() { return meta.kind(kind); }
   function hint(text) {
     if (ctx.view !== 'scenario') return;
     overlays.set({
       hint: text ?? (mode === 'add'
         ? `${CLICK} la carte pour placer ${k().a} hypothétique.`
-        : `${CLICK} le symbole de la structure à retirer (${k().plural}${facilityMinzoom(k()) ? ', visibles en zoomant' : ''}).`),
+        : listUsed()
+          ? `${CLICK} la structure à retirer (${choice().used === 'list' ? `cercles violets de la liste « ${choice().name} »` : `${k().plural} ou cercles violets de la liste`}).`
+          : `${CLICK} le symbole de la structure à retirer (${k().plural}${facilityMinzoom(k()) ? ', visibles en zoomant' : ''}).`),
     });
   }
 
@@ -214,8 +284,8 @@ export function createScenario(ctx, root) {
       return;
     }
     fill(changesBox, h('ol', { class: 'change-list' }, changes.map((c) => h('li', null,
-      h('span', null, c.op === 'add' ? `Ajout : ${c.name}${c.capacity ? `, ${int(c.capacity)} places` : ''}` : `Retrait : ${c.name}`,
-        h('span', { class: 'muted' }, ` (${num(c.lat, 4)}° N, ${num(Math.abs(c.lon), 4)}° ${c.lon >= 0 ? 'E' : 'O'})`)),
+      h('span', null, c.op === 'add' ? `Ajout : ${c.name}${c.capacity ? `, ${int(c.capacity)} places` : ''}` : `Retrait : ${c.name}${listSite(c.id) && !/\bliste\b/.test(c.name) ? ' (liste)' : ''}`,
+        Number.isFinite(c.lat) && Number.isFinite(c.lon) ? h('span', { class: 'muted' }, ` (${num(c.lat, 4)}° N, ${num(Math.abs(c.lon), 4)}° ${c.lon >= 0 ? 'E' : 'O'})`) : null),
       ' ',
       h('button', { type: 'button', class: 'linkish', onclick: () => { changes = changes.filter((x) => x !== c); update(); } }, 'Annuler ce changement')))));
   }
@@ -223,7 +293,8 @@ export function createScenario(ctx, root) {
   function draw() {
     if (ctx.view !== 'scenario') return;
     overlays.set({
-      sites: changes.map((c) => ({ type: 'Feature', properties: { op: c.op, nom: c.name }, geometry: { type: 'Point', coordinates: [c.lon, c.lat] } })),
+      sites: changes.filter((c) => Number.isFinite(c.lon) && Number.isFinite(c.lat))
+        .map((c) => ({ type: 'Feature', properties: { op: c.op, nom: c.name }, geometry: { type: 'Point', coordinates: [c.lon, c.lat] } })),
       marks: (result?.nearest_changed ?? []).map((n) => [n.code, n.within_after && !n.within_before ? 'gained' : !n.within_after && n.within_before ? 'lost' : 'changed']),
     });
   }
@@ -239,6 +310,7 @@ export function createScenario(ctx, root) {
         ? { op: 'add', lon: c.lon, lat: c.lat, name: c.name, ...(c.capacity ? { capacity: c.capacity } : {}) }
         : { op: 'remove', id: c.id })),
       ...(t ? { territory: territoryParam(t) } : {}),
+      ...listParams(choice(), kind),
     };
   }
 
@@ -261,26 +333,46 @@ export function createScenario(ctx, root) {
         ownTerritory = null;
         noTerritory = true;
       }
+      // Its structures: the list it was computed with (named by its answer), or the
+      // official ones — never the list the viewer has chosen.
+      const f = s.saved?.result?.facilities ?? s.current?.result?.facilities;
+      sharedChoice = r.list && r.facilities && r.facilities !== 'official'
+        ? { used: r.facilities, list: r.list, name: f?.list?.name ?? r.list, legend: f?.list?.legend, scope: f?.list?.scope }
+        : OFFICIAL;
       const fc = await ctx.facilities(kind).catch(() => null);
+      // A private list is not readable without its author's token: its removals keep their id.
+      const listed = sharedChoice.list ? await ctx.lists.structures(sharedChoice.list).catch(() => []) : [];
       changes = r.changes.map((c, i) => {
         if (c.op !== 'remove') return { ...c, name: c.name ?? `Ajout n° ${i + 1}`, key: `s${i}` };
-        const ft = fc?.features.find((f) => f.properties.id === c.id);
+        const ft = (listSite(c.id) ? listed : fc?.features ?? []).find((x) => x.properties.id === c.id);
         const [lon, lat] = ft?.geometry.coordinates ?? [NaN, NaN];
-        return { op: 'remove', id: c.id, kind, name: ft?.properties.nom ?? c.id, lon, lat, key: `r${c.id}` };
-      }).filter((c) => Number.isFinite(c.lon) && Number.isFinite(c.lat));
+        return { op: 'remove', id: c.id, kind, name: displayName(ft?.properties.nom) ?? removedName(s, c.id), lon, lat, key: `r${c.id}` };
+      }).filter((c) => listSite(c.id) || (Number.isFinite(c.lon) && Number.isFinite(c.lat)));
       seq = changes.length;
       layers.show(kind);
       capacityBox.hidden = !capacityProfile();
+      renderStructures();
+      if (ctx.view === 'scenario') showList();
+      const shown = s.current?.result ?? s.saved?.result;
+      openedResult = shown ? { body: JSON.stringify(requestBody()), result: shown } : null;
       territoryChanged();
       await update();
-      saved.opened(s);
+      saved.opened(s, sharedChoice.list ? `Structures : ${usedWords(f ?? sharedChoice)}${f?.list?.legend ? ` (${f.list.legend})` : ''}.` : null);
       ctx.go('scenario');
       // A shared link shows its sites: the map goes to them.
-      mapCtl.fitPoints(changes.map((c) => [c.lon, c.lat]), { maxZoom: 10 });
+      mapCtl.fitPoints(changes.filter((c) => Number.isFinite(c.lon) && Number.isFinite(c.lat)).map((c) => [c.lon, c.lat]), { maxZoom: 10 });
     } catch (e) {
       fill(resultBox, errorBox(`Le scénario partagé n’a pas pu être ouvert : ${e.message}`));
       ctx.go('scenario');
     }
+  }
+
+  /** The name of a removed structure as the saved answer gives it (a list may be unreadable here). */
+  function removedName(s, id) {
+    const res = s.saved?.result ?? s.current?.result;
+    for (const n of res?.nearest_changed ?? []) if (n.before?.id === id && n.before?.name) return displayName(n.before.name);
+    const site = listSite(id);
+    return site ? `structure de la ligne ${site.line} de la liste « ${sharedChoice?.name ?? site.list} »` : id;
   }
 
   async function update() {
@@ -303,15 +395,27 @@ export function createScenario(ctx, root) {
     resultBox.setAttribute('aria-busy', 'true');
     resultBox.dataset.state = 'loading';
     resultBox.prepend(loading('Calcul des effets…'));
+    const withList = Boolean(body.list);
     try {
-      result = await api('/scenarios', { method: 'POST', body, signal });
+      result = withList ? await withToken('/scenarios', { method: 'POST', body, signal }) : await api('/scenarios', { method: 'POST', body, signal });
       renderResult(result, unit, Number(val));
       resultBox.dataset.state = 'done';
       draw();
     } catch (e) {
       if (isAbort(e)) return;
+      const refusal = withList ? listRefusal(choice(), e) : undefined;
+      // A reopened scenario whose list this browser may not read: its saved answer, said so.
+      if (refusal && openedResult?.body === JSON.stringify(body)) {
+        result = openedResult.result;
+        renderResult(result, unit, Number(val));
+        resultBox.prepend(h('p', { class: 'caveat', id: 'scenario-not-recomputed' }, h('strong', null, 'Résultat enregistré, non recalculé : '),
+          `la liste « ${result.facilities?.list?.name ?? choice().name} » n’est pas lisible depuis ce navigateur (liste privée) ; voici les chiffres enregistrés.`));
+        resultBox.dataset.state = 'done';
+        draw();
+        return;
+      }
       resultBox.dataset.state = 'error';
-      fill(resultBox, errorBox(e));
+      fill(resultBox, errorBox(e, refusal), refusal ? h('p', null, h('button', { type: 'button', class: 'secondary small', onclick: backToOfficial }, 'Revenir aux structures officielles')) : null);
     } finally {
       if (!signal.aborted) resultBox.removeAttribute('aria-busy');
     }
@@ -359,8 +463,12 @@ export function createScenario(ctx, root) {
     });
     const inside = r.inside ?? null;
     const outside = (r.out_of_scope ?? []).slice().sort((a, b) => (b.population ?? 0) - (a.population ?? 0));
+    const f = r.facilities?.list ? r.facilities : null;
     fill(resultBox,
-      inside ? insideBlock(inside, thr, words) : null,
+      f ? h('p', { class: 'note list-used-note', id: 'scenario-facilities' }, h('span', { class: 'list-swatch', 'aria-hidden': 'true' }), ' ',
+        h('strong', null, 'Calculé avec '), usedWords(f),
+        h('span', { class: 'unit-line' }, [f.list.legend, f.list.scope ? `complète pour ${f.list.scope}` : null].filter(Boolean).join(', '))) : null,
+      inside ? insideBlock(inside, thr, words, f) : null,
       h('h3', null, inside ? 'Toutes les communes touchées' : 'Effets du scénario'),
       h('div', { class: `cards${inside ? ' secondary' : ''}` },
         card('scenario-gain', signedInt(r.population_newly_within), `habitants nouvellement à moins de ${thr} d’${words.a}`, r.population_newly_within ? 'good' : null),
@@ -369,11 +477,11 @@ export function createScenario(ctx, root) {
       r.population_out_of_scope > 0 || outside.length
         ? h('div', { class: 'caveat strong', id: 'scenario-out-of-scope' },
           h('p', null, h('strong', null, 'Non couvert : '),
-            `${habitants(r.population_out_of_scope ?? 0)} de ${plural(outside.length, 'commune')} dans des départements que la liste des ${words.plural} ne couvre pas — non comptés.`),
+            `${habitants(r.population_out_of_scope ?? 0)} de ${plural(outside.length, 'commune')} ${outsideWords(f, words)} — non comptés.`),
           outside.length ? h('details', { class: 'compact' }, h('summary', null, 'Communes non comptées'),
             h('ul', null, outside.map((c) => h('li', null, `${c.nom} (${c.code}) : ${habitants(c.population)}`)))) : null)
         : null,
-      k().partial ? h('p', { class: 'caveat' }, `Liste des ${words.plural} partielle : les gains peuvent être surestimés là où une structure existante manque à la liste.`) : null,
+      k().partial && f?.used !== 'list' ? h('p', { class: 'caveat' }, `Liste des ${words.plural} partielle : les gains peuvent être surestimés là où une structure existante manque à la liste.`) : null,
       notesBlock(r),
       accessibilityBlock(r.accessibility),
       h('p', { class: 'hint' }, 'Sur la carte : contour rose pour les communes qui passent sous le seuil, rouge-orangé pour celles qui le dépassent, violet pour les autres communes dont la structure la plus proche change.'),
@@ -388,10 +496,19 @@ export function createScenario(ctx, root) {
     mapSummary();
   }
 
+  /** Where the communes not counted are: outside the list's territory, or the official list's départements. */
+  function outsideWords(f, words) {
+    if (!f) return `dans des départements que la liste des ${words.plural} ne couvre pas`;
+    const where = f.list.scope ? ` (${f.list.scope})` : '';
+    return f.used === 'list'
+      ? `hors du territoire de la liste « ${f.list.name} »${where}`
+      : `hors du territoire de la liste « ${f.list.name} »${where} et des départements que la liste officielle des ${words.plural} couvre`;
+  }
+
   /** The headline: what changes inside the territory looked at. */
-  function insideBlock(t, thr, words) {
+  function insideBlock(t, thr, words, f) {
     const outside = t.population_out_of_scope > 0
-      ? h('p', { class: 'caveat' }, h('strong', null, 'Non couvert : '), `${habitants(t.population_out_of_scope)} du territoire dans des départements que la liste des ${words.plural} ne couvre pas — non comptés.`)
+      ? h('p', { class: 'caveat' }, h('strong', null, 'Non couvert : '), `${habitants(t.population_out_of_scope)} du territoire ${outsideWords(f, words)} — non comptés.`)
       : null;
     const nothingCounted = !t.population_newly_within && !t.population_no_longer_within && !t.communes_nearest_changed;
     return h('section', { class: 'inside', id: 'scenario-inside', 'aria-label': `Effets dans ${t.name}` },
@@ -409,9 +526,10 @@ export function createScenario(ctx, root) {
     const notes = [...(r.notes ?? []), ...(r.accessibility?.notes ?? [])].filter(Boolean);
     if (!notes.length) return null;
     const needsCapacity = capacityProfile() && changes.some((c) => c.op === 'add' && !c.capacity);
-    return h('div', { class: 'note scenario-notes' },
+    return h('div', { class: 'note scenario-notes', id: 'scenario-notes' },
       needsCapacity ? h('p', null, `Variation d’accessibilité non calculée : le profil « ${capacityProfile().name} » compte les places ; indiquez la capacité des structures ajoutées (champ « Capacité » ci-dessus).`) : null,
-      h('details', { class: 'compact' }, h('summary', null, 'Remarques du service'), h('ul', null, notes.map((n) => h('li', null, String(n))))));
+      // With a list, what it leaves out is said at once.
+      h('details', { class: 'compact', open: r.facilities?.list ? true : null }, h('summary', null, 'Remarques du service'), h('ul', null, notes.map((n) => h('li', null, String(n))))));
   }
 
   /** The headline numbers over the map too (the panel may be scrolled away). */
@@ -437,10 +555,11 @@ export function createScenario(ctx, root) {
   }
   function trip(x) {
     if (!x) return '—';
-    return h('span', null, displayName(x.name) ?? x.id ?? '—', h('br'), h('span', { class: 'muted' }, `${kmFromM(x.trip?.distance_m)} · ${minutes(x.trip?.car_min)}`));
+    return h('span', null, displayName(x.name) ?? x.id ?? '—', listSite(x.id) ? h('span', { class: 'muted' }, ' (liste)') : null,
+      h('br'), h('span', { class: 'muted' }, `${kmFromM(x.trip?.distance_m)} · ${minutes(x.trip?.car_min)}`));
   }
   function tripText(x) {
-    return x ? `${displayName(x.name) ?? x.id} (${kmFromM(x.trip?.distance_m)}, ${minutes(x.trip?.car_min)})` : '';
+    return x ? `${displayName(x.name) ?? x.id}${listSite(x.id) ? ' (liste)' : ''} (${kmFromM(x.trip?.distance_m)}, ${minutes(x.trip?.car_min)})` : '';
   }
   function kmDelta(n) {
     const d = (n.before?.trip?.distance_m ?? NaN) - (n.after?.trip?.distance_m ?? NaN);
@@ -592,20 +711,29 @@ export function createScenario(ctx, root) {
       const thr = `${num(Number(val), 1)} ${unit === 'km' ? 'km' : 'min'}`;
       out.setAttribute('aria-busy', 'true');
       fill(out, loading('Recherche des meilleurs emplacements…'));
+      // From the same structures as the scenario: the planner's list when it holds the kind.
+      const c = choice();
+      const withList = listParams(c, kind);
       try {
-        const s = await api(`/siting${qs({ territory: territoryParam(t), kind, k: kSel.select.value, [unit === 'km' ? 'within_km' : 'within_min']: val })}`);
+        const path = `/siting${qs({ territory: territoryParam(t), kind, k: kSel.select.value, [unit === 'km' ? 'within_km' : 'within_min']: val, ...withList })}`;
+        const s = withList.list ? await withToken(path) : await api(path);
         const words = k();
+        const f = s.facilities?.list ? s.facilities : null;
+        const which = f ? `la liste « ${f.list.name} »` : `la liste des ${words.plural}`;
+        const used = f ? h('p', { class: 'note list-used-note', id: 'siting-facilities' }, h('span', { class: 'list-swatch', 'aria-hidden': 'true' }), ' ',
+          h('strong', null, 'Calculé avec '), usedWords(f)) : null;
         if (!(s.population > 0) && s.population_out_of_scope > 0) {
-          fill(out, h('p', { class: 'caveat strong', id: 'siting-out-of-scope' }, h('strong', null, 'Non couvert : '),
-            `la liste ne couvre pas ce territoire : pas de suggestion (${plural(s.communes_out_of_scope, 'commune')}, ${habitants(s.population_out_of_scope)} hors de la liste des ${words.plural}).`));
+          fill(out, used, h('p', { class: 'caveat strong', id: 'siting-out-of-scope' }, h('strong', null, 'Non couvert : '),
+            `${which} ne couvre pas ce territoire : pas de suggestion (${plural(s.communes_out_of_scope, 'commune')}, ${habitants(s.population_out_of_scope)} hors de ${which}).`));
           return;
         }
         fill(out,
+          used,
           h('p', null, `${s.territory_name} : `, s.share_within_before != null
             ? `${pct(s.share_within_before)} de la population comptée à moins de ${thr} aujourd’hui.`
             : `aucune part calculée à ${thr}.`),
           s.population_out_of_scope > 0
-            ? h('p', { class: 'caveat' }, h('strong', null, 'Non couvert : '), `${plural(s.communes_out_of_scope, 'commune')}, ${habitants(s.population_out_of_scope)} hors de la liste des ${words.plural}, non comptés ni proposés.`)
+            ? h('p', { class: 'caveat' }, h('strong', null, 'Non couvert : '), `${plural(s.communes_out_of_scope, 'commune')}, ${habitants(s.population_out_of_scope)} hors de ${which}, non comptés ni proposés.`)
             : null,
           s.picks.length
             ? h('ol', { class: 'picks' }, s.picks.map((p) => h('li', null,
@@ -614,7 +742,7 @@ export function createScenario(ctx, root) {
             : h('p', { class: 'muted' }, 'Aucun emplacement ne rapproche d’habitants supplémentaires au seuil choisi.'),
           h('p', { class: 'note' }, 'Choix glouton parmi les chefs-lieux des communes du territoire, à partir des structures existantes (sans tenir compte des changements du scénario).'));
       } catch (e) {
-        fill(out, errorBox(e));
+        fill(out, errorBox(e, withList.list ? listRefusal(c, e) : undefined));
       } finally {
         out.removeAttribute('aria-busy');
       }
@@ -627,9 +755,21 @@ export function createScenario(ctx, root) {
       out);
   }
 
-  mapCtl.onClick(({ lngLat, facility, commune }) => {
+  mapCtl.onClick(({ lngLat, point, facility, commune }) => {
     if (ctx.view !== 'scenario') return false;
     if (mode === 'remove') {
+      // A structure of a list (drawn over the official ones) is removed like an official one.
+      const listed = ctx.lists.at(point);
+      const c = choice();
+      if (listed) {
+        if (listUsed() && listed.list.id === c.list) remove(listed.structure);
+        else announce(`Cette structure est celle d’une liste que le scénario n’utilise pas (« ${listed.list.name} »).`);
+        return true;
+      }
+      if (facility && !facility.properties.op && listUsed() && c.used === 'list') {
+        announce(`Le scénario utilise la liste « ${c.name} » seule : retirez une structure de la liste (cercles violets).`);
+        return true;
+      }
       if (facility && !facility.properties.op) { remove(facility); return true; }
       announce(`Aucune structure existante à cet endroit : ${CLICK.toLowerCase()} un symbole.`);
       hint(`Aucune structure ici : ${CLICK.toLowerCase()} un symbole de structure du type choisi.`);
@@ -643,12 +783,14 @@ export function createScenario(ctx, root) {
   const sharedId = sharedScenarioId();
   update();
   territoryChanged();
+  renderStructures();
   if (sharedId) openShared(sharedId);
 
   return {
     show() {
       // The chosen kind's structures must be visible to be removed by a click.
       layers.show(kind);
+      showList();
       draw();
       hint();
       mapSummary();

@@ -2,9 +2,11 @@
 // population, share within thresholds of each kind, mean distances, accessibility, and
 // the sortable table of underserved communes with CSV export. Its overlays: the territory
 // outlined and its underserved communes marked. It publishes the territory it shows
-// (store key `territory`) for the scenario's siting suggestions.
+// (store key `territory`) for the scenario's siting suggestions. With a planner's list
+// chosen (« Mes listes », store key `facilitiesChoice`), the summary and the coverage are
+// asked with it, and the kinds and profiles computed with the list say so.
 
-import { createListsPanel, withToken } from '../layers.js';
+import { createListsPanel, withToken, choiceOf, listParams, usedWords, listRefusal, OFFICIAL } from '../layers.js';
 import { api, qs, isAbort } from '../api.js';
 import { h, fill, errorBox, loading, dataTable, searchBox, select, partialBadge, slug, newId, announcer, revealResult, CLICK } from '../ui.js';
 import { int, kmFromM, minutes, pct, pop, habitants, value as fmtValue, plural, num, capital, displayName } from '../format.js';
@@ -76,7 +78,7 @@ export function createTerritoire(ctx, root) {
   const say = announcer();
   // « Mes listes » (layers.js): a planner's own list, and which structures the coverage uses.
   const lists = createListsPanel(ctx);
-  store.subscribe('facilitiesChoice', () => loadCoverage());
+  store.subscribe('facilitiesChoice', () => reloadSummary());
   // Custom perimeters: « Mes périmètres » and « Créer un périmètre » (perimeters.js).
   const perimeters = createPerimeters(ctx);
   fill(root,
@@ -102,7 +104,7 @@ export function createTerritoire(ctx, root) {
     result.setAttribute('aria-busy', 'true');
     fill(result, loading('Calcul du résumé du territoire…'));
     try {
-      const s = await api(`/territories/${encodeURIComponent(type)}/${encodeURIComponent(code)}`, { signal });
+      const s = await fetchSummary(type, code, signal);
       current.summary = s;
       store.set('territory', { type, code, nom: s.nom });
       search.set(s.nom);
@@ -115,10 +117,51 @@ export function createTerritoire(ctx, root) {
       await loadCoverage();
     } catch (e) {
       if (isAbort(e)) return;
-      fill(result, errorBox(e, { 404: type === 'perimeter' ? `aucun périmètre enregistré « ${code} » (il a peut-être été supprimé).` : `aucun territoire « ${code} » de ce type (${TYPE_LABELS[type] ?? type}) dans les données.` }));
+      const choice = choiceOf(store);
+      fill(result, errorBox(e, listRefusal(choice, e) ?? { 404: type === 'perimeter' ? `aucun périmètre enregistré « ${code} » (il a peut-être été supprimé).` : `aucun territoire « ${code} » de ce type (${TYPE_LABELS[type] ?? type}) dans les données.` }),
+      choice.list ? backToOfficial() : null);
     } finally {
       if (!signal.aborted) result.removeAttribute('aria-busy');
     }
+  }
+
+  /** The summary, with the planner's list when one is chosen (and the token it needs). */
+  function fetchSummary(type, code, signal) {
+    const choice = choiceOf(store);
+    const path = `/territories/${encodeURIComponent(type)}/${encodeURIComponent(code)}${qs(listParams(choice))}`;
+    return choice.list ? withToken(path, { signal }) : api(path, { signal });
+  }
+
+  /** The choice of structures changed: the same territory again, where the page is. */
+  async function reloadSummary() {
+    if (!current) return;
+    const { type, code } = current;
+    if (!current.summary) { open(type, code); return; } // still opening: again, with the new choice
+    summaryController?.abort();
+    summaryController = new AbortController();
+    const signal = summaryController.signal;
+    result.setAttribute('aria-busy', 'true');
+    try {
+      const s = await fetchSummary(type, code, signal);
+      current.summary = s;
+      renderSummary(s);
+      draw();
+      say.say(`${s.nom} : résumé recalculé avec ${usedWords(s.facilities ?? choiceOf(store))}.`);
+      await loadCoverage();
+    } catch (e) {
+      if (isAbort(e)) return;
+      const choice = choiceOf(store);
+      fill(result, errorBox(e, listRefusal(choice, e)), choice.list ? backToOfficial() : null);
+    } finally {
+      if (!signal.aborted) result.removeAttribute('aria-busy');
+    }
+  }
+
+  function backButton() {
+    return h('button', { type: 'button', class: 'linkish', onclick: () => store.set('facilitiesChoice', OFFICIAL) }, 'Revenir aux structures officielles');
+  }
+  function backToOfficial() {
+    return h('p', null, backButton());
   }
 
   const coverageBox = h('div', { class: 'coverage' });
@@ -130,9 +173,15 @@ export function createTerritoire(ctx, root) {
     const bandLabel = (b) => `${num(b.threshold.value, 1)} ${b.threshold.unit === 'km' ? 'km' : 'min'}`;
     const missing = meta.kinds.filter((k) => !k.available || !s.kinds?.[k.id]);
     const present = meta.kinds.filter((k) => k.available && s.kinds?.[k.id]);
-    const kindHead = (k) => h('th', { scope: 'row' }, k.short, s.kinds[k.id].liste_partielle ? h('span', { class: 'star', title: 'liste partielle' }, '*') : null);
+    // The kinds and profiles the service computed with the planner's list say so.
+    const f = s.facilities?.list ? s.facilities : null;
+    const listUse = (x) => (x?.facilities === 'list' || x?.facilities === 'both' ? x.facilities : null);
+    const withList = (used) => h('span', { class: 'unit-line list-used' }, h('span', { class: 'list-swatch', 'aria-hidden': 'true' }),
+      used === 'list' ? ' avec la liste seule' : ' officielles + la liste');
+    const kindHead = (k) => h('th', { scope: 'row' }, k.short, s.kinds[k.id].liste_partielle ? h('span', { class: 'star', title: 'liste partielle' }, '*') : null,
+      listUse(s.kinds[k.id]) ? withList(listUse(s.kinds[k.id])) : null);
     // A share is null when nobody is counted (the list does not speak here): « — ».
-    const shareRows = present.map((k) => h('tr', { dataset: { kind: k.id } }, kindHead(k),
+    const shareRows = present.map((k) => h('tr', { dataset: { kind: k.id, facilities: listUse(s.kinds[k.id]) ?? 'official' } }, kindHead(k),
       first.map((b0) => {
         const b = s.kinds[k.id].bands.find((x) => x.threshold.unit === b0.threshold.unit && x.threshold.value === b0.threshold.value);
         return b?.share_within == null
@@ -168,8 +217,9 @@ export function createTerritoire(ctx, root) {
         h('td', { class: 'n' }, minutes(d.mean_car_min)),
         h('td', { class: 'n' }, int(d.structures_in_territory)));
     });
-    const accRows = Object.entries(s.accessibility ?? {}).map(([id, a]) => h('tr', { dataset: { profile: id } },
+    const accRows = Object.entries(s.accessibility ?? {}).map(([id, a]) => h('tr', { dataset: { profile: id, facilities: listUse(a) ?? 'official' } },
       h('th', { scope: 'row' }, meta.profileName(id), h('span', { class: 'unit-line' }, a.unit_label ?? ''),
+        listUse(a) ? withList(listUse(a)) : null,
         a.communes_with_value != null ? h('span', { class: `unit-line known${a.communes_with_value < (a.communes ?? s.communes) ? ' partial' : ''}` },
           `valeur connue pour ${int(a.communes_with_value)} ${a.communes_with_value >= 2 ? 'communes' : 'commune'} sur ${int(a.communes ?? s.communes)}`,
           a.population_unknown > 0 ? ` (${habitants(a.population_unknown)} sans valeur)` : '') : null),
@@ -195,6 +245,11 @@ export function createTerritoire(ctx, root) {
       h('dl', { class: 'facts big' },
         h('dt', null, 'Population'), h('dd', null, habitants(s.population)),
         h('dt', null, 'Communes'), h('dd', null, int(s.communes))),
+      f ? h('div', { class: 'note list-used-note', id: 'territory-facilities' },
+        h('p', null, h('span', { class: 'list-swatch', 'aria-hidden': 'true' }), ' ', h('strong', null, 'Structures utilisées : '),
+          `${usedWords(f)} (${f.list.legend}${f.list.scope ? `, complète pour ${f.list.scope}` : ''}) pour les types qu’elle contient ; les autres types : structures officielles. `,
+          backButton()),
+        (s.notes ?? []).length ? h('ul', null, s.notes.map((n) => h('li', null, String(n)))) : null) : null,
       h('p', { class: 'report-link' }, h('a', { href: `/territories/${encodeURIComponent(current.type)}/${encodeURIComponent(current.code)}/report`, target: '_blank', rel: 'noopener' }, 'Portrait imprimable'), ' (nouvel onglet)'),
       h('div', { class: 'table-wrap', tabindex: '0', role: 'region', 'aria-label': 'Part de la population proche des structures' },
         h('table', { class: 'data', id: 'territory-kinds' },
@@ -338,14 +393,15 @@ export function createTerritoire(ctx, root) {
     coverageBox.setAttribute('aria-busy', 'true');
     fill(coverageBox, loading('Recherche des communes au-delà du seuil…'));
     try {
-      const choice = store.get('facilitiesChoice');
-      const withList = choice?.list ? { facilities: choice.used, list: choice.list } : {};
+      const choice = choiceOf(store);
+      const withList = listParams(choice, covKind);
       const path = `/territories/${encodeURIComponent(current.type)}/${encodeURIComponent(current.code)}/coverage${qs({ kind: covKind, [unit === 'km' ? 'within_km' : 'within_min']: val, ...withList })}`;
-      const c = choice?.list ? await withToken(path, { signal }) : await api(path, { signal });
+      const c = withList.list ? await withToken(path, { signal }) : await api(path, { signal });
       renderCoverage(c, kind, unit, Number(val));
     } catch (e) {
       if (isAbort(e)) return;
-      fill(coverageBox, errorBox(e));
+      const choice = choiceOf(store);
+      fill(coverageBox, errorBox(e, listParams(choice, covKind).list ? listRefusal(choice, e) : undefined));
     } finally {
       if (!signal.aborted) coverageBox.removeAttribute('aria-busy');
     }
