@@ -834,8 +834,13 @@ impl Engine {
             // under the wrong unit.
             recomputed_unit(&source, demand, profile)
         };
-        // The profile's own caveat (its supply), then what the demand used leaves out.
-        let caveat = match (&profile.caveat, self.demand_caveat(demand, &demand_values)) {
+        // The profile's own caveat (its supply: not said of a planner's list used alone,
+        // which speaks for its territory only), then what the demand used leaves out.
+        let supply_caveat = match list {
+            Some((_, FacilityChoice::List)) => &None,
+            _ => &profile.caveat,
+        };
+        let caveat = match (supply_caveat, self.demand_caveat(demand, &demand_values)) {
             (Some(p), Some(d)) => Some(format!("{p} ; {d}")),
             (p, d) => p.clone().or(d),
         };
